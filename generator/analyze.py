@@ -1,0 +1,311 @@
+"""Stage: split a kernel body into plan steps and decide which loops run one thread per iteration.
+
+A top-level `for` loop becomes a parallel step when its iterations are provably independent:
+its bounds are computable on the host from scalar arguments, it assigns no variable declared
+outside it, every array it writes is indexed `a*i + r` with `r` provably in `[0, a)` (or `i + r`),
+and every read of a written array uses exactly a written index. Everything else runs as a
+serial step (one thread), and the step records why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pycparser import c_ast, c_generator
+
+from generator.cuda_generator import is_call
+
+_text = c_generator.CGenerator()
+Expr = list  # JSON expression tree evaluated by the plan executor: ["arg", n] | ["int", v] | [op, a, b]
+
+
+@dataclass
+class Step:
+    kind: str                     # "serial" | "parallel"
+    stmts: list[c_ast.Node]
+    count: Expr | None = None     # parallel: number of iterations, over scalar arguments
+    reason: str | None = None     # serial: why no rule applied
+    loop: c_ast.For | None = None
+
+
+def host_expr(node: c_ast.Node, scalars: set[str]) -> Expr | None:
+    """Translate an integer expression over scalar arguments to the executor's JSON form."""
+    match node:
+        case c_ast.ID(name=name) if name in scalars:
+            return ["arg", name]
+        case c_ast.Constant(type=t, value=v) if "int" in t or t == "long":
+            return ["int", int(v.rstrip("uUlL"), 0)]
+        case c_ast.Cast(expr=inner):
+            return host_expr(inner, scalars)
+        case c_ast.UnaryOp(op="-", expr=inner):
+            sub = host_expr(inner, scalars)
+            return None if sub is None else ["neg", sub]
+        case c_ast.BinaryOp(op=op, left=left, right=right) if op in "+-*/%":
+            a, b = host_expr(left, scalars), host_expr(right, scalars)
+            return None if a is None or b is None else [op, a, b]
+    return None
+
+
+class _Uses(c_ast.NodeVisitor):
+    """Reads and writes of one statement tree."""
+
+    def __init__(self):
+        self.written_ids: dict[str, c_ast.Node] = {}
+        self.array_writes: list[tuple[str, c_ast.Node, c_ast.Node]] = []  # (array, index, node)
+        self.array_reads: list[tuple[str, c_ast.Node]] = []
+        self.ids: set[str] = set()
+        self.declared: set[str] = set()
+        self.calls: list[c_ast.FuncCall] = []
+        self.breaks: list[c_ast.Node] = []
+        self.success_returns: list[c_ast.Node] = []
+        self._loop = 0
+
+    def _target(self, node: c_ast.Node) -> None:
+        match node:
+            case c_ast.ID(name=name):
+                self.written_ids[name] = node
+            case c_ast.ArrayRef(name=c_ast.ID(name=name), subscript=index):
+                self.array_writes.append((name, index, node))
+                self.visit(index)
+            case c_ast.UnaryOp(op="*", expr=c_ast.ID(name=name)):
+                self.array_writes.append((name, c_ast.Constant("int", "0"), node))
+            case _:
+                self.array_writes.append(("?", node, node))
+                self.visit(node)
+
+    def visit_Assignment(self, node: c_ast.Assignment) -> None:
+        self._target(node.lvalue)
+        if node.op != "=":
+            self._read(node.lvalue)
+        self.visit(node.rvalue)
+
+    def visit_UnaryOp(self, node: c_ast.UnaryOp) -> None:
+        if node.op in ("++", "--", "p++", "p--"):
+            self._target(node.expr)
+            self._read(node.expr)
+        elif node.op == "&":
+            self._target(node.expr)  # an address taken may be written through
+        else:
+            self.generic_visit(node)
+
+    def _read(self, node: c_ast.Node) -> None:
+        if isinstance(node, c_ast.ArrayRef) and isinstance(node.name, c_ast.ID):
+            self.array_reads.append((node.name.name, node.subscript))
+        elif isinstance(node, c_ast.ID):
+            self.ids.add(node.name)
+
+    def visit_ArrayRef(self, node: c_ast.ArrayRef) -> None:
+        self._read(node)
+        self.generic_visit(node)
+
+    def visit_ID(self, node: c_ast.ID) -> None:
+        self.ids.add(node.name)
+
+    def visit_Decl(self, node: c_ast.Decl) -> None:
+        self.declared.add(node.name)
+        if node.init is not None:
+            self.visit(node.init)
+
+    def visit_FuncCall(self, node: c_ast.FuncCall) -> None:
+        self.calls.append(node)
+        if node.args is not None:
+            self.visit(node.args)
+
+    def visit_Return(self, node: c_ast.Return) -> None:
+        if not is_call(node.expr, "failure"):
+            self.success_returns.append(node)
+            if node.expr is not None and not is_call(node.expr, "success"):
+                self.visit(node.expr)
+        elif node.expr.args is not None:
+            self.visit(node.expr.args)
+
+    def visit_Break(self, node: c_ast.Break) -> None:
+        if self._loop == 0:
+            self.breaks.append(node)
+
+    def _nested(self, node: c_ast.Node) -> None:
+        self._loop += 1
+        self.generic_visit(node)
+        self._loop -= 1
+
+    visit_For = visit_While = visit_DoWhile = visit_Switch = _nested
+
+
+def uses(node: c_ast.Node) -> _Uses:
+    collector = _Uses()
+    collector.visit(node)
+    return collector
+
+
+def _same(a: c_ast.Node, b: c_ast.Node) -> bool:
+    return _text.visit(a) == _text.visit(b)
+
+
+def _loop_ranges(body: c_ast.Node) -> dict[str, c_ast.Node]:
+    """Inner loop variables `for (j = 0; j < B; j++)` that the body never reassigns -> B."""
+    out = {}
+
+    class Finder(c_ast.NodeVisitor):
+        def visit_For(self, node: c_ast.For) -> None:
+            var = _counting_var(node)
+            if var and _is_zero(_init_value(node)):
+                out[var] = node.cond.right
+            self.generic_visit(node)
+
+    Finder().visit(body)
+    return out
+
+
+def _is_zero(node: c_ast.Node | None) -> bool:
+    return isinstance(node, c_ast.Constant) and node.value.rstrip("uUlL") in ("0",)
+
+
+def _init_value(loop: c_ast.For) -> c_ast.Node | None:
+    if isinstance(loop.init, c_ast.DeclList) and len(loop.init.decls) == 1:
+        return loop.init.decls[0].init
+    return None
+
+
+def _counting_var(loop: c_ast.For) -> str | None:
+    """The variable of `for (T v = init; v < bound; v++)` (or `<=`), else None."""
+    if not (isinstance(loop.init, c_ast.DeclList) and len(loop.init.decls) == 1):
+        return None
+    var = loop.init.decls[0].name
+    cond, step = loop.cond, loop.next
+    if not (isinstance(cond, c_ast.BinaryOp) and cond.op in ("<", "<=")
+            and isinstance(cond.left, c_ast.ID) and cond.left.name == var):
+        return None
+    increments = (
+        isinstance(step, c_ast.UnaryOp) and step.op in ("p++", "++")
+        and isinstance(step.expr, c_ast.ID) and step.expr.name == var
+    ) or (
+        isinstance(step, c_ast.Assignment) and step.op == "+=" and isinstance(step.lvalue, c_ast.ID)
+        and step.lvalue.name == var and isinstance(step.rvalue, c_ast.Constant)
+        and step.rvalue.value == "1"
+    )
+    if not increments or var in uses(loop.stmt).written_ids:
+        return None
+    return var
+
+
+def _terms(node: c_ast.Node) -> list[tuple[int, c_ast.Node]]:
+    """Flatten + and - into signed terms."""
+    if isinstance(node, c_ast.BinaryOp) and node.op in "+-":
+        right = _terms(node.right)
+        if node.op == "-":
+            right = [(-s, t) for s, t in right]
+        return _terms(node.left) + right
+    return [(1, node)]
+
+
+def _mentions(node: c_ast.Node, names: set[str]) -> bool:
+    return bool(uses(node).ids & names)
+
+
+def _distinct_per_iteration(index: c_ast.Node, var: str, varying: set[str],
+                            ranges: dict[str, c_ast.Node]) -> bool:
+    """Is `index` of the form i + r (r invariant) or a*i + r with r provably in [0, a)?"""
+    terms = _terms(index)
+    with_var = [(s, t) for s, t in terms if _mentions(t, {var})]
+    rest = [(s, t) for s, t in terms if not _mentions(t, {var})]
+    if len(with_var) != 1 or with_var[0][0] != 1:
+        return False
+    term = with_var[0][1]
+    if isinstance(term, c_ast.ID):
+        return not any(_mentions(t, varying) for _, t in rest)
+    if not (isinstance(term, c_ast.BinaryOp) and term.op == "*"):
+        return False
+    factor = term.right if isinstance(term.left, c_ast.ID) and term.left.name == var else (
+        term.left if isinstance(term.right, c_ast.ID) and term.right.name == var else None)
+    if factor is None or _mentions(factor, varying | {var}):
+        return False
+    if not rest:
+        return True
+    if len(rest) != 1 or rest[0][0] != 1:
+        return False
+    r = rest[0][1]
+    if isinstance(r, c_ast.Constant) and isinstance(factor, c_ast.Constant):
+        return 0 <= int(r.value.rstrip("uUlL"), 0) < int(factor.value.rstrip("uUlL"), 0)
+    return isinstance(r, c_ast.ID) and r.name in ranges and _same(ranges[r.name], factor)
+
+
+def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str]) -> tuple[Expr | None, str | None]:
+    """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
+    var = _counting_var(loop)
+    if var is None:
+        return None, "loop is not a simple counting loop"
+    start = host_expr(_init_value(loop), scalars)
+    bound = host_expr(loop.cond.right, scalars)
+    if start is None or bound is None:
+        return None, "loop bounds are not computable from scalar arguments"
+    count = ["-", bound, start] if loop.cond.op == "<" else ["+", ["-", bound, start], ["int", 1]]
+    body = uses(loop.stmt)
+    if body.breaks:
+        return None, f"'break' at line {body.breaks[0].coord.line} ends the loop early"
+    if body.success_returns:
+        return None, "the loop returns early"
+    carried = sorted(set(body.written_ids) - body.declared)
+    if carried:
+        return None, f"carries '{carried[0]}' from one iteration to the next"
+    for call in body.calls:
+        name = call.name.name if isinstance(call.name, c_ast.ID) else "?"
+        if name in helpers_writing or name.startswith("std_") or name == "?":
+            return None, f"calls '{name}', which writes memory"
+    varying = body.declared | {var}
+    ranges = _loop_ranges(loop.stmt)
+    written = {}
+    for array, index, node in body.array_writes:
+        if array == "?" or not _distinct_per_iteration(index, var, varying - set(ranges), ranges):
+            return None, f"write '{_text.visit(node)}' is not provably distinct per iteration"
+        written.setdefault(array, []).append(index)
+    for array, index in body.array_reads:
+        if array in written and not any(_same(index, w) for w in written[array]):
+            return None, f"reads '{array}[{_text.visit(index)}]', written by another iteration"
+    return count, None
+
+
+def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]) -> list[Step]:
+    """Split the body into steps: parallel loops, and serial runs of the other statements."""
+    stmts = func.body.block_items or []
+    steps: list[Step] = []
+    why_serial = []
+    for stmt in stmts:
+        if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success"):
+            continue
+        count, reason = (parallel_loop(stmt, scalars, helpers_writing)
+                         if isinstance(stmt, c_ast.For) else (None, None))
+        if count is not None:
+            steps.append(Step("parallel", [stmt], count=count, loop=stmt))
+            continue
+        if reason:
+            why_serial.append(f"line {stmt.coord.line}: {reason}")
+        if steps and steps[-1].kind == "serial":
+            steps[-1].stmts.append(stmt)
+        else:
+            steps.append(Step("serial", [stmt]))
+    whole = Step("serial", list(stmts), reason="; ".join(why_serial) or None)
+    if len(steps) <= 1:
+        if steps and steps[0].kind == "serial":
+            return [whole]
+        return steps
+    # Steps are separate launches: no local may live across them, and no step but the last
+    # may return early (a later launch would not know).
+    owners: dict[str, int] = {}
+    for k, step in enumerate(steps):
+        for stmt in step.stmts:
+            for name in uses(stmt).declared:
+                owners[name] = k
+    for k, step in enumerate(steps):
+        for stmt in step.stmts:
+            found = uses(stmt)
+            crossing = {n for n in found.ids if owners.get(n, k) != k}
+            if crossing:
+                whole.reason = f"local '{sorted(crossing)[0]}' lives across loops"
+                return [whole]
+            if found.success_returns and k != len(steps) - 1:
+                whole.reason = f"line {stmt.coord.line}: early return before a later loop"
+                return [whole]
+    for step in steps:
+        if step.kind == "serial":
+            step.reason = "; ".join(why_serial) or "constant work outside loops"
+    return steps

@@ -1,0 +1,137 @@
+"""Stage: print a (normalised) pycparser AST as CUDA C++.
+
+`CudaGenerator` is pycparser's `CGenerator` with the few visitors that differ: explicit template
+arguments come back at call sites, library calls map to CUDA equivalents by rule, and a kernel's
+`return failure(...)` / `return success()` become writes to the error record. A construct with
+no rule raises `TranslationError` naming kernel, file:line and construct.
+"""
+
+from __future__ import annotations
+
+from pycparser import c_ast, c_generator
+
+# std:: calls (rewritten to std_* by the pre-pass) and the CUDA spelling each one gets.
+LIBRARY_CALLS = {
+    "std_memset": "akc_memset",
+    "std_memcpy": "akc_memcpy",
+    "std_iota": "akc_iota",
+    "std_pow": "pow",
+    "std_isnan": "isnan",
+    "std_min": "akc_min",
+    "std_max": "akc_max",
+}
+
+
+class TranslationError(Exception):
+    """An untranslatable construct: kernel, file:line and construct."""
+
+    def __init__(self, kernel: str, node: c_ast.Node | None, construct: str):
+        where = f"{node.coord.file}:{node.coord.line}" if node is not None and node.coord else "?"
+        super().__init__(f"{kernel}: {where}: cannot translate {construct}")
+        self.kernel, self.where, self.construct = kernel, where, construct
+
+
+def is_call(node: c_ast.Node | None, name: str) -> bool:
+    return (isinstance(node, c_ast.FuncCall) and isinstance(node.name, c_ast.ID)
+            and node.name.name == name)
+
+
+class Normalizer(c_ast.NodeVisitor):
+    """Undo the pre-pass spellings in place: `restrict` and `akc_auto` return to C++."""
+
+    def visit_PtrDecl(self, node: c_ast.PtrDecl) -> None:
+        node.quals = ["__restrict__" if q == "restrict" else q for q in node.quals]
+        self.generic_visit(node)
+
+    def visit_IdentifierType(self, node: c_ast.IdentifierType) -> None:
+        node.names = ["auto" if n == "akc_auto" else n for n in node.names]
+
+    def visit_FuncDecl(self, node: c_ast.FuncDecl) -> None:
+        """Name unnamed parameters: a kernel launch passes every argument."""
+        params = node.args.params if node.args else []
+        for k, param in enumerate(params):
+            if isinstance(param, c_ast.Typename) and not isinstance(param.type, c_ast.TypeDecl) or (
+                    isinstance(param, c_ast.Typename) and param.type.declname is None
+                    and "void" not in getattr(param.type.type, "names", [])):
+                inner = param.type
+                while not isinstance(inner, c_ast.TypeDecl):
+                    inner = inner.type
+                inner.declname = f"akc_unnamed{k}"
+                params[k] = c_ast.Decl(inner.declname, param.quals, [], [], [], param.type,
+                                       None, None, coord=param.coord)
+        self.generic_visit(node)
+
+
+class CudaGenerator(c_generator.CGenerator):
+    """CGenerator that writes CUDA C++ for one kernel family."""
+
+    def __init__(self, kernel: str, call_template_args: dict[tuple[str, int, str], list[str]],
+                 messages: list[str], step: int = 0):
+        super().__init__()
+        self.kernel = kernel
+        self.call_template_args = call_template_args
+        self.messages = messages
+        self.step = step
+        self.in_kernel = False
+        self.continue_returns = False  # `continue` of a loop that became one thread per iteration
+        self.loop_depth = 0
+
+    def visit_FuncCall(self, n: c_ast.FuncCall) -> str:
+        if isinstance(n.name, c_ast.ID):
+            name = n.name.name
+            if name in ("failure", "success"):
+                raise TranslationError(self.kernel, n, f"'{name}(...)' outside a return")
+            if name.startswith("std_") and name not in LIBRARY_CALLS:
+                raise TranslationError(self.kernel, n, f"library call std::{name[4:]}")
+            name = LIBRARY_CALLS.get(name, name)
+            key = (n.coord.file, n.coord.line, n.name.name) if n.coord else None
+            targs = self.call_template_args.get(key)
+            if targs:
+                name += "<" + ", ".join(targs) + ">"
+            args = self.visit(n.args) if n.args is not None else ""
+            return f"{name}({args})"
+        return super().visit_FuncCall(n)
+
+    def visit_Return(self, n: c_ast.Return) -> str:
+        if not self.in_kernel:
+            return super().visit_Return(n)
+        if is_call(n.expr, "success"):
+            return "return;"
+        if is_call(n.expr, "failure"):
+            return self._failure(n.expr)
+        raise TranslationError(self.kernel, n, "a kernel return that is neither success() nor failure(...)")
+
+    def _failure(self, call: c_ast.FuncCall) -> str:
+        args = call.args.exprs if call.args else []
+        if len(args) != 4 or not (isinstance(args[0], c_ast.Constant) and args[0].type == "string"):
+            raise TranslationError(self.kernel, call, "failure(...) without a literal message")
+        message = args[0].value[1:-1].encode().decode("unicode_escape")
+        if message not in self.messages:
+            self.messages.append(message)
+        identity, attempt = (self._visit_expr(a) for a in args[1:3])
+        line = call.coord.line if call.coord else 0
+        return (f"{{ akc_fail(akc_err, {self.step}, akc_tid, akc_report >= 0, "
+                f"{self.messages.index(message)}, (int64_t)({identity}), (int64_t)({attempt}), "
+                f"{line}); return; }}")
+
+    def visit_Continue(self, n: c_ast.Continue) -> str:
+        return "return;" if self.continue_returns and self.loop_depth == 0 else "continue;"
+
+    def _loop(self, n: c_ast.Node, visit) -> str:
+        self.loop_depth += 1
+        try:
+            return visit(n)
+        finally:
+            self.loop_depth -= 1
+
+    def visit_For(self, n: c_ast.For) -> str:
+        return self._loop(n, super().visit_For)
+
+    def visit_While(self, n: c_ast.While) -> str:
+        return self._loop(n, super().visit_While)
+
+    def visit_DoWhile(self, n: c_ast.DoWhile) -> str:
+        return self._loop(n, super().visit_DoWhile)
+
+    def visit_Goto(self, n: c_ast.Goto) -> str:
+        raise TranslationError(self.kernel, n, "goto")

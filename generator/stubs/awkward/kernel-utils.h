@@ -1,0 +1,1 @@
+/* akcuda stub: declarations come from the translator's prelude */

@@ -1,0 +1,3 @@
+from akcuda.cli import main
+
+raise SystemExit(main())

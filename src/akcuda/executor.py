@@ -1,0 +1,182 @@
+"""Plan executor: runs one specialization's plan (launches, read-backs) over an array module.
+
+The same code drives the `host` target (NumPy arrays, the g++ emulation library) and the `cuda`
+target (CuPy arrays, RawModule kernels), so the host run tests the plan that runs on the GPU.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from akcuda import host, paths
+
+NO_ERROR = np.iinfo(np.int64).max
+DTYPES = {
+    "bool": np.bool_, "int8_t": np.int8, "uint8_t": np.uint8, "int16_t": np.int16,
+    "uint16_t": np.uint16, "int32_t": np.int32, "uint32_t": np.uint32, "int64_t": np.int64,
+    "uint64_t": np.uint64, "float": np.float32, "double": np.float64,
+}
+CTYPES = {
+    "bool": ctypes.c_bool, "int8_t": ctypes.c_int8, "uint8_t": ctypes.c_uint8,
+    "int16_t": ctypes.c_int16, "uint16_t": ctypes.c_uint16, "int32_t": ctypes.c_int32,
+    "uint32_t": ctypes.c_uint32, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64,
+    "float": ctypes.c_float, "double": ctypes.c_double,
+}
+
+
+def base_type(ctype: str) -> tuple[str, int]:
+    """'const int32_t*' -> ('int32_t', 1)."""
+    bare = ctype.replace("const ", "").strip()
+    return bare.rstrip("*").strip(), bare.count("*")
+
+
+@dataclass(frozen=True)
+class KernelFailure:
+    """A kernel's failure(message, identity, attempt)."""
+
+    message: str
+    identity: int
+    attempt: int
+    line: int | None = None
+
+
+def evaluate(expr: list, scalars: dict[str, Any]) -> int:
+    """Evaluate a plan's integer expression with C semantics (division truncates toward zero)."""
+    op = expr[0]
+    if op == "arg":
+        return int(scalars[expr[1]])
+    if op == "int":
+        return expr[1]
+    if op == "neg":
+        return -evaluate(expr[1], scalars)
+    a, b = evaluate(expr[1], scalars), evaluate(expr[2], scalars)
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    quotient = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)
+    return quotient if op == "/" else a - b * quotient
+
+
+def load_plan(kernel: str, generated: Path | None = None) -> dict:
+    return json.loads(((generated or paths.GENERATED) / f"{kernel}.plan.json").read_text())
+
+
+class HostTarget:
+    """Runs generated kernels on the CPU through the g++ emulation library."""
+
+    name = "host"
+    xp = np
+
+    def __init__(self, seed: int = 1, generated: Path | None = None, sanitize: bool = False):
+        self.seed = seed
+        self.generated = generated or paths.GENERATED
+        self.extra = host.SANITIZE_FLAGS if sanitize else ()
+        self.out_dir = paths.HOSTLIB / ("asan" if sanitize else "plain")
+        self._libs: dict[str, ctypes.CDLL] = {}
+
+    def library(self, kernel: str) -> ctypes.CDLL:
+        if kernel not in self._libs:
+            built = host.build(self.generated / f"{kernel}.cu", self.out_dir, self.extra)
+            if not built.ok:
+                raise RuntimeError(f"host build of {kernel} failed:\n{built.log}")
+            self._libs[kernel] = host.load(built.library)
+        return self._libs[kernel]
+
+    def pointer_table(self, arrays: list[np.ndarray]) -> np.ndarray:
+        return np.array([a.ctypes.data for a in arrays], dtype=np.uint64)
+
+    def launch(self, kernel: str, step: dict, grid: int, block: int, values: list, ctypes_: list[str]) -> None:
+        holders = []
+        for value, ctype in zip(values, ctypes_):
+            _, stars = base_type(ctype)
+            if stars:
+                holders.append(ctypes.c_void_p(value.ctypes.data))
+            else:
+                holders.append(CTYPES[base_type(ctype)[0]](value))
+        argv = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
+        entry = getattr(self.library(kernel), step["host"])
+        entry.restype = None
+        entry(ctypes.c_int64(grid), ctypes.c_int64(block), ctypes.c_uint64(self.seed), argv)
+
+    def to_host(self, array) -> np.ndarray:
+        return array
+
+    def to_device(self, array: np.ndarray):
+        return array
+
+
+class CudaTarget:
+    """Runs generated kernels on an NVIDIA GPU through CuPy's RawModule."""
+
+    name = "cuda"
+
+    def __init__(self, generated: Path | None = None):
+        import cupy
+
+        self.xp = cupy
+        self.generated = generated or paths.GENERATED
+        self._modules: dict[str, Any] = {}
+
+    def module(self, kernel: str):
+        if kernel not in self._modules:
+            plan = load_plan(kernel, self.generated)
+            source = (self.generated / f"{kernel}.cu").read_text()
+            self._modules[kernel] = self.xp.RawModule(
+                code=source, options=("-std=c++17",), name_expressions=plan["name_expressions"])
+        return self._modules[kernel]
+
+    def pointer_table(self, arrays: list) -> Any:
+        return self.xp.array([a.data.ptr for a in arrays], dtype=self.xp.uint64)
+
+    def launch(self, kernel: str, step: dict, grid: int, block: int, values: list, ctypes_: list[str]) -> None:
+        args = []
+        for value, ctype in zip(values, ctypes_):
+            name, stars = base_type(ctype)
+            args.append(value if stars else DTYPES[name](value))
+        self.module(kernel).get_function(step["expression"])((grid,), (block,), tuple(args))
+
+    def to_host(self, array) -> np.ndarray:
+        return self.xp.asnumpy(array)
+
+    def to_device(self, array: np.ndarray):
+        return self.xp.asarray(array)
+
+
+ERROR_CTYPES = ["int64_t*", "int64_t", "int64_t"]
+
+
+def run(plan: dict, special: dict, values: list, target, block: int = 256) -> KernelFailure | None:
+    """Run one specialization's plan on device values (arrays already on the target)."""
+    kernel, symbol = plan["kernel"], special["symbol"]
+    entry = plan["specializations"][symbol]
+    steps = plan["entries"][entry["target"]]["steps"]
+    ctypes_ = [a["ctype"] for a in special["args"]] + ERROR_CTYPES
+    scalars = {a["name"]: v for a, v in zip(special["args"], values) if base_type(a["ctype"])[1] == 0}
+    err = target.to_device(np.array([NO_ERROR, -1, -1, 0, 0, 0], dtype=np.int64))
+    for k, step in enumerate(steps):
+        if step["kind"] == "serial":
+            target.launch(kernel, entry["steps"][k], 1, 1, [*values, err, 1, 0], ctypes_)
+            continue
+        n = evaluate(step["count"], scalars)
+        if n > 0:
+            grid = math.ceil(n / block)
+            target.launch(kernel, entry["steps"][k], grid, block, [*values, err, n, -1], ctypes_)
+    record = target.to_host(err)
+    if record[0] == NO_ERROR:
+        return None
+    if record[2] < 0:  # a parallel step failed: re-run its first failing iteration to report it
+        failed = int(record[1])
+        target.launch(kernel, entry["steps"][failed], 1, 1,
+                      [*values, err, int(record[0]) + 1, int(record[0])], ctypes_)
+        record = target.to_host(err)
+    return KernelFailure(plan["messages"][int(record[2])], int(record[3]), int(record[4]), int(record[5]))

@@ -1,0 +1,127 @@
+"""Parity harness: the generated kernel and the real awkward_cpp CPU kernel, case by case.
+
+Definition (DESIGN.md): inputs are built once; every output buffer is pre-filled with the same
+sentinel for both runs (plus a guard band past its end, also compared); the runs agree when both
+succeed and every output buffer is equal over its whole length (bit-exact for integers and
+booleans, NaN-aware equality for floating point), or when both fail with the same message,
+identity and attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from akcuda import executor, reference
+from akcuda.cases import Case
+from akcuda.executor import DTYPES, KernelFailure, base_type
+
+SENTINEL_BYTE = 0x7B
+UPSTREAM_PLACEHOLDER = 123  # what upstream vectors put in an output buffer they do not care about
+GUARD = 8  # elements past each buffer's end, so an overrun shows as a difference
+
+
+@dataclass
+class CaseOutcome:
+    case: str
+    passed: bool
+    reason: str | None = None
+    cpu: Any = None
+    ours: Any = None
+
+
+def _buffer(values: Any, dtype, fill: bool) -> np.ndarray:
+    values = [] if values is None else values
+    n = len(values) if not isinstance(values, int) else values
+    out = np.empty(n + GUARD, dtype=dtype)
+    out.view(np.uint8)[:] = SENTINEL_BYTE
+    if not fill and n:
+        out[:n] = np.asarray(values).astype(dtype, copy=False) if dtype != np.bool_ else \
+            np.asarray(values).astype(bool)
+    return out
+
+
+def _placeholder(value: Any) -> bool:
+    flat = [x for v in value for x in v] if value and isinstance(value[0], list) else value
+    return all(x == UPSTREAM_PLACEHOLDER for x in flat)
+
+
+def materialize(special: dict, case: Case) -> list:
+    """Fresh NumPy values for every argument of one case."""
+    values = []
+    for arg in special["args"]:
+        name, stars = base_type(arg["ctype"])
+        value = case.args[arg["name"]]
+        # Some kernels read an argument declared "out" (an offset update in place): a case that
+        # gives it real contents is honoured; upstream's placeholder fill is not.
+        is_output = arg["dir"] == "out" and _placeholder(value)
+        if stars == 2:
+            values.append([_buffer(v, DTYPES[name], is_output) for v in value])
+        elif stars == 1:
+            values.append(_buffer(value, DTYPES[name], is_output))
+        else:
+            values.append(DTYPES[name](value).item())
+    return values
+
+
+def _copy(values: list) -> list:
+    return [[a.copy() for a in v] if isinstance(v, list) else
+            v.copy() if isinstance(v, np.ndarray) else v for v in values]
+
+
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype.kind == "f":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return a.tobytes() == b.tobytes()
+
+
+def _failure_text(f: KernelFailure | None) -> Any:
+    return None if f is None else {"message": f.message, "identity": f.identity, "attempt": f.attempt}
+
+
+def run_case(plan: dict, special: dict, case: Case, target, block: int = 256) -> CaseOutcome:
+    """Run one case on the CPU reference and on the target, and compare."""
+    cpu_values = materialize(special, case)
+    our_values = _copy(cpu_values)
+    cpu = reference.call(special, cpu_values)
+
+    device, tables = [], []
+    for value in our_values:
+        if isinstance(value, list):
+            parts = [target.to_device(a) for a in value]
+            tables.append(parts)
+            device.append(target.pointer_table(parts))
+        else:
+            device.append(target.to_device(value) if isinstance(value, np.ndarray) else value)
+    try:
+        ours = executor.run(plan, special, device, target, block)
+    except Exception as exc:  # a launch that crashes is a parity failure, not a harness crash
+        return CaseOutcome(case.name, False, f"run raised {type(exc).__name__}: {exc}")
+
+    if (cpu is None) != (ours is None) or (cpu is not None and
+                                           (cpu.message, cpu.identity, cpu.attempt) !=
+                                           (ours.message, ours.identity, ours.attempt)):
+        return CaseOutcome(case.name, False, "different outcome", _failure_text(cpu), _failure_text(ours))
+    if cpu is not None:
+        return CaseOutcome(case.name, True)
+
+    parts = iter(tables)
+    for arg, mine, theirs in zip(special["args"], device, cpu_values):
+        if arg["dir"] == "in":
+            if isinstance(theirs, list):
+                next(parts)
+            continue
+        pairs = (zip([target.to_host(p) for p in next(parts)], theirs) if isinstance(theirs, list)
+                 else [(target.to_host(mine), theirs)])
+        for k, (got, want) in enumerate(pairs):
+            if not _equal(got, want):
+                where = int(np.flatnonzero(got.view(np.uint8) != want.view(np.uint8))[0]
+                            // got.itemsize) if got.dtype.kind != "f" else \
+                    int(np.flatnonzero(~((got == want) | (np.isnan(got) & np.isnan(want))))[0])
+                label = arg["name"] + (f"[{k}]" if isinstance(theirs, list) else "")
+                return CaseOutcome(case.name, False, f"{label} differs at index {where}",
+                                   want[max(0, where - 3):where + 4].tolist(),
+                                   got[max(0, where - 3):where + 4].tolist())
+    return CaseOutcome(case.name, True)

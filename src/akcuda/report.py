@@ -1,0 +1,158 @@
+"""The parity report: results per specialization -> parity.json, parity.md, parity.html and a console summary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+STATUSES = ("passed", "failed", "pending", "untranslated", "compile-failed")
+RAN = ("passed", "failed")
+NOT_RUN = ("pending", "untranslated", "compile-failed")
+
+
+@dataclass
+class SpecResult:
+    """Outcome for one specialization (one exported typed symbol)."""
+
+    symbol: str
+    kernel: str
+    status: str  # one of STATUSES
+    cases: int = 0
+    cases_passed: int = 0
+    failure: dict | None = None  # first failure: {"case", "reason", "cpu", "ours"}
+    reason: str | None = None  # why pending / untranslated / compile-failed
+    translated: bool = False
+    compiled: bool = False
+    plan: list[dict] | None = None  # steps: {"name", "kind", "width", "reason"}
+
+
+def _plain(obj: Any) -> Any:
+    """Make obj JSON-safe (numpy arrays/scalars via tolist/item, anything else via str)."""
+    def default(o: Any) -> Any:
+        for attr in ("tolist", "item"):
+            if hasattr(o, attr):
+                return getattr(o, attr)()
+        return str(o)
+    return json.loads(json.dumps(obj, default=default))
+
+
+def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict) -> dict:
+    """Aggregate results into the parity.json object (summary, specializations, kernels, stages, meta)."""
+    specs = []
+    for r in results:
+        if r.status not in STATUSES:
+            raise ValueError(f"{r.symbol}: unknown status {r.status!r}")
+        compiled = r.compiled or r.status in RAN  # a case ran, so it compiled
+        specs.append({"symbol": r.symbol, "kernel": r.kernel, "status": r.status,
+                      "translated": r.translated or compiled, "compiled": compiled,
+                      "cases": r.cases, "cases_passed": r.cases_passed,
+                      "failure": _plain(r.failure), "reason": r.reason, "plan": _plain(r.plan)})
+    by_kernel: dict[str, list[dict]] = {}
+    for s in specs:
+        by_kernel.setdefault(s["kernel"], []).append(s)
+    kernels = []
+    for name in sorted(by_kernel):
+        ks = by_kernel[name]
+        n = {st: sum(s["status"] == st for s in ks) for st in STATUSES}
+        status = ("failed" if n["failed"] or n["compile-failed"] else "passed" if n["passed"] == len(ks)
+                  else "partial" if n["passed"] else "pending")
+        kernels.append({"name": name, "specializations": len(ks), "passed": n["passed"], "failed": n["failed"],
+                        "pending": n["pending"], "untranslated": n["untranslated"],
+                        "compile_failed": n["compile-failed"], "status": status,
+                        "translated": all(s["translated"] for s in ks), "compiled": all(s["compiled"] for s in ks)})
+    count = lambda st: sum(s["status"] == st for s in specs)  # noqa: E731
+    summary = {
+        "kernels": len(kernels), "specializations": len(specs),
+        "translated": sum(s["translated"] for s in specs), "compiled": sum(s["compiled"] for s in specs),
+        "passed": count("passed"), "failed": count("failed"), "pending": count("pending"),
+        "untranslated": count("untranslated"), "compile_failed": count("compile-failed"),
+        "cases": sum(s["cases"] for s in specs), "cases_passed": sum(s["cases_passed"] for s in specs),
+        "kernels_translated": sum(k["translated"] for k in kernels),
+        "kernels_compiled": sum(k["compiled"] for k in kernels),
+        "kernels_passed": sum(k["status"] == "passed" for k in kernels),
+        "kernels_failed": sum(k["status"] == "failed" for k in kernels),
+        "kernels_pending": sum(k["status"] in ("pending", "partial") for k in kernels),
+    }
+    return {"summary": summary, "specializations": specs, "kernels": kernels,
+            "stages": {k: float(v) for k, v in stages.items()}, "meta": _plain(meta)}
+
+
+def _context(report: dict) -> dict:
+    """Template variables: the report plus failures, not-run specializations and specs grouped by kernel."""
+    specs = report["specializations"]
+    order = {"failed": 0, "compile-failed": 1, "untranslated": 2, "pending": 3, "passed": 4}
+    groups = {k["name"]: sorted((s for s in specs if s["kernel"] == k["name"]), key=lambda s: order[s["status"]])
+              for k in report["kernels"]}
+    return {**report, "failures": [s for s in specs if s["status"] in ("failed", "compile-failed")],
+            "not_run": [s for s in specs if s["status"] in ("pending", "untranslated")], "groups": groups}
+
+
+def _why(s: dict) -> str:
+    """The one-line reason a specialization did not pass."""
+    return (s["failure"] or {}).get("reason") or s["reason"] or ""
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def _render(name: str, report: dict) -> str:
+    env = jinja2.Environment(autoescape=name.endswith(".html.j2"),
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["why"] = _why
+    md_safe = str.maketrans({"|": "\\|", "<": "&lt;", "\n": " "})
+    env.filters["cell"] = lambda v, n=200: _clip(str(v).translate(md_safe), n)
+    env.filters["short"] = lambda v, n=300: _clip(json.dumps(v), n)
+    source = resources.files("akcuda").joinpath("data", name).read_text(encoding="utf-8")
+    return env.from_string(source).render(**_context(report))
+
+
+def write_report(report: dict, out_dir: Path) -> list[Path]:
+    """Write parity.json, parity.md and parity.html into out_dir; return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "parity.json", out_dir / "parity.md", out_dir / "parity.html"]
+    paths[0].write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    paths[1].write_text(_render("parity.md.j2", report), encoding="utf-8")
+    paths[2].write_text(_render("parity.html.j2", report), encoding="utf-8")
+    return paths
+
+
+def load_report(path: str | Path) -> dict:
+    """Read a parity.json (or the parity.json inside a folder)."""
+    path = Path(path)
+    return json.loads((path / "parity.json" if path.is_dir() else path).read_text(encoding="utf-8"))
+
+
+def render_summary(report: dict, console: Any = None) -> None:
+    """Print a short human-readable summary with rich: counts, cases, stage times, up to 10 failures."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = console or Console()
+    s = report["summary"]
+    t = Table(title="akcuda parity")
+    for col in ("", "total", "translated", "compiled", "passed", "failed", "pending"):
+        t.add_column(col, justify="left" if not col else "right")
+    t.add_row("kernels", *(str(s[f"kernels_{c}"] if c else s["kernels"])
+                           for c in ("", "translated", "compiled", "passed", "failed", "pending")))
+    t.add_row("specializations", *(str(s[c]) for c in
+                                   ("specializations", "translated", "compiled", "passed", "failed", "pending")))
+    console.print(t)
+    console.print(f"cases: {s['cases_passed']}/{s['cases']} passed; untranslated: {s['untranslated']}, "
+                  f"compile-failed: {s['compile_failed']}")
+    if report["stages"]:
+        console.print("stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in report["stages"].items()))
+    failures = _context(report)["failures"]
+    for f in failures[:10]:
+        case = (f["failure"] or {}).get("case")
+        console.print(Text.assemble((f["status"].upper(), "red"), f" {f['symbol']}"
+                                    + (f" [{case}]" if case else "") + f": {_why(f)}"))
+    if len(failures) > 10:
+        console.print(f"… and {len(failures) - 10} more failures")

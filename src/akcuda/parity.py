@@ -30,11 +30,13 @@ class CaseOutcome:
     reason: str | None = None
     cpu: Any = None
     ours: Any = None
+    cpu_failure: str | None = None  # the message both runs failed with, when they agree
 
 
 def _buffer(values: Any, dtype, fill: bool) -> np.ndarray:
-    values = [] if values is None else values
-    n = len(values) if not isinstance(values, int) else values
+    if isinstance(values, dict):  # a generated output: {"out": length}
+        values, fill = [0] * values["out"], True
+    n = len(values)
     out = np.empty(n + GUARD, dtype=dtype)
     out.view(np.uint8)[:] = SENTINEL_BYTE
     if not fill and n:
@@ -44,6 +46,8 @@ def _buffer(values: Any, dtype, fill: bool) -> np.ndarray:
 
 
 def _placeholder(value: Any) -> bool:
+    if isinstance(value, dict) or (value and isinstance(value[0], dict)):
+        return True
     flat = [x for v in value for x in v] if value and isinstance(value[0], list) else value
     return all(x == UPSTREAM_PLACEHOLDER for x in flat)
 
@@ -105,7 +109,7 @@ def run_case(plan: dict, special: dict, case: Case, target, block: int = 256) ->
                                            (ours.message, ours.identity, ours.attempt)):
         return CaseOutcome(case.name, False, "different outcome", _failure_text(cpu), _failure_text(ours))
     if cpu is not None:
-        return CaseOutcome(case.name, True)
+        return CaseOutcome(case.name, True, cpu_failure=cpu.message)
 
     parts = iter(tables)
     for arg, mine, theirs in zip(special["args"], device, cpu_values):

@@ -29,6 +29,7 @@ class SpecResult:
     translated: bool = False
     compiled: bool = False
     plan: list[dict] | None = None  # steps: {"name", "kind", "width", "reason"}
+    coverage: dict | None = None  # cases per source, failure messages reached / in the source
 
 
 def _plain(obj: Any) -> Any:
@@ -51,7 +52,8 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
         specs.append({"symbol": r.symbol, "kernel": r.kernel, "status": r.status,
                       "translated": r.translated or compiled, "compiled": compiled,
                       "cases": r.cases, "cases_passed": r.cases_passed,
-                      "failure": _plain(r.failure), "reason": r.reason, "plan": _plain(r.plan)})
+                      "failure": _plain(r.failure), "reason": r.reason, "plan": _plain(r.plan),
+                      "coverage": _plain(r.coverage)})
     by_kernel: dict[str, list[dict]] = {}
     for s in specs:
         by_kernel.setdefault(s["kernel"], []).append(s)

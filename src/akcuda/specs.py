@@ -24,7 +24,7 @@ SORT_FAMILY = {
     "awkward_ListOffsetArray_argsort_strings", "awkward_NumpyArray_sort_asstrings_uint8",
 }
 PENDING_REASON = "sort family: needs a device sorting library (a later issue)"
-ANNOTATIONS = ("preconditions", "lengths", "notes")
+ANNOTATIONS = ("generate", "invalid", "notes")
 
 _CTYPE_NAMES = {
     "c_bool": "bool", "c_int8": "int8_t", "c_uint8": "uint8_t", "c_int16": "int16_t",
@@ -217,8 +217,6 @@ def write_specs(folder: Path | None = None, log=print) -> int:
             for key in ANNOTATIONS:
                 if key in old:
                     spec[key] = old[key]
-        for key in ANNOTATIONS:
-            spec.setdefault(key, [] if key == "preconditions" else {})
         path.write_text(dump_spec(spec))
     log(f"wrote {len(derived)} kernel specs "
         f"({sum(len(s['specializations']) for s in derived.values())} specializations) to {folder}")

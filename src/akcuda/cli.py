@@ -1,0 +1,165 @@
+"""The `akcuda` command: one sub-command per pipeline stage, plus `pipeline` for all of them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from akcuda import paths
+
+out = Console()
+
+
+def _import(args) -> int:
+    from akcuda import upstream
+
+    try:
+        upstream.fetch(log=lambda m: out.print(m, highlight=False))
+    except upstream.UpstreamError as exc:
+        out.print(f"[red]import failed:[/] {exc}")
+        return 1
+    return 0
+
+
+def _specs(args) -> int:
+    from akcuda import specs
+
+    if not args.check:
+        specs.write_specs(log=out.print)
+        return 0
+    try:
+        problems = specs.check_specs()
+    except specs.SpecError as exc:
+        out.print(f"[red]malformed spec:[/] {exc}")
+        return 1
+    for problem in problems:
+        out.print(f"[red]✗[/] {problem}", highlight=False)
+    loaded = specs.load_all()
+    n = sum(len(s["specializations"]) for s in loaded.values())
+    out.print(f"specs check: {len(loaded)} kernels, {n} specializations, "
+              f"{len(problems)} difference(s) from upstream")
+    return 1 if problems else 0
+
+
+def _generate(args) -> int:
+    from akcuda import pipeline
+
+    results = pipeline.generate(args.k)
+    failed = {k: v for k, v in results.items() if v}
+    for reason in failed.values():
+        out.print(f"[red]✗[/] {reason}", highlight=False)
+    steps = _step_counts(results)
+    out.print(f"generate: {len(results) - len(failed)}/{len(results)} kernel families translated "
+              f"into {paths.GENERATED} ({steps['parallel']} parallel steps, {steps['serial']} serial)")
+    return 1 if failed else 0
+
+
+def _step_counts(results) -> dict[str, int]:
+    from akcuda import executor
+
+    counts = {"parallel": 0, "serial": 0}
+    for kernel, failure in results.items():
+        if failure is None:
+            for entry in executor.load_plan(kernel)["entries"].values():
+                for step in entry["steps"]:
+                    counts[step["kind"]] += 1
+    return counts
+
+
+def _compile(args) -> int:
+    from akcuda import pipeline
+
+    start = time.perf_counter()
+    results = pipeline.compile_kernels(args.k)
+    failed = {k: v for k, v in results.items() if v}
+    for kernel, log in failed.items():
+        out.print(f"[red]✗ {kernel}[/]: {log}", highlight=False)
+    out.print(f"compile: {len(results) - len(failed)}/{len(results)} kernel families compiled with NVRTC "
+              f"for sm_80 and sm_90 in {time.perf_counter() - start:.1f}s")
+    return 1 if failed else 0
+
+
+def _parity(args) -> int:
+    from akcuda import pipeline, report
+
+    start = time.perf_counter()
+    results = pipeline.parity_results(args.target, args.k, tuple(args.sources.split(",")),
+                                      args.block, tuple(args.seed))
+    rep = report.build_report(results, {"parity": time.perf_counter() - start},
+                              {"target": args.target, "block": args.block, "seeds": args.seed})
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(rep, indent=1, default=str))
+    report.render_summary(rep, out)
+    return 0 if rep["summary"]["failed"] == 0 else 1
+
+
+def _pipeline(args) -> int:
+    from akcuda import pipeline, report, specs, upstream
+
+    stages: dict[str, float] = {}
+
+    def stage(name, fn):
+        start = time.perf_counter()
+        out.rule(f"[bold]{name}")
+        value = fn()
+        stages[name] = time.perf_counter() - start
+        return value
+
+    if stage("import", lambda: _import(args)):
+        return 1
+    problems = stage("specs check", specs.check_specs)
+    for problem in problems:
+        out.print(f"[red]✗[/] {problem}", highlight=False)
+    if problems:
+        out.print("[red]the committed kernel specs differ from upstream: run `akcuda specs`[/]")
+        return 1
+    translated = stage("generate", lambda: pipeline.generate(args.k))
+    compiled = stage("compile", lambda: pipeline.compile_kernels(args.k))
+    results = stage("parity (host)", lambda: pipeline.parity_results(
+        "host", args.k, pipeline.SOURCES, args.block, tuple(args.seed), translated, compiled))
+    rep = report.build_report(results, stages, {
+        "target": "host", "block": args.block, "seeds": args.seed,
+        "upstream": [f"{p.name}=={p.version}" for p in upstream.PINS]})
+    written = report.write_report(rep, paths.REPORT)
+    report.render_summary(rep, out)
+    out.print("report: " + ", ".join(str(p.relative_to(paths.ROOT)) for p in written))
+    s = rep["summary"]
+    return 0 if s["failed"] == 0 and s["untranslated"] == 0 and s["compile_failed"] == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="akcuda", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("import", help="fetch and verify the pinned upstream sdists").set_defaults(fn=_import)
+    p = sub.add_parser("specs", help="write kernel-specs/ from upstream facts (or --check them)")
+    p.add_argument("--check", action="store_true")
+    p.set_defaults(fn=_specs)
+    for name, fn, text in (("generate", _generate, "translate kernels to CUDA"),
+                           ("compile", _compile, "compile generated CUDA with NVRTC"),
+                           ("parity", _parity, "compare generated kernels with the CPU"),
+                           ("pipeline", _pipeline, "import, check, generate, compile, parity, report")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
+        p.set_defaults(fn=fn)
+        if name in ("parity", "pipeline"):
+            p.add_argument("--block", type=int, default=256, help="threads per block")
+            p.add_argument("--seed", type=int, action="append", default=None,
+                           help="shuffle seed of the emulated grid (repeatable)")
+        if name == "parity":
+            p.add_argument("--target", choices=("host", "cuda"), default="host")
+            p.add_argument("--json", metavar="FILE")
+            p.add_argument("--sources", default="upstream,generated,invalid")
+    args = parser.parse_args(argv)
+    if getattr(args, "seed", 0) is None:
+        args.seed = [1, 2]
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

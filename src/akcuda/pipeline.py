@@ -1,0 +1,155 @@
+"""The stages end to end: generate, compile, parity, report. Each stage is also a CLI command."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from akcuda import executor, parity, paths, specs, upstream
+from akcuda.cases.generated import RecipeError, generated_cases
+from akcuda.cases.upstream import load_upstream_cases
+from akcuda.report import SpecResult
+
+console = Console(stderr=True)
+SOURCES = ("upstream", "generated", "invalid")
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("{task.fields[item]}"), console=console,
+                    transient=True)
+
+
+def matches(pattern: str | None, *names: str) -> bool:
+    """-k PATTERN: a substring or glob of the kernel name or the symbol."""
+    if not pattern:
+        return True
+    return any(pattern in n or fnmatch.fnmatch(n, pattern) for n in names)
+
+
+def generate(pattern: str | None = None, out: Path | None = None) -> dict[str, str | None]:
+    """Translate every matching kernel; kernel -> None on success, else the reason."""
+    from generator.translate import translate
+
+    out = out or paths.GENERATED
+    out.mkdir(parents=True, exist_ok=True)
+    kernel_dir, include = upstream.cpp_dir() / "src" / "cpu-kernels", upstream.cpp_dir() / "include"
+    chosen = [s for s in specs.load_all().values()
+              if s["status"] == "translate" and matches(pattern, s["name"])]
+    results: dict[str, str | None] = {}
+    with progress() as bar:
+        task = bar.add_task("translate", total=len(chosen), item="")
+        for spec in chosen:
+            bar.update(task, item=spec["name"])
+            try:
+                translation = translate(spec, kernel_dir, include)
+            except Exception as exc:  # TranslationError names kernel, file:line and construct
+                results[spec["name"]] = str(exc)
+            else:
+                (out / f"{spec['name']}.cu").write_text(translation.source)
+                (out / f"{spec['name']}.plan.json").write_text(json.dumps(translation.plan, indent=1))
+                results[spec["name"]] = None
+            bar.advance(task)
+    return results
+
+
+def compile_kernels(pattern: str | None = None) -> dict[str, str | None]:
+    """NVRTC-compile every matching generated kernel for every arch; kernel -> None or the log."""
+    from akcuda.compile import compile_all
+
+    names = [p.stem for p in sorted(paths.GENERATED.glob("*.cu")) if matches(pattern, p.stem)]
+    out: dict[str, str | None] = {name: None for name in names}
+    for result in compile_all(paths.GENERATED, paths.COMPILED, kernels=names, progress=True):
+        if not result.ok:
+            out[result.kernel] = f"{result.arch}: {result.log.strip()[:500]}"
+    return out
+
+
+def collect_cases(spec: dict, special: dict, sources: tuple[str, ...], upstream_cases: dict) -> list:
+    cases = list(upstream_cases.get(special["symbol"], [])) if "upstream" in sources else []
+    made = generated_cases(spec, special)
+    return cases + [c for c in made if c.source in sources]
+
+
+def parity_results(target_name: str = "host", pattern: str | None = None,
+                   sources: tuple[str, ...] = SOURCES, block: int = 256, seeds: tuple[int, ...] = (1,),
+                   translated: dict | None = None, compiled: dict | None = None) -> list[SpecResult]:
+    """Run parity for every matching specialization; pending and broken ones are reported too."""
+    all_specs = specs.load_all()
+    upstream_cases = load_upstream_cases(upstream.cpp_dir()) if "upstream" in sources else {}
+    chosen = [(k, s) for k, s in specs.specializations(all_specs) if matches(pattern, k["name"], s["symbol"])]
+    targets = [make_target(target_name, seed) for seed in seeds]
+    results = []
+    with progress() as bar:
+        task = bar.add_task(f"parity ({target_name})", total=len(chosen), item="")
+        for spec, special in chosen:
+            bar.update(task, item=special["symbol"])
+            results.append(_one(spec, special, targets, sources, upstream_cases, block,
+                                translated or {}, compiled or {}))
+            bar.advance(task)
+    return results
+
+
+def _check_recipe(case, outcome: parity.CaseOutcome) -> None:
+    """A generated case must be valid for the C kernel, and an invalid one must make it fail."""
+    if not outcome.passed:
+        return
+    if case.source == "generated" and outcome.cpu_failure:
+        outcome.passed = False
+        outcome.reason = f"recipe bug: the CPU kernel rejected a generated case ({outcome.cpu_failure})"
+    elif case.source == "invalid" and not outcome.cpu_failure:
+        outcome.passed = False
+        outcome.reason = "recipe bug: the CPU kernel accepted an 'invalid' case"
+
+
+def make_target(name: str, seed: int = 1):
+    return executor.HostTarget(seed=seed) if name == "host" else executor.CudaTarget()
+
+
+def _one(spec, special, targets, sources, upstream_cases, block, translated, compiled) -> SpecResult:
+    result = SpecResult(special["symbol"], spec["name"], "failed")
+    if spec["status"] == "pending":
+        result.status, result.reason = "pending", spec.get("pending_reason")
+        return result
+    if translated.get(spec["name"]):
+        result.status, result.reason = "untranslated", translated[spec["name"]]
+        return result
+    result.translated = True
+    if compiled.get(spec["name"]):
+        result.status, result.reason = "compile-failed", compiled[spec["name"]]
+        return result
+    result.compiled = spec["name"] in compiled
+    try:
+        plan = executor.load_plan(spec["name"])
+        cases = collect_cases(spec, special, sources, upstream_cases)
+    except (OSError, RecipeError) as exc:
+        result.reason = str(exc)
+        return result
+    result.plan = plan["entries"][plan["specializations"][special["symbol"]]["target"]]["steps"]
+    reached, per_source = set(), Counter()
+    for case in cases:
+        per_source[case.source] += 1
+        for target in targets:
+            outcome = parity.run_case(plan, special, case, target, block)
+            _check_recipe(case, outcome)
+            result.cases += 1
+            if outcome.passed:
+                result.cases_passed += 1
+                if outcome.cpu_failure:
+                    reached.add(outcome.cpu_failure)
+            elif result.failure is None:
+                result.failure = {"case": case.name, "reason": outcome.reason,
+                                  "cpu": outcome.cpu, "ours": outcome.ours}
+    result.coverage = {"sources": dict(per_source), "errors_reached": sorted(reached),
+                       "errors_in_source": plan["messages"]}
+    if not cases:
+        result.reason = "no parity cases"
+    elif result.failure is None:
+        result.status = "passed"
+    return result

@@ -229,7 +229,19 @@ def _distinct_per_iteration(index: c_ast.Node, var: str, varying: set[str],
     return isinstance(r, c_ast.ID) and r.name in ranges and _same(ranges[r.name], factor)
 
 
-def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str]) -> tuple[Expr | None, str | None]:
+def _private_call(call: c_ast.FuncCall, private: set[str], pointers: set[str]) -> bool:
+    """Does a call to a helper that writes through pointers only touch thread-private locals?"""
+    for arg in call.args.exprs if call.args else []:
+        if isinstance(arg, c_ast.UnaryOp) and arg.op == "&" and isinstance(arg.expr, c_ast.ID):
+            if arg.expr.name not in private:
+                return False
+        elif uses(arg).ids & pointers or isinstance(arg, c_ast.UnaryOp) and arg.op == "&":
+            return False
+    return True
+
+
+def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
+                  pointers: set[str] = frozenset()) -> tuple[Expr | None, str | None]:
     """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
     var = _counting_var(loop)
     if var is None:
@@ -249,12 +261,15 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str])
         return None, f"carries '{carried[0]}' from one iteration to the next"
     for call in body.calls:
         name = call.name.name if isinstance(call.name, c_ast.ID) else "?"
-        if name in helpers_writing or name.startswith("std_") or name == "?":
+        if name.startswith("std_") or name == "?" or (
+                name in helpers_writing and not _private_call(call, body.declared, pointers)):
             return None, f"calls '{name}', which writes memory"
     varying = body.declared | {var}
     ranges = _loop_ranges(loop.stmt)
     written = {}
     for array, index, node in body.array_writes:
+        if array in body.declared and array not in pointers:
+            continue  # `&local` handed to a helper
         if array == "?" or not _distinct_per_iteration(index, var, varying - set(ranges), ranges):
             return None, f"write '{_text.visit(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
@@ -264,7 +279,8 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str])
     return count, None
 
 
-def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]) -> list[Step]:
+def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str],
+               pointers: set[str] = frozenset()) -> list[Step]:
     """Split the body into steps: parallel loops, and serial runs of the other statements."""
     stmts = func.body.block_items or []
     steps: list[Step] = []
@@ -272,7 +288,7 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
     for stmt in stmts:
         if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success"):
             continue
-        count, reason = (parallel_loop(stmt, scalars, helpers_writing)
+        count, reason = (parallel_loop(stmt, scalars, helpers_writing, pointers)
                          if isinstance(stmt, c_ast.For) else (None, None))
         if count is not None:
             steps.append(Step("parallel", [stmt], count=count, loop=stmt))
@@ -290,11 +306,8 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
         return steps
     # Steps are separate launches: no local may live across them, and no step but the last
     # may return early (a later launch would not know).
-    owners: dict[str, int] = {}
-    for k, step in enumerate(steps):
-        for stmt in step.stmts:
-            for name in uses(stmt).declared:
-                owners[name] = k
+    owners = {stmt.name: k for k, step in enumerate(steps) for stmt in step.stmts
+              if isinstance(stmt, c_ast.Decl)}  # names scoped to the whole body
     for k, step in enumerate(steps):
         for stmt in step.stmts:
             found = uses(stmt)

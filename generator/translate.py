@@ -50,6 +50,8 @@ def _helper_library(kernel_dir: Path, include_dir: Path) -> dict[str, tuple[c_as
     """Functions of the shared helper sources (kernel-utils, unicode), by name."""
     out = {}
     for name in HELPER_SOURCES:
+        if not (kernel_dir / name).exists():
+            continue
         parsed = parse(kernel_dir / name, [include_dir])
         for fname, func in parsed.functions.items():
             out[fname] = (func, parsed)
@@ -129,7 +131,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         func = parsed.functions[target]
         params = func.decl.type.args.params if func.decl.type.args else []
         scalars = {p.name for p in params if isinstance(p.type, c_ast.TypeDecl)}
-        steps = plan_steps(func, scalars, writing)
+        steps = plan_steps(func, scalars, writing, {p.name for p in params} - scalars)
         plan_entries[target] = {
             "template_params": templates.get(target, []),
             "steps": [_step_record(s) for s in steps],

@@ -70,6 +70,7 @@ def _functions(rng: np.random.Generator) -> dict[str, Any]:
         "permutation": lambda k: rng.permutation(int(k)).astype(np.int64),
         "choice": lambda values, k: rng.choice(np.asarray(values), int(k)),
         "out": Out,
+        "outs": lambda count, length: [Out(length) for _ in range(int(count))],
     }
 
 

@@ -54,6 +54,9 @@ class _Loader(yaml.SafeLoader):
         return mapping
 
 
+_Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node: loader.construct_mapping(node))
+
+
 def _fail(path: Path, where: dict, field: str, problem: str) -> None:
     line = getattr(where, "lines", {}).get(field.split(".")[-1].split("[")[0],
                                             getattr(where, "lines", {}).get("<start>", 0))

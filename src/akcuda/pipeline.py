@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from akcuda import executor, parity, paths, specs, upstream
 from akcuda.cases.generated import RecipeError, generated_cases
-from akcuda.cases.upstream import load_upstream_cases
+from akcuda.cases.upstream import cases_for
 from akcuda.report import SpecResult
 
 console = Console(stderr=True)
@@ -71,8 +71,8 @@ def compile_kernels(pattern: str | None = None) -> dict[str, str | None]:
     return out
 
 
-def collect_cases(spec: dict, special: dict, sources: tuple[str, ...], upstream_cases: dict) -> list:
-    cases = list(upstream_cases.get(special["symbol"], [])) if "upstream" in sources else []
+def collect_cases(spec: dict, special: dict, sources: tuple[str, ...]) -> list:
+    cases = cases_for(upstream.cpp_dir(), special["symbol"]) if "upstream" in sources else []
     made = generated_cases(spec, special)
     return cases + [c for c in made if c.source in sources]
 
@@ -82,7 +82,6 @@ def parity_results(target_name: str = "host", pattern: str | None = None,
                    translated: dict | None = None, compiled: dict | None = None) -> list[SpecResult]:
     """Run parity for every matching specialization; pending and broken ones are reported too."""
     all_specs = specs.load_all()
-    upstream_cases = load_upstream_cases(upstream.cpp_dir()) if "upstream" in sources else {}
     chosen = [(k, s) for k, s in specs.specializations(all_specs) if matches(pattern, k["name"], s["symbol"])]
     targets = [make_target(target_name, seed) for seed in seeds]
     results = []
@@ -90,7 +89,7 @@ def parity_results(target_name: str = "host", pattern: str | None = None,
         task = bar.add_task(f"parity ({target_name})", total=len(chosen), item="")
         for spec, special in chosen:
             bar.update(task, item=special["symbol"])
-            results.append(_one(spec, special, targets, sources, upstream_cases, block,
+            results.append(_one(spec, special, targets, sources, block,
                                 translated or {}, compiled or {}))
             bar.advance(task)
     return results
@@ -112,7 +111,7 @@ def make_target(name: str, seed: int = 1):
     return executor.HostTarget(seed=seed) if name == "host" else executor.CudaTarget()
 
 
-def _one(spec, special, targets, sources, upstream_cases, block, translated, compiled) -> SpecResult:
+def _one(spec, special, targets, sources, block, translated, compiled) -> SpecResult:
     result = SpecResult(special["symbol"], spec["name"], "failed")
     if spec["status"] == "pending":
         result.status, result.reason = "pending", spec.get("pending_reason")
@@ -127,7 +126,7 @@ def _one(spec, special, targets, sources, upstream_cases, block, translated, com
     result.compiled = spec["name"] in compiled
     try:
         plan = executor.load_plan(spec["name"])
-        cases = collect_cases(spec, special, sources, upstream_cases)
+        cases = collect_cases(spec, special, sources)
     except (OSError, RecipeError) as exc:
         result.reason = str(exc)
         return result

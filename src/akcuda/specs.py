@@ -46,7 +46,7 @@ class _LineDict(dict):
     lines: dict[str, int]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     def construct_mapping(self, node, deep=False):
         mapping = _LineDict(super().construct_mapping(node, deep=True))
         mapping.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}

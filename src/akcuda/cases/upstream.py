@@ -166,21 +166,48 @@ def _parse_file(path: Path, folder: str, out: _Parsed) -> None:
             out.cases.setdefault(case.symbol, []).append(case)
 
 
-@lru_cache(maxsize=4)
-def _parse_all(cpp_dir: str) -> _Parsed:
-    """Parse both folders once per resolved path (~3 s for the whole sdist, then cached)."""
+FILE_PREFIXES = {"tests-cpu-kernels": "test_cpu", "tests-cpu-kernels-explicit": "test_unit_cpu"}
+
+
+@lru_cache(maxsize=None)
+def _parse_one(path: str, folder: str) -> _Parsed:
+    """One test file, parsed once per process."""
     out = _Parsed()
     paused = gc.isenabled()
     gc.disable()  # millions of short-lived, acyclic AST nodes: collection passes only cost time
     try:
-        for folder in FOLDERS:
-            if not (Path(cpp_dir) / folder).is_dir():
-                out.unparsable.append({"where": folder, "reason": f"folder missing in {cpp_dir}"})
-            for path in sorted((Path(cpp_dir) / folder).glob("test_*.py")):
-                _parse_file(path, folder, out)
+        _parse_file(Path(path), folder, out)
     finally:
         if paused:
             gc.enable()
+    return out
+
+
+@lru_cache(maxsize=4)
+def _parse_all(cpp_dir: str) -> _Parsed:
+    """Parse both folders once per resolved path (a few seconds for the whole sdist)."""
+    out = _Parsed()
+    for folder in FOLDERS:
+        if not (Path(cpp_dir) / folder).is_dir():
+            out.unparsable.append({"where": folder, "reason": f"folder missing in {cpp_dir}"})
+        for path in sorted((Path(cpp_dir) / folder).glob("test_*.py")):
+            part = _parse_one(str(path), folder)
+            out.files += part.files
+            out.functions += part.functions
+            out.not_implemented += part.not_implemented
+            out.unparsable += part.unparsable
+            for symbol, cases in part.cases.items():
+                out.cases.setdefault(symbol, []).extend(cases)
+    return out
+
+
+def cases_for(cpp_dir: Path, symbol: str) -> list[Case]:
+    """The upstream cases of one symbol, reading only its own test files."""
+    out = []
+    for folder, prefix in FILE_PREFIXES.items():
+        path = Path(cpp_dir) / folder / f"{prefix}{symbol}.py"
+        if path.exists():
+            out += _parse_one(str(path), folder).cases.get(symbol, [])
     return out
 
 

@@ -135,7 +135,10 @@ def _one(spec, special, targets, sources, block, translated, compiled) -> SpecRe
     for case in cases:
         per_source[case.source] += 1
         for target in targets:
-            outcome = parity.run_case(plan, special, case, target, block)
+            try:
+                outcome = parity.run_case(plan, special, case, target, block)
+            except Exception as exc:  # a case the harness cannot even build is reported, not fatal
+                outcome = parity.CaseOutcome(case.name, False, f"harness error: {type(exc).__name__}: {exc}")
             _check_recipe(case, outcome)
             result.cases += 1
             if outcome.passed:

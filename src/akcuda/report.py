@@ -79,6 +79,8 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
         "kernels_passed": sum(k["status"] == "passed" for k in kernels),
         "kernels_failed": sum(k["status"] == "failed" for k in kernels),
         "kernels_pending": sum(k["status"] in ("pending", "partial") for k in kernels),
+        "error_messages": sum(len((s["coverage"] or {}).get("errors_in_source", [])) for s in specs),
+        "error_messages_reached": sum(len((s["coverage"] or {}).get("errors_reached", [])) for s in specs),
     }
     return {"summary": summary, "specializations": specs, "kernels": kernels,
             "stages": {k: float(v) for k, v in stages.items()}, "meta": _plain(meta)}
@@ -147,6 +149,8 @@ def render_summary(report: dict, console: Any = None) -> None:
     t.add_row("specializations", *(str(s[c]) for c in
                                    ("specializations", "translated", "compiled", "passed", "failed", "pending")))
     console.print(t)
+    console.print(f"failure messages reached: {s['error_messages_reached']}/{s['error_messages']} "
+                  "(specialization × message)")
     console.print(f"cases: {s['cases_passed']}/{s['cases']} passed; untranslated: {s['untranslated']}, "
                   f"compile-failed: {s['compile_failed']}")
     if report["stages"]:

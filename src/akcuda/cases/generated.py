@@ -121,6 +121,8 @@ def build_case(spec: dict, special: dict, recipe: dict, size: int, label: str, s
         env[arg["name"]] = value
         if isinstance(value, Out):
             value = {"out": value.length}
+        elif isinstance(value, list) and value and isinstance(value[0], Out):
+            value = [{"out": v.length} for v in value]
         elif isinstance(value, np.ndarray):
             value = value.tolist()
         elif isinstance(value, (np.integer, np.bool_, np.floating)):

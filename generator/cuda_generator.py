@@ -31,6 +31,10 @@ class TranslationError(Exception):
         self.kernel, self.where, self.construct = kernel, where, construct
 
 
+def _is_memory(node: c_ast.Node) -> bool:
+    return isinstance(node, c_ast.ArrayRef) or (isinstance(node, c_ast.UnaryOp) and node.op == "*")
+
+
 def is_call(node: c_ast.Node | None, name: str) -> bool:
     return (isinstance(node, c_ast.FuncCall) and isinstance(node.name, c_ast.ID)
             and node.name.name == name)
@@ -113,6 +117,21 @@ class CudaGenerator(c_generator.CGenerator):
         return (f"{{ akc_fail(akc_err, {self.step}, akc_tid, akc_report >= 0, "
                 f"{self.messages.index(message)}, (int64_t)({identity}), (int64_t)({attempt}), "
                 f"{line}); return; }}")
+
+    # Stores to memory go through AKC_STORE: the identity on a GPU, a write recorder in the
+    # host race-check build.
+    def visit_Assignment(self, n: c_ast.Assignment) -> str:
+        text = super().visit_Assignment(n)
+        if _is_memory(n.lvalue):
+            lvalue = self._visit_expr(n.lvalue)
+            text = f"AKC_STORE({lvalue}){text[len(lvalue):]}"
+        return text
+
+    def visit_UnaryOp(self, n: c_ast.UnaryOp) -> str:
+        if n.op in ("p++", "p--", "++", "--") and _is_memory(n.expr):
+            store = f"AKC_STORE({self._visit_expr(n.expr)})"
+            return f"{store}{n.op[1:]}" if n.op.startswith("p") else f"{n.op}{store}"
+        return super().visit_UnaryOp(n)
 
     def visit_Continue(self, n: c_ast.Continue) -> str:
         return "return;" if self.continue_returns and self.loop_depth == 0 else "continue;"

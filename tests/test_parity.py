@@ -69,7 +69,8 @@ def test_wrong_error_identity_is_caught(tmp_path, upstream_cpp):
 
 def test_out_of_bounds_write_shows_in_the_guard_band(tmp_path, upstream_cpp):
     def overrun(text):
-        return text.replace("tooffsets[i + 1] = ", "tooffsets[i + 2] = ")
+        assert "AKC_STORE(tooffsets[i + 1]) = " in text
+        return text.replace("AKC_STORE(tooffsets[i + 1]) = ", "AKC_STORE(tooffsets[i + 2]) = ")
 
     _generate(tmp_path, KERNEL, overrun)
     failed = [o for o in _outcomes(tmp_path, KERNEL) if not o.passed]

@@ -202,3 +202,18 @@ def test_host_build_reports_compiler_errors(tmp_path):
     broken.write_text("__global__ void k( { }\n")
     result = host.build(broken, tmp_path / "out")
     assert not result.ok and "akc_broken.cu" in result.log
+
+
+def test_race_check_catches_two_threads_writing_one_address(generated, tmp_path):
+    racy = tmp_path / "racy"
+    racy.mkdir()
+    text = (generated / "akc_demo_offsets.cu").read_text()
+    assert "AKC_STORE(tolengths[i])" in text
+    (racy / "akc_demo_offsets.cu").write_text(text.replace("AKC_STORE(tolengths[i])", "AKC_STORE(tolengths[i / 2])"))
+    (racy / "akc_demo_offsets.plan.json").write_text((generated / "akc_demo_offsets.plan.json").read_text())
+    starts = np.arange(10, dtype=np.int32)
+    values = [np.zeros(10, np.int64), np.zeros(11, np.int64), starts, starts + 1, 10]
+    with pytest.raises(executor.RaceDetected, match=r"race in akc_demo_offsets__s0<int32_t, int64_t>: .* argument 0 element \d"):
+        _run(racy, "akc_demo32_offsets_64", values, 4, 1)
+    # the faithful translation runs clean under the same check
+    assert _run(generated, "akc_demo32_offsets_64", values, 4, 1) is None

@@ -18,6 +18,10 @@ typedef unsigned long long uint64_t;
 #pragma nv_diag_suppress 177  // some C kernels declare locals they never use
 #endif
 
+#ifndef AKC_STORE
+#define AKC_STORE(place) (place)
+#endif
+
 #define kSliceNone ((int64_t)9223372036854775807LL)
 #define AKC_NO_ERROR ((int64_t)9223372036854775807LL)
 

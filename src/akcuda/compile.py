@@ -23,7 +23,8 @@ ARCHS = ("sm_80", "sm_90")
 # NVRTC has no -Wall/-Werror: front-end warnings (#177 unused, #550 set-but-unused, #940 missing return,
 # #2361 narrowing, #1105 #warning, ...) are on by default and land in the program log. Register
 # spills (the recursive combinations helper needs a stack) are a performance fact, not a warning.
-OPTIONS = ("-std=c++17", "-default-device", "--display-error-number")
+# --fmad=false: a fused multiply-add rounds once where the C rounds twice; parity is bit-exact.
+OPTIONS = ("-std=c++17", "-default-device", "--display-error-number", "--fmad=false")
 _WARNING_LINE = re.compile(r"^(?:\S.*?: warning|ptxas warning)\b", re.M)
 
 

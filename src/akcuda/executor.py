@@ -71,6 +71,17 @@ def load_plan(kernel: str, generated: Path | None = None) -> dict:
     return json.loads(((generated or paths.GENERATED) / f"{kernel}.plan.json").read_text())
 
 
+class RaceDetected(RuntimeError):
+    """Two emulated threads of one launch wrote the same address without an atomic."""
+
+
+def _locate(address: int, values: list) -> str:
+    for k, value in enumerate(values):
+        if isinstance(value, np.ndarray) and value.ctypes.data <= address < value.ctypes.data + value.nbytes:
+            return f"argument {k} element {(address - value.ctypes.data) // value.itemsize}"
+    return f"address {address:#x}"
+
+
 class HostTarget:
     """Runs generated kernels on the CPU through the g++ emulation library."""
 
@@ -104,9 +115,16 @@ class HostTarget:
             else:
                 holders.append(CTYPES[base_type(ctype)[0]](value))
         argv = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
-        entry = getattr(self.library(kernel), step["host"])
+        library = self.library(kernel)
+        entry = getattr(library, step["host"])
         entry.restype = None
         entry(ctypes.c_int64(grid), ctypes.c_int64(block), ctypes.c_uint64(self.seed), argv)
+        report = np.zeros(4, dtype=np.int64)
+        library.akc_race_report(ctypes.c_void_p(report.ctypes.data))
+        if report[0]:
+            raise RaceDetected(
+                f"race in {step['expression']}: threads {report[2]} and {report[3]} both wrote "
+                f"{_locate(int(report[1]), values)} ({report[0]} racing store(s))")
 
     def to_host(self, array) -> np.ndarray:
         return array
@@ -132,7 +150,7 @@ class CudaTarget:
             plan = load_plan(kernel, self.generated)
             source = (self.generated / f"{kernel}.cu").read_text()
             self._modules[kernel] = self.xp.RawModule(
-                code=source, options=("-std=c++17",), name_expressions=plan["name_expressions"])
+                code=source, options=("-std=c++17", "--fmad=false"), name_expressions=plan["name_expressions"])
         return self._modules[kernel]
 
     def pointer_table(self, arrays: list) -> Any:

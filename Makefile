@@ -27,3 +27,8 @@ test: venv
 
 clean:
 	rm -rf build
+
+# Every parity case on the host build with AddressSanitizer + UBSan (no guard band); fails on any report.
+.PHONY: sanitize
+sanitize: venv
+	$(BIN)/akcuda sanitize --json build/sanitize/sanitize.json

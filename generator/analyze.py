@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pycparser import c_ast, c_generator
 
+from generator.counters import Counter, find_counters, running_statements
 from generator.cuda_generator import is_call
 
 _text = c_generator.CGenerator()
@@ -21,11 +22,12 @@ Expr = list  # JSON expression tree evaluated by the plan executor: ["arg", n] |
 
 @dataclass
 class Step:
-    kind: str                     # "serial" | "parallel"
+    kind: str                     # "serial" | "parallel" | "scan" (count-scan-fill)
     stmts: list[c_ast.Node]
     count: Expr | None = None     # parallel: number of iterations, over scalar arguments
     reason: str | None = None     # serial: why no rule applied
     loop: c_ast.For | None = None
+    counters: list[Counter] = field(default_factory=list)
 
 
 def host_expr(node: c_ast.Node, scalars: set[str]) -> Expr | None:
@@ -279,19 +281,84 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
     return count, None
 
 
+INTEGER_TYPES = {"int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t",
+                 "uint64_t", "size_t", "int", "long", "unsigned"}
+
+
+def _type_names(decl: c_ast.Decl) -> list[str]:
+    node = decl.type
+    while not isinstance(node, c_ast.TypeDecl):
+        if not isinstance(node, c_ast.PtrDecl):
+            return []
+        node = node.type
+    return node.type.names if isinstance(node.type, c_ast.IdentifierType) else []
+
+
+def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], pointers: set[str],
+              top_locals: dict[str, int], integral_locals: set[str],
+              integral) -> tuple[Expr | None, list[Counter], str | None]:
+    """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
+    var = _counting_var(loop)
+    if var is None:
+        return None, [], "loop is not a simple counting loop"
+    start, bound = host_expr(_init_value(loop), scalars), host_expr(loop.cond.right, scalars)
+    if start is None or bound is None:
+        return None, [], "loop bounds are not computable from scalar arguments"
+    count = ["-", bound, start] if loop.cond.op == "<" else ["+", ["-", bound, start], ["int", 1]]
+    body = uses(loop.stmt)
+    if body.breaks or body.success_returns:
+        return None, [], "the loop ends early"
+    for call in body.calls:
+        name = call.name.name if isinstance(call.name, c_ast.ID) else "?"
+        if name.startswith("std_") or name == "?" or (
+                name in helpers_writing and not _private_call(call, body.declared, pointers)):
+            return None, [], f"calls '{name}', which writes memory"
+    carried = set(body.written_ids) - body.declared
+    counters, reason = find_counters(loop.stmt, var, carried, top_locals, body.array_writes)
+    if reason:
+        return None, [], reason
+    for counter in counters:
+        array = counter.place.lstrip("*").split("[")[0].strip() if counter.kind != "local" else None
+        if counter.kind == "local" and counter.name not in integral_locals:
+            return None, [], f"counter '{counter.name}' is not of an integer type"
+        if array is not None and not integral(array):
+            return None, [], f"running value in '{array}' is not of an integer type in every specialization"
+    counter_arrays = {c.place for c in counters if c.kind == "running"}
+    written = {a for a, _, node in body.array_writes
+               if _text.visit(node) not in {c.place for c in counters}} - counter_arrays
+    for array, index in body.array_reads:
+        if array in written:
+            return None, [], f"reads '{array}[{_text.visit(index)}]', which the loop writes"
+    for array in counter_arrays:
+        reads = sum(a == array for a, _ in body.array_reads)
+        if reads != running_statements(loop.stmt, var, array):
+            return None, [], f"reads '{array}' besides its running sum"
+    return count, counters, None
+
+
 def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str],
-               pointers: set[str] = frozenset()) -> list[Step]:
-    """Split the body into steps: parallel loops, and serial runs of the other statements."""
+               pointers: set[str] = frozenset(), integral=lambda array: False) -> tuple[list[Step], list[c_ast.Decl]]:
+    """Split the body into steps (parallel loops, count-scan-fill loops, serial runs of the
+    rest) and return them with the top-level locals that live in the spill buffer."""
     stmts = func.body.block_items or []
+    decls = [s for s in stmts if isinstance(s, c_ast.Decl)]
+    slots = {d.name: k for k, d in enumerate(decls)}
+    integral_locals = {d.name for d in decls if set(_type_names(d)) & INTEGER_TYPES}
     steps: list[Step] = []
     why_serial = []
     for stmt in stmts:
         if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success"):
             continue
-        count, reason = (parallel_loop(stmt, scalars, helpers_writing, pointers)
-                         if isinstance(stmt, c_ast.For) else (None, None))
+        count, reason, counters = None, None, []
+        if isinstance(stmt, c_ast.For):
+            count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers)
+            if count is None:
+                count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
+                                                          integral_locals, integral)
+                reason = scan_reason or reason
         if count is not None:
-            steps.append(Step("parallel", [stmt], count=count, loop=stmt))
+            kind = "scan" if counters else "parallel"
+            steps.append(Step(kind, [stmt], count=count, loop=stmt, counters=counters))
             continue
         if reason:
             why_serial.append(f"line {stmt.coord.line}: {reason}")
@@ -301,24 +368,19 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             steps.append(Step("serial", [stmt]))
     whole = Step("serial", list(stmts), reason="; ".join(why_serial) or None)
     if len(steps) <= 1:
-        if steps and steps[0].kind == "serial":
-            return [whole]
-        return steps
-    # Steps are separate launches: no local may live across them, and no step but the last
-    # may return early (a later launch would not know).
-    owners = {stmt.name: k for k, step in enumerate(steps) for stmt in step.stmts
-              if isinstance(stmt, c_ast.Decl)}  # names scoped to the whole body
-    for k, step in enumerate(steps):
+        return ([whole], []) if not steps or steps[0].kind == "serial" else (steps, decls)
+    # Steps are separate launches: top-level locals live in a spill buffer between them, and no
+    # step but the last may return early (a later launch would not know).
+    for decl in decls:
+        if "auto" in _type_names(decl) or not _type_names(decl):
+            whole.reason = f"local '{decl.name}' cannot be kept between launches"
+            return [whole], []
+    for k, step in enumerate(steps[:-1]):
         for stmt in step.stmts:
-            found = uses(stmt)
-            crossing = {n for n in found.ids if owners.get(n, k) != k}
-            if crossing:
-                whole.reason = f"local '{sorted(crossing)[0]}' lives across loops"
-                return [whole]
-            if found.success_returns and k != len(steps) - 1:
+            if uses(stmt).success_returns:
                 whole.reason = f"line {stmt.coord.line}: early return before a later loop"
-                return [whole]
+                return [whole], []
     for step in steps:
         if step.kind == "serial":
             step.reason = "; ".join(why_serial) or "constant work outside loops"
-    return steps
+    return steps, decls

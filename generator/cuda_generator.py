@@ -70,12 +70,15 @@ class CudaGenerator(c_generator.CGenerator):
     """CGenerator that writes CUDA C++ for one kernel family."""
 
     def __init__(self, kernel: str, call_template_args: dict[tuple[str, int, str], list[str]],
-                 messages: list[str], step: int = 0):
+                 messages: list[str], step: int = 0, mode: str = "plain"):
         super().__init__()
         self.kernel = kernel
         self.call_template_args = call_template_args
         self.messages = messages
         self.step = step
+        self.mode = mode  # "plain" | "count" (stores and failures suppressed) | "fill"
+        self.spilled = False  # top-level locals live in the spill buffer
+        self.continue_text = "continue;"  # what a `continue` of the per-thread loop becomes
         self.in_kernel = False
         self.continue_returns = False  # `continue` of a loop that became one thread per iteration
         self.loop_depth = 0
@@ -102,7 +105,7 @@ class CudaGenerator(c_generator.CGenerator):
         if is_call(n.expr, "success"):
             return "return;"
         if is_call(n.expr, "failure"):
-            return self._failure(n.expr)
+            return "return;" if self.mode == "count" else self._failure(n.expr)
         raise TranslationError(self.kernel, n, "a kernel return that is neither success() nor failure(...)")
 
     def _failure(self, call: c_ast.FuncCall) -> str:
@@ -134,7 +137,9 @@ class CudaGenerator(c_generator.CGenerator):
         return super().visit_UnaryOp(n)
 
     def visit_Continue(self, n: c_ast.Continue) -> str:
-        return "return;" if self.continue_returns and self.loop_depth == 0 else "continue;"
+        if self.loop_depth:
+            return "continue;"
+        return "return;" if self.continue_returns else self.continue_text
 
     def _loop(self, n: c_ast.Node, visit) -> str:
         self.loop_depth += 1

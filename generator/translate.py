@@ -12,9 +12,10 @@ from pathlib import Path
 import jinja2
 from pycparser import c_ast, c_parser
 
-from generator.analyze import Step, plan_steps, uses
+from generator.analyze import INTEGER_TYPES, Step, _type_names, plan_steps, uses
 from generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
 from generator.preprocess import Preprocessed, preprocess
+from generator.steps import step_kernels
 
 TEMPLATES = Path(__file__).with_name("templates")
 HELPER_SOURCES = ("kernel-utils.cpp", "unicode.cpp")
@@ -126,24 +127,36 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         text = gen.visit(available[name])
         helpers.append(_template_header(templates.get(name, [])) + "__device__ " + text)
 
-    kernels, plan_entries = [], {}
+    kernels, plan_entries, roles = [], {}, {}
     for target in entries:
         func = parsed.functions[target]
         params = func.decl.type.args.params if func.decl.type.args else []
         scalars = {p.name for p in params if isinstance(p.type, c_ast.TypeDecl)}
-        steps = plan_steps(func, scalars, writing, {p.name for p in params} - scalars)
+        targets_args = [parsed.pp.wrappers[s["symbol"]].template_args for s in spec["specializations"]
+                        if s["symbol"] in parsed.pp.wrappers and parsed.pp.wrappers[s["symbol"]].target == target]
+        integral = functools.partial(_integral, params, templates.get(target, []), targets_args)
+        steps, decls = plan_steps(func, scalars, writing, {p.name for p in params} - scalars, integral)
         plan_entries[target] = {
             "template_params": templates.get(target, []),
+            "locals": [d.name for d in decls],
             "steps": [_step_record(s) for s in steps],
         }
         gen = CudaGenerator(kernel, call_targs, messages)
         param_text = ", ".join(gen._generate_decl(p) for p in params)
         for k, step in enumerate(steps):
-            kernels.append({
-                "name": f"{target}__s{k}", "target": target, "step": k, "kind": step.kind,
-                "reason": step.reason, "template": _template_header(templates.get(target, [])),
-                "params": param_text, "body": _step_body(kernel, step, k, call_targs, messages),
-            })
+            def make_gen(mode: str, k=k) -> CudaGenerator:
+                made = CudaGenerator(kernel, call_targs, messages, step=k, mode=mode)
+                made.in_kernel, made.indent_level, made.spilled = True, 2, bool(decls)
+                return made
+
+            for sk in step_kernels(make_gen, step, decls):
+                name = f"{target}__s{k}" + ("" if sk.role == "main" else f"_{sk.role}")
+                roles.setdefault(target, {}).setdefault(k, []).append((sk.role, name))
+                kernels.append({
+                    "name": name, "target": target, "step": k, "kind": f"{step.kind} {sk.role}",
+                    "reason": step.reason, "template": _template_header(templates.get(target, [])),
+                    "params": param_text, "body": sk.body,
+                })
 
     specializations, name_expressions = [], []
     plan_specs = {}
@@ -153,11 +166,12 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         target = wrapper.target if wrapper else symbol
         targs = wrapper.template_args if wrapper else []
         suffix = f"<{', '.join(targs)}>" if targs else ""
-        steps = [{"expression": f"{target}__s{k}{suffix}", "host": f"akc_host__{symbol}__s{k}"}
-                 for k in range(len(plan_entries[target]["steps"]))]
-        name_expressions += [s["expression"] for s in steps]
+        steps = [{role: {"expression": f"{name}{suffix}", "host": f"akc_host__{symbol}__{name[len(target) + 2:]}"}
+                  for role, name in roles[target][k]} for k in sorted(roles[target])]
+        launches = [kernel for step in steps for kernel in step.values()]
+        name_expressions += [launch["expression"] for launch in launches]
         ctypes = [a["ctype"].replace("const ", "") for a in special["args"]]
-        specializations.append({"symbol": symbol, "steps": steps, "ctypes": ctypes})
+        specializations.append({"symbol": symbol, "launches": launches, "ctypes": ctypes})
         plan_specs[symbol] = {"target": target, "template_args": targs, "steps": steps}
 
     env = _environment()
@@ -172,18 +186,19 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 
 def _step_record(step: Step) -> dict:
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
-    return {"kind": step.kind, "count": step.count, "reason": step.reason, "line": line}
+    return {"kind": step.kind, "count": step.count, "reason": step.reason, "line": line,
+            "counters": [{"kind": c.kind, "name": c.name, "place": c.place} for c in step.counters]}
 
 
-def _step_body(kernel: str, step: Step, k: int, call_targs: dict, messages: list[str]) -> str:
-    gen = CudaGenerator(kernel, call_targs, messages, step=k)
-    gen.in_kernel = True
-    gen.indent_level = 2
-    if step.kind == "serial":
-        return "".join(gen._generate_stmt(s) for s in step.stmts)
-    loop = step.loop
-    decl = loop.init.decls[0]
-    head = f"  {gen._generate_type(decl.type)} = ({gen._visit_expr(decl.init)}) + akc_tid;\n"
-    gen.continue_returns = True
-    body = loop.stmt.block_items if isinstance(loop.stmt, c_ast.Compound) else [loop.stmt]
-    return head + "".join(gen._generate_stmt(s) for s in body or [])
+def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:
+    """Is the element type of pointer parameter `array` an integer in every specialization?"""
+    param = next((p for p in params if p.name == array), None)
+    if param is None:
+        return False
+    names = _type_names(param)
+    if not names:
+        return False
+    if names[-1] in tparams:
+        position = tparams.index(names[-1])
+        return bool(targets_args) and all(a[position] in INTEGER_TYPES for a in targets_args)
+    return names[-1] in INTEGER_TYPES

@@ -53,6 +53,14 @@ __device__ inline void akc_memcpy(void* dst, const void* src, size_t bytes) {
   for (size_t k = 0; k < bytes; k++) d[k] = s[k];
 }
 
+// Top-level locals live in a buffer of 8-byte slots between the launches of a plan.
+template <typename T> __device__ inline void akc_load(T* local, const int64_t* slot) {
+  akc_memcpy(local, slot, sizeof(T));
+}
+template <typename T> __device__ inline void akc_save(int64_t* slot, const T* local) {
+  akc_memcpy(slot, local, sizeof(T));
+}
+
 template <typename T, typename V>
 __device__ inline void akc_iota(T* first, T* last, V value) {
   for (; first != last; ++first, ++value) *first = (T)value;

@@ -133,6 +133,30 @@ def _pipeline(args) -> int:
     return 0 if s["failed"] == 0 and s["untranslated"] == 0 and s["compile_failed"] == 0 else 1
 
 
+def _sanitize(args) -> int:
+    """Every parity case against the ASan+UBSan host build; non-zero on any report."""
+    from akcuda import sanitize
+
+    result = sanitize.run_sanitized(args.k, paths.BUILD / "sanitize", tuple(args.seeds or [1]))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+    for k, r in enumerate(result["reports"]):
+        out.print(f"[red]✗ {r['sanitizer'] or 'crash'}: {r['kind']}[/] in {r['symbol']} "
+                  f"({r['origin']}), case {r['case']} seed {r['seed']}", highlight=False)
+        if k < 5:  # the text of the first few; the rest are in the JSON and the log folder
+            out.print(r["head"], highlight=False, markup=False)
+    for kernel, log in result["build_failures"].items():
+        out.print(f"[red]✗ sanitized build of {kernel} failed:[/] {log[:500]}", highlight=False)
+    for f in result["parity_failures"][:10]:
+        out.print(f"[red]✗ parity[/] {f['symbol']} {f['case']}: {f['reason']}", highlight=False)
+    s = result["summary"]
+    out.print(f"sanitize: {s['specializations']} specializations, {s['cases']} cases under ASan+UBSan "
+              f"in {s['seconds']}s: {s['reports']} report(s), {s['parity_failed']} parity failure(s), "
+              f"{s['build_failed']} build failure(s); logs in {s['logs']}", highlight=False)
+    return 0 if sanitize.ok(result) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="akcuda", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--target", choices=("host", "cuda"), default="host")
             p.add_argument("--json", metavar="FILE")
             p.add_argument("--sources", default="upstream,generated,invalid")
+    p = sub.add_parser("sanitize", help="run every parity case on the ASan+UBSan host build")
+    p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
+    p.add_argument("--json", metavar="FILE")
+    # dest "seeds": main() turns a missing --seed into [1, 2]; one seed is enough here
+    p.add_argument("--seed", dest="seeds", type=int, action="append", default=None,
+                   help="shuffle seed of the emulated grid (repeatable; default 1)")
+    p.set_defaults(fn=_sanitize)
     args = parser.parse_args(argv)
     if getattr(args, "seed", 0) is None:
         args.seed = [1, 2]

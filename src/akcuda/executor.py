@@ -170,31 +170,54 @@ class CudaTarget:
         return self.xp.asarray(array)
 
 
-ERROR_CTYPES = ["int64_t*", "int64_t", "int64_t"]
+PLAN_CTYPES = ["int64_t*", "int64_t*", "int64_t*", "int64_t", "int64_t"]  # err, locals, scan, n, report
+
+
+def exclusive_scan(xp, scan, counters: int, n: int) -> None:
+    """Per counter, turn the advances at [c, 0:n] into starting values at [c, 0:n+1] in place."""
+    view = scan.reshape(counters, n + 1)
+    view[:, 1:] = xp.cumsum(view[:, :n], axis=1)
+    view[:, 0] = 0
 
 
 def run(plan: dict, special: dict, values: list, target, block: int = 256) -> KernelFailure | None:
     """Run one specialization's plan on device values (arrays already on the target)."""
     kernel, symbol = plan["kernel"], special["symbol"]
     entry = plan["specializations"][symbol]
-    steps = plan["entries"][entry["target"]]["steps"]
-    ctypes_ = [a["ctype"] for a in special["args"]] + ERROR_CTYPES
+    shape = plan["entries"][entry["target"]]
+    ctypes_ = [a["ctype"] for a in special["args"]] + PLAN_CTYPES
     scalars = {a["name"]: v for a, v in zip(special["args"], values) if base_type(a["ctype"])[1] == 0}
     err = target.to_device(np.array([NO_ERROR, -1, -1, 0, 0, 0], dtype=np.int64))
-    for k, step in enumerate(steps):
+    spill = target.to_device(np.zeros(max(1, len(shape["locals"])), dtype=np.int64))
+    empty = target.to_device(np.zeros(1, dtype=np.int64))
+    scans, counts = {}, {}
+
+    def launch(k: int, role: str, grid: int, threads: int, n: int, report: int, scan=empty) -> None:
+        target.launch(kernel, entry["steps"][k][role], grid, threads,
+                      [*values, err, spill, scan, n, report], ctypes_)
+
+    for k, step in enumerate(shape["steps"]):
         if step["kind"] == "serial":
-            target.launch(kernel, entry["steps"][k], 1, 1, [*values, err, 1, 0], ctypes_)
+            launch(k, "main", 1, 1, 1, 0)
             continue
-        n = evaluate(step["count"], scalars)
-        if n > 0:
-            grid = math.ceil(n / block)
-            target.launch(kernel, entry["steps"][k], grid, block, [*values, err, n, -1], ctypes_)
+        n = counts[k] = evaluate(step["count"], scalars)
+        if n <= 0:
+            continue
+        grid = math.ceil(n / block)
+        if step["kind"] == "parallel":
+            launch(k, "main", grid, block, n, -1)
+            continue
+        scan = scans[k] = target.to_device(np.zeros(len(step["counters"]) * (n + 1), dtype=np.int64))
+        launch(k, "count", grid, block, n, -1, scan)
+        exclusive_scan(target.xp, scan, len(step["counters"]), n)
+        launch(k, "fill", grid, block, n, -1, scan)
+        launch(k, "finish", 1, 1, n, -1, scan)
     record = target.to_host(err)
     if record[0] == NO_ERROR:
         return None
     if record[2] < 0:  # a parallel step failed: re-run its first failing iteration to report it
         failed = int(record[1])
-        target.launch(kernel, entry["steps"][failed], 1, 1,
-                      [*values, err, int(record[0]) + 1, int(record[0])], ctypes_)
+        role = "fill" if shape["steps"][failed]["kind"] == "scan" else "main"
+        launch(failed, role, 1, 1, counts[failed], int(record[0]), scans.get(failed, empty))
         record = target.to_host(err)
     return KernelFailure(plan["messages"][int(record[2])], int(record[3]), int(record[4]), int(record[5]))

@@ -1,0 +1,125 @@
+"""Stage (emit): the body of each plan step's kernel(s).
+
+Every step kernel shares one parameter list (the C kernel's, then the error record, the spilled
+locals, the scan buffer, the iteration count and the report index) so the executor launches
+them all the same way. A serial step runs the statements in one thread; a parallel step runs one
+loop iteration per thread; a scan step has three kernels: count, fill and finish.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from pycparser import c_ast
+
+from generator.analyze import Step
+from generator.counters import rewrite
+from generator.cuda_generator import CudaGenerator
+
+
+@dataclass
+class StepKernel:
+    role: str      # "main" | "count" | "fill" | "finish"
+    body: str
+
+
+def _declaration(gen: CudaGenerator, decl: c_ast.Decl) -> str:
+    """`T name` of a top-level local, without qualifiers or initializer."""
+    bare = copy.deepcopy(decl.type)
+    node = bare
+    while not isinstance(node, c_ast.TypeDecl):
+        node = node.type
+    node.quals = []
+    return gen._generate_type(bare)
+
+
+def _load_locals(gen: CudaGenerator, decls: list[c_ast.Decl]) -> str:
+    return "".join(f"  {_declaration(gen, d)}; akc_load(&{d.name}, &akc_locals[{k}]);\n"
+                   for k, d in enumerate(decls))
+
+
+def _save_locals(decls: list[c_ast.Decl]) -> str:
+    return "".join(f"  akc_save(&akc_locals[{k}], &{d.name});\n" for k, d in enumerate(decls))
+
+
+def _loop_head(gen: CudaGenerator, loop: c_ast.For) -> str:
+    decl = loop.init.decls[0]
+    return f"  {gen._generate_type(decl.type)} = ({gen._visit_expr(decl.init)}) + akc_tid;\n"
+
+
+def _items(node: c_ast.Node) -> list[c_ast.Node]:
+    return (node.block_items or []) if isinstance(node, c_ast.Compound) else [node]
+
+
+def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
+    """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator."""
+    if step.kind == "serial":
+        gen = make_gen("plain")
+        body = "".join(_serial_statement(gen, s) for s in step.stmts)
+        return [StepKernel("main", _load_locals(gen, decls) + body + _save_locals(decls))]
+    if step.kind == "parallel":
+        gen = make_gen("plain")
+        gen.continue_returns = True
+        body = "".join(gen._generate_stmt(s) for s in _items(step.loop.stmt))
+        return [StepKernel("main", _load_locals(gen, decls) + _loop_head(gen, step.loop) + body)]
+    return [_count(make_gen("count"), step, decls), _fill(make_gen("fill"), step, decls),
+            _finish(make_gen("plain"), step, decls)]
+
+
+def _serial_statement(gen: CudaGenerator, stmt: c_ast.Node) -> str:
+    """A top-level local's declaration becomes an assignment: the local was loaded already."""
+    if isinstance(stmt, c_ast.Decl) and gen.spilled:
+        if stmt.init is None:
+            return ""
+        return f"  {stmt.name} = {gen._visit_expr(stmt.init)};\n"
+    return gen._generate_stmt(stmt)
+
+
+def _slot(counter_index: int) -> str:
+    return f"akc_scan[{counter_index} * (akc_n + 1) + akc_tid]"
+
+
+def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
+    """Run the iteration with stores suppressed; record how far each counter advanced."""
+    var = step.loop.init.decls[0].name
+    start = "".join(f"  {c.name} = 0;\n" if c.kind == "local" else f"  int64_t {c.name} = 0;\n"
+                    for c in step.counters)
+    gen.continue_returns = False
+    gen.continue_text = "goto akc_next;"
+    body = rewrite(step.loop.stmt, var, step.counters, "count")
+    text = "".join(gen._generate_stmt(s) for s in _items(body))
+    record = "".join(f"  {_slot(k)} = (int64_t)({c.name});\n" for k, c in enumerate(step.counters))
+    return StepKernel("count", _load_locals(gen, decls) + start + _loop_head(gen, step.loop)
+                      + "  {\n" + text + "  }\n  akc_next:;\n" + record)
+
+
+def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
+    """Run the iteration again from the scanned starting values, now storing."""
+    loop = step.loop
+    var = loop.init.decls[0].name
+    start = []
+    for k, c in enumerate(step.counters):
+        if c.kind == "local":
+            start.append(f"  {c.name} = {c.name} + {_slot(k)};\n")
+        elif c.kind == "memory":
+            start.append(f"  auto {c.name} = ({c.place}) + {_slot(k)};\n")
+        else:
+            first = gen._visit_expr(loop.init.decls[0].init)
+            start.append(f"  auto {c.name} = {c.place}[{first}] + {_slot(k)};\n")
+    gen.continue_returns = True
+    body = rewrite(loop.stmt, var, step.counters, "fill")
+    text = "".join(gen._generate_stmt(s) for s in _items(body))
+    return StepKernel("fill", _load_locals(gen, decls) + "".join(start) + _loop_head(gen, loop) + text)
+
+
+def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
+    """One thread: each counter's final value is its start plus the total advance."""
+    total = "akc_scan[{k} * (akc_n + 1) + akc_n]"
+    lines = []
+    for k, c in enumerate(step.counters):
+        if c.kind == "local":
+            lines.append(f"  {c.name} = {c.name} + {total.format(k=k)};\n")
+        elif c.kind == "memory":
+            lines.append(f"  AKC_STORE({c.place}) = ({c.place}) + {total.format(k=k)};\n")
+    return StepKernel("finish", _load_locals(gen, decls) + "".join(lines) + _save_locals(decls))

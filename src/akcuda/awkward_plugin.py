@@ -1,0 +1,338 @@
+"""Route Awkward Array's kernel look-ups to akcuda's generated kernels.
+
+``install(target="host")`` patches the ``cpu`` backend (``NumpyBackend.__getitem__``) so that every
+kernel Awkward asks for is the generated CUDA kernel run on the CPU through the emulated grid;
+``install(target="cuda")`` does the same for the ``cuda`` backend (``CupyBackend``) with CuPy.
+Kernels akcuda does not have (the pending sort family, or a look-up it cannot map) fall back to
+Awkward's own kernel and are recorded as fallbacks. ``trace()`` shows which kernels ran and how.
+
+The patch is one class attribute per backend, and ``uninstall()`` puts back the exact original.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.metadata
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from akcuda import executor, specs
+from akcuda.executor import KernelFailure, base_type
+
+TARGETS = ("host", "cuda")
+K_SLICE_NONE = 9223372036854775807  # kSliceNone: what a successful C kernel reports as id/attempt
+SOURCE_URL = "https://github.com/scikit-hep/awkward/blob/awkward-cpp-{version}/awkward-cpp/{source}#L{line}"
+
+KernelFactory = Callable[[tuple, Callable[[], Any]], Any]
+
+
+# ---------------------------------------------------------------- tracing
+
+@dataclass(frozen=True)
+class KernelCall:
+    """One kernel call as Awkward made it."""
+
+    kernel: str               # the look-up's kernel name, e.g. "awkward_ListArray_num"
+    symbol: str | None        # the exported specialization, when known
+    target: str               # "host" or "cuda" through akcuda; the backend's name for a fallback
+    via: str                  # "akcuda" or "fallback"
+    reason: str | None = None  # why it fell back
+    error: str | None = None   # the kernel's failure message, if it failed
+
+
+@dataclass
+class Trace:
+    """Kernel calls recorded while a ``trace()`` block was open."""
+
+    calls: list[KernelCall] = field(default_factory=list)
+
+    @property
+    def kernels(self) -> list[str]:
+        """Distinct kernel names, in first-call order."""
+        return list(dict.fromkeys(c.kernel for c in self.calls))
+
+    @property
+    def fallbacks(self) -> list[KernelCall]:
+        return [c for c in self.calls if c.via == "fallback"]
+
+    @property
+    def all_akcuda(self) -> bool:
+        """At least one call, and every call went through akcuda."""
+        return bool(self.calls) and not self.fallbacks
+
+
+_traces: list[Trace] = []
+_lock = threading.Lock()
+
+
+def _record(call: KernelCall) -> None:
+    with _lock:
+        for recorder in _traces:
+            recorder.calls.append(call)
+
+
+@contextmanager
+def trace() -> Iterator[Trace]:
+    """Record every kernel call routed by akcuda (or fallen back) inside the block."""
+    recorder = Trace()
+    with _lock:
+        _traces.append(recorder)
+    try:
+        yield recorder
+    finally:
+        with _lock:
+            _traces.remove(recorder)
+
+
+# ---------------------------------------------------------------- kernel objects
+
+class _Address:
+    """A raw pointer (Awkward passes T** tables as ctypes pointers) in the form the executor
+    reads: ``.ctypes.data``."""
+
+    def __init__(self, address: int):
+        self.ctypes = type("ctypes", (), {"data": address})()
+
+
+@functools.cache
+def _error_type() -> type:
+    from awkward_cpp._kernel_signatures import ERROR
+
+    return ERROR
+
+
+@functools.cache
+def _cpp_version() -> str:
+    return importlib.metadata.version("awkward_cpp")
+
+
+def kernel_error(failure: KernelFailure | None, source: str) -> Any:
+    """The ``struct Error`` the C kernel returns: same str, filename, id and attempt, so that
+    Awkward's ``maybe_kernel_error`` raises the same exception with the same text."""
+    if failure is None:
+        return _error_type()(None, None, K_SLICE_NONE, K_SLICE_NONE)
+    filename = None
+    if failure.line and failure.line > 0:
+        url = SOURCE_URL.format(version=_cpp_version(), source=source, line=failure.line)
+        filename = f"\n\n({url})".encode()
+    return _error_type()(failure.message.encode(errors="surrogateescape"), filename,
+                         failure.identity, failure.attempt)
+
+
+class AkcudaKernel:
+    """Called like Awkward's NumpyKernel / CupyKernel, runs the generated kernel instead."""
+
+    def __init__(self, key: tuple, spec: dict, special: dict, target: Any):
+        self._key = key
+        self._spec = spec
+        self._special = special
+        self._target = target
+
+    @property
+    def key(self) -> tuple:
+        return self._key
+
+    @property
+    def symbol(self) -> str:
+        return self._special["symbol"]
+
+    def __repr__(self) -> str:
+        return f"<AkcudaKernel {self.symbol} on {self._target.name}>"
+
+    def _value(self, x: Any, arg: dict) -> Any:
+        if not base_type(arg["ctype"])[1]:
+            return x
+        if hasattr(x, "_b_base_"):  # a ctypes pointer, as NumpyKernel also accepts
+            return _Address(ctypes.cast(x, ctypes.c_void_p).value or 0)
+        # The same precondition NumpyKernel and CupyKernel assert.
+        assert x.flags.c_contiguous, "kernel expects contiguous array"
+        return x
+
+    def __call__(self, *args: Any) -> Any:
+        from awkward._nplikes.array_like import maybe_materialize
+
+        assert len(args) == len(self._special["args"])
+        args = maybe_materialize(*args)
+        values = [self._value(x, arg) for x, arg in zip(args, self._special["args"])]
+        failure = executor.run(_plan(self._spec["name"]), self._special, values, self._target)
+        _record(KernelCall(self._key[0], self.symbol, self._target.name, "akcuda",
+                           error=failure.message if failure else None))
+        return kernel_error(failure, self._spec["source"])
+
+
+class FallbackKernel:
+    """Awkward's own kernel, called unchanged; the call is recorded as a fallback."""
+
+    def __init__(self, original: Any, symbol: str | None, backend: str, reason: str):
+        self._original = original
+        self._symbol = symbol
+        self._backend = backend
+        self.reason = reason
+
+    @property
+    def key(self) -> tuple:
+        return self._original.key
+
+    def __repr__(self) -> str:
+        return f"<FallbackKernel {self._original!r}: {self.reason}>"
+
+    def __call__(self, *args: Any) -> Any:
+        result = self._original(*args)
+        text = getattr(result, "str", None)
+        _record(KernelCall(self.key[0], self._symbol, self._backend, "fallback", self.reason,
+                           text.decode(errors="surrogateescape") if text else None))
+        return result
+
+
+# ---------------------------------------------------------------- routing look-ups
+
+@functools.cache
+def _specializations() -> dict[str, tuple[dict, dict]]:
+    """Exported symbol -> (kernel spec, specialization)."""
+    return {special["symbol"]: (spec, special) for spec, special in specs.specializations(specs.load_all())}
+
+
+@functools.cache
+def _plan(kernel: str) -> dict:
+    return executor.load_plan(kernel)
+
+
+def symbol_of(index: tuple) -> str | None:
+    """Awkward's look-up key -> the exported C symbol (None when awkward_cpp has no such key)."""
+    import awkward_cpp.cpu_kernels
+
+    func = awkward_cpp.cpu_kernels.kernel.get(index)
+    return None if func is None else func.__name__
+
+
+def _why_not(symbol: str | None) -> str | None:
+    """Why akcuda cannot run this symbol (None: it can)."""
+    if symbol is None or symbol not in _specializations():
+        return "no akcuda specialization for this look-up"
+    spec, _ = _specializations()[symbol]
+    if spec["status"] == "pending":
+        return spec.get("pending_reason") or "pending"
+    try:
+        plan = _plan(spec["name"])
+    except OSError:
+        return f"no generated plan for {spec['name']} (run `akcuda generate`)"
+    if symbol not in plan["specializations"]:
+        return f"{symbol} is not in the generated plan"
+    return None
+
+
+class _Router:
+    """Maps look-ups of one backend to akcuda kernels (or fallbacks), cached by key."""
+
+    def __init__(self, target: Any, backend: str):
+        self.target = target
+        self.backend = backend
+        self._cache: dict[tuple, Any] = {}
+
+    def __call__(self, index: tuple, original: Callable[[], Any]) -> Any:
+        if index not in self._cache:
+            symbol = symbol_of(index)
+            reason = _why_not(symbol)
+            if reason is None:
+                spec, special = _specializations()[symbol]
+                self._cache[index] = AkcudaKernel(index, spec, special, self.target)
+            else:
+                # The original look-up may raise (an unknown key): let it, as Awkward would.
+                self._cache[index] = FallbackKernel(original(), symbol, self.backend, reason)
+        return self._cache[index]
+
+
+# ---------------------------------------------------------------- patching
+
+def _backend_class(backend: str) -> type:
+    if backend == "cpu":
+        from awkward._backends.numpy import NumpyBackend
+
+        return NumpyBackend
+    from awkward._backends.cupy import CupyBackend
+
+    return CupyBackend
+
+
+class _Patch:
+    """Replaces one backend class's ``__getitem__`` and puts back the exact original."""
+
+    def __init__(self, backend: str, factory: KernelFactory):
+        self.cls = _backend_class(backend)
+        self.original = self.cls.__dict__["__getitem__"]
+        original = self.original
+
+        def __getitem__(backend_self, index):
+            return factory(index, lambda: original(backend_self, index))
+
+        __getitem__.akcuda_patch = True  # so a test can tell the patched attribute apart
+        self.cls.__getitem__ = __getitem__
+
+    def undo(self) -> None:
+        self.cls.__getitem__ = self.original
+
+
+_patches: dict[str, _Patch] = {}  # backend name ("cpu" or "cuda") -> its patch
+_targets: dict[str, Any] = {}     # target name -> the one shared target instance
+
+
+def _shared_target(name: str) -> Any:
+    if name not in _targets:
+        _targets[name] = executor.HostTarget() if name == "host" else executor.CudaTarget()
+    return _targets[name]
+
+
+def _backend_for(target: str) -> str:
+    if target not in TARGETS:
+        raise ValueError(f"unknown akcuda target {target!r}: expected one of {TARGETS}")
+    return "cpu" if target == "host" else "cuda"
+
+
+def intercept(backend: str, factory: KernelFactory) -> None:
+    """Low-level hook: every look-up on ``backend`` ("cpu"/"cuda") returns
+    ``factory(index, original_lookup)``. Undone by ``release(backend)`` or ``uninstall()``."""
+    if backend in _patches:
+        raise RuntimeError(f"Awkward's {backend} backend is already routed by akcuda")
+    _patches[backend] = _Patch(backend, factory)
+
+
+def release(backend: str) -> None:
+    """Undo ``intercept(backend, ...)`` (no-op if not patched)."""
+    patch = _patches.pop(backend, None)
+    if patch is not None:
+        patch.undo()
+
+
+def install(target: str = "host") -> None:
+    """Route Awkward's kernel look-ups to akcuda: "host" for the cpu backend (generated kernels
+    on the emulated grid), "cuda" for the cuda backend (generated kernels through CuPy)."""
+    backend = _backend_for(target)
+    if backend in _patches:
+        return  # already installed: installing twice must not stack patches
+    intercept(backend, _Router(_shared_target(target), backend))
+
+
+def uninstall(target: str | None = None) -> None:
+    """Undo ``install`` (for one target, or all), restoring the original attributes."""
+    for backend in ([_backend_for(target)] if target else list(_patches)):
+        release(backend)
+
+
+def is_installed(target: str = "host") -> bool:
+    return _backend_for(target) in _patches
+
+
+@contextmanager
+def installed(target: str = "host") -> Iterator[None]:
+    """``install(target)`` for the block; leaves things as they were afterwards."""
+    already = is_installed(target)
+    install(target)
+    try:
+        yield
+    finally:
+        if not already:
+            uninstall(target)

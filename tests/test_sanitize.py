@@ -1,0 +1,95 @@
+"""The ASan+UBSan host build: it catches a planted out-of-bounds write and a planted signed
+overflow (so it fails when it should), and faithful translations of kernels with failure paths
+run every parity case, invalid inputs included, with zero reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from akcuda import sanitize, specs, upstream
+from generator.translate import translate
+
+COMPACT = "awkward_ListArray_compact_offsets"
+# Kernels with failure paths on invalid input: the sanitized run must stay silent on all cases.
+FAITHFUL = ("awkward_ListArray_compact_offsets", "awkward_IndexedArray_flatten_nextcarry",
+            "awkward_ListArray_validity", "awkward_UnionArray_validity",
+            "awkward_NumpyArray_utf8_to_utf32_padded")
+
+
+def _generate(folder: Path, kernel: str, mutate=lambda text: text) -> None:
+    """Translate one real kernel into folder (the .cu text optionally mutated)."""
+    cpp = upstream.cpp_dir()
+    translation = translate(specs.load_all()[kernel], cpp / "src" / "cpu-kernels", cpp / "include")
+    (folder / f"{kernel}.cu").write_text(mutate(translation.source))
+    (folder / f"{kernel}.plan.json").write_text(json.dumps(translation.plan))
+
+
+def _run(tmp_path: Path, pattern: str) -> dict:
+    return sanitize.run_sanitized(pattern, tmp_path / "out", generated=tmp_path / "gen", max_reports=1)
+
+
+@pytest.fixture
+def gen(tmp_path: Path) -> Path:
+    (tmp_path / "gen").mkdir()
+    return tmp_path / "gen"
+
+
+def test_planted_out_of_bounds_write_is_caught(tmp_path, gen, upstream_cpp):
+    def overrun(text: str) -> str:
+        assert "AKC_STORE(tooffsets[i + 1]) = " in text
+        return text.replace("AKC_STORE(tooffsets[i + 1]) = ", "AKC_STORE(tooffsets[i + 2]) = ")
+
+    _generate(gen, COMPACT, overrun)
+    result = _run(tmp_path, "awkward_ListArray64_compact_offsets_64")
+    assert not sanitize.ok(result)
+    report = result["reports"][0]
+    assert report["sanitizer"] == "AddressSanitizer" and report["kind"] == "heap-buffer-overflow"
+    assert report["symbol"] == "awkward_ListArray64_compact_offsets_64" and report["case"]
+    assert report["origin"] == "generated kernel"
+    assert "WRITE of size 8" in report["head"] and COMPACT in report["head"]
+    assert result["summary"]["reports"] == len(result["reports"]) >= 1
+
+
+def test_planted_signed_overflow_is_caught(tmp_path, gen, upstream_cpp):
+    def overflow(text: str) -> str:
+        assert "AKC_STORE(tooffsets[i + 1]) = " in text
+        return text.replace("AKC_STORE(tooffsets[i + 1]) = ",
+                            "AKC_STORE(tooffsets[i + 1]) = kSliceNone + (int64_t)(i + 1) + ")
+
+    _generate(gen, COMPACT, overflow)
+    result = _run(tmp_path, "awkward_ListArray64_compact_offsets_64")
+    assert not sanitize.ok(result)
+    report = result["reports"][0]
+    assert report["sanitizer"] == "UndefinedBehaviorSanitizer"
+    assert report["kind"] == "signed integer overflow" and report["origin"] == "generated kernel"
+    assert f"{COMPACT}.cu:" in report["where"]
+
+
+@pytest.mark.parametrize("kernel", FAITHFUL)
+def test_faithful_translation_runs_every_case_with_zero_reports(tmp_path, gen, upstream_cpp, kernel):
+    _generate(gen, kernel)
+    result = _run(tmp_path, None)  # every specialization of the kernel in gen/
+    summary = result["summary"]
+    assert result["reports"] == [], [{k: r[k] for k in ("symbol", "case", "kind", "where")}
+                                     for r in result["reports"]]
+    assert result["parity_failures"] == [] and result["build_failures"] == {}
+    assert summary["kernels"] == 1 and summary["skipped"] == 0 and summary["restarts"] == 0
+    assert summary["sources"].get("invalid", 0) > 0 and summary["sources"].get("upstream", 0) > 0
+
+
+def test_reports_are_parsed_from_both_sanitizers():
+    log = ("=================================================================\n"
+           "==7==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1 at pc 0x2\n"
+           "READ of size 4 at 0x1 thread T0\n"
+           "    #0 0x3 in void k__s0<int>(int*) /g/k.cu:9\n"
+           "    #1 0x4 in akc_run_grid<...> emulation.h:94\n"
+           "SUMMARY: AddressSanitizer: heap-buffer-overflow /g/k.cu:9 in void k__s0<int>(int*)\n"
+           "/g/k.cu:12:5: runtime error: shift exponent -1 is negative\n"
+           "    #0 0x5 in (/site-packages/awkward_cpp/lib/libawkward-cpu-kernels.so+0x10)\n")
+    asan, ubsan = sanitize.parse_reports(log)
+    assert (asan["kind"], asan["where"], asan["origin"]) == \
+        ("heap-buffer-overflow", "/g/k.cu:9 in void k__s0<int>(int*)", "generated kernel")
+    assert (ubsan["kind"], ubsan["where"]) == ("shift exponent -1 is negative", "/g/k.cu:12:5")

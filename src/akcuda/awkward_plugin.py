@@ -196,6 +196,11 @@ def _specializations() -> dict[str, tuple[dict, dict]]:
     return {special["symbol"]: (spec, special) for spec, special in specs.specializations(specs.load_all())}
 
 
+def specialization(symbol: str) -> tuple[dict, dict] | None:
+    """(kernel spec, specialization) of an exported symbol, or None if akcuda has no spec."""
+    return _specializations().get(symbol)
+
+
 @functools.cache
 def _plan(kernel: str) -> dict:
     return executor.load_plan(kernel)

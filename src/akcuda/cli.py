@@ -55,14 +55,15 @@ def _generate(args) -> int:
         out.print(f"[red]✗[/] {reason}", highlight=False)
     steps = _step_counts(results)
     out.print(f"generate: {len(results) - len(failed)}/{len(results)} kernel families translated "
-              f"into {paths.GENERATED} ({steps['parallel']} parallel steps, {steps['serial']} serial)")
+              f"into {paths.GENERATED} ({steps['parallel']} parallel steps, {steps['scan']} count-scan-fill, "
+              f"{steps['serial']} serial)")
     return 1 if failed else 0
 
 
 def _step_counts(results) -> dict[str, int]:
     from akcuda import executor
 
-    counts = {"parallel": 0, "serial": 0}
+    counts = {"parallel": 0, "scan": 0, "serial": 0}
     for kernel, failure in results.items():
         if failure is None:
             for entry in executor.load_plan(kernel)["entries"].values():

@@ -314,7 +314,10 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
                 name in helpers_writing and not _private_call(call, body.declared, pointers)):
             return None, [], f"calls '{name}', which writes memory"
     carried = set(body.written_ids) - body.declared
-    counters, reason = find_counters(loop.stmt, var, carried, top_locals, body.array_writes)
+    ranges = _loop_ranges(loop.stmt)
+    varying = (body.declared | {var}) - set(ranges)
+    counters, reason = find_counters(loop.stmt, var, carried, top_locals, body.array_writes,
+                                     lambda index: _distinct_per_iteration(index, var, varying, ranges))
     if reason:
         return None, [], reason
     for counter in counters:
@@ -334,6 +337,23 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
         if reads != running_statements(loop.stmt, var, array):
             return None, [], f"reads '{array}' besides its running sum"
     return count, counters, None
+
+
+CONSTANT_WORK = "constant work outside loops"
+
+
+def _has_loop(node: c_ast.Node) -> bool:
+    class Finder(c_ast.NodeVisitor):
+        found = False
+
+        def visit_For(self, n: c_ast.Node) -> None:
+            self.found = True
+
+        visit_While = visit_DoWhile = visit_For
+
+    finder = Finder()
+    finder.visit(node)
+    return finder.found
 
 
 def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str],
@@ -356,17 +376,20 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                 count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
                                                           integral_locals, integral)
                 reason = scan_reason or reason
+        elif _has_loop(stmt):
+            reason = "a loop nested in a top-level statement other than a loop"
         if count is not None:
             kind = "scan" if counters else "parallel"
             steps.append(Step(kind, [stmt], count=count, loop=stmt, counters=counters))
             continue
         if reason:
             why_serial.append(f"line {stmt.coord.line}: {reason}")
-        if steps and steps[-1].kind == "serial":
-            steps[-1].stmts.append(stmt)
-        else:
-            steps.append(Step("serial", [stmt]))
-    whole = Step("serial", list(stmts), reason="; ".join(why_serial) or None)
+        if not (steps and steps[-1].kind == "serial"):
+            steps.append(Step("serial", [], reason=None))
+        steps[-1].stmts.append(stmt)
+        if reason:
+            steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
+    whole = Step("serial", list(stmts), reason="; ".join(why_serial) or CONSTANT_WORK)
     if len(steps) <= 1:
         return ([whole], []) if not steps or steps[0].kind == "serial" else (steps, decls)
     # Steps are separate launches: top-level locals live in a spill buffer between them, and no
@@ -381,6 +404,6 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                 whole.reason = f"line {stmt.coord.line}: early return before a later loop"
                 return [whole], []
     for step in steps:
-        if step.kind == "serial":
-            step.reason = "; ".join(why_serial) or "constant work outside loops"
+        if step.kind == "serial" and not step.reason:
+            step.reason = CONSTANT_WORK
     return steps, decls

@@ -132,7 +132,8 @@ def _statements(node: c_ast.Node):
 
 
 def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dict[str, int],
-                  writes: list[tuple[str, c_ast.Node, c_ast.Node]]) -> tuple[list[Counter], str | None]:
+                  writes: list[tuple[str, c_ast.Node, c_ast.Node]],
+                  per_iteration) -> tuple[list[Counter], str | None]:
     """The counters of a loop body, or the reason it has state that is not a counter."""
     counters: list[Counter] = []
     for name in sorted(carried):
@@ -158,11 +159,13 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
     checker.visit(body)
     if checker.problem:
         return [], checker.problem
-    for array, _, node in writes:
+    for array, index, node in writes:
         place = _text.visit(node)
         if place in names or any(c.kind == "running" and c.place == array for c in counters):
             continue
-        if not (_ids(node.subscript if isinstance(node, c_ast.ArrayRef) else node) & names):
+        position = node.subscript if isinstance(node, c_ast.ArrayRef) else node
+        at_counter = _ids(position) & names or any(p in _text.visit(position) for p in names if p.startswith("*"))
+        if not at_counter and not per_iteration(index):
             return [], f"write '{place}' is neither per-iteration nor at a counter"
     return counters, None
 

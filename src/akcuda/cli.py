@@ -100,8 +100,38 @@ def _parity(args) -> int:
     return 0 if rep["summary"]["failed"] == 0 else 1
 
 
+def _plans(args) -> int:
+    from rich.table import Table
+
+    from akcuda import plans
+
+    rep = plans.build(args.k)
+    path = plans.write(rep)
+    table = Table(title="akcuda plans")
+    for col in ("specialization", "launches", "passes", "steps (kind: width)"):
+        table.add_column(col)
+    for row in rep["specializations"]:
+        steps = ", ".join(f"{s['kind']}: {s['width']}" for s in row["steps"])
+        table.add_row(row["symbol"], str(row["launches"]), str(row["passes"]), steps)
+    if args.k:
+        out.print(table)
+    seen = set()
+    for row in rep["specializations"]:
+        for step in row["steps"]:
+            key = (row["kernel"], step["line"])
+            if step["width1_input_sized"] and key not in seen:
+                seen.add(key)
+                out.print(f"[yellow]width 1[/] {row['kernel']}: {step['reason']}", highlight=False)
+    s = rep["summary"]
+    out.print(f"plans: {s['specializations']} specializations; steps {s['steps']}; launches median "
+              f"{s['launches_median']}, max {s['launches_max']}; passes over the input median "
+              f"{s['passes_median']}, max {s['passes_max']}; {s['width1_input_sized']} with an "
+              f"input-sized width-1 step; written to {path.relative_to(paths.ROOT)}")
+    return 0
+
+
 def _pipeline(args) -> int:
-    from akcuda import pipeline, report, specs, upstream
+    from akcuda import pipeline, plans, report, specs, upstream
 
     stages: dict[str, float] = {}
 
@@ -121,6 +151,7 @@ def _pipeline(args) -> int:
         out.print("[red]the committed kernel specs differ from upstream: run `akcuda specs`[/]")
         return 1
     translated = stage("generate", lambda: pipeline.generate(args.k))
+    plans.write(plans.build(args.k))
     compiled = stage("compile", lambda: pipeline.compile_kernels(args.k))
     results = stage("parity (host)", lambda: pipeline.parity_results(
         "host", args.k, pipeline.SOURCES, args.block, tuple(args.seed), translated, compiled))
@@ -168,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn, text in (("generate", _generate, "translate kernels to CUDA"),
                            ("compile", _compile, "compile generated CUDA with NVRTC"),
                            ("parity", _parity, "compare generated kernels with the CPU"),
+                           ("plans", _plans, "show each specialization's plan steps and widths"),
                            ("pipeline", _pipeline, "import, check, generate, compile, parity, report")):
         p = sub.add_parser(name, help=text)
         p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")

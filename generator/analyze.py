@@ -204,6 +204,26 @@ def _mentions(node: c_ast.Node, names: set[str]) -> bool:
     return bool(uses(node).ids & names)
 
 
+def private_definitions(body: c_ast.Node) -> dict[str, c_ast.Node]:
+    """Locals declared at the top of a loop body with an initializer and never reassigned."""
+    written = uses(body).written_ids
+    items = body.block_items or [] if isinstance(body, c_ast.Compound) else []
+    return {d.name: d.init for d in items
+            if isinstance(d, c_ast.Decl) and d.init is not None and d.name not in written}
+
+
+def _inline(node: c_ast.Node, definitions: dict[str, c_ast.Node]) -> c_ast.Node:
+    """`node` with each defined local replaced by its definition (so `out[base + j]` with
+    `base = i * size` reads as `out[i * size + j]`)."""
+    if isinstance(node, c_ast.ID) and node.name in definitions:
+        return _inline(definitions[node.name], definitions)
+    if isinstance(node, c_ast.BinaryOp):
+        return c_ast.BinaryOp(node.op, _inline(node.left, definitions), _inline(node.right, definitions))
+    if isinstance(node, c_ast.Cast):
+        return _inline(node.expr, definitions)
+    return node
+
+
 def _distinct_per_iteration(index: c_ast.Node, var: str, varying: set[str],
                             ranges: dict[str, c_ast.Node]) -> bool:
     """Is `index` of the form i + r (r invariant) or a*i + r with r provably in [0, a)?"""
@@ -266,13 +286,15 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
         if name.startswith("std_") or name == "?" or (
                 name in helpers_writing and not _private_call(call, body.declared, pointers)):
             return None, f"calls '{name}', which writes memory"
+    definitions = private_definitions(loop.stmt)
     varying = body.declared | {var}
     ranges = _loop_ranges(loop.stmt)
     written = {}
     for array, index, node in body.array_writes:
         if array in body.declared and array not in pointers:
             continue  # `&local` handed to a helper
-        if array == "?" or not _distinct_per_iteration(index, var, varying - set(ranges), ranges):
+        if array == "?" or not _distinct_per_iteration(_inline(index, definitions), var,
+                                                       varying - set(ranges), ranges):
             return None, f"write '{_text.visit(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
     for array, index in body.array_reads:
@@ -316,8 +338,11 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
     carried = set(body.written_ids) - body.declared
     ranges = _loop_ranges(loop.stmt)
     varying = (body.declared | {var}) - set(ranges)
-    counters, reason = find_counters(loop.stmt, var, carried, top_locals, body.array_writes,
-                                     lambda index: _distinct_per_iteration(index, var, varying, ranges))
+    definitions = private_definitions(loop.stmt)
+    counters, reason = find_counters(
+        loop.stmt, var, carried, top_locals, body.array_writes,
+        lambda index: _distinct_per_iteration(_inline(index, definitions), var, varying, ranges),
+        body.declared)
     if reason:
         return None, [], reason
     for counter in counters:

@@ -25,10 +25,15 @@ _text = c_generator.CGenerator()
 
 @dataclass
 class Counter:
-    kind: str            # "local" | "memory" | "running"
+    kind: str            # "local" | "memory" | "running" | "max" | "min"
     name: str            # the variable the emitted body advances
-    place: str = ""      # memory: the C lvalue text; running: the array name
+    place: str = ""      # memory, max, min: the C lvalue text; running: the array name
     slot: int = -1       # local: its slot in the spilled-locals buffer
+
+    @property
+    def op(self) -> str:
+        """How the executor combines the per-iteration values: a scan, or a reduction."""
+        return self.kind if self.kind in ("max", "min") else "sum"
 
 
 def _is_memory(node: c_ast.Node) -> bool:
@@ -47,15 +52,34 @@ def _ids(node: c_ast.Node | None) -> set[str]:
     return found
 
 
+def _signed_terms(node: c_ast.Node, sign: int = 1) -> list[tuple[int, c_ast.Node]]:
+    if isinstance(node, c_ast.BinaryOp) and node.op in "+-":
+        return _signed_terms(node.left, sign) + _signed_terms(node.right, sign if node.op == "+" else -sign)
+    return [(sign, node)]
+
+
+def _rebuild(terms: list[tuple[int, c_ast.Node]]) -> c_ast.Node:
+    (sign, first), rest = terms[0], terms[1:]
+    out = first if sign > 0 else c_ast.UnaryOp("-", first)
+    for sign, term in rest:
+        out = c_ast.BinaryOp("+" if sign > 0 else "-", out, term)
+    return out
+
+
 def _advance(stmt: c_ast.Node) -> tuple[c_ast.Node, c_ast.Node] | None:
-    """(target, amount) of `x++`, `++x`, `x += m`, `x = x + m`, else None."""
+    """(target, amount) of `x++`, `++x`, `x += m`, or `x = x + m - ...`, else None."""
     if isinstance(stmt, c_ast.UnaryOp) and stmt.op in ("p++", "++"):
         return stmt.expr, c_ast.Constant("int", "1")
     if isinstance(stmt, c_ast.Assignment) and stmt.op == "+=":
         return stmt.lvalue, stmt.rvalue
-    if (isinstance(stmt, c_ast.Assignment) and stmt.op == "=" and isinstance(stmt.rvalue, c_ast.BinaryOp)
-            and stmt.rvalue.op == "+" and _text.visit(stmt.rvalue.left) == _text.visit(stmt.lvalue)):
-        return stmt.lvalue, stmt.rvalue.right
+    if isinstance(stmt, c_ast.Assignment) and stmt.op == "=":
+        target = _text.visit(stmt.lvalue)
+        terms = _signed_terms(stmt.rvalue)
+        own = [k for k, (sign, term) in enumerate(terms) if sign > 0 and _text.visit(term) == target]
+        if len(own) == 1 and len(terms) > 1:
+            rest = terms[:own[0]] + terms[own[0] + 1:]
+            if not any(_text.visit(t) == target for _, t in rest):
+                return stmt.lvalue, _rebuild(rest)
     return None
 
 
@@ -101,6 +125,14 @@ class _CounterUses(c_ast.NodeVisitor):
             return
         self.generic_visit(node)
 
+    def visit_If(self, node: c_ast.If) -> None:
+        extremum = _extremum(node)
+        if extremum and _text.visit(extremum[1]) in self.counters:
+            self.visit(node.cond.right if _text.visit(node.cond.left) == _text.visit(extremum[1])
+                       else node.cond.left)
+            return
+        self.generic_visit(node)
+
     def visit_Return(self, node: c_ast.Return) -> None:
         if is_call(node.expr, "failure"):
             self.context.append("failure")
@@ -132,8 +164,8 @@ def _statements(node: c_ast.Node):
 
 
 def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dict[str, int],
-                  writes: list[tuple[str, c_ast.Node, c_ast.Node]],
-                  per_iteration) -> tuple[list[Counter], str | None]:
+                  writes: list[tuple[str, c_ast.Node, c_ast.Node]], per_iteration,
+                  private: set[str] = frozenset()) -> tuple[list[Counter], str | None]:
     """The counters of a loop body, or the reason it has state that is not a counter."""
     counters: list[Counter] = []
     for name in sorted(carried):
@@ -143,18 +175,23 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
 
     memory_places: dict[str, str] = {}
     for stmt in _statements(body):
+        extremum = _extremum(stmt)
+        if extremum and not (_ids(extremum[1]) & ({var} | carried | set(private))):
+            memory_places.setdefault(f"{extremum[0]}:{_text.visit(extremum[1])}", f"akc_ctr{len(memory_places)}")
         step = _advance(stmt)
-        if step and _is_memory(step[0]) and not (_ids(step[0]) & ({var} | carried)):
+        if step and _is_memory(step[0]) and not (_ids(step[0]) & ({var} | carried | set(private))):
             place = _text.visit(step[0])
             memory_places.setdefault(place, f"akc_ctr{len(memory_places)}")
         running = _running_sum(stmt, var)
         if running:
             memory_places.setdefault(f"running:{running}", f"akc_ctr{len(memory_places)}")
     for place, name in memory_places.items():
-        kind, _, array = place.partition(":") if place.startswith("running:") else ("memory", "", place)
+        kind, _, array = place.partition(":") if ":" in place else ("memory", "", place)
         counters.append(Counter(kind, name, place=array))
+    if len({c.place for c in counters if c.kind != "local"}) < len([c for c in counters if c.kind != "local"]):
+        return [], "a memory location is updated in more than one way"
 
-    names = {c.name for c in counters if c.kind == "local"} | {c.place for c in counters if c.kind == "memory"}
+    names = {c.name for c in counters if c.kind == "local"} | {c.place for c in counters if c.kind != "local"}
     checker = _CounterUses(names)
     checker.visit(body)
     if checker.problem:
@@ -168,6 +205,28 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
         if not at_counter and not per_iteration(index):
             return [], f"write '{place}' is neither per-iteration nor at a counter"
     return counters, None
+
+
+_MAX_WHEN = {"<": "max", "<=": "max", ">": "min", ">=": "min"}  # `place OP value` -> place takes value
+
+
+def _extremum(stmt: c_ast.Node) -> tuple[str, c_ast.Node] | None:
+    """`if (P < E) P = E;` -> ('max', P-node); `if (P > E) P = E;` -> ('min', P-node); also with
+    the comparison written the other way round."""
+    if not (isinstance(stmt, c_ast.If) and stmt.iffalse is None and isinstance(stmt.cond, c_ast.BinaryOp)
+            and stmt.cond.op in _MAX_WHEN):
+        return None
+    inner = stmt.iftrue.block_items if isinstance(stmt.iftrue, c_ast.Compound) else [stmt.iftrue]
+    if not (inner and len(inner) == 1 and isinstance(inner[0], c_ast.Assignment) and inner[0].op == "="
+            and _is_memory(inner[0].lvalue)):
+        return None
+    place, value = _text.visit(inner[0].lvalue), _text.visit(inner[0].rvalue)
+    left, right = _text.visit(stmt.cond.left), _text.visit(stmt.cond.right)
+    if (left, right) == (place, value):
+        return _MAX_WHEN[stmt.cond.op], inner[0].lvalue
+    if (left, right) == (value, place):
+        return {"max": "min", "min": "max"}[_MAX_WHEN[stmt.cond.op]], inner[0].lvalue
+    return None
 
 
 def _running_parts(stmt: c_ast.Node, var: str) -> tuple[str, c_ast.Node] | None:
@@ -205,6 +264,7 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str) -> c
     body = copy.deepcopy(body)
     places = {c.place: c.name for c in counters if c.kind == "memory"}
     running = {c.place: c.name for c in counters if c.kind == "running"}
+    extrema = {c.place: c for c in counters if c.kind in ("max", "min")}
     advanced = {c.name for c in counters if c.kind == "local"} | set(places)
 
     class Rewrite(c_ast.NodeVisitor):
@@ -217,6 +277,18 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str) -> c
                     self.visit(child)
 
         def replace(self, node: c_ast.Node) -> c_ast.Node:
+            extremum = _extremum(node)
+            if extremum and _text.visit(extremum[1]) in extrema:
+                if mode != "count":
+                    return c_ast.EmptyStatement(coord=node.coord)
+                counter = extrema[_text.visit(extremum[1])]
+                value = node.iftrue.block_items[0].rvalue if isinstance(node.iftrue, c_ast.Compound) \
+                    else node.iftrue.rvalue
+                ctr = c_ast.ID(counter.name, coord=node.coord)
+                call = c_ast.FuncCall(c_ast.ID(f"akc_{counter.kind}"), c_ast.ExprList(
+                    [ctr, c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
+                        None, [], None, c_ast.IdentifierType(["int64_t"]))), value)]))
+                return c_ast.Assignment("=", ctr, call, coord=node.coord)
             step = _advance(node)
             if step and _text.visit(step[0]) in places:
                 return node  # a memory counter's advance: its place is renamed below

@@ -83,8 +83,9 @@ def _slot(counter_index: int) -> str:
 def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
     """Run the iteration with stores suppressed; record how far each counter advanced."""
     var = step.loop.init.decls[0].name
-    start = "".join(f"  {c.name} = 0;\n" if c.kind == "local" else f"  int64_t {c.name} = 0;\n"
-                    for c in step.counters)
+    initial = {"max": "AKC_INT64_MIN", "min": "AKC_INT64_MAX"}
+    start = "".join(f"  {c.name} = 0;\n" if c.kind == "local" else
+                    f"  int64_t {c.name} = {initial.get(c.kind, '0')};\n" for c in step.counters)
     gen.continue_returns = False
     gen.continue_text = "goto akc_next;"
     body = rewrite(step.loop.stmt, var, step.counters, "count")
@@ -104,7 +105,7 @@ def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel
             start.append(f"  {c.name} = {c.name} + {_slot(k)};\n")
         elif c.kind == "memory":
             start.append(f"  auto {c.name} = ({c.place}) + {_slot(k)};\n")
-        else:
+        elif c.kind == "running":
             first = gen._visit_expr(loop.init.decls[0].init)
             start.append(f"  auto {c.name} = {c.place}[{first}] + {_slot(k)};\n")
     gen.continue_returns = True
@@ -122,4 +123,7 @@ def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKern
             lines.append(f"  {c.name} = {c.name} + {total.format(k=k)};\n")
         elif c.kind == "memory":
             lines.append(f"  AKC_STORE({c.place}) = ({c.place}) + {total.format(k=k)};\n")
+        elif c.kind in ("max", "min"):
+            better = "<" if c.kind == "max" else ">"
+            lines.append(f"  if (({c.place}) {better} {total.format(k=k)}) AKC_STORE({c.place}) = {total.format(k=k)};\n")
     return StepKernel("finish", _load_locals(gen, decls) + "".join(lines) + _save_locals(decls))

@@ -187,7 +187,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 def _step_record(step: Step) -> dict:
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
     return {"kind": step.kind, "count": step.count, "reason": step.reason, "line": line,
-            "counters": [{"kind": c.kind, "name": c.name, "place": c.place} for c in step.counters]}
+            "counters": [{"kind": c.kind, "name": c.name, "place": c.place, "op": c.op} for c in step.counters]}
 
 
 def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:

@@ -23,6 +23,8 @@ typedef unsigned long long uint64_t;
 #endif
 
 #define kSliceNone ((int64_t)9223372036854775807LL)
+#define AKC_INT64_MIN (-9223372036854775807LL - 1)
+#define AKC_INT64_MAX 9223372036854775807LL
 #define AKC_NO_ERROR ((int64_t)9223372036854775807LL)
 
 // Error record, one per plan run: [iteration, step, message, identity, attempt, line].

@@ -285,7 +285,8 @@ _patches: dict[str, _Patch] = {}  # backend name ("cpu" or "cuda") -> its patch
 _targets: dict[str, Any] = {}     # target name -> the one shared target instance
 
 
-def _shared_target(name: str) -> Any:
+def shared_target(name: str) -> Any:
+    """The one target instance all akcuda kernels of this target use."""
     if name not in _targets:
         _targets[name] = executor.HostTarget() if name == "host" else executor.CudaTarget()
     return _targets[name]
@@ -318,7 +319,7 @@ def install(target: str = "host") -> None:
     backend = _backend_for(target)
     if backend in _patches:
         return  # already installed: installing twice must not stack patches
-    intercept(backend, _Router(_shared_target(target), backend))
+    intercept(backend, _Router(shared_target(target), backend))
 
 
 def uninstall(target: str | None = None) -> None:

@@ -169,7 +169,8 @@ def _sanitize(args) -> int:
     """Every parity case against the ASan+UBSan host build; non-zero on any report."""
     from akcuda import sanitize
 
-    result = sanitize.run_sanitized(args.k, paths.BUILD / "sanitize", tuple(args.seeds or [1]))
+    result = sanitize.run_sanitized(args.k, paths.BUILD / "sanitize", tuple(args.seeds or [1]),
+                                    max_reports=args.max_reports)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
@@ -186,7 +187,60 @@ def _sanitize(args) -> int:
     out.print(f"sanitize: {s['specializations']} specializations, {s['cases']} cases under ASan+UBSan "
               f"in {s['seconds']}s: {s['reports']} report(s), {s['parity_failed']} parity failure(s), "
               f"{s['build_failed']} build failure(s); logs in {s['logs']}", highlight=False)
+    if s["skipped"]:
+        out.print(f"[yellow]{s['skipped']} case(s) skipped after --max-reports {args.max_reports} "
+                  "reports in one specialization[/]")
     return 0 if sanitize.ok(result) else 1
+
+
+def _corpus(args) -> int:
+    """Every corpus operation with and without akcuda installed; non-zero if any result differs."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from akcuda import corpus
+
+    result = corpus.run_corpus(args.target, **({"seed": args.data_seed} if args.data_seed is not None else {}))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+    s = result["summary"]
+    table = Table(title=f"akcuda corpus ({s['target']})")
+    for column in ("operations", "identical", "different", "via akcuda", "needs pending", "kernel calls"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(s[k]) for k in ("operations", "identical", "different", "via_akcuda",
+                                        "needs_pending", "kernel_calls")))
+    out.print(table)
+    for op in result["operations"]:
+        if not op["identical"]:
+            out.print(f"[red]✗ {escape(op['name'])}[/]: {escape(op['difference'])}", highlight=False)
+    out.print(f"fallback kernels: {', '.join(s['fallback_kernels']) or 'none'}; "
+              f"{s['kernels']} kernels used, {s['seconds']}s", highlight=False)
+    return 0 if s["different"] == 0 else 1
+
+
+def _record(args) -> int:
+    """Record every kernel call of the corpus (stock Awkward) as parity cases."""
+    from akcuda.cases import recorded
+
+    summary = recorded.record(Path(args.out) if args.out else None)
+    out.print(f"record: {summary.operations} operations made {summary.calls} kernel calls; "
+              f"{summary.distinct} distinct ({summary.errors} failing) saved for {summary.symbols} "
+              f"specializations in {summary.folder}"
+              + (f"; {summary.skipped} not recordable" if summary.skipped else ""), highlight=False)
+    return 0
+
+
+def _add_awkward_commands(sub) -> None:
+    """Parser entries of the Awkward-integration commands (corpus, record)."""
+    p = sub.add_parser("corpus", help="run Awkward operations with and without akcuda installed")
+    p.add_argument("--target", choices=("host", "cuda"), default="host")
+    p.add_argument("--json", metavar="FILE")
+    p.add_argument("--data-seed", type=int, default=None, help="seed of the random input arrays")
+    p.set_defaults(fn=_corpus)
+    p = sub.add_parser("record", help="record the corpus's kernel calls as parity cases")
+    p.add_argument("--out", metavar="DIR", help="folder for the .npz files (default build/recorded)")
+    p.set_defaults(fn=_record)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     # dest "seeds": main() turns a missing --seed into [1, 2]; one seed is enough here
     p.add_argument("--seed", dest="seeds", type=int, action="append", default=None,
                    help="shuffle seed of the emulated grid (repeatable; default 1)")
+    p.add_argument("--max-reports", type=int, default=10,
+                   help="skip the rest of a specialization after this many reports")
     p.set_defaults(fn=_sanitize)
+    _add_awkward_commands(sub)
     args = parser.parse_args(argv)
     if getattr(args, "seed", 0) is None:
         args.seed = [1, 2]

@@ -8,16 +8,17 @@ Each operation runs on the same seeded random arrays twice: on Awkward's stock k
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from akcuda import awkward_plugin, specs
+from akcuda import awkward_plugin, paths, specs
 
 DEFAULT_SEED = 2024
 WORDS = ("", "a", "bc", "def", "ghij", "klmno", "pq", "r")
@@ -366,10 +367,14 @@ def same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def evaluate(op: Operation, arrays: Arrays) -> tuple:
-    """("ok", snapshot) or ("error", exception type, message)."""
+def evaluate(op: Operation, arrays: Arrays, finish: Callable[[], None] | None = None) -> tuple:
+    """("ok", snapshot) or ("error", exception type, message); ``finish`` runs after the result
+    is read (the cuda target uses it to surface Awkward's deferred GPU kernel errors)."""
     try:
-        return ("ok", snapshot(op.fn(arrays)))
+        result = snapshot(op.fn(arrays))
+        if finish is not None:
+            finish()
+        return ("ok", result)
     except Exception as exc:  # an error is a result too: both runs must raise the same one
         return ("error", type(exc).__name__, str(exc))
 
@@ -383,14 +388,31 @@ def _difference(stock: tuple, ours: tuple) -> str:
 
 # ---------------------------------------------------------------- running
 
-@contextmanager
-def _on_target(target: str) -> Iterator[None]:
-    """Run GPU arrays' kernels to completion so that deferred CUDA errors surface in the block."""
-    yield
-    if target == "cuda":
-        import awkward._connect.cuda as ak_cuda
+def prepare(target: str = "host") -> None:
+    """Make sure the generated kernels exist (``akcuda generate`` for any missing) and, for the
+    host target, build their libraries in parallel now rather than one by one mid-corpus."""
+    from akcuda import host, pipeline
 
-        ak_cuda.synchronize_cuda()
+    wanted = [k for k, s in specs.load_all().items() if s["status"] == "translate"]
+    if any(not (paths.GENERATED / f"{k}.plan.json").exists() for k in wanted):
+        failed = {k: v for k, v in pipeline.generate().items() if v}
+        if failed:
+            raise RuntimeError(f"akcuda generate failed for {', '.join(sorted(failed))}")
+    if target == "host":
+        shared = awkward_plugin.shared_target("host")
+        sources = [paths.GENERATED / f"{k}.cu" for k in wanted]
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            list(pool.map(lambda cu: host.build(cu, shared.out_dir, shared.extra), sources))
+
+
+def _synchronize_cuda() -> None:
+    """Raise any error Awkward's own (asynchronous) CUDA kernels reported, as Awkward would."""
+    import awkward._connect.cuda as ak_cuda
+    import cupy
+
+    stream = cupy.cuda.get_current_stream()
+    if stream.ptr in ak_cuda.cuda_streamptr_to_contexts:  # only after a stock CUDA kernel ran
+        ak_cuda.synchronize_cuda(stream)
 
 
 def _to_target(arrays: Arrays, target: str) -> Arrays:
@@ -408,8 +430,7 @@ def run_operation(op: Operation, arrays: Arrays, target: str = "host") -> dict:
     stock = evaluate(op, arrays)
     device = _to_target(arrays, target)
     with awkward_plugin.installed(target), awkward_plugin.trace() as recorder:
-        with _on_target(target):
-            ours = evaluate(op, device)
+        ours = evaluate(op, device, _synchronize_cuda if target == "cuda" else None)
     identical = stock[0] == ours[0] and same(stock, ours)
     pending = sorted({c.kernel for c in recorder.fallbacks if c.kernel in specs.SORT_FAMILY})
     return {
@@ -438,6 +459,7 @@ def select(names: list[str] | None = None) -> list[Operation]:
 
 def run_corpus(target: str = "host", seed: int = DEFAULT_SEED, names: list[str] | None = None) -> dict:
     """Every (or each named) operation with and without akcuda; a summary and one entry each."""
+    prepare(target)
     arrays = make_arrays(seed)
     start = time.perf_counter()
     results = [run_operation(op, arrays, target) for op in select(names)]

@@ -173,11 +173,16 @@ class CudaTarget:
 PLAN_CTYPES = ["int64_t*", "int64_t*", "int64_t*", "int64_t", "int64_t"]  # err, locals, scan, n, report
 
 
-def exclusive_scan(xp, scan, counters: int, n: int) -> None:
-    """Per counter, turn the advances at [c, 0:n] into starting values at [c, 0:n+1] in place."""
-    view = scan.reshape(counters, n + 1)
-    view[:, 1:] = xp.cumsum(view[:, :n], axis=1)
-    view[:, 0] = 0
+def combine(xp, scan, counters: list[dict], n: int) -> None:
+    """Per counter, in place: a sum counter's advances at [c, 0:n] become starting values at
+    [c, 0:n+1] (exclusive scan, total last); a max/min counter's values reduce into [c, n]."""
+    view = scan.reshape(len(counters), n + 1)
+    for c, counter in enumerate(counters):
+        if counter.get("op", "sum") == "sum":
+            view[c, 1:] = xp.cumsum(view[c, :n])
+            view[c, 0] = 0
+        else:
+            view[c, n] = view[c, :n].max() if counter["op"] == "max" else view[c, :n].min()
 
 
 def run(plan: dict, special: dict, values: list, target, block: int = 256) -> KernelFailure | None:
@@ -209,7 +214,7 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
             continue
         scan = scans[k] = target.to_device(np.zeros(len(step["counters"]) * (n + 1), dtype=np.int64))
         launch(k, "count", grid, block, n, -1, scan)
-        exclusive_scan(target.xp, scan, len(step["counters"]), n)
+        combine(target.xp, scan, step["counters"], n)
         launch(k, "fill", grid, block, n, -1, scan)
         launch(k, "finish", 1, 1, n, -1, scan)
     record = target.to_host(err)

@@ -1,0 +1,148 @@
+"""akcuda inside Awkward: install/uninstall, traced calls, identical errors, sort fallback."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+from awkward._backends.numpy import NumpyBackend
+
+from akcuda import awkward_plugin, corpus
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ready(upstream_cpp):
+    """Generated kernels and their host libraries (built once, in parallel)."""
+    corpus.prepare("host")
+
+
+@pytest.fixture(autouse=True)
+def clean():
+    """Every test starts and ends with stock Awkward."""
+    awkward_plugin.uninstall()
+    yield
+    awkward_plugin.uninstall()
+
+
+def _outcome(fn):
+    try:
+        return "ok", corpus.snapshot(fn())
+    except Exception as exc:
+        return "error", type(exc), str(exc)
+
+
+def test_install_and_uninstall_restore_the_original_attribute():
+    original = NumpyBackend.__dict__["__getitem__"]
+    awkward_plugin.install("host")
+    patched = NumpyBackend.__dict__["__getitem__"]
+    assert patched is not original and getattr(patched, "akcuda_patch", False)
+    awkward_plugin.install("host")  # a second install does not stack a second patch
+    assert NumpyBackend.__dict__["__getitem__"] is patched
+    awkward_plugin.uninstall()
+    assert NumpyBackend.__dict__["__getitem__"] is original
+    assert not awkward_plugin.is_installed("host")
+
+
+def test_context_manager_restores_even_after_an_exception():
+    original = NumpyBackend.__dict__["__getitem__"]
+    with pytest.raises(RuntimeError, match="inside"):
+        with awkward_plugin.installed("host"):
+            assert awkward_plugin.is_installed("host")
+            raise RuntimeError("inside")
+    assert NumpyBackend.__dict__["__getitem__"] is original
+
+
+def test_kernel_objects_keep_awkwards_interface():
+    key = ("awkward_ListArray_compact_offsets", np.int64, np.int64, np.int64)
+    with awkward_plugin.installed("host"):
+        kernel = NumpyBackend.instance()[key]
+    assert isinstance(kernel, awkward_plugin.AkcudaKernel)
+    assert kernel.key == key and kernel.symbol == "awkward_ListArray64_compact_offsets_64"
+    with pytest.raises(KeyError):  # an unknown key fails as it does in stock Awkward
+        with awkward_plugin.installed("host"):
+            NumpyBackend.instance()[("awkward_no_such_kernel", np.int64)]
+
+
+@pytest.mark.parametrize("name, expect", [
+    ("slice_range_axis1", "awkward_ListArray_getitem_next_range"),
+    ("sum_axis1", "awkward_reduce_sum"),
+    ("combinations_2", "awkward_ListArray_combinations"),
+    ("flatten_union", "awkward_UnionArray_flatten_combine"),
+    ("pad_none_axis1", "awkward_ListOffsetArray_rpad_axis1"),
+])
+def test_trace_shows_each_call_went_through_akcuda(name, expect):
+    arrays = corpus.make_arrays()
+    op = corpus.select([name])[0]
+    stock = _outcome(lambda: op.fn(arrays))
+    with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
+        ours = _outcome(lambda: op.fn(arrays))
+    assert stock[0] == "ok" and corpus.same(stock, ours)
+    assert recorder.all_akcuda and expect in recorder.kernels
+    assert {c.target for c in recorder.calls} == {"host"}
+    assert all(c.symbol for c in recorder.calls)
+
+
+def test_nothing_is_traced_once_uninstalled():
+    array = ak.Array([[1, 2, 3], [], [4, 5]])
+    with awkward_plugin.installed("host"):
+        pass
+    with awkward_plugin.trace() as recorder:
+        assert ak.sum(array, axis=1).tolist() == [6, 0, 9]
+    assert recorder.calls == []
+
+
+@pytest.mark.parametrize("make_error", [
+    lambda a: a[:, 2],                                  # awkward_ListArray_getitem_next_at
+    lambda a: a[[0, 2], [1, 5]],                        # awkward_ListArray_getitem_next_array_advanced
+    lambda a: a[ak.Array([[0], [], [0, 7]])],           # awkward_ListArray_getitem_jagged_apply
+    lambda a: a + ak.Array([[1], [2], [3]])[::-1],      # awkward_ListArray_broadcast_tooffsets
+], ids=["int", "advanced", "jagged", "broadcast"])
+def test_kernel_errors_are_the_same_exception_with_the_same_text(make_error):
+    array = ak.Array([[1, 2, 3], [], [4, 5]])
+    stock = _outcome(lambda: make_error(array))
+    with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
+        ours = _outcome(lambda: make_error(array))
+    assert stock[0] == "error" and "in compiled code" in stock[2]
+    assert ours == stock
+    failed = [c for c in recorder.calls if c.error]
+    assert failed and failed[-1].via == "akcuda" and failed[-1].error in stock[2]
+
+
+def test_sort_falls_back_and_is_recorded_as_such():
+    array = ak.Array([[3, 1, 2], [], [5, 4]])
+    with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
+        result = ak.sort(array, axis=1)
+    assert result.tolist() == [[1, 2, 3], [], [4, 5]]
+    fallbacks = recorder.fallbacks
+    assert [c.kernel for c in fallbacks] == ["awkward_sort"]
+    assert fallbacks[0].target == "cpu" and "sort family" in fallbacks[0].reason
+    assert not recorder.all_akcuda
+
+
+def test_unknown_target_is_refused():
+    with pytest.raises(ValueError, match="unknown akcuda target"):
+        awkward_plugin.install("tpu")
+
+
+def _gpu() -> str | None:
+    """None when a CUDA GPU is usable, else why not."""
+    try:
+        import cupy
+    except ImportError:
+        return "no GPU: CuPy is not installed"
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "no GPU: CUDA reports no device"
+    except Exception as exc:  # no driver, no device
+        return f"no GPU: {exc}"
+    return None
+
+
+@pytest.mark.skipif(_gpu() is not None, reason=str(_gpu()))
+def test_cuda_target_runs_awkward_on_the_gpu():
+    array = ak.to_backend(ak.Array([[1, 2, 3], [], [4, 5]]), "cuda")
+    with awkward_plugin.installed("cuda"), awkward_plugin.trace() as recorder:
+        assert ak.to_list(array[:, 1:]) == [[2, 3], [], [5]]
+        with pytest.raises(IndexError, match="index out of range"):
+            array[:, 2]
+    assert recorder.calls and all(c.target == "cuda" for c in recorder.calls if c.via == "akcuda")

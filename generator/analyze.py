@@ -28,6 +28,10 @@ class Step:
     reason: str | None = None     # serial: why no rule applied
     loop: c_ast.For | None = None
     counters: list[Counter] = field(default_factory=list)
+    guard: Expr | None = None     # run the step only when this holds (a branch on scalar arguments)
+
+
+HOST_OPERATORS = {"+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||"}
 
 
 def host_expr(node: c_ast.Node, scalars: set[str]) -> Expr | None:
@@ -39,10 +43,12 @@ def host_expr(node: c_ast.Node, scalars: set[str]) -> Expr | None:
             return ["int", int(v.rstrip("uUlL"), 0)]
         case c_ast.Cast(expr=inner):
             return host_expr(inner, scalars)
-        case c_ast.UnaryOp(op="-", expr=inner):
+        case c_ast.ID(name="true" | "false" as name):
+            return ["int", int(name == "true")]
+        case c_ast.UnaryOp(op="-" | "!" as op, expr=inner):
             sub = host_expr(inner, scalars)
-            return None if sub is None else ["neg", sub]
-        case c_ast.BinaryOp(op=op, left=left, right=right) if op in "+-*/%":
+            return None if sub is None else ["neg" if op == "-" else "!", sub]
+        case c_ast.BinaryOp(op=op, left=left, right=right) if op in HOST_OPERATORS:
             a, b = host_expr(left, scalars), host_expr(right, scalars)
             return None if a is None or b is None else [op, a, b]
     return None
@@ -367,6 +373,14 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
 CONSTANT_WORK = "constant work outside loops"
 
 
+def _block(node: c_ast.Node) -> list[c_ast.Node]:
+    return (node.block_items or []) if isinstance(node, c_ast.Compound) else [node]
+
+
+def _both(outer: Expr | None, inner: Expr) -> Expr:
+    return inner if outer is None else ["&&", outer, inner]
+
+
 def _has_loop(node: c_ast.Node) -> bool:
     class Finder(c_ast.NodeVisitor):
         found = False
@@ -390,30 +404,45 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
     slots = {d.name: k for k, d in enumerate(decls)}
     integral_locals = {d.name for d in decls if set(_type_names(d)) & INTEGER_TYPES}
     steps: list[Step] = []
-    why_serial = []
-    for stmt in stmts:
-        if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success"):
-            continue
-        count, reason, counters = None, None, []
-        if isinstance(stmt, c_ast.For):
-            count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers)
-            if count is None:
-                count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
-                                                          integral_locals, integral)
-                reason = scan_reason or reason
-        elif _has_loop(stmt):
-            reason = "a loop nested in a top-level statement other than a loop"
-        if count is not None:
-            kind = "scan" if counters else "parallel"
-            steps.append(Step(kind, [stmt], count=count, loop=stmt, counters=counters))
-            continue
-        if reason:
-            why_serial.append(f"line {stmt.coord.line}: {reason}")
-        if not (steps and steps[-1].kind == "serial"):
-            steps.append(Step("serial", [], reason=None))
-        steps[-1].stmts.append(stmt)
-        if reason:
-            steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
+    why_serial: list[str] = []
+
+    def plan_items(items: list[c_ast.Node], guard: Expr | None) -> None:
+        for stmt in items:
+            if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
+                continue
+            count, reason, counters = None, None, []
+            if isinstance(stmt, c_ast.For):
+                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers)
+                if count is None:
+                    count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
+                                                              integral_locals, integral)
+                    reason = scan_reason or reason
+            elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
+                branch_guard = host_expr(stmt.cond, scalars)
+                branches = [stmt.iftrue] + ([stmt.iffalse] if stmt.iffalse is not None else [])
+                if branch_guard is not None and not any(
+                        isinstance(item, c_ast.Decl) for b in branches for item in _block(b)):
+                    # a condition on scalar arguments: the executor picks the branch's steps
+                    plan_items(_block(stmt.iftrue), _both(guard, branch_guard))
+                    if stmt.iffalse is not None:
+                        plan_items(_block(stmt.iffalse), _both(guard, ["!", branch_guard]))
+                    continue
+                reason = "a loop inside an 'if' whose condition is not on scalar arguments alone"
+            elif _has_loop(stmt):
+                reason = "a loop nested in a top-level statement other than a loop"
+            if count is not None:
+                kind = "scan" if counters else "parallel"
+                steps.append(Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard))
+                continue
+            if reason:
+                why_serial.append(f"line {stmt.coord.line}: {reason}")
+            if not (steps and steps[-1].kind == "serial" and steps[-1].guard == guard):
+                steps.append(Step("serial", [], guard=guard))
+            steps[-1].stmts.append(stmt)
+            if reason:
+                steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
+
+    plan_items(stmts, None)
     whole = Step("serial", list(stmts), reason="; ".join(why_serial) or CONSTANT_WORK)
     if len(steps) <= 1:
         return ([whole], []) if not steps or steps[0].kind == "serial" else (steps, decls)

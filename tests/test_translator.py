@@ -259,3 +259,30 @@ def test_race_check_catches_two_threads_writing_one_address(generated, tmp_path)
         _run(racy, "akc_demo32_offsets_64", values, 4, 1)
     # the faithful translation runs clean under the same check
     assert _run(generated, "akc_demo32_offsets_64", values, 4, 1) is None
+
+
+BRANCHES = demo_spec("akc_demo_branches", [
+    ("akc_demo_branches", [], ["int64_t*", "int64_t*", "int64_t*", "const int64_t*", "int64_t", "bool"]),
+], ["out", "longest", "total", "offsets", "length", "reverse"])
+
+
+def test_branches_on_flags_and_reductions_into_memory_run_in_parallel(tmp_path):
+    translation = translate(BRANCHES, KERNELS, EMPTY_INCLUDE)
+    steps = translation.plan["entries"]["akc_demo_branches"]["steps"]
+    assert [(s["kind"], s["guard"]) for s in steps[:2]] == [
+        ("parallel", ["arg", "reverse"]), ("parallel", ["!", ["arg", "reverse"]])]
+    assert steps[-1]["kind"] == "scan"
+    assert sorted(c["op"] for c in steps[-1]["counters"]) == ["max", "sum"]
+    (tmp_path / "akc_demo_branches.cu").write_text(translation.source)
+    (tmp_path / "akc_demo_branches.plan.json").write_text(__import__("json").dumps(translation.plan))
+    rng = np.random.default_rng(4)
+    counts = rng.integers(0, 9, 500)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    for reverse in (False, True):
+        out, longest, total = np.zeros(500, np.int64), np.full(1, -5, np.int64), np.full(1, -5, np.int64)
+        target = executor.HostTarget(seed=9, generated=tmp_path)
+        failure = executor.run(translation.plan, BRANCHES["specializations"][0],
+                               [out, longest, total, offsets, 500, reverse], target, block=32)
+        assert failure is None
+        np.testing.assert_array_equal(out, counts[::-1] if reverse else counts)
+        assert (longest[0], total[0]) == (counts.max(), counts.sum())

@@ -47,6 +47,10 @@ class KernelFailure:
     line: int | None = None
 
 
+COMPARISONS = {"<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__ge__,
+               "==": int.__eq__, "!=": int.__ne__}
+
+
 def evaluate(expr: list, scalars: dict[str, Any]) -> int:
     """Evaluate a plan's integer expression with C semantics (division truncates toward zero)."""
     op = expr[0]
@@ -56,7 +60,15 @@ def evaluate(expr: list, scalars: dict[str, Any]) -> int:
         return expr[1]
     if op == "neg":
         return -evaluate(expr[1], scalars)
+    if op == "!":
+        return int(not evaluate(expr[1], scalars))
+    if op in ("&&", "||"):
+        first = evaluate(expr[1], scalars)
+        return int(bool(first) and bool(evaluate(expr[2], scalars))) if op == "&&" else \
+            int(bool(first) or bool(evaluate(expr[2], scalars)))
     a, b = evaluate(expr[1], scalars), evaluate(expr[2], scalars)
+    if op in COMPARISONS:
+        return int(COMPARISONS[op](a, b))
     if op == "+":
         return a + b
     if op == "-":
@@ -202,6 +214,8 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
                       [*values, err, spill, scan, n, report], ctypes_)
 
     for k, step in enumerate(shape["steps"]):
+        if step.get("guard") is not None and not evaluate(step["guard"], scalars):
+            continue
         if step["kind"] == "serial":
             launch(k, "main", 1, 1, 1, 0)
             continue

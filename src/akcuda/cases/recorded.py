@@ -133,7 +133,7 @@ class _RecordingKernel:
         failure = None
         if result.str:
             failure = KernelFailure(result.str.decode(errors="surrogateescape"), int(result.id), int(result.attempt))
-        self._recorder.add(Call(self._special["symbol"], self._recorder.op, before, after, failure))
+        self._recorder.add(Call(self._special["symbol"], self._recorder.op, before, after, failure), self._special)
         return result
 
 
@@ -154,8 +154,9 @@ class Recorder:
         found = awkward_plugin.specialization(symbol) if symbol else None
         return kernel if found is None else _RecordingKernel(kernel, found[1], self)
 
-    def add(self, call: Call) -> None:
+    def add(self, call: Call, special: dict) -> None:
         self.total += 1
+        _decide_outputs(call, special)
         key = _fingerprint(call)
         if key in self.seen:
             return
@@ -164,9 +165,13 @@ class Recorder:
 
 
 def _fingerprint(call: Call) -> str:
+    """What the saved case will hold: outputs as given, not the garbage Awkward left in them."""
     digest = hashlib.sha256(call.symbol.encode())
     for name, value in call.before.items():
         digest.update(name.encode())
+        if name in call.outputs:
+            digest.update(json.dumps(call.outputs[name]).encode())
+            continue
         for part in value if isinstance(value, list) else [value]:
             digest.update(part.tobytes() + str(part.dtype).encode() if isinstance(part, np.ndarray)
                           else repr(part).encode())
@@ -253,7 +258,6 @@ def save(calls: list[Call], special: dict, folder: Path) -> Path:
     arrays: dict[str, np.ndarray] = {}
     meta = []
     for i, call in enumerate(calls):
-        _decide_outputs(call, special)
         args = {}
         for arg in special["args"]:
             name = arg["name"]

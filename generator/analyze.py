@@ -29,6 +29,8 @@ class Step:
     loop: c_ast.For | None = None
     counters: list[Counter] = field(default_factory=list)
     guard: Expr | None = None     # run the step only when this holds (a branch on scalar arguments)
+    checked: bool = False         # parallel with failures: a check launch finds the first one
+    shadows: list = field(default_factory=list)  # check launch: places kept privately
 
 
 HOST_OPERATORS = {"+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||"}
@@ -268,8 +270,22 @@ def _private_call(call: c_ast.FuncCall, private: set[str], pointers: set[str]) -
     return True
 
 
+def privatized(loop: c_ast.For, carried: set[str], live_after: set[str]) -> set[str]:
+    """Carried names that are really per-iteration: each iteration assigns them before any
+    use (their first mention in the body is a plain assignment) and nothing reads them later."""
+    out = set()
+    for name in carried - live_after:
+        for item in _block(loop.stmt):
+            if name in uses(item).ids or name in uses(item).written_ids:
+                if (isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ID)
+                        and item.lvalue.name == name and name not in uses(item.rvalue).ids):
+                    out.add(name)
+                break
+    return out
+
+
 def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
-                  pointers: set[str] = frozenset()) -> tuple[Expr | None, str | None]:
+                  pointers: set[str] = frozenset(), live_after: set[str] = frozenset()) -> tuple[Expr | None, str | None]:
     """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
     var = _counting_var(loop)
     if var is None:
@@ -284,7 +300,7 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
         return None, f"'break' at line {body.breaks[0].coord.line} ends the loop early"
     if body.success_returns:
         return None, "the loop returns early"
-    carried = sorted(set(body.written_ids) - body.declared)
+    carried = sorted(set(body.written_ids) - body.declared - privatized(loop, set(body.written_ids) - body.declared, live_after))
     if carried:
         return None, f"carries '{carried[0]}' from one iteration to the next"
     for call in body.calls:
@@ -309,6 +325,32 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
     return count, None
 
 
+def shadows_for_check(loop: c_ast.For) -> list[tuple[str, c_ast.Node]] | None:
+    """For a parallel loop with failure checks: the (array, index) places an iteration both
+    writes and reads, which its check launch keeps in private shadows instead of memory. None
+    when a shadow's index depends on the iteration's own locals (it could not be declared up
+    front), so no check launch is possible."""
+    body = uses(loop.stmt)
+    written = {(a, _text.visit(i)): i for a, i, _ in body.array_writes}
+    read = {(a, _text.visit(i)) for a, i in body.array_reads}
+    shadows = []
+    for key in sorted(read & set(written)):
+        if uses(written[key]).ids & body.declared:
+            return None
+        shadows.append((key[0], written[key], not _written_first(loop.stmt, f"{key[0]}[{key[1]}]")))
+    return shadows
+
+
+def _written_first(body: c_ast.Node, place: str) -> bool:
+    """Is the body's first statement that mentions `place` a plain store to it (so the
+    iteration never reads the memory's old value)?"""
+    for item in _block(body):
+        if place in _text.visit(item):
+            return (isinstance(item, c_ast.Assignment) and item.op == "=" and _text.visit(item.lvalue) == place
+                    and place not in _text.visit(item.rvalue))
+    return False
+
+
 INTEGER_TYPES = {"int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t",
                  "uint64_t", "size_t", "int", "long", "unsigned"}
 
@@ -323,8 +365,8 @@ def _type_names(decl: c_ast.Decl) -> list[str]:
 
 
 def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], pointers: set[str],
-              top_locals: dict[str, int], integral_locals: set[str],
-              integral) -> tuple[Expr | None, list[Counter], str | None]:
+              top_locals: dict[str, int], integral_locals: set[str], integral,
+              live_after: set[str] = frozenset()) -> tuple[Expr | None, list[Counter], str | None]:
     """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
     var = _counting_var(loop)
     if var is None:
@@ -342,13 +384,15 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
                 name in helpers_writing and not _private_call(call, body.declared, pointers)):
             return None, [], f"calls '{name}', which writes memory"
     carried = set(body.written_ids) - body.declared
+    private = privatized(loop, carried, live_after)
+    carried -= private
     ranges = _loop_ranges(loop.stmt)
     varying = (body.declared | {var}) - set(ranges)
     definitions = private_definitions(loop.stmt)
     counters, reason = find_counters(
         loop.stmt, var, carried, top_locals, body.array_writes,
-        lambda index: _distinct_per_iteration(_inline(index, definitions), var, varying, ranges),
-        body.declared)
+        lambda index: _distinct_per_iteration(_inline(index, definitions), var, varying | private, ranges),
+        body.declared | private)
     if reason:
         return None, [], reason
     for counter in counters:
@@ -371,6 +415,16 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
 
 
 CONSTANT_WORK = "constant work outside loops"
+
+
+def _has_failure(node: c_ast.Node) -> bool:
+    return any(isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in _walk(node))
+
+
+def _walk(node: c_ast.Node):
+    yield node
+    for _, child in node.children():
+        yield from _walk(child)
 
 
 def _block(node: c_ast.Node) -> list[c_ast.Node]:
@@ -406,16 +460,17 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
     steps: list[Step] = []
     why_serial: list[str] = []
 
-    def plan_items(items: list[c_ast.Node], guard: Expr | None) -> None:
-        for stmt in items:
+    def plan_items(items: list[c_ast.Node], guard: Expr | None, after: set[str]) -> None:
+        for position, stmt in enumerate(items):
+            live_after = after | {n for later in items[position + 1:] for n in uses(later).ids}
             if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
                 continue
             count, reason, counters = None, None, []
             if isinstance(stmt, c_ast.For):
-                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers)
+                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after)
                 if count is None:
                     count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
-                                                              integral_locals, integral)
+                                                              integral_locals, integral, live_after)
                     reason = scan_reason or reason
             elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
                 branch_guard = host_expr(stmt.cond, scalars)
@@ -423,16 +478,20 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                 if branch_guard is not None and not any(
                         isinstance(item, c_ast.Decl) for b in branches for item in _block(b)):
                     # a condition on scalar arguments: the executor picks the branch's steps
-                    plan_items(_block(stmt.iftrue), _both(guard, branch_guard))
+                    plan_items(_block(stmt.iftrue), _both(guard, branch_guard), live_after)
                     if stmt.iffalse is not None:
-                        plan_items(_block(stmt.iffalse), _both(guard, ["!", branch_guard]))
+                        plan_items(_block(stmt.iffalse), _both(guard, ["!", branch_guard]), live_after)
                     continue
                 reason = "a loop inside an 'if' whose condition is not on scalar arguments alone"
             elif _has_loop(stmt):
                 reason = "a loop nested in a top-level statement other than a loop"
             if count is not None:
                 kind = "scan" if counters else "parallel"
-                steps.append(Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard))
+                step = Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard)
+                if kind == "parallel" and _has_failure(stmt):
+                    shadows = shadows_for_check(stmt)
+                    step.checked, step.shadows = shadows is not None, shadows or []
+                steps.append(step)
                 continue
             if reason:
                 why_serial.append(f"line {stmt.coord.line}: {reason}")
@@ -442,7 +501,7 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             if reason:
                 steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
 
-    plan_items(stmts, None)
+    plan_items(stmts, None, set())
     whole = Step("serial", list(stmts), reason="; ".join(why_serial) or CONSTANT_WORK)
     if len(steps) <= 1:
         return ([whole], []) if not steps or steps[0].kind == "serial" else (steps, decls)

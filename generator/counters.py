@@ -25,15 +25,16 @@ _text = c_generator.CGenerator()
 
 @dataclass
 class Counter:
-    kind: str            # "local" | "memory" | "running" | "max" | "min"
+    kind: str            # where it lives: "local" | "memory" | "running"
     name: str            # the variable the emitted body advances
-    place: str = ""      # memory, max, min: the C lvalue text; running: the array name
+    place: str = ""      # memory: the C lvalue text; running: the array name
     slot: int = -1       # local: its slot in the spilled-locals buffer
+    op: str = "sum"      # "sum" (scanned) | "max" | "min" (reduced)
 
     @property
-    def op(self) -> str:
-        """How the executor combines the per-iteration values: a scan, or a reduction."""
-        return self.kind if self.kind in ("max", "min") else "sum"
+    def target(self) -> str:
+        """The C text the kernel updates: the local's name or the memory place."""
+        return self.name if self.kind == "local" else self.place
 
 
 def _is_memory(node: c_ast.Node) -> bool:
@@ -106,6 +107,10 @@ class _CounterUses(c_ast.NodeVisitor):
         super().visit(node)
 
     def visit_Assignment(self, node: c_ast.Assignment) -> None:
+        found = _extremum(node)
+        if found and _text.visit(found[1]) in self.counters:
+            self.visit(found[2])
+            return
         step = _advance(node)
         if step and _text.visit(step[0]) in self.counters:
             if _ids(step[1]) & self.counters:
@@ -126,10 +131,9 @@ class _CounterUses(c_ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_If(self, node: c_ast.If) -> None:
-        extremum = _extremum(node)
-        if extremum and _text.visit(extremum[1]) in self.counters:
-            self.visit(node.cond.right if _text.visit(node.cond.left) == _text.visit(extremum[1])
-                       else node.cond.left)
+        found = _extremum(node)
+        if found and _text.visit(found[1]) in self.counters:
+            self.visit(found[2])
             return
         self.generic_visit(node)
 
@@ -167,31 +171,36 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
                   writes: list[tuple[str, c_ast.Node, c_ast.Node]], per_iteration,
                   private: set[str] = frozenset()) -> tuple[list[Counter], str | None]:
     """The counters of a loop body, or the reason it has state that is not a counter."""
+    extrema = {}
+    for stmt in _statements(body):
+        found = _extremum(stmt)
+        if found:
+            extrema.setdefault(_text.visit(found[1]), found[0])
     counters: list[Counter] = []
     for name in sorted(carried):
         if name not in top_locals:
             return [], f"writes '{name}', which is not a counter"
-        counters.append(Counter("local", name, slot=top_locals[name]))
+        counters.append(Counter("local", name, slot=top_locals[name], op=extrema.get(name, "sum")))
 
-    memory_places: dict[str, str] = {}
+    memory_places: dict[str, tuple[str, str]] = {}
     for stmt in _statements(body):
-        extremum = _extremum(stmt)
-        if extremum and not (_ids(extremum[1]) & ({var} | carried | set(private))):
-            memory_places.setdefault(f"{extremum[0]}:{_text.visit(extremum[1])}", f"akc_ctr{len(memory_places)}")
+        found = _extremum(stmt)
         step = _advance(stmt)
-        if step and _is_memory(step[0]) and not (_ids(step[0]) & ({var} | carried | set(private))):
-            place = _text.visit(step[0])
-            memory_places.setdefault(place, f"akc_ctr{len(memory_places)}")
+        target = found[1] if found else step[0] if step else None
+        if target is not None and _is_memory(target) and not (_ids(target) & ({var} | carried | set(private))):
+            kind = ("memory", extrema[_text.visit(target)]) if found else ("memory", "sum")
+            memory_places.setdefault(_text.visit(target), kind)
         running = _running_sum(stmt, var)
         if running:
-            memory_places.setdefault(f"running:{running}", f"akc_ctr{len(memory_places)}")
-    for place, name in memory_places.items():
-        kind, _, array = place.partition(":") if ":" in place else ("memory", "", place)
-        counters.append(Counter(kind, name, place=array))
-    if len({c.place for c in counters if c.kind != "local"}) < len([c for c in counters if c.kind != "local"]):
-        return [], "a memory location is updated in more than one way"
+            memory_places.setdefault(running, ("running", "sum"))
+    for place, (kind, op) in memory_places.items():
+        counters.append(Counter(kind, f"akc_ctr{len(counters)}", place=place, op=op))
 
-    names = {c.name for c in counters if c.kind == "local"} | {c.place for c in counters if c.kind != "local"}
+    names = {c.target for c in counters if c.kind != "running"}
+    mixed = [c.target for c in counters if c.op != "sum" and any(
+        _advance(stmt) and _text.visit(_advance(stmt)[0]) == c.target for stmt in _statements(body))]
+    if mixed:
+        return [], f"'{mixed[0]}' is both a running extremum and advanced"
     checker = _CounterUses(names)
     checker.visit(body)
     if checker.problem:
@@ -207,25 +216,38 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
     return counters, None
 
 
-_MAX_WHEN = {"<": "max", "<=": "max", ">": "min", ">=": "min"}  # `place OP value` -> place takes value
+_PICKS_LARGER = {"<": False, "<=": False, ">": True, ">=": True}  # `(a OP b) ? a : b` keeps the larger?
 
 
-def _extremum(stmt: c_ast.Node) -> tuple[str, c_ast.Node] | None:
-    """`if (P < E) P = E;` -> ('max', P-node); `if (P > E) P = E;` -> ('min', P-node); also with
-    the comparison written the other way round."""
-    if not (isinstance(stmt, c_ast.If) and stmt.iffalse is None and isinstance(stmt.cond, c_ast.BinaryOp)
-            and stmt.cond.op in _MAX_WHEN):
-        return None
-    inner = stmt.iftrue.block_items if isinstance(stmt.iftrue, c_ast.Compound) else [stmt.iftrue]
-    if not (inner and len(inner) == 1 and isinstance(inner[0], c_ast.Assignment) and inner[0].op == "="
-            and _is_memory(inner[0].lvalue)):
-        return None
-    place, value = _text.visit(inner[0].lvalue), _text.visit(inner[0].rvalue)
-    left, right = _text.visit(stmt.cond.left), _text.visit(stmt.cond.right)
-    if (left, right) == (place, value):
-        return _MAX_WHEN[stmt.cond.op], inner[0].lvalue
-    if (left, right) == (value, place):
-        return {"max": "min", "min": "max"}[_MAX_WHEN[stmt.cond.op]], inner[0].lvalue
+def _extremum(stmt: c_ast.Node) -> tuple[str, c_ast.Node, c_ast.Node] | None:
+    """(op, target, value) of a running maximum or minimum:
+    `if (P < E) P = E;` (max), `if (P > E) P = E;` (min), either way round, or
+    `x = (x < v) ? x : v;` (min) and its mirror images."""
+    if isinstance(stmt, c_ast.If) and stmt.iffalse is None and isinstance(stmt.cond, c_ast.BinaryOp) \
+            and stmt.cond.op in _PICKS_LARGER:
+        inner = stmt.iftrue.block_items if isinstance(stmt.iftrue, c_ast.Compound) else [stmt.iftrue]
+        if not (inner and len(inner) == 1 and isinstance(inner[0], c_ast.Assignment) and inner[0].op == "="):
+            return None
+        target, value = inner[0].lvalue, inner[0].rvalue
+        sides = (_text.visit(stmt.cond.left), _text.visit(stmt.cond.right))
+        if sides == (_text.visit(target), _text.visit(value)):
+            larger = not _PICKS_LARGER[stmt.cond.op]  # P < E: E replaces P, so P grows
+        elif sides == (_text.visit(value), _text.visit(target)):
+            larger = _PICKS_LARGER[stmt.cond.op]
+        else:
+            return None
+        return ("max" if larger else "min"), target, value
+    if isinstance(stmt, c_ast.Assignment) and stmt.op == "=" and isinstance(stmt.rvalue, c_ast.TernaryOp):
+        cond, target = stmt.rvalue.cond, _text.visit(stmt.lvalue)
+        if not (isinstance(cond, c_ast.BinaryOp) and cond.op in _PICKS_LARGER):
+            return None
+        a, b = _text.visit(cond.left), _text.visit(cond.right)
+        chosen = (_text.visit(stmt.rvalue.iftrue), _text.visit(stmt.rvalue.iffalse))
+        if target not in (a, b) or chosen not in ((a, b), (b, a)):
+            return None
+        value = cond.right if a == target else cond.left
+        larger = _PICKS_LARGER[cond.op] == (chosen == (a, b))
+        return ("max" if larger else "min"), stmt.lvalue, value
     return None
 
 
@@ -258,18 +280,35 @@ def running_statements(body: c_ast.Node, var: str, array: str) -> int:
     return sum(_running_sum(stmt, var) == array for stmt in _statements(body))
 
 
-def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str) -> c_ast.Node:
+def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
+            shadows: list[tuple[str, c_ast.Node]] = ()) -> c_ast.Node:
     """A copy of the loop body for `count` or `fill`: memory counters and running sums become
-    private variables; in `count` every other store is dropped."""
+    private variables; in `count` every other store is dropped, except to places the iteration
+    reads back, which go to private shadows declared up front."""
     body = copy.deepcopy(body)
+    shadow_names = {}
+    if mode == "count" and shadows:
+        declared = []
+        for k, (array, index, read_first) in enumerate(shadows):
+            name = f"akc_shadow{k}"
+            place = c_ast.ArrayRef(c_ast.ID(array), copy.deepcopy(index))
+            shadow_names[_text.visit(place)] = name
+            # read the old value only when the C iteration would: no access the C does not make
+            initial = place if read_first else c_ast.FuncCall(c_ast.ID("akc_zero_of"), c_ast.ExprList([c_ast.ID(array)]))
+            declared.append(c_ast.Decl(name, [], [], [], [], c_ast.TypeDecl(
+                name, [], None, c_ast.IdentifierType(["auto"])), initial, None))
+        body = c_ast.Compound(declared + (body.block_items or [] if isinstance(body, c_ast.Compound)
+                                          else [body]))
     places = {c.place: c.name for c in counters if c.kind == "memory"}
     running = {c.place: c.name for c in counters if c.kind == "running"}
-    extrema = {c.place: c for c in counters if c.kind in ("max", "min")}
-    advanced = {c.name for c in counters if c.kind == "local"} | set(places)
+    extrema = {c.target: c for c in counters if c.op != "sum"}
+    advanced = {c.target for c in counters if c.kind != "running" and c.op == "sum"}
 
     class Rewrite(c_ast.NodeVisitor):
         def generic_visit(self, node: c_ast.Node) -> None:
             for name, child in node.children():
+                if isinstance(child, c_ast.Decl) and child.name in shadow_names.values():
+                    continue  # the shadow's own declaration reads memory once
                 replacement = self.replace(child)
                 if replacement is not child:
                     _set_child(node, name, replacement)
@@ -277,15 +316,15 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str) -> c
                     self.visit(child)
 
         def replace(self, node: c_ast.Node) -> c_ast.Node:
-            extremum = _extremum(node)
-            if extremum and _text.visit(extremum[1]) in extrema:
-                if mode != "count":
+            if isinstance(node, c_ast.ArrayRef) and _text.visit(node) in shadow_names:
+                return c_ast.ID(shadow_names[_text.visit(node)], coord=node.coord)
+            found = _extremum(node)
+            if found and _text.visit(found[1]) in extrema:
+                if mode != "count":  # the finish launch writes the reduced value
                     return c_ast.EmptyStatement(coord=node.coord)
-                counter = extrema[_text.visit(extremum[1])]
-                value = node.iftrue.block_items[0].rvalue if isinstance(node.iftrue, c_ast.Compound) \
-                    else node.iftrue.rvalue
+                counter, value = extrema[_text.visit(found[1])], found[2]
                 ctr = c_ast.ID(counter.name, coord=node.coord)
-                call = c_ast.FuncCall(c_ast.ID(f"akc_{counter.kind}"), c_ast.ExprList(
+                call = c_ast.FuncCall(c_ast.ID(f"akc_{counter.op}"), c_ast.ExprList(
                     [ctr, c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
                         None, [], None, c_ast.IdentifierType(["int64_t"]))), value)]))
                 return c_ast.Assignment("=", ctr, call, coord=node.coord)
@@ -302,6 +341,9 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str) -> c
                 if mode == "fill":
                     items.append(c_ast.Assignment("=", node.lvalue, ctr, coord=node.coord))
                 return c_ast.Compound(items, coord=node.coord)
+            target = node.lvalue if isinstance(node, c_ast.Assignment) else getattr(node, "expr", None)
+            if target is not None and _text.visit(target) in shadow_names:
+                return node  # a store the iteration reads back: it goes to the shadow
             if mode == "count" and isinstance(node, (c_ast.Assignment, c_ast.UnaryOp)) and (
                     _is_memory(node.lvalue if isinstance(node, c_ast.Assignment) else node.expr)
                     and (isinstance(node, c_ast.Assignment) or node.op in ("p++", "++", "p--", "--"))):

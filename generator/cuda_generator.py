@@ -105,7 +105,11 @@ class CudaGenerator(c_generator.CGenerator):
         if is_call(n.expr, "success"):
             return "return;"
         if is_call(n.expr, "failure"):
-            return "return;" if self.mode == "count" else self._failure(n.expr)
+            # count: the advance so far is still recorded, so the failing iteration's partial
+            # writes in `fill` stay inside its own range
+            if self.mode == "count":
+                return "{ akc_note_failure(akc_err, akc_tid); goto akc_next; }"
+            return self._failure(n.expr)
         raise TranslationError(self.kernel, n, "a kernel return that is neither success() nor failure(...)")
 
     def _failure(self, call: c_ast.FuncCall) -> str:
@@ -117,7 +121,9 @@ class CudaGenerator(c_generator.CGenerator):
             self.messages.append(message)
         identity, attempt = (self._visit_expr(a) for a in args[1:3])
         line = call.coord.line if call.coord else 0
-        return (f"{{ akc_fail(akc_err, {self.step}, akc_tid, akc_report >= 0, "
+        # fill knows it is the first failing iteration (later ones do not run): it reports directly
+        direct = "true" if self.mode == "fill" else "akc_report >= 0"
+        return (f"{{ akc_fail(akc_err, {self.step}, akc_tid, {direct}, "
                 f"{self.messages.index(message)}, (int64_t)({identity}), (int64_t)({attempt}), "
                 f"{line}); return; }}")
 

@@ -58,6 +58,10 @@ def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKern
         gen = make_gen("plain")
         body = "".join(_serial_statement(gen, s) for s in step.stmts)
         return [StepKernel("main", _load_locals(gen, decls) + body + _save_locals(decls))]
+    if step.kind == "parallel" and step.checked:
+        # a check launch finds the first failing iteration; the main launch stops there
+        check, main = _count(make_gen("count"), step, decls), _fill(make_gen("fill"), step, decls)
+        return [StepKernel("check", check.body), StepKernel("main", main.body)]
     if step.kind == "parallel":
         gen = make_gen("plain")
         gen.continue_returns = True
@@ -83,12 +87,12 @@ def _slot(counter_index: int) -> str:
 def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
     """Run the iteration with stores suppressed; record how far each counter advanced."""
     var = step.loop.init.decls[0].name
-    initial = {"max": "AKC_INT64_MIN", "min": "AKC_INT64_MAX"}
-    start = "".join(f"  {c.name} = 0;\n" if c.kind == "local" else
-                    f"  int64_t {c.name} = {initial.get(c.kind, '0')};\n" for c in step.counters)
+    initial = {"sum": "0", "max": "AKC_INT64_MIN", "min": "AKC_INT64_MAX"}
+    start = "".join(f"  {c.name} = {initial[c.op]};\n" if c.kind == "local" else
+                    f"  int64_t {c.name} = {initial[c.op]};\n" for c in step.counters)
     gen.continue_returns = False
     gen.continue_text = "goto akc_next;"
-    body = rewrite(step.loop.stmt, var, step.counters, "count")
+    body = rewrite(step.loop.stmt, var, step.counters, "count", step.shadows)
     text = "".join(gen._generate_stmt(s) for s in _items(body))
     record = "".join(f"  {_slot(k)} = (int64_t)({c.name});\n" for k, c in enumerate(step.counters))
     return StepKernel("count", _load_locals(gen, decls) + start + _loop_head(gen, step.loop)
@@ -101,6 +105,8 @@ def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel
     var = loop.init.decls[0].name
     start = []
     for k, c in enumerate(step.counters):
+        if c.op != "sum":
+            continue  # a running extremum is written once, by the finish launch
         if c.kind == "local":
             start.append(f"  {c.name} = {c.name} + {_slot(k)};\n")
         elif c.kind == "memory":
@@ -111,7 +117,9 @@ def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel
     gen.continue_returns = True
     body = rewrite(loop.stmt, var, step.counters, "fill")
     text = "".join(gen._generate_stmt(s) for s in _items(body))
-    return StepKernel("fill", _load_locals(gen, decls) + "".join(start) + _loop_head(gen, loop) + text)
+    # as in the C loop, nothing after the first failing iteration runs
+    skip = "  if (akc_tid > akc_err[6]) return;\n"
+    return StepKernel("fill", skip + _load_locals(gen, decls) + "".join(start) + _loop_head(gen, loop) + text)
 
 
 def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
@@ -119,11 +127,14 @@ def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKern
     total = "akc_scan[{k} * (akc_n + 1) + akc_n]"
     lines = []
     for k, c in enumerate(step.counters):
-        if c.kind == "local":
-            lines.append(f"  {c.name} = {c.name} + {total.format(k=k)};\n")
-        elif c.kind == "memory":
-            lines.append(f"  AKC_STORE({c.place}) = ({c.place}) + {total.format(k=k)};\n")
-        elif c.kind in ("max", "min"):
-            better = "<" if c.kind == "max" else ">"
-            lines.append(f"  if (({c.place}) {better} {total.format(k=k)}) AKC_STORE({c.place}) = {total.format(k=k)};\n")
-    return StepKernel("finish", _load_locals(gen, decls) + "".join(lines) + _save_locals(decls))
+        value = total.format(k=k)
+        place = c.name if c.kind == "local" else f"AKC_STORE({c.place})"
+        if c.op == "sum" and c.kind != "running":
+            lines.append(f"  {place} = ({c.target}) + {value};\n")
+        elif c.op != "sum":
+            better = "<" if c.op == "max" else ">"
+            lines.append(f"  if (({c.target}) {better} {value}) {place} = {value};\n")
+    # After a failure the counters keep their starting values: the report re-runs the failing
+    # iteration of `fill`, which starts from them.
+    guard = "  if (akc_err[0] != AKC_NO_ERROR) return;\n"
+    return StepKernel("finish", guard + _load_locals(gen, decls) + "".join(lines) + _save_locals(decls))

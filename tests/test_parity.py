@@ -89,3 +89,13 @@ def test_materialize_fills_outputs_with_the_sentinel_and_a_guard(value, dtype, e
         assert buffer[:n].tolist() == expect
     else:
         assert set(buffer.view("uint8").tolist()) == {parity.SENTINEL_BYTE}
+
+
+def test_a_write_past_the_end_before_failing_is_caught(tmp_path, upstream_cpp):
+    def overrun_then_fail(text):
+        assert "{ akc_fail(" in text
+        return text.replace("{ akc_fail(", "{ AKC_STORE(tooffsets[length + 1]) = 0; akc_fail(")
+
+    _generate(tmp_path, KERNEL, overrun_then_fail)
+    failed = [o for o in _outcomes(tmp_path, KERNEL) if not o.passed]
+    assert failed and all(o.reason == "failed as the CPU did, but wrote past the end of tooffsets" for o in failed)

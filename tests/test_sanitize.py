@@ -13,15 +13,10 @@ from akcuda import cli, paths, sanitize, specs, upstream
 from generator.translate import translate
 
 COMPACT = "awkward_ListArray_compact_offsets"
-# A translator bug the sanitized run found (reported to the generator's owners): a parallel or
-# scan-fill step runs the iterations after the first failing one, and they store, where the C
-# loop has already returned; upstream vectors size the output for the prefix the C loop reaches
-# (test_cpuawkward_IndexedArray*_flatten_nextcarry_64_3: tocarry has 1 element, the failure is
-# at i=1, and iteration i=2 writes tocarry[1]). Strict, so the fix shows up as an XPASS.
-STORES_PAST_FAILURE = pytest.mark.xfail(strict=True, reason="generator: stores past the first failure")
 # Kernels with failure paths on invalid input: the sanitized run must stay silent on all cases.
-FAITHFUL = ("awkward_ListArray_compact_offsets",
-            pytest.param("awkward_IndexedArray_flatten_nextcarry", marks=STORES_PAST_FAILURE),
+# flatten_nextcarry's upstream vectors _3 and _4 give tocarry room only for the prefix the C loop
+# reaches before failing, so a translation that stores past the first failure overruns it.
+FAITHFUL = ("awkward_ListArray_compact_offsets", "awkward_IndexedArray_flatten_nextcarry",
             "awkward_ListArray_validity", "awkward_UnionArray_validity", "awkward_IndexedArray_validity",
             "awkward_NumpyArray_utf8_to_utf32_padded")
 
@@ -114,3 +109,14 @@ def test_reports_are_parsed_from_both_sanitizers():
     assert (asan["kind"], asan["where"], asan["origin"]) == \
         ("heap-buffer-overflow", "/g/k.cu:9 in void k__s0<int>(int*)", "generated kernel")
     assert (ubsan["kind"], ubsan["where"]) == ("shift exponent -1 is negative", "/g/k.cu:12:5")
+
+
+def test_cpu_reference_overruns_are_told_apart(upstream_cpp):
+    # upstream gives numvalid = [] and the C kernel still writes *numvalid: not a translator bug
+    numvalid = "awkward_ListArray_getitem_jagged_numvalid_64"
+    case = f"tests-cpu-kernels-explicit/test_unit_cpu{numvalid}.py::test_unit_cpu{numvalid}_10"
+    assert sanitize.cpu_writes_past_end(numvalid, case) == ["numvalid"]
+    # here the C kernel stops at its failure; only a translation running on past it overruns
+    nextcarry = "awkward_IndexedArray64_getitem_nextcarry_64"
+    case = f"tests-cpu-kernels/test_cpu{nextcarry}.py::test_cpu{nextcarry}_3"
+    assert sanitize.cpu_writes_past_end(nextcarry, case) == []

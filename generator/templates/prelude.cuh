@@ -27,7 +27,7 @@ typedef unsigned long long uint64_t;
 #define AKC_INT64_MAX 9223372036854775807LL
 #define AKC_NO_ERROR ((int64_t)9223372036854775807LL)
 
-// Error record, one per plan run: [iteration, step, message, identity, attempt, line].
+// Error record, one per plan run: [iteration, step, message, identity, attempt, line, first].
 // Parallel steps keep the first failing iteration in sequential order with atomicMin; the
 // executor then re-runs that one iteration with `direct` set to fill in the rest. Within one
 // step every failing thread writes the same step number, so that write races harmlessly.
@@ -40,6 +40,14 @@ __device__ inline void akc_fail(int64_t* err, int64_t step, int64_t tid, bool di
     err[1] = step;
   }
 }
+
+// A count launch notes the first failing iteration in sequential order; its fill launch then
+// stops there, as the C loop does, and that iteration reports the failure itself.
+__device__ inline void akc_note_failure(int64_t* err, int64_t tid) {
+  atomicMin((long long*)&err[6], (long long)tid);
+}
+
+template <typename T> __device__ inline T akc_zero_of(const T*) { return T(); }
 
 template <typename T> __device__ inline T akc_min(T a, T b) { return b < a ? b : a; }
 template <typename T> __device__ inline T akc_max(T a, T b) { return a < b ? b : a; }

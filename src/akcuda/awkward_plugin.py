@@ -7,6 +7,10 @@ Kernels akcuda does not have (the pending sort family, or a look-up it cannot ma
 Awkward's own kernel and are recorded as fallbacks. ``trace()`` shows which kernels ran and how.
 
 The patch is one class attribute per backend, and ``uninstall()`` puts back the exact original.
+An akcuda kernel returns the C kernel's ``struct Error`` (message, identity, attempt and the
+upstream source URL with the failing line), so Awkward raises the same exception with the same
+text as with its CPU kernels — on the cuda target too, where it then raises at once rather than
+at the next synchronisation, and with the C kernel's text instead of Awkward's CUDA kernels'.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from akcuda import executor, specs
@@ -95,7 +100,7 @@ class _Address:
     reads: ``.ctypes.data``."""
 
     def __init__(self, address: int):
-        self.ctypes = type("ctypes", (), {"data": address})()
+        self.ctypes = SimpleNamespace(data=address)
 
 
 @functools.cache

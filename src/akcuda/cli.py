@@ -177,6 +177,9 @@ def _sanitize(args) -> int:
     for k, r in enumerate(result["reports"]):
         out.print(f"[red]✗ {r['sanitizer'] or 'crash'}: {r['kind']}[/] in {r['symbol']} "
                   f"({r['origin']}), case {r['case']} seed {r['seed']}", highlight=False)
+        if r.get("cpu_writes_past_end"):
+            out.print(f"  the CPU reference also writes past {', '.join(r['cpu_writes_past_end'])}: "
+                      "the upstream kernel or test vector is out of bounds", highlight=False)
         if k < 5:  # the text of the first few; the rest are in the JSON and the log folder
             out.print(r["head"], highlight=False, markup=False)
     for kernel, log in result["build_failures"].items():
@@ -227,8 +230,10 @@ def _record(args) -> int:
     out.print(f"record: {summary.operations} operations made {summary.calls} kernel calls; "
               f"{summary.distinct} distinct ({summary.errors} failing) saved for {summary.symbols} "
               f"specializations in {summary.folder}"
-              + (f"; {summary.skipped} not recordable" if summary.skipped else ""), highlight=False)
-    return 0
+              + (f"; {summary.skipped} not recordable" if summary.skipped else "")
+              + (f"; {summary.unfaithful} did not replay as recorded" if summary.unfaithful else ""),
+              highlight=False)
+    return 0 if summary.unfaithful == 0 else 1
 
 
 def _add_awkward_commands(sub) -> None:

@@ -55,6 +55,20 @@ def jagged(rng: np.random.Generator, n: int, dtype: str, max_len: int = 5, min_l
     return ak.contents.ListOffsetArray(_offsets(counts), content)
 
 
+def nested(rng: np.random.Generator, n: int, min_len: int = 0) -> ak.contents.ListOffsetArray:
+    """var * var * int64 (both levels nonempty when min_len is 1)."""
+    counts = _counts(rng, n, 3, min_len)
+    inner = jagged(rng, int(counts.sum()), "int64", 4, min_len)
+    return ak.contents.ListOffsetArray(_offsets(counts), inner)
+
+
+def jagged_options(rng: np.random.Generator, n: int) -> ak.contents.ListOffsetArray:
+    """var * ?int64: None inside the lists."""
+    counts = _counts(rng, n, 5)
+    values = ak.contents.NumpyArray(_values(rng, int(counts.sum()), "int64"))
+    return ak.contents.ListOffsetArray(_offsets(counts), indexed_option(rng, values))
+
+
 def list_array(rng: np.random.Generator, n: int, index: str, dtype: str = "float64",
                min_len: int = 0) -> ak.contents.ListArray:
     """A ListArray whose lists sit in shuffled order in its content (starts not monotonic),
@@ -78,13 +92,15 @@ def indexed_option(rng: np.random.Generator, content: ak.contents.Content, p: fl
     return ak.contents.IndexedOptionArray(index_type(idx), content)
 
 
-def byte_masked(rng: np.random.Generator, content: ak.contents.Content, valid_when: bool = True) -> ak.contents.ByteMaskedArray:
+def byte_masked(rng: np.random.Generator, content: ak.contents.Content,
+                valid_when: bool = True) -> ak.contents.ByteMaskedArray:
     valid = rng.random(content.length) < 0.75
     mask = (valid if valid_when else ~valid).astype(np.int8)
     return ak.contents.ByteMaskedArray(ak.index.Index8(mask), content, valid_when=valid_when)
 
 
-def bit_masked(rng: np.random.Generator, content: ak.contents.Content, lsb_order: bool = True) -> ak.contents.BitMaskedArray:
+def bit_masked(rng: np.random.Generator, content: ak.contents.Content,
+               lsb_order: bool = True) -> ak.contents.BitMaskedArray:
     valid = rng.random(content.length) < 0.75
     bits = np.packbits(valid, bitorder="little" if lsb_order else "big")
     return ak.contents.BitMaskedArray(ak.index.IndexU8(bits), content, valid_when=True,
@@ -145,11 +161,11 @@ def make_arrays(seed: int = DEFAULT_SEED) -> Arrays:
         "la32": list_array(rng, 90, "int32"),
         "lau32": list_array(rng, 90, "uint32", "int64", 1),
         "la64": list_array(rng, 90, "int64", "int32"),
-        "nested": ak.contents.ListOffsetArray(_offsets(_counts(rng, 60, 3)), jagged(rng, 0, "int64")),
+        "nested": nested(rng, 60),
+        "nested_full": nested(rng, 50, min_len=1),
         "regular": ak.contents.RegularArray(ak.contents.NumpyArray(_values(rng, 180, "float64")), 3),
         "opt_outer": indexed_option(rng, jagged(rng, 100, "int64")),
-        "opt_inner": ak.contents.ListOffsetArray(
-            _offsets(_counts(rng, 100, 5)), ak.contents.NumpyArray(np.zeros(0, np.int64))),
+        "opt_inner": jagged_options(rng, 100),
         "bytemasked": byte_masked(rng, jagged(rng, 100, "float64"), valid_when=False),
         "bitmasked": bit_masked(rng, jagged(rng, 100, "int32")),
         "bitmasked_msb": bit_masked(rng, ak.contents.NumpyArray(_values(rng, 77, "int64")), lsb_order=False),
@@ -161,17 +177,6 @@ def make_arrays(seed: int = DEFAULT_SEED) -> Arrays:
         "flat_i64": ak.contents.NumpyArray(_values(rng, 60, "int64")),
         "flat_opt": indexed_option(rng, ak.contents.NumpyArray(_values(rng, 60, "float64")), index="int32"),
     }
-    # Layouts that need their inner parts generated in sequence.
-    inner = lay["nested"]
-    lay["nested"] = ak.contents.ListOffsetArray(
-        inner.offsets, jagged(rng, int(inner.offsets[-1]), "int64", 4))
-    lay["nested_full"] = ak.contents.ListOffsetArray(
-        _offsets(_counts(rng, 50, 3, 1)), jagged(rng, 0, "int64"))
-    lay["nested_full"] = ak.contents.ListOffsetArray(
-        lay["nested_full"].offsets, jagged(rng, int(lay["nested_full"].offsets[-1]), "int64", 4, 1))
-    opt = lay["opt_inner"]
-    lay["opt_inner"] = ak.contents.ListOffsetArray(
-        opt.offsets, indexed_option(rng, ak.contents.NumpyArray(_values(rng, int(opt.offsets[-1]), "int64"))))
     arrays = Arrays({name: ak.Array(layout) for name, layout in lay.items()})
     arrays["strings"] = strings(rng, 60)
     counts = ak.num(arrays.jag_full)

@@ -204,10 +204,10 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
     shape = plan["entries"][entry["target"]]
     ctypes_ = [a["ctype"] for a in special["args"]] + PLAN_CTYPES
     scalars = {a["name"]: v for a, v in zip(special["args"], values) if base_type(a["ctype"])[1] == 0}
-    err = target.to_device(np.array([NO_ERROR, -1, -1, 0, 0, 0], dtype=np.int64))
+    err = target.to_device(np.array([NO_ERROR, -1, -1, 0, 0, 0, NO_ERROR], dtype=np.int64))
     spill = target.to_device(np.zeros(max(1, len(shape["locals"])), dtype=np.int64))
     empty = target.to_device(np.zeros(1, dtype=np.int64))
-    scans, counts = {}, {}
+    counts = {}
 
     def launch(k: int, role: str, grid: int, threads: int, n: int, report: int, scan=empty) -> None:
         target.launch(kernel, entry["steps"][k][role], grid, threads,
@@ -224,9 +224,11 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
             continue
         grid = math.ceil(n / block)
         if step["kind"] == "parallel":
+            if step.get("checked"):  # finds the first failing iteration; main stops there
+                launch(k, "check", grid, block, n, -1)
             launch(k, "main", grid, block, n, -1)
             continue
-        scan = scans[k] = target.to_device(np.zeros(len(step["counters"]) * (n + 1), dtype=np.int64))
+        scan = target.to_device(np.zeros(len(step["counters"]) * (n + 1), dtype=np.int64))
         launch(k, "count", grid, block, n, -1, scan)
         combine(target.xp, scan, step["counters"], n)
         launch(k, "fill", grid, block, n, -1, scan)
@@ -236,7 +238,6 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
         return None
     if record[2] < 0:  # a parallel step failed: re-run its first failing iteration to report it
         failed = int(record[1])
-        role = "fill" if shape["steps"][failed]["kind"] == "scan" else "main"
-        launch(failed, role, 1, 1, counts[failed], int(record[0]), scans.get(failed, empty))
+        launch(failed, "main", 1, 1, counts[failed], int(record[0]))
         record = target.to_host(err)
     return KernelFailure(plan["messages"][int(record[2])], int(record[3]), int(record[4]), int(record[5]))

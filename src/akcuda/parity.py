@@ -85,6 +85,20 @@ def _failure_text(f: KernelFailure | None) -> Any:
     return None if f is None else {"message": f.message, "identity": f.identity, "attempt": f.attempt}
 
 
+def _overrun(special: dict, device: list, tables: list, cpu_values: list, target) -> str | None:
+    """The first buffer whose guard band our run left different from the CPU run's (a C
+    kernel that writes past a buffer before failing may do so; we may not do more)."""
+    parts = iter(tables)
+    for arg, value, theirs in zip(special["args"], device, cpu_values):
+        stars = base_type(arg["ctype"])[1]
+        ours = [target.to_host(p) for p in next(parts)] if stars == 2 else \
+            [target.to_host(value)] if stars == 1 else []
+        for mine, reference in zip(ours, theirs if stars == 2 else [theirs]):
+            if GUARD and mine[len(mine) - GUARD:].tobytes() != reference[len(reference) - GUARD:].tobytes():
+                return arg["name"]
+    return None
+
+
 def run_case(plan: dict, special: dict, case: Case, target, block: int = 256) -> CaseOutcome:
     """Run one case on the CPU reference and on the target, and compare."""
     cpu_values = materialize(special, case)
@@ -109,6 +123,10 @@ def run_case(plan: dict, special: dict, case: Case, target, block: int = 256) ->
                                            (ours.message, ours.identity, ours.attempt)):
         return CaseOutcome(case.name, False, "different outcome", _failure_text(cpu), _failure_text(ours))
     if cpu is not None:
+        # outputs are not compared on failure, but nothing may be written past a buffer's end
+        overrun = _overrun(special, device, tables, cpu_values, target)
+        if overrun:
+            return CaseOutcome(case.name, False, f"failed as the CPU did, but wrote past the end of {overrun}")
         return CaseOutcome(case.name, True, cpu_failure=cpu.message)
 
     parts = iter(tables)

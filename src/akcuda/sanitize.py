@@ -54,9 +54,11 @@ def child_env(log_dir: Path) -> dict[str, str]:
     env["LD_PRELOAD"] = " ".join(filter(None, [asan_runtime(), env.get("LD_PRELOAD", "")]))
     common = f"halt_on_error=1:exitcode={SANITIZER_EXIT}"
     # detect_leaks=0: CPython leaks by design. verify_asan_link_order=0: some launcher may
-    # preload another library first; the runtime is preloaded here anyway.
+    # preload another library first; the runtime is preloaded here anyway. redzone=128: an
+    # overrun by up to 16 int64 elements lands in a redzone (the default 16 bytes let a write a
+    # few elements past a small buffer land silently in a neighbouring live buffer).
     env["ASAN_OPTIONS"] = (f"{common}:log_path={log_dir / 'asan'}:detect_leaks=0:"
-                           "verify_asan_link_order=0:abort_on_error=0:symbolize=1")
+                           "verify_asan_link_order=0:abort_on_error=0:symbolize=1:redzone=128")
     # UBSan's log_path is set too, though GCC's UBSan writes to stderr next to ASan anyway
     env["UBSAN_OPTIONS"] = f"{common}:log_path={log_dir / 'ubsan'}:print_stacktrace=1:symbolize=1"
     package_root = str(Path(__file__).resolve().parents[1])
@@ -244,6 +246,34 @@ def _halt_reports(status: int, stderr: str, last: dict | None, log: str) -> list
     return [{**where, **r} for r in found]
 
 
+def cpu_writes_past_end(symbol: str, case_name: str) -> list[str]:
+    """Arguments past whose end the CPU reference itself writes on this case (with the guard).
+
+    awkward_cpp is not instrumented, so ASan cannot see its overruns; the guard band can. A
+    report on a case where the C kernel also overruns is a faithful translation of an upstream
+    kernel (or test vector) that is out of bounds, not a translator bug.
+    """
+    import numpy as np
+
+    from akcuda import parity, pipeline, reference, specs
+
+    pairs = [(k, s) for k, s in specs.specializations(specs.load_all()) if s["symbol"] == symbol]
+    cases = [c for c in pipeline.collect_cases(*pairs[0], pipeline.SOURCES) if c.name == case_name] \
+        if pairs else []
+    if not cases or parity.GUARD == 0:
+        return []
+    special = pairs[0][1]
+    values = parity.materialize(special, cases[0])
+    reference.call(special, values)
+    past = []
+    for arg, value in zip(special["args"], values):
+        for array in value if isinstance(value, list) else [value]:
+            if isinstance(array, np.ndarray) and \
+                    (array.view(np.uint8)[-parity.GUARD * array.itemsize:] != parity.SENTINEL_BYTE).any():
+                past.append(arg["name"])
+    return past
+
+
 def _shards(symbols: list[str], jobs: int) -> list[list[str]]:
     return [s for s in (symbols[k::jobs] for k in range(jobs)) if s]
 
@@ -254,7 +284,9 @@ def run_sanitized(pattern: str | None, out_dir: Path, seeds: tuple[int, ...] = (
     """Run every parity case of the matching kernels against the ASan+UBSan host build.
 
     Returns {"summary": {"specializations", "cases", "reports", ...}, "reports": [...],
-    "parity_failures": [...], "build_failures": {...}}. Sanitized libraries go to
+    "parity_failures": [...], "build_failures": {...}}; each report names its kernel,
+    specialization, case and seed, the sanitizer, kind, location and first lines, and which
+    arguments the CPU reference itself overruns on that case. Sanitized libraries go to
     build/host/asan for the main generated folder, else to out_dir/lib (so a test's mutated
     kernel never replaces the real one there).
     """
@@ -277,6 +309,9 @@ def run_sanitized(pattern: str | None, out_dir: Path, seeds: tuple[int, ...] = (
         results = list(pool.map(lambda s: run_shard({**base, "symbols": s}, env, log_dir, timeout,
                                                     max_reports), shards))
     reports = [r for res in results for r in res["reports"]]
+    for report in reports:
+        if report["symbol"] and report["case"]:
+            report["cpu_writes_past_end"] = cpu_writes_past_end(report["symbol"], report["case"])
     ran = sum((r["cases"] for r in results), Counter())  # cases run, per source
     failures = [f for res in results for f in res["failures"]]
     summary = {"kernels": len(kernels), "specializations": len(pairs),

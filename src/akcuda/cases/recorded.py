@@ -6,8 +6,11 @@ the output buffers after it — into ``build/recorded/<symbol>.npz``. ``load_rec
 turns them back into parity cases (source "recorded").
 
 An output buffer is saved as ``{"out": length}`` unless the C kernel's results depend on what it
-held before the call (checked by calling the kernel twice with different pre-fills); Awkward
-allocates most outputs uninitialised, and those garbage bytes are not part of the case.
+held before the call (checked by calling the C kernel again with it zeroed); Awkward allocates
+most outputs uninitialised, and those garbage bytes are not part of the case. The outputs after
+the call (``notes["expected"]``) come from rerunning the C kernel with such buffers zeroed, so a
+recording is byte-for-byte reproducible; the rerun must agree with what Awkward saw wherever the
+kernel wrote (``RecordSummary.unfaithful`` counts calls where it did not).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from akcuda import awkward_plugin, paths, reference
 from akcuda.cases import Case
 from akcuda.executor import KernelFailure, base_type
 
+
 def recorded_dir() -> Path:
     return paths.BUILD / "recorded"
 
@@ -43,9 +47,10 @@ class Call:
     symbol: str
     op: str
     before: dict[str, Any]
-    after: dict[str, Any]
+    after: dict[str, Any]     # as Awkward saw them, uninitialised bytes included
     failure: KernelFailure | None
-    outputs: dict[str, Any] = field(default_factory=dict)  # what the case gives each output
+    outputs: dict[str, Any] = field(default_factory=dict)   # what the case gives each output
+    expected: dict[str, Any] = field(default_factory=dict)  # after, unwritten elements as zero
 
 
 def _copy(value: Any) -> Any:
@@ -147,6 +152,7 @@ class Recorder:
         self.seen: set[str] = set()
         self.total = 0
         self.skipped = 0
+        self.unfaithful = 0  # calls whose rerun disagreed with Awkward's outputs (expected: none)
 
     def kernel(self, index: tuple, original: Any) -> Any:
         kernel = original()  # an unknown key raises here, as it does in Awkward
@@ -156,7 +162,8 @@ class Recorder:
 
     def add(self, call: Call, special: dict) -> None:
         self.total += 1
-        _decide_outputs(call, special)
+        if not settle(call, special):
+            self.unfaithful += 1
         key = _fingerprint(call)
         if key in self.seen:
             return
@@ -172,7 +179,7 @@ def _fingerprint(call: Call) -> str:
         if name in call.outputs:
             digest.update(json.dumps(call.outputs[name]).encode())
             continue
-        for part in value if isinstance(value, list) else [value]:
+        for part in _parts(value):
             digest.update(part.tobytes() + str(part.dtype).encode() if isinstance(part, np.ndarray)
                           else repr(part).encode())
     return digest.hexdigest()
@@ -184,13 +191,18 @@ def _rows(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint8).reshape(len(a), a.itemsize)
 
 
+def _parts(value: Any) -> list:
+    """The arrays of one argument: itself, or each array of a T** table."""
+    return value if isinstance(value, list) else [value]
+
+
 def _zeroed(value: Any) -> Any:
-    parts = [np.zeros_like(a) for a in (value if isinstance(value, list) else [value])]
+    parts = [np.zeros_like(a) for a in _parts(value)]
     return parts if isinstance(value, list) else parts[0]
 
 
 def _all_zero(value: Any) -> bool:
-    return not any(a.view(np.uint8).any() for a in (value if isinstance(value, list) else [value]))
+    return not any(a.view(np.uint8).any() for a in _parts(value))
 
 
 def _call(special: dict, values: dict[str, Any]) -> KernelFailure | None:
@@ -216,7 +228,7 @@ def reads_output(special: dict, before: dict[str, Any], name: str) -> bool:
         other = arg["name"]
         if arg["dir"] == "in":
             continue
-        pairs = zip(*(v if isinstance(v, list) else [v] for v in (first[other], second[other], before[other])))
+        pairs = zip(_parts(first[other]), _parts(second[other]), _parts(before[other]))
         for one, two, old in pairs:
             if other != name:
                 if one.tobytes() != two.tobytes():
@@ -229,16 +241,30 @@ def reads_output(special: dict, before: dict[str, Any], name: str) -> bool:
     return False
 
 
-def _decide_outputs(call: Call, special: dict) -> None:
+def settle(call: Call, special: dict) -> bool:
+    """Decide what the case gives each output and compute its expected outputs: the kernel rerun
+    with unread outputs zeroed, so that elements it never writes are 0, not Awkward's garbage.
+    Returns whether the rerun agrees with what Awkward saw wherever the kernel wrote."""
+    values = {k: _copy(v) for k, v in call.before.items()}
+    unread = set()
     for arg in special["args"]:
-        name = arg["name"]
+        name, value = arg["name"], call.before[arg["name"]]
         if arg["dir"] != "out":
             continue
-        value = call.before[name]
         if reads_output(special, call.before, name):
             call.outputs[name] = [v.tolist() for v in value] if isinstance(value, list) else value.tolist()
         else:
             call.outputs[name] = [{"out": len(v)} for v in value] if isinstance(value, list) else {"out": len(value)}
+            values[name] = _zeroed(value)
+            unread.add(name)
+    _call(special, values)
+    call.expected = {name: values[name] for name in call.after}
+    for name, seen in call.after.items():
+        for mine, theirs in zip(_parts(values[name]), _parts(seen)):
+            written = (_rows(mine) != 0).any(axis=1) if name in unread else slice(None)
+            if (_rows(mine)[written] != _rows(theirs)[written]).any():
+                return False
+    return True
 
 
 # ---------------------------------------------------------------- saving and loading
@@ -265,7 +291,7 @@ def save(calls: list[Call], special: dict, folder: Path) -> Path:
                 args[name] = {"given": call.outputs[name]}
             else:
                 args[name] = _store(arrays, f"{i}.{name}", call.before[name])
-        after = {name: _store(arrays, f"{i}.{name}@after", value) for name, value in call.after.items()}
+        after = {name: _store(arrays, f"{i}.{name}@after", value) for name, value in call.expected.items()}
         failure = None if call.failure is None else \
             {"message": call.failure.message, "identity": call.failure.identity, "attempt": call.failure.attempt}
         meta.append({"name": f"{call.op}#{i}", "op": call.op, "args": args, "after": after, "failure": failure})
@@ -318,6 +344,7 @@ class RecordSummary:
     symbols: int
     folder: Path
     errors: int      # saved calls in which the C kernel failed
+    unfaithful: int  # calls whose rerun disagreed with what Awkward saw (expected: 0)
 
 
 def record(folder: Path | None = None, names: list[str] | None = None, seed: int | None = None) -> RecordSummary:
@@ -342,5 +369,6 @@ def record(folder: Path | None = None, names: list[str] | None = None, seed: int
         save(calls, awkward_plugin.specialization(symbol)[1], folder)
     saved = [c for calls in recorder.calls.values() for c in calls]
     return RecordSummary(len(operations), recorder.total, len(saved), recorder.skipped,
-                         len(recorder.calls), folder, sum(c.failure is not None for c in saved))
+                         len(recorder.calls), folder, sum(c.failure is not None for c in saved),
+                         recorder.unfaithful)
 

@@ -48,8 +48,8 @@ def test_faithful_translation_passes_every_case(tmp_path, upstream_cpp):
 
 def test_wrong_output_is_caught(tmp_path, upstream_cpp):
     def off_by_one_in_row_5(text):
-        assert "(stop - start)" in text
-        return text.replace("(stop - start)", "(stop - start + (i == 5))")
+        assert "AKC_STORE(tooffsets[i + 1]) = akc_ctr0;" in text
+        return text.replace("AKC_STORE(tooffsets[i + 1]) = akc_ctr0;", "AKC_STORE(tooffsets[i + 1]) = akc_ctr0 + (i == 5);")
 
     _generate(tmp_path, KERNEL, off_by_one_in_row_5)
     failed = [o for o in _outcomes(tmp_path, KERNEL) if not o.passed]

@@ -153,6 +153,7 @@ def _pipeline(args) -> int:
     translated = stage("generate", lambda: pipeline.generate(args.k))
     plans.write(plans.build(args.k))
     compiled = stage("compile", lambda: pipeline.compile_kernels(args.k))
+    stage("record", lambda: _record(argparse.Namespace(out=None)))
     results = stage("parity (host)", lambda: pipeline.parity_results(
         "host", args.k, pipeline.SOURCES, args.block, tuple(args.seed), translated, compiled))
     rep = report.build_report(results, stages, {
@@ -190,6 +191,10 @@ def _sanitize(args) -> int:
     out.print(f"sanitize: {s['specializations']} specializations, {s['cases']} cases under ASan+UBSan "
               f"in {s['seconds']}s: {s['reports']} report(s), {s['parity_failed']} parity failure(s), "
               f"{s['build_failed']} build failure(s); logs in {s['logs']}", highlight=False)
+    if s["cpu_also_out_of_bounds"]:
+        out.print(f"{s['cpu_also_out_of_bounds']} of the reports are on cases where the CPU reference "
+                  "overruns a buffer too (faithful translations of out-of-bounds upstream calls)",
+                  highlight=False)
     if s["skipped"]:
         out.print(f"[yellow]{s['skipped']} case(s) skipped after --max-reports {args.max_reports} "
                   "reports in one specialization[/]")
@@ -270,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "parity":
             p.add_argument("--target", choices=("host", "cuda"), default="host")
             p.add_argument("--json", metavar="FILE")
-            p.add_argument("--sources", default="upstream,generated,invalid")
+            p.add_argument("--sources", default="upstream,generated,invalid,recorded")
     p = sub.add_parser("sanitize", help="run every parity case on the ASan+UBSan host build")
     p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
     p.add_argument("--json", metavar="FILE")

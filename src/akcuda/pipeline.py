@@ -13,11 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from akcuda import executor, parity, paths, specs, upstream
 from akcuda.cases.generated import RecipeError, generated_cases
+from akcuda.cases.recorded import load_recorded_cases
 from akcuda.cases.upstream import cases_for
 from akcuda.report import SpecResult
 
 console = Console(stderr=True)
-SOURCES = ("upstream", "generated", "invalid")
+SOURCES = ("upstream", "generated", "invalid", "recorded")
 
 
 def progress() -> Progress:
@@ -74,7 +75,10 @@ def compile_kernels(pattern: str | None = None) -> dict[str, str | None]:
 def collect_cases(spec: dict, special: dict, sources: tuple[str, ...]) -> list:
     cases = cases_for(upstream.cpp_dir(), special["symbol"]) if "upstream" in sources else []
     made = generated_cases(spec, special)
-    return cases + [c for c in made if c.source in sources]
+    cases += [c for c in made if c.source in sources]
+    if "recorded" in sources:  # calls saved by `akcuda record` (none until it has run)
+        cases += load_recorded_cases(special["symbol"])
+    return cases
 
 
 def parity_results(target_name: str = "host", pattern: str | None = None,

@@ -32,3 +32,18 @@ clean:
 .PHONY: sanitize
 sanitize: venv
 	$(BIN)/akcuda sanitize --json build/sanitize/sanitize.json
+
+# On a machine with an NVIDIA GPU and no network: `make gpu-check OUT=results WHEELS=wheels`.
+# WHEELS holds every wheel the project needs (made where the registry is reachable with
+# `pip download -d wheels setuptools wheel cupy-cuda12x .[test]`); build/upstream/*.tar.gz are
+# carried along too, and `akcuda import` then only verifies them.
+OUT ?= build/gpu-check
+WHEELS ?=
+.PHONY: gpu-check
+gpu-check:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(if $(WHEELS),--no-index --find-links $(WHEELS) --no-build-isolation) -e '.[gpu,test]'
+	$(BIN)/akcuda import
+	$(BIN)/akcuda generate
+	$(BIN)/akcuda compile
+	$(BIN)/akcuda gpu-check --out $(OUT)

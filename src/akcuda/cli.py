@@ -130,6 +130,20 @@ def _plans(args) -> int:
     return 0
 
 
+def _gpu_check(args) -> int:
+    from akcuda import gpucheck
+
+    result = gpucheck.run(Path(args.out))
+    if not result["gpu"]:
+        out.print(f"[yellow]gpu-check: no GPU here[/] ({result['reason']}); wrote {args.out}/gpu-check.json")
+        return 2
+    p, c = result["parity"], result["corpus"]
+    out.print(f"gpu-check on {result['device']}: parity {p['passed']}/{p['specializations'] - p['pending']} "
+              f"specializations passed ({p['cases']} cases); corpus {c['identical']}/{c['operations']} identical; "
+              f"results in {args.out}")
+    return 0 if p["failed"] == 0 and c["different"] == 0 else 1
+
+
 def _pipeline(args) -> int:
     from akcuda import pipeline, plans, report, specs, upstream
 
@@ -257,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="akcuda", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("import", help="fetch and verify the pinned upstream sdists").set_defaults(fn=_import)
+    p = sub.add_parser("gpu-check", help="parity and corpus on the cuda target (needs an NVIDIA GPU)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON and Markdown results")
+    p.set_defaults(fn=_gpu_check)
     p = sub.add_parser("specs", help="write kernel-specs/ from upstream facts (or --check them)")
     p.add_argument("--check", action="store_true")
     p.set_defaults(fn=_specs)

@@ -284,30 +284,40 @@ def privatized(loop: c_ast.For, carried: set[str], live_after: set[str]) -> set[
     return out
 
 
-def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
-                  pointers: set[str] = frozenset(), live_after: set[str] = frozenset()) -> tuple[Expr | None, str | None]:
-    """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
+def _loop_shape(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
+                pointers: set[str]) -> tuple[str, Expr, _Uses, str | None]:
+    """What both loop rules need first: the counting variable, the iteration count, the body's
+    uses, and why the loop fits neither rule (None if it may fit)."""
     var = _counting_var(loop)
     if var is None:
-        return None, "loop is not a simple counting loop"
-    start = host_expr(_init_value(loop), scalars)
-    bound = host_expr(loop.cond.right, scalars)
+        return "", [], _Uses(), "loop is not a simple counting loop"
+    start, bound = host_expr(_init_value(loop), scalars), host_expr(loop.cond.right, scalars)
     if start is None or bound is None:
-        return None, "loop bounds are not computable from scalar arguments"
+        return var, [], _Uses(), "loop bounds are not computable from scalar arguments"
     count = ["-", bound, start] if loop.cond.op == "<" else ["+", ["-", bound, start], ["int", 1]]
     body = uses(loop.stmt)
     if body.breaks:
-        return None, f"'break' at line {body.breaks[0].coord.line} ends the loop early"
+        return var, count, body, f"'break' at line {body.breaks[0].coord.line} ends the loop early"
     if body.success_returns:
-        return None, "the loop returns early"
-    carried = sorted(set(body.written_ids) - body.declared - privatized(loop, set(body.written_ids) - body.declared, live_after))
-    if carried:
-        return None, f"carries '{carried[0]}' from one iteration to the next"
+        return var, count, body, "the loop returns early"
     for call in body.calls:
         name = call.name.name if isinstance(call.name, c_ast.ID) else "?"
         if name.startswith("std_") or name == "?" or (
                 name in helpers_writing and not _private_call(call, body.declared, pointers)):
-            return None, f"calls '{name}', which writes memory"
+            return var, count, body, f"calls '{name}', which writes memory"
+    return var, count, body, None
+
+
+def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
+                  pointers: set[str] = frozenset(), live_after: set[str] = frozenset()) -> tuple[Expr | None, str | None]:
+    """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
+    var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
+    if reason:
+        return None, reason
+    carried = set(body.written_ids) - body.declared
+    carried = sorted(carried - privatized(loop, carried, live_after))
+    if carried:
+        return None, f"carries '{carried[0]}' from one iteration to the next"
     definitions = private_definitions(loop.stmt)
     varying = body.declared | {var}
     ranges = _loop_ranges(loop.stmt)
@@ -368,21 +378,9 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
               top_locals: dict[str, int], integral_locals: set[str], integral,
               live_after: set[str] = frozenset()) -> tuple[Expr | None, list[Counter], str | None]:
     """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
-    var = _counting_var(loop)
-    if var is None:
-        return None, [], "loop is not a simple counting loop"
-    start, bound = host_expr(_init_value(loop), scalars), host_expr(loop.cond.right, scalars)
-    if start is None or bound is None:
-        return None, [], "loop bounds are not computable from scalar arguments"
-    count = ["-", bound, start] if loop.cond.op == "<" else ["+", ["-", bound, start], ["int", 1]]
-    body = uses(loop.stmt)
-    if body.breaks or body.success_returns:
-        return None, [], "the loop ends early"
-    for call in body.calls:
-        name = call.name.name if isinstance(call.name, c_ast.ID) else "?"
-        if name.startswith("std_") or name == "?" or (
-                name in helpers_writing and not _private_call(call, body.declared, pointers)):
-            return None, [], f"calls '{name}', which writes memory"
+    var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
+    if reason:
+        return None, [], reason
     carried = set(body.written_ids) - body.declared
     private = privatized(loop, carried, live_after)
     carried -= private

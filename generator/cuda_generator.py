@@ -54,15 +54,16 @@ class Normalizer(c_ast.NodeVisitor):
         """Name unnamed parameters: a kernel launch passes every argument."""
         params = node.args.params if node.args else []
         for k, param in enumerate(params):
-            if isinstance(param, c_ast.Typename) and not isinstance(param.type, c_ast.TypeDecl) or (
-                    isinstance(param, c_ast.Typename) and param.type.declname is None
-                    and "void" not in getattr(param.type.type, "names", [])):
-                inner = param.type
-                while not isinstance(inner, c_ast.TypeDecl):
-                    inner = inner.type
-                inner.declname = f"akc_unnamed{k}"
-                params[k] = c_ast.Decl(inner.declname, param.quals, [], [], [], param.type,
-                                       None, None, coord=param.coord)
+            if not isinstance(param, c_ast.Typename):
+                continue
+            inner = param.type
+            while not isinstance(inner, c_ast.TypeDecl):
+                inner = inner.type
+            if getattr(inner.type, "names", None) == ["void"] and inner is param.type:
+                continue  # `f(void)`
+            inner.declname = f"akc_unnamed{k}"
+            params[k] = c_ast.Decl(inner.declname, param.quals, [], [], [], param.type, None, None,
+                                   coord=param.coord)
         self.generic_visit(node)
 
 

@@ -8,9 +8,7 @@ Each operation runs on the same seeded random arrays twice: on Awkward's stock k
 from __future__ import annotations
 
 import math
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -405,9 +403,7 @@ def prepare(target: str = "host") -> None:
             raise RuntimeError(f"akcuda generate failed for {', '.join(sorted(failed))}")
     if target == "host":
         shared = awkward_plugin.shared_target("host")
-        sources = [paths.GENERATED / f"{k}.cu" for k in wanted]
-        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            list(pool.map(lambda cu: host.build(cu, shared.out_dir, shared.extra), sources))
+        host.build_all([paths.GENERATED / f"{k}.cu" for k in wanted], shared.out_dir, shared.extra)
 
 
 def _synchronize_cuda() -> None:

@@ -57,20 +57,11 @@ def build(cu: Path, out_dir: Path | None = None, extra: tuple[str, ...] = ()) ->
     return HostBuild(cu.stem, True, library)
 
 
-def build_all(generated: Path | None = None, kernels: list[str] | None = None, jobs: int | None = None,
-              extra: tuple[str, ...] = (), on_done=None) -> list[HostBuild]:
-    """Build every (or each named) generated kernel family, `jobs` g++ processes at a time."""
-    generated = generated or paths.GENERATED
-    sources = sorted(generated.glob("*.cu"))
-    if kernels is not None:
-        sources = [s for s in sources if s.stem in set(kernels)]
-    results = []
+def build_all(sources: list[Path], out_dir: Path, extra: tuple[str, ...] = (),
+              jobs: int | None = None) -> list[HostBuild]:
+    """Build kernel families in parallel, `jobs` g++ processes at a time (cached as `build`)."""
     with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
-        for result in pool.map(lambda cu: build(cu, extra=extra), sources):
-            results.append(result)
-            if on_done:
-                on_done(result)
-    return results
+        return list(pool.map(lambda cu: build(cu, out_dir, extra), sources))
 
 
 _loaded: dict[Path, ctypes.CDLL] = {}
@@ -80,9 +71,3 @@ def load(library: Path) -> ctypes.CDLL:
     if library not in _loaded:
         _loaded[library] = ctypes.CDLL(str(library))
     return _loaded[library]
-
-
-def find_library(kernel: str, out_dir: Path | None = None) -> Path | None:
-    """The newest built library of a kernel family, if any."""
-    found = sorted((out_dir or paths.HOSTLIB).glob(f"{kernel}.*.so"), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -88,6 +87,12 @@ def parity_results(target_name: str = "host", pattern: str | None = None,
     all_specs = specs.load_all()
     chosen = [(k, s) for k, s in specs.specializations(all_specs) if matches(pattern, k["name"], s["symbol"])]
     targets = [make_target(target_name, seed) for seed in seeds]
+    if target_name == "host":  # build the emulation libraries in parallel up front
+        from akcuda import host
+
+        kernels = sorted({k["name"] for k, _ in chosen if k["status"] == "translate"})
+        host.build_all([paths.GENERATED / f"{k}.cu" for k in kernels
+                        if (paths.GENERATED / f"{k}.cu").exists()], targets[0].out_dir)
     results = []
     with progress() as bar:
         task = bar.add_task(f"parity ({target_name})", total=len(chosen), item="")

@@ -78,11 +78,8 @@ def chosen(pattern: str | None, generated: Path) -> list[tuple[dict, dict]]:
 
 def build_libraries(kernels: list[str], generated: Path, lib_dir: Path) -> dict[str, str]:
     """Build every kernel family sanitized, in parallel; kernel -> compiler log of failures."""
-    def one(kernel: str) -> host.HostBuild:
-        return host.build(generated / f"{kernel}.cu", lib_dir, host.SANITIZE_FLAGS)
-
-    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-        return {b.kernel: b.log for b in pool.map(one, kernels) if not b.ok}
+    built = host.build_all([generated / f"{k}.cu" for k in kernels], lib_dir, host.SANITIZE_FLAGS)
+    return {b.kernel: b.log for b in built if not b.ok}
 
 
 # ---------------------------------------------------------------- child side

@@ -7,7 +7,6 @@ importer rewrites the facts and keeps the annotations.
 
 from __future__ import annotations
 
-import ctypes
 import re
 from pathlib import Path
 from typing import Any

@@ -30,6 +30,8 @@ class Step:
     counters: list[Counter] = field(default_factory=list)
     guard: Expr | None = None     # run the step only when this holds (a branch on scalar arguments)
     checked: bool = False         # parallel with failures: a check launch finds the first one
+    monotonic: list[str] = field(default_factory=list)  # inputs that must be non-decreasing, else serial
+    first: Expr | None = None     # the loop's first iteration (where the monotonic check starts)
     shadows: list = field(default_factory=list)  # check launch: places kept privately
 
 
@@ -166,6 +168,26 @@ def _loop_ranges(body: c_ast.Node) -> dict[str, c_ast.Node]:
     return out
 
 
+def _segments(body: c_ast.Node, var: str, pointers: set[str]) -> dict[str, str]:
+    """Inner loops `for (j = X[i]; j < X[i + 1]; j++)` over an input array X -> {j: X}. Their
+    ranges are disjoint across iterations exactly when X is non-decreasing, which the executor
+    checks at run time before it runs the step in parallel."""
+    out = {}
+
+    class Finder(c_ast.NodeVisitor):
+        def visit_For(self, node: c_ast.For) -> None:
+            inner, first = _counting_var(node), _init_value(node)
+            if (inner and node.cond.op == "<" and isinstance(first, c_ast.ArrayRef)
+                    and isinstance(first.name, c_ast.ID) and first.name.name in pointers
+                    and _text.visit(first.subscript) == var
+                    and _text.visit(node.cond.right).replace(" ", "") == f"{first.name.name}[{var}+1]"):
+                out[inner] = first.name.name
+            self.generic_visit(node)
+
+    Finder().visit(body)
+    return out
+
+
 def _is_zero(node: c_ast.Node | None) -> bool:
     return isinstance(node, c_ast.Constant) and node.value.rstrip("uUlL") in ("0",)
 
@@ -212,6 +234,10 @@ def _mentions(node: c_ast.Node, names: set[str]) -> bool:
     return bool(uses(node).ids & names)
 
 
+def written_anywhere(body: _Uses) -> set[str]:
+    return {array for array, _, _ in body.array_writes}
+
+
 def private_definitions(body: c_ast.Node) -> dict[str, c_ast.Node]:
     """Locals declared at the top of a loop body with an initializer and never reassigned."""
     written = uses(body).written_ids
@@ -233,8 +259,14 @@ def _inline(node: c_ast.Node, definitions: dict[str, c_ast.Node]) -> c_ast.Node:
 
 
 def _distinct_per_iteration(index: c_ast.Node, var: str, varying: set[str],
-                            ranges: dict[str, c_ast.Node]) -> bool:
-    """Is `index` of the form i + r (r invariant) or a*i + r with r provably in [0, a)?"""
+                            ranges: dict[str, c_ast.Node], segments: dict[str, str] | None = None,
+                            monotonic: set[str] | None = None) -> bool:
+    """Is `index` of the form i + r (r invariant) or a*i + r with r provably in [0, a)? Or an
+    inner variable ranging over [X[i], X[i+1]) (distinct when X is non-decreasing: the array is
+    added to `monotonic`, a condition checked at run time)?"""
+    if isinstance(index, c_ast.ID) and segments and index.name in segments and monotonic is not None:
+        monotonic.add(segments[index.name])
+        return True
     terms = _terms(index)
     with_var = [(s, t) for s, t in terms if _mentions(t, {var})]
     rest = [(s, t) for s, t in terms if not _mentions(t, {var})]
@@ -309,7 +341,8 @@ def _loop_shape(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
 
 
 def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
-                  pointers: set[str] = frozenset(), live_after: set[str] = frozenset()) -> tuple[Expr | None, str | None]:
+                  pointers: set[str] = frozenset(), live_after: set[str] = frozenset(),
+                  monotonic: set[str] | None = None) -> tuple[Expr | None, str | None]:
     """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
     var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
     if reason:
@@ -326,7 +359,9 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
         if array in body.declared and array not in pointers:
             continue  # `&local` handed to a helper
         if array == "?" or not _distinct_per_iteration(_inline(index, definitions), var,
-                                                       varying - set(ranges), ranges):
+                                                       varying - set(ranges), ranges,
+                                                       _segments(loop.stmt, var, pointers - written_anywhere(body)),
+                                                       monotonic):
             return None, f"write '{_text.visit(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
     for array, index in body.array_reads:
@@ -376,7 +411,8 @@ def _type_names(decl: c_ast.Decl) -> list[str]:
 
 def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], pointers: set[str],
               top_locals: dict[str, int], integral_locals: set[str], integral,
-              live_after: set[str] = frozenset()) -> tuple[Expr | None, list[Counter], str | None]:
+              live_after: set[str] = frozenset(),
+              monotonic: set[str] | None = None) -> tuple[Expr | None, list[Counter], str | None]:
     """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
     var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
     if reason:
@@ -389,7 +425,9 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
     definitions = private_definitions(loop.stmt)
     counters, reason = find_counters(
         loop.stmt, var, carried, top_locals, body.array_writes,
-        lambda index: _distinct_per_iteration(_inline(index, definitions), var, varying | private, ranges),
+        lambda index: _distinct_per_iteration(_inline(index, definitions), var, varying | private, ranges,
+                                              _segments(loop.stmt, var, pointers - written_anywhere(body)),
+                                              monotonic),
         body.declared | private)
     if reason:
         return None, [], reason
@@ -463,12 +501,13 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             live_after = after | {n for later in items[position + 1:] for n in uses(later).ids}
             if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
                 continue
-            count, reason, counters = None, None, []
+            count, reason, counters, monotonic = None, None, [], set()
             if isinstance(stmt, c_ast.For):
-                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after)
+                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after, monotonic)
                 if count is None:
+                    monotonic = set()
                     count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
-                                                              integral_locals, integral, live_after)
+                                                              integral_locals, integral, live_after, monotonic)
                     reason = scan_reason or reason
             elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
                 branch_guard = host_expr(stmt.cond, scalars)
@@ -485,7 +524,8 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                 reason = "a loop nested in a top-level statement other than a loop"
             if count is not None:
                 kind = "scan" if counters else "parallel"
-                step = Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard)
+                step = Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard,
+                            monotonic=sorted(monotonic), first=host_expr(_init_value(stmt), scalars))
                 if kind == "parallel" and _has_failure(stmt):
                     shadows = shadows_for_check(stmt)
                     step.checked, step.shadows = shadows is not None, shadows or []

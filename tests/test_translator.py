@@ -286,3 +286,30 @@ def test_branches_on_flags_and_reductions_into_memory_run_in_parallel(tmp_path):
         assert failure is None
         np.testing.assert_array_equal(out, counts[::-1] if reverse else counts)
         assert (longest[0], total[0]) == (counts.max(), counts.sum())
+
+
+SEGMENTS = demo_spec("akc_demo_segments", [
+    ("akc_demo_segments", [], ["int64_t*", "const int64_t*", "int64_t"]),
+], ["torow", "offsets", "length"])
+
+
+def test_segment_writes_run_in_parallel_only_when_the_offsets_rise(tmp_path):
+    translation = translate(SEGMENTS, KERNELS, EMPTY_INCLUDE)
+    (step,) = translation.plan["entries"]["akc_demo_segments"]["steps"]
+    assert step["kind"] == "parallel" and step["monotonic"] == ["offsets"]
+    (tmp_path / "akc_demo_segments.cu").write_text(translation.source)
+    special = SEGMENTS["specializations"][0]
+
+    def reference(offsets, size):  # the C loop, in order: a later row overwrites an earlier one
+        out = np.full(size, -1, np.int64)
+        for row in range(len(offsets) - 1):
+            out[offsets[row]:offsets[row + 1]] = row
+        return out
+
+    rising = np.array([0, 3, 3, 7, 10], np.int64)
+    overlapping = np.array([0, 6, 2, 9, 10], np.int64)  # rows 1 and 2 share elements 2..5
+    for offsets in (rising, overlapping):
+        out = np.full(10, -1, np.int64)
+        target = executor.HostTarget(seed=5, generated=tmp_path)
+        assert executor.run(translation.plan, special, [out, offsets, 4], target, block=2) is None
+        np.testing.assert_array_equal(out, reference(offsets, 10))

@@ -197,6 +197,20 @@ def combine(xp, scan, counters: list[dict], n: int) -> None:
             view[c, n] = view[c, :n].max() if counter["op"] == "max" else view[c, :n].min()
 
 
+def _non_decreasing(target, step: dict, special: dict, values: list, scalars: dict, n: int) -> bool:
+    """Does every array the step's parallel form relies on rise over the iterations' range?
+    (One read-back; the C reads exactly these elements.)"""
+    if not step.get("monotonic"):
+        return True
+    first = evaluate(step["first"], scalars)
+    names = [a["name"] for a in special["args"]]
+    for array in step["monotonic"]:
+        data = values[names.index(array)]
+        if not bool(target.xp.all(data[first + 1:first + n + 1] >= data[first:first + n])):
+            return False
+    return True
+
+
 def run(plan: dict, special: dict, values: list, target, block: int = 256) -> KernelFailure | None:
     """Run one specialization's plan on device values (arrays already on the target)."""
     kernel, symbol = plan["kernel"], special["symbol"]
@@ -221,6 +235,9 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
             continue
         n = counts[k] = evaluate(step["count"], scalars)
         if n <= 0:
+            continue
+        if not _non_decreasing(target, step, special, values, scalars, n):
+            launch(k, "serial", 1, 1, 1, 0)  # the segments may overlap: keep the C order
             continue
         grid = math.ceil(n / block)
         if step["kind"] == "parallel":

@@ -30,3 +30,20 @@ def test_results_page_lists_counts_failures_and_fallbacks():
     assert "| 494 | 435 | 1 | 58 | 9000 |" in page and "| 172 | 171 | 1 | 170 |" in page
     assert "`awkward_x_64`: tocarry differs at index 3" in page and "`sum_axis1`: values differ" in page
     assert "Fallback kernels: awkward_sort" in page and "parity 12.5s" in page
+
+
+def test_prebuilt_cubins_are_used_only_for_the_same_source_and_arch(upstream_cpp):
+    """The cuda target's first call needs no compile when `akcuda compile` built this source."""
+    from akcuda import executor, paths, pipeline
+    from akcuda.compile import compile_all
+
+    kernel = "awkward_ListArray_compact_offsets"
+    assert not any(pipeline.generate(kernel).values())
+    compile_all(paths.GENERATED, paths.COMPILED, kernels=[kernel], progress=False)
+    source = (paths.GENERATED / f"{kernel}.cu").read_text()
+    found = executor.prebuilt_cubin(paths.COMPILED, kernel, "sm_90", source)
+    assert found is not None and found[0].read_bytes()[:4] == b"\x7fELF"
+    plan = executor.load_plan(kernel)
+    assert set(found[1]) == set(plan["name_expressions"])
+    assert executor.prebuilt_cubin(paths.COMPILED, kernel, "sm_90", source + "// edited\n") is None
+    assert executor.prebuilt_cubin(paths.COMPILED, kernel, "sm_75", source) is None

@@ -93,8 +93,8 @@ def _overrun(special: dict, device: list, tables: list, cpu_values: list, target
         stars = base_type(arg["ctype"])[1]
         ours = [target.to_host(p) for p in next(parts)] if stars == 2 else \
             [target.to_host(value)] if stars == 1 else []
-        for mine, reference in zip(ours, theirs if stars == 2 else [theirs]):
-            if GUARD and mine[len(mine) - GUARD:].tobytes() != reference[len(reference) - GUARD:].tobytes():
+        for mine, cpu in zip(ours, theirs if stars == 2 else [theirs]):
+            if GUARD and mine[len(mine) - GUARD:].tobytes() != cpu[len(cpu) - GUARD:].tobytes():
                 return arg["name"]
     return None
 

@@ -46,35 +46,31 @@ def test_faithful_translation_passes_every_case(tmp_path, upstream_cpp):
     assert any(o.cpu_failure == "stops[i] < starts[i]" for o in outcomes)
 
 
-def test_wrong_output_is_caught(tmp_path, upstream_cpp):
-    def off_by_one_in_row_5(text):
-        assert "AKC_STORE(tooffsets[i + 1]) = akc_ctr0;" in text
-        return text.replace("AKC_STORE(tooffsets[i + 1]) = akc_ctr0;", "AKC_STORE(tooffsets[i + 1]) = akc_ctr0 + (i == 5);")
+# Deliberately wrong translations: (generated text, its replacement, what every failing case says).
+MUTATIONS = {
+    "wrong output in row 5": ("AKC_STORE(tooffsets[i + 1]) = akc_ctr0;",
+                              "AKC_STORE(tooffsets[i + 1]) = akc_ctr0 + (i == 5);", "tooffsets differs at index"),
+    "wrong error identity": ("(int64_t)(i), (int64_t)(kSliceNone)",
+                             "(int64_t)(i + 1), (int64_t)(kSliceNone)", "different outcome"),
+    "write past the end": ("AKC_STORE(tooffsets[i + 1]) = ", "AKC_STORE(tooffsets[i + 2]) = ", ""),
+    "write past the end, then fail": ("{ akc_fail(", "{ AKC_STORE(tooffsets[length + 1]) = 0; akc_fail(",
+                                      "failed as the CPU did, but wrote past the end of tooffsets"),
+}
 
-    _generate(tmp_path, KERNEL, off_by_one_in_row_5)
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_a_wrong_translation_is_caught(tmp_path, upstream_cpp, mutation):
+    old, new, reason = MUTATIONS[mutation]
+
+    def mutate(text):
+        assert old in text
+        return text.replace(old, new)
+
+    _generate(tmp_path, KERNEL, mutate)
     failed = [o for o in _outcomes(tmp_path, KERNEL) if not o.passed]
-    assert failed and all("tooffsets differs at index" in o.reason for o in failed)
-
-
-def test_wrong_error_identity_is_caught(tmp_path, upstream_cpp):
-    def wrong_identity(text):
-        assert "(int64_t)(i), (int64_t)(kSliceNone)" in text
-        return text.replace("(int64_t)(i), (int64_t)(kSliceNone)", "(int64_t)(i + 1), (int64_t)(kSliceNone)")
-
-    _generate(tmp_path, KERNEL, wrong_identity)
-    failed = [o for o in _outcomes(tmp_path, KERNEL) if not o.passed]
-    assert failed and all(o.reason == "different outcome" for o in failed)
-    assert failed[0].cpu["identity"] + 1 == failed[0].ours["identity"]
-
-
-def test_out_of_bounds_write_shows_in_the_guard_band(tmp_path, upstream_cpp):
-    def overrun(text):
-        assert "AKC_STORE(tooffsets[i + 1]) = " in text
-        return text.replace("AKC_STORE(tooffsets[i + 1]) = ", "AKC_STORE(tooffsets[i + 2]) = ")
-
-    _generate(tmp_path, KERNEL, overrun)
-    failed = [o for o in _outcomes(tmp_path, KERNEL) if not o.passed]
-    assert failed
+    assert failed and all(reason in o.reason for o in failed)
+    if mutation == "wrong error identity":
+        assert failed[0].cpu["identity"] + 1 == failed[0].ours["identity"]
 
 
 @pytest.mark.parametrize("value, dtype, expect", [([1, 2, 3], "int64_t", [1, 2, 3]), ({"out": 2}, "int32_t", None)])
@@ -89,13 +85,3 @@ def test_materialize_fills_outputs_with_the_sentinel_and_a_guard(value, dtype, e
         assert buffer[:n].tolist() == expect
     else:
         assert set(buffer.view("uint8").tolist()) == {parity.SENTINEL_BYTE}
-
-
-def test_a_write_past_the_end_before_failing_is_caught(tmp_path, upstream_cpp):
-    def overrun_then_fail(text):
-        assert "{ akc_fail(" in text
-        return text.replace("{ akc_fail(", "{ AKC_STORE(tooffsets[length + 1]) = 0; akc_fail(")
-
-    _generate(tmp_path, KERNEL, overrun_then_fail)
-    failed = [o for o in _outcomes(tmp_path, KERNEL) if not o.passed]
-    assert failed and all(o.reason == "failed as the CPU did, but wrote past the end of tooffsets" for o in failed)

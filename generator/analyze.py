@@ -30,8 +30,8 @@ class Step:
     counters: list[Counter] = field(default_factory=list)
     guard: Expr | None = None     # run the step only when this holds (a branch on scalar arguments)
     checked: bool = False         # parallel with failures: a check launch finds the first one
-    monotonic: list[str] = field(default_factory=list)  # inputs that must be non-decreasing, else serial
-    first: Expr | None = None     # the loop's first iteration (where the monotonic check starts)
+    segments: list[dict] = field(default_factory=list)  # row ranges that must be disjoint, else serial
+    first: Expr | None = None     # the loop's first iteration (where that check starts)
     shadows: list = field(default_factory=list)  # check launch: places kept privately
 
 
@@ -168,20 +168,29 @@ def _loop_ranges(body: c_ast.Node) -> dict[str, c_ast.Node]:
     return out
 
 
-def _segments(body: c_ast.Node, var: str, pointers: set[str]) -> dict[str, str]:
-    """Inner loops `for (j = X[i]; j < X[i + 1]; j++)` over an input array X -> {j: X}. Their
-    ranges are disjoint across iterations exactly when X is non-decreasing, which the executor
-    checks at run time before it runs the step in parallel."""
+def _element(node: c_ast.Node, var: str, pointers: set[str]) -> tuple[str, int] | None:
+    """`P[i]` or `P[i + 1]` of an input array P -> (P, 0 or 1)."""
+    if not (isinstance(node, c_ast.ArrayRef) and isinstance(node.name, c_ast.ID) and node.name.name in pointers):
+        return None
+    index = _text.visit(node.subscript).replace(" ", "")
+    return (node.name.name, 0) if index == var else (node.name.name, 1) if index == f"{var}+1" else None
+
+
+def _segments(body: c_ast.Node, var: str, pointers: set[str],
+              definitions: dict[str, c_ast.Node]) -> dict[str, tuple[tuple[str, int], tuple[str, int]]]:
+    """Inner loops `for (j = A[i]; j < B[i]; j++)` over input arrays (offsets: A = X[i],
+    B = X[i + 1]) -> {j: (start, stop)}. The rows' ranges are disjoint when every range is
+    ordered and ends before the next begins, which the executor checks at run time."""
     out = {}
 
     class Finder(c_ast.NodeVisitor):
         def visit_For(self, node: c_ast.For) -> None:
-            inner, first = _counting_var(node), _init_value(node)
-            if (inner and node.cond.op == "<" and isinstance(first, c_ast.ArrayRef)
-                    and isinstance(first.name, c_ast.ID) and first.name.name in pointers
-                    and _text.visit(first.subscript) == var
-                    and _text.visit(node.cond.right).replace(" ", "") == f"{first.name.name}[{var}+1]"):
-                out[inner] = first.name.name
+            inner = _counting_var(node)
+            if inner and node.cond.op == "<":
+                start = _element(_inline(_init_value(node), definitions), var, pointers)
+                stop = _element(_inline(node.cond.right, definitions), var, pointers)
+                if start and stop:
+                    out[inner] = (start, stop)
             self.generic_visit(node)
 
     Finder().visit(body)
@@ -259,13 +268,13 @@ def _inline(node: c_ast.Node, definitions: dict[str, c_ast.Node]) -> c_ast.Node:
 
 
 def _distinct_per_iteration(index: c_ast.Node, var: str, varying: set[str],
-                            ranges: dict[str, c_ast.Node], segments: dict[str, str] | None = None,
-                            monotonic: set[str] | None = None) -> bool:
+                            ranges: dict[str, c_ast.Node], segments: dict | None = None,
+                            disjoint: set | None = None) -> bool:
     """Is `index` of the form i + r (r invariant) or a*i + r with r provably in [0, a)? Or an
-    inner variable ranging over [X[i], X[i+1]) (distinct when X is non-decreasing: the array is
-    added to `monotonic`, a condition checked at run time)?"""
-    if isinstance(index, c_ast.ID) and segments and index.name in segments and monotonic is not None:
-        monotonic.add(segments[index.name])
+    inner variable ranging over [A[i], B[i]) (distinct when the rows' ranges are disjoint: the
+    range is added to `disjoint`, a condition checked at run time)?"""
+    if isinstance(index, c_ast.ID) and segments and index.name in segments and disjoint is not None:
+        disjoint.add(segments[index.name])
         return True
     terms = _terms(index)
     with_var = [(s, t) for s, t in terms if _mentions(t, {var})]
@@ -342,7 +351,7 @@ def _loop_shape(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
 
 def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
                   pointers: set[str] = frozenset(), live_after: set[str] = frozenset(),
-                  monotonic: set[str] | None = None) -> tuple[Expr | None, str | None]:
+                  disjoint: set | None = None) -> tuple[Expr | None, str | None]:
     """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
     var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
     if reason:
@@ -360,8 +369,9 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
             continue  # `&local` handed to a helper
         if array == "?" or not _distinct_per_iteration(_inline(index, definitions), var,
                                                        varying - set(ranges), ranges,
-                                                       _segments(loop.stmt, var, pointers - written_anywhere(body)),
-                                                       monotonic):
+                                                       _segments(loop.stmt, var, pointers - written_anywhere(body),
+                                                                 definitions),
+                                                       disjoint):
             return None, f"write '{_text.visit(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
     for array, index in body.array_reads:
@@ -412,7 +422,7 @@ def _type_names(decl: c_ast.Decl) -> list[str]:
 def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], pointers: set[str],
               top_locals: dict[str, int], integral_locals: set[str], integral,
               live_after: set[str] = frozenset(),
-              monotonic: set[str] | None = None) -> tuple[Expr | None, list[Counter], str | None]:
+              disjoint: set | None = None) -> tuple[Expr | None, list[Counter], str | None]:
     """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
     var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
     if reason:
@@ -426,8 +436,9 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
     counters, reason = find_counters(
         loop.stmt, var, carried, top_locals, body.array_writes,
         lambda index: _distinct_per_iteration(_inline(index, definitions), var, varying | private, ranges,
-                                              _segments(loop.stmt, var, pointers - written_anywhere(body)),
-                                              monotonic),
+                                              _segments(loop.stmt, var, pointers - written_anywhere(body),
+                                                        definitions),
+                                              disjoint),
         body.declared | private)
     if reason:
         return None, [], reason
@@ -501,13 +512,13 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             live_after = after | {n for later in items[position + 1:] for n in uses(later).ids}
             if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
                 continue
-            count, reason, counters, monotonic = None, None, [], set()
+            count, reason, counters, disjoint = None, None, [], set()
             if isinstance(stmt, c_ast.For):
-                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after, monotonic)
+                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after, disjoint)
                 if count is None:
-                    monotonic = set()
+                    disjoint = set()
                     count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
-                                                              integral_locals, integral, live_after, monotonic)
+                                                              integral_locals, integral, live_after, disjoint)
                     reason = scan_reason or reason
             elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
                 branch_guard = host_expr(stmt.cond, scalars)
@@ -525,7 +536,8 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             if count is not None:
                 kind = "scan" if counters else "parallel"
                 step = Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard,
-                            monotonic=sorted(monotonic), first=host_expr(_init_value(stmt), scalars))
+                            segments=[{"starts": list(a), "stops": list(b)} for a, b in sorted(disjoint)],
+                            first=host_expr(_init_value(stmt), scalars))
                 if kind == "parallel" and _has_failure(stmt):
                     shadows = shadows_for_check(stmt)
                     step.checked, step.shadows = shadows is not None, shadows or []

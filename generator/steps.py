@@ -55,7 +55,7 @@ def _items(node: c_ast.Node) -> list[c_ast.Node]:
 def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
     """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator."""
     kernels = _parallel_kernels(make_gen, step, decls)
-    if step.monotonic:  # the executor runs this instead when an input is not non-decreasing
+    if step.segments:  # the executor runs this instead when the rows' ranges may overlap
         gen = make_gen("plain")
         kernels.append(StepKernel("serial", _load_locals(gen, decls) + gen._generate_stmt(step.loop)
                                   + _save_locals(decls)))

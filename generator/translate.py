@@ -187,7 +187,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 def _step_record(step: Step) -> dict:
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
     return {"kind": step.kind, "count": step.count, "reason": step.reason, "line": line, "guard": step.guard, "checked": step.checked,
-            "monotonic": step.monotonic, "first": step.first,
+            "segments": step.segments, "first": step.first,
             "counters": [{"kind": c.kind, "name": c.name, "place": c.place, "op": c.op} for c in step.counters]}
 
 

@@ -296,7 +296,7 @@ SEGMENTS = demo_spec("akc_demo_segments", [
 def test_segment_writes_run_in_parallel_only_when_the_offsets_rise(tmp_path):
     translation = translate(SEGMENTS, KERNELS, EMPTY_INCLUDE)
     (step,) = translation.plan["entries"]["akc_demo_segments"]["steps"]
-    assert step["kind"] == "parallel" and step["monotonic"] == ["offsets"]
+    assert step["kind"] == "parallel" and step["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1]}]
     (tmp_path / "akc_demo_segments.cu").write_text(translation.source)
     special = SEGMENTS["specializations"][0]
 
@@ -313,3 +313,29 @@ def test_segment_writes_run_in_parallel_only_when_the_offsets_rise(tmp_path):
         target = executor.HostTarget(seed=5, generated=tmp_path)
         assert executor.run(translation.plan, special, [out, offsets, 4], target, block=2) is None
         np.testing.assert_array_equal(out, reference(offsets, 10))
+
+
+RANGES = demo_spec("akc_demo_ranges", [
+    ("akc_demo_ranges", [], ["int64_t*", "const int64_t*", "const int64_t*", "int64_t"]),
+], ["toindex", "starts", "stops", "length"])
+
+
+@pytest.mark.parametrize("starts, stops, parallel", [
+    ([0, 4, 4, 9], [4, 4, 9, 12], True),     # ordered, non-overlapping: rows run in parallel
+    ([6, 0, 3, 9], [9, 3, 6, 12], False),    # disjoint but out of order: C order is kept
+    ([0, 2, 5, 9], [4, 6, 9, 12], False),    # overlapping: a later row overwrites, as in C
+])
+def test_list_ranges_are_checked_at_run_time(tmp_path, starts, stops, parallel):
+    translation = translate(RANGES, KERNELS, EMPTY_INCLUDE)
+    (step,) = translation.plan["entries"]["akc_demo_ranges"]["steps"]
+    assert step["segments"] == [{"starts": ["starts", 0], "stops": ["stops", 0]}]
+    (tmp_path / "akc_demo_ranges.cu").write_text(translation.source)
+    starts, stops = np.array(starts, np.int64), np.array(stops, np.int64)
+    expected = np.full(12, -1, np.int64)
+    for start, stop in zip(starts, stops):
+        expected[start:stop] = np.arange(stop - start)
+    target = executor.HostTarget(seed=2, generated=tmp_path)
+    assert executor._disjoint(target, step, RANGES["specializations"][0], [None, starts, stops, 4], {"length": 4}, 4) == parallel
+    out = np.full(12, -1, np.int64)
+    assert executor.run(translation.plan, RANGES["specializations"][0], [out, starts, stops, 4], target, block=2) is None
+    np.testing.assert_array_equal(out, expected)

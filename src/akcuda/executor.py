@@ -225,16 +225,16 @@ def combine(xp, scan, counters: list[dict], n: int) -> None:
             view[c, n] = view[c, :n].max() if counter["op"] == "max" else view[c, :n].min()
 
 
-def _non_decreasing(target, step: dict, special: dict, values: list, scalars: dict, n: int) -> bool:
-    """Does every array the step's parallel form relies on rise over the iterations' range?
-    (One read-back; the C reads exactly these elements.)"""
-    if not step.get("monotonic"):
-        return True
-    first = evaluate(step["first"], scalars)
+def _disjoint(target, step: dict, special: dict, values: list, scalars: dict, n: int) -> bool:
+    """Are the rows' ranges [A[i], B[i]) that the step's parallel form relies on ordered and
+    non-overlapping? (One read-back; the C reads exactly these elements.)"""
+    first = evaluate(step["first"], scalars) if step.get("segments") else 0
     names = [a["name"] for a in special["args"]]
-    for array in step["monotonic"]:
-        data = values[names.index(array)]
-        if not bool(target.xp.all(data[first + 1:first + n + 1] >= data[first:first + n])):
+    for segment in step.get("segments", []):
+        (a, sa), (b, sb) = segment["starts"], segment["stops"]
+        starts = values[names.index(a)][first + sa:first + sa + n]
+        stops = values[names.index(b)][first + sb:first + sb + n]
+        if not bool(target.xp.all(starts <= stops)) or not bool(target.xp.all(stops[:-1] <= starts[1:])):
             return False
     return True
 
@@ -264,7 +264,7 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
         n = counts[k] = evaluate(step["count"], scalars)
         if n <= 0:
             continue
-        if not _non_decreasing(target, step, special, values, scalars, n):
+        if not _disjoint(target, step, special, values, scalars, n):
             launch(k, "serial", 1, 1, 1, 0)  # the segments may overlap: keep the C order
             continue
         grid = math.ceil(n / block)

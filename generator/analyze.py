@@ -1,22 +1,25 @@
-"""Stage: split a kernel body into plan steps and decide which loops run one thread per iteration.
+"""Stage: split a kernel body into plan steps and decide how each loop runs.
 
-A top-level `for` loop becomes a parallel step when its iterations are provably independent:
+A top-level `for` loop becomes a *parallel* step when its iterations are provably independent:
 its bounds are computable on the host from scalar arguments, it assigns no variable declared
-outside it, every array it writes is indexed `a*i + r` with `r` provably in `[0, a)` (or `i + r`),
-and every read of a written array uses exactly a written index. Everything else runs as a
-serial step (one thread), and the step records why.
+outside it (variables it assigns before use in every iteration are private), every array it
+writes is indexed `a*i + r` with `r` provably in `[0, a)` (or `i + r`), or over a row range
+`[A[i], B[i])` that the executor checks for overlap at run time, and every read of a written
+array uses exactly a written index. A loop whose only carried state is counters becomes a
+*scan* step (counters.py). Branches on scalar arguments pick their steps on the host.
+Everything else runs as a *serial* step (one thread), and the step records why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pycparser import c_ast, c_generator
+from pycparser import c_ast
 
+from generator.ast_util import block, ids, signed_terms, text, walk
 from generator.counters import Counter, find_counters, running_statements
 from generator.cuda_generator import is_call
 
-_text = c_generator.CGenerator()
 Expr = list  # JSON expression tree evaluated by the plan executor: ["arg", n] | ["int", v] | [op, a, b]
 
 
@@ -150,7 +153,7 @@ def uses(node: c_ast.Node) -> _Uses:
 
 
 def _same(a: c_ast.Node, b: c_ast.Node) -> bool:
-    return _text.visit(a) == _text.visit(b)
+    return text(a) == text(b)
 
 
 def _loop_ranges(body: c_ast.Node) -> dict[str, c_ast.Node]:
@@ -172,7 +175,7 @@ def _element(node: c_ast.Node, var: str, pointers: set[str]) -> tuple[str, int] 
     """`P[i]` or `P[i + 1]` of an input array P -> (P, 0 or 1)."""
     if not (isinstance(node, c_ast.ArrayRef) and isinstance(node.name, c_ast.ID) and node.name.name in pointers):
         return None
-    index = _text.visit(node.subscript).replace(" ", "")
+    index = text(node.subscript).replace(" ", "")
     return (node.name.name, 0) if index == var else (node.name.name, 1) if index == f"{var}+1" else None
 
 
@@ -229,18 +232,8 @@ def _counting_var(loop: c_ast.For) -> str | None:
     return var
 
 
-def _terms(node: c_ast.Node) -> list[tuple[int, c_ast.Node]]:
-    """Flatten + and - into signed terms."""
-    if isinstance(node, c_ast.BinaryOp) and node.op in "+-":
-        right = _terms(node.right)
-        if node.op == "-":
-            right = [(-s, t) for s, t in right]
-        return _terms(node.left) + right
-    return [(1, node)]
-
-
 def _mentions(node: c_ast.Node, names: set[str]) -> bool:
-    return bool(uses(node).ids & names)
+    return bool(ids(node) & names)
 
 
 def written_anywhere(body: _Uses) -> set[str]:
@@ -276,7 +269,7 @@ def _distinct_per_iteration(index: c_ast.Node, var: str, varying: set[str],
     if isinstance(index, c_ast.ID) and segments and index.name in segments and disjoint is not None:
         disjoint.add(segments[index.name])
         return True
-    terms = _terms(index)
+    terms = signed_terms(index)
     with_var = [(s, t) for s, t in terms if _mentions(t, {var})]
     rest = [(s, t) for s, t in terms if not _mentions(t, {var})]
     if len(with_var) != 1 or with_var[0][0] != 1:
@@ -316,7 +309,7 @@ def privatized(loop: c_ast.For, carried: set[str], live_after: set[str]) -> set[
     use (their first mention in the body is a plain assignment) and nothing reads them later."""
     out = set()
     for name in carried - live_after:
-        for item in _block(loop.stmt):
+        for item in block(loop.stmt):
             if name in uses(item).ids or name in uses(item).written_ids:
                 if (isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ID)
                         and item.lvalue.name == name and name not in uses(item.rvalue).ids):
@@ -372,11 +365,11 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
                                                        _segments(loop.stmt, var, pointers - written_anywhere(body),
                                                                  definitions),
                                                        disjoint):
-            return None, f"write '{_text.visit(node)}' is not provably distinct per iteration"
+            return None, f"write '{text(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
     for array, index in body.array_reads:
         if array in written and not any(_same(index, w) for w in written[array]):
-            return None, f"reads '{array}[{_text.visit(index)}]', written by another iteration"
+            return None, f"reads '{array}[{text(index)}]', written by another iteration"
     return count, None
 
 
@@ -386,8 +379,8 @@ def shadows_for_check(loop: c_ast.For) -> list[tuple[str, c_ast.Node]] | None:
     when a shadow's index depends on the iteration's own locals (it could not be declared up
     front), so no check launch is possible."""
     body = uses(loop.stmt)
-    written = {(a, _text.visit(i)): i for a, i, _ in body.array_writes}
-    read = {(a, _text.visit(i)) for a, i in body.array_reads}
+    written = {(a, text(i)): i for a, i, _ in body.array_writes}
+    read = {(a, text(i)) for a, i in body.array_reads}
     shadows = []
     for key in sorted(read & set(written)):
         if uses(written[key]).ids & body.declared:
@@ -399,10 +392,10 @@ def shadows_for_check(loop: c_ast.For) -> list[tuple[str, c_ast.Node]] | None:
 def _written_first(body: c_ast.Node, place: str) -> bool:
     """Is the body's first statement that mentions `place` a plain store to it (so the
     iteration never reads the memory's old value)?"""
-    for item in _block(body):
-        if place in _text.visit(item):
-            return (isinstance(item, c_ast.Assignment) and item.op == "=" and _text.visit(item.lvalue) == place
-                    and place not in _text.visit(item.rvalue))
+    for item in block(body):
+        if place in text(item):
+            return (isinstance(item, c_ast.Assignment) and item.op == "=" and text(item.lvalue) == place
+                    and place not in text(item.rvalue))
     return False
 
 
@@ -450,10 +443,10 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
             return None, [], f"running value in '{array}' is not of an integer type in every specialization"
     counter_arrays = {c.place for c in counters if c.kind == "running"}
     written = {a for a, _, node in body.array_writes
-               if _text.visit(node) not in {c.place for c in counters}} - counter_arrays
+               if text(node) not in {c.place for c in counters}} - counter_arrays
     for array, index in body.array_reads:
         if array in written:
-            return None, [], f"reads '{array}[{_text.visit(index)}]', which the loop writes"
+            return None, [], f"reads '{array}[{text(index)}]', which the loop writes"
     for array in counter_arrays:
         reads = sum(a == array for a, _ in body.array_reads)
         if reads != running_statements(loop.stmt, var, array):
@@ -465,17 +458,7 @@ CONSTANT_WORK = "constant work outside loops"
 
 
 def _has_failure(node: c_ast.Node) -> bool:
-    return any(isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in _walk(node))
-
-
-def _walk(node: c_ast.Node):
-    yield node
-    for _, child in node.children():
-        yield from _walk(child)
-
-
-def _block(node: c_ast.Node) -> list[c_ast.Node]:
-    return (node.block_items or []) if isinstance(node, c_ast.Compound) else [node]
+    return any(isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in walk(node))
 
 
 def _both(outer: Expr | None, inner: Expr) -> Expr:
@@ -483,17 +466,7 @@ def _both(outer: Expr | None, inner: Expr) -> Expr:
 
 
 def _has_loop(node: c_ast.Node) -> bool:
-    class Finder(c_ast.NodeVisitor):
-        found = False
-
-        def visit_For(self, n: c_ast.Node) -> None:
-            self.found = True
-
-        visit_While = visit_DoWhile = visit_For
-
-    finder = Finder()
-    finder.visit(node)
-    return finder.found
+    return any(isinstance(n, (c_ast.For, c_ast.While, c_ast.DoWhile)) for n in walk(node))
 
 
 def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str],
@@ -524,11 +497,11 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                 branch_guard = host_expr(stmt.cond, scalars)
                 branches = [stmt.iftrue] + ([stmt.iffalse] if stmt.iffalse is not None else [])
                 if branch_guard is not None and not any(
-                        isinstance(item, c_ast.Decl) for b in branches for item in _block(b)):
+                        isinstance(item, c_ast.Decl) for b in branches for item in block(b)):
                     # a condition on scalar arguments: the executor picks the branch's steps
-                    plan_items(_block(stmt.iftrue), _both(guard, branch_guard), live_after)
+                    plan_items(block(stmt.iftrue), _both(guard, branch_guard), live_after)
                     if stmt.iffalse is not None:
-                        plan_items(_block(stmt.iffalse), _both(guard, ["!", branch_guard]), live_after)
+                        plan_items(block(stmt.iffalse), _both(guard, ["!", branch_guard]), live_after)
                     continue
                 reason = "a loop inside an 'if' whose condition is not on scalar arguments alone"
             elif _has_loop(stmt):

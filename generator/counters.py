@@ -16,11 +16,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from pycparser import c_ast, c_generator
+from pycparser import c_ast
 
+from generator.ast_util import ids as _ids, is_memory as _is_memory, signed_terms as _signed_terms, text
 from generator.cuda_generator import is_call
-
-_text = c_generator.CGenerator()
 
 
 @dataclass
@@ -35,28 +34,6 @@ class Counter:
     def target(self) -> str:
         """The C text the kernel updates: the local's name or the memory place."""
         return self.name if self.kind == "local" else self.place
-
-
-def _is_memory(node: c_ast.Node) -> bool:
-    return isinstance(node, c_ast.ArrayRef) or (isinstance(node, c_ast.UnaryOp) and node.op == "*")
-
-
-def _ids(node: c_ast.Node | None) -> set[str]:
-    found: set[str] = set()
-
-    class Walk(c_ast.NodeVisitor):
-        def visit_ID(self, n: c_ast.ID) -> None:
-            found.add(n.name)
-
-    if node is not None:
-        Walk().visit(node)
-    return found
-
-
-def _signed_terms(node: c_ast.Node, sign: int = 1) -> list[tuple[int, c_ast.Node]]:
-    if isinstance(node, c_ast.BinaryOp) and node.op in "+-":
-        return _signed_terms(node.left, sign) + _signed_terms(node.right, sign if node.op == "+" else -sign)
-    return [(sign, node)]
 
 
 def _rebuild(terms: list[tuple[int, c_ast.Node]]) -> c_ast.Node:
@@ -74,12 +51,12 @@ def _advance(stmt: c_ast.Node) -> tuple[c_ast.Node, c_ast.Node] | None:
     if isinstance(stmt, c_ast.Assignment) and stmt.op == "+=":
         return stmt.lvalue, stmt.rvalue
     if isinstance(stmt, c_ast.Assignment) and stmt.op == "=":
-        target = _text.visit(stmt.lvalue)
+        target = text(stmt.lvalue)
         terms = _signed_terms(stmt.rvalue)
-        own = [k for k, (sign, term) in enumerate(terms) if sign > 0 and _text.visit(term) == target]
+        own = [k for k, (sign, term) in enumerate(terms) if sign > 0 and text(term) == target]
         if len(own) == 1 and len(terms) > 1:
             rest = terms[:own[0]] + terms[own[0] + 1:]
-            if not any(_text.visit(t) == target for _, t in rest):
+            if not any(text(t) == target for _, t in rest):
                 return stmt.lvalue, _rebuild(rest)
     return None
 
@@ -100,21 +77,21 @@ class _CounterUses(c_ast.NodeVisitor):
 
     def visit(self, node: c_ast.Node) -> None:
         if (isinstance(node, c_ast.ID) or _is_memory(node)) and not self.context:
-            text = _text.visit(node)
-            if text in self.counters:
-                self._bad(node, text)
+            place = text(node)
+            if place in self.counters:
+                self._bad(node, place)
                 return
         super().visit(node)
 
     def visit_Assignment(self, node: c_ast.Assignment) -> None:
         found = _extremum(node)
-        if found and _text.visit(found[1]) in self.counters:
+        if found and text(found[1]) in self.counters:
             self.visit(found[2])
             return
         step = _advance(node)
-        if step and _text.visit(step[0]) in self.counters:
+        if step and text(step[0]) in self.counters:
             if _ids(step[1]) & self.counters:
-                self._bad(node, _text.visit(step[0]))
+                self._bad(node, text(step[0]))
             self.visit(step[1])
             return
         if _is_memory(node.lvalue):
@@ -126,13 +103,13 @@ class _CounterUses(c_ast.NodeVisitor):
 
     def visit_UnaryOp(self, node: c_ast.UnaryOp) -> None:
         step = _advance(node)
-        if step and _text.visit(step[0]) in self.counters:
+        if step and text(step[0]) in self.counters:
             return
         self.generic_visit(node)
 
     def visit_If(self, node: c_ast.If) -> None:
         found = _extremum(node)
-        if found and _text.visit(found[1]) in self.counters:
+        if found and text(found[1]) in self.counters:
             self.visit(found[2])
             return
         self.generic_visit(node)
@@ -175,7 +152,7 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
     for stmt in _statements(body):
         found = _extremum(stmt)
         if found:
-            extrema.setdefault(_text.visit(found[1]), found[0])
+            extrema.setdefault(text(found[1]), found[0])
     counters: list[Counter] = []
     for name in sorted(carried):
         if name not in top_locals:
@@ -188,8 +165,8 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
         step = _advance(stmt)
         target = found[1] if found else step[0] if step else None
         if target is not None and _is_memory(target) and not (_ids(target) & ({var} | carried | set(private))):
-            kind = ("memory", extrema[_text.visit(target)]) if found else ("memory", "sum")
-            memory_places.setdefault(_text.visit(target), kind)
+            kind = ("memory", extrema[text(target)]) if found else ("memory", "sum")
+            memory_places.setdefault(text(target), kind)
         running = _running_sum(stmt, var)
         if running:
             memory_places.setdefault(running, ("running", "sum"))
@@ -198,7 +175,7 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
 
     names = {c.target for c in counters if c.kind != "running"}
     mixed = [c.target for c in counters if c.op != "sum" and any(
-        _advance(stmt) and _text.visit(_advance(stmt)[0]) == c.target for stmt in _statements(body))]
+        _advance(stmt) and text(_advance(stmt)[0]) == c.target for stmt in _statements(body))]
     if mixed:
         return [], f"'{mixed[0]}' is both a running extremum and advanced"
     checker = _CounterUses(names)
@@ -206,11 +183,11 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
     if checker.problem:
         return [], checker.problem
     for array, index, node in writes:
-        place = _text.visit(node)
+        place = text(node)
         if place in names or any(c.kind == "running" and c.place == array for c in counters):
             continue
         position = node.subscript if isinstance(node, c_ast.ArrayRef) else node
-        at_counter = _ids(position) & names or any(p in _text.visit(position) for p in names if p.startswith("*"))
+        at_counter = _ids(position) & names or any(p in text(position) for p in names if p.startswith("*"))
         if not at_counter and not per_iteration(index):
             return [], f"write '{place}' is neither per-iteration nor at a counter"
     return counters, None
@@ -229,20 +206,20 @@ def _extremum(stmt: c_ast.Node) -> tuple[str, c_ast.Node, c_ast.Node] | None:
         if not (inner and len(inner) == 1 and isinstance(inner[0], c_ast.Assignment) and inner[0].op == "="):
             return None
         target, value = inner[0].lvalue, inner[0].rvalue
-        sides = (_text.visit(stmt.cond.left), _text.visit(stmt.cond.right))
-        if sides == (_text.visit(target), _text.visit(value)):
+        sides = (text(stmt.cond.left), text(stmt.cond.right))
+        if sides == (text(target), text(value)):
             larger = not _PICKS_LARGER[stmt.cond.op]  # P < E: E replaces P, so P grows
-        elif sides == (_text.visit(value), _text.visit(target)):
+        elif sides == (text(value), text(target)):
             larger = _PICKS_LARGER[stmt.cond.op]
         else:
             return None
         return ("max" if larger else "min"), target, value
     if isinstance(stmt, c_ast.Assignment) and stmt.op == "=" and isinstance(stmt.rvalue, c_ast.TernaryOp):
-        cond, target = stmt.rvalue.cond, _text.visit(stmt.lvalue)
+        cond, target = stmt.rvalue.cond, text(stmt.lvalue)
         if not (isinstance(cond, c_ast.BinaryOp) and cond.op in _PICKS_LARGER):
             return None
-        a, b = _text.visit(cond.left), _text.visit(cond.right)
-        chosen = (_text.visit(stmt.rvalue.iftrue), _text.visit(stmt.rvalue.iffalse))
+        a, b = text(cond.left), text(cond.right)
+        chosen = (text(stmt.rvalue.iftrue), text(stmt.rvalue.iffalse))
         if target not in (a, b) or chosen not in ((a, b), (b, a)):
             return None
         value = cond.right if a == target else cond.left
@@ -255,17 +232,17 @@ def _running_parts(stmt: c_ast.Node, var: str) -> tuple[str, c_ast.Node] | None:
     """`X[i + 1] = X[i] + m`, `X[i + 1] = m + X[i]` or `X[i + 1] = X[i]` -> ('X', m)."""
     if not (isinstance(stmt, c_ast.Assignment) and stmt.op == "=" and isinstance(stmt.lvalue, c_ast.ArrayRef)):
         return None
-    array = _text.visit(stmt.lvalue.name)
-    if _text.visit(stmt.lvalue.subscript).replace(" ", "") != f"{var}+1":
+    array = text(stmt.lvalue.name)
+    if text(stmt.lvalue.subscript).replace(" ", "") != f"{var}+1":
         return None
     previous = f"{array}[{var}]"
     rvalue = stmt.rvalue
-    if _text.visit(rvalue) == previous:
+    if text(rvalue) == previous:
         return array, c_ast.Constant("int", "0")
     if isinstance(rvalue, c_ast.BinaryOp) and rvalue.op == "+":
-        if _text.visit(rvalue.left) == previous:
+        if text(rvalue.left) == previous:
             return array, rvalue.right
-        if _text.visit(rvalue.right) == previous:
+        if text(rvalue.right) == previous:
             return array, rvalue.left
     return None
 
@@ -292,7 +269,7 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
         for k, (array, index, read_first) in enumerate(shadows):
             name = f"akc_shadow{k}"
             place = c_ast.ArrayRef(c_ast.ID(array), copy.deepcopy(index))
-            shadow_names[_text.visit(place)] = name
+            shadow_names[text(place)] = name
             # read the old value only when the C iteration would: no access the C does not make
             initial = place if read_first else c_ast.FuncCall(c_ast.ID("akc_zero_of"), c_ast.ExprList([c_ast.ID(array)]))
             declared.append(c_ast.Decl(name, [], [], [], [], c_ast.TypeDecl(
@@ -316,23 +293,23 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
                     self.visit(child)
 
         def replace(self, node: c_ast.Node) -> c_ast.Node:
-            if isinstance(node, c_ast.ArrayRef) and _text.visit(node) in shadow_names:
-                return c_ast.ID(shadow_names[_text.visit(node)], coord=node.coord)
+            if isinstance(node, c_ast.ArrayRef) and text(node) in shadow_names:
+                return c_ast.ID(shadow_names[text(node)], coord=node.coord)
             found = _extremum(node)
-            if found and _text.visit(found[1]) in extrema:
+            if found and text(found[1]) in extrema:
                 if mode != "count":  # the finish launch writes the reduced value
                     return c_ast.EmptyStatement(coord=node.coord)
-                counter, value = extrema[_text.visit(found[1])], found[2]
+                counter, value = extrema[text(found[1])], found[2]
                 ctr = c_ast.ID(counter.name, coord=node.coord)
                 call = c_ast.FuncCall(c_ast.ID(f"akc_{counter.op}"), c_ast.ExprList(
                     [ctr, c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
                         None, [], None, c_ast.IdentifierType(["int64_t"]))), value)]))
                 return c_ast.Assignment("=", ctr, call, coord=node.coord)
             step = _advance(node)
-            if step and _text.visit(step[0]) in places:
+            if step and text(step[0]) in places:
                 return node  # a memory counter's advance: its place is renamed below
-            if _is_memory(node) and _text.visit(node) in places:
-                return c_ast.ID(places[_text.visit(node)], coord=node.coord)
+            if _is_memory(node) and text(node) in places:
+                return c_ast.ID(places[text(node)], coord=node.coord)
             parts = _running_parts(node, var)
             if parts and parts[0] in running:
                 array, amount = parts
@@ -342,7 +319,7 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
                     items.append(c_ast.Assignment("=", node.lvalue, ctr, coord=node.coord))
                 return c_ast.Compound(items, coord=node.coord)
             target = node.lvalue if isinstance(node, c_ast.Assignment) else getattr(node, "expr", None)
-            if target is not None and _text.visit(target) in shadow_names:
+            if target is not None and text(target) in shadow_names:
                 return node  # a store the iteration reads back: it goes to the shadow
             if mode == "count" and isinstance(node, (c_ast.Assignment, c_ast.UnaryOp)) and (
                     _is_memory(node.lvalue if isinstance(node, c_ast.Assignment) else node.expr)
@@ -363,7 +340,7 @@ def _advances(node: c_ast.Node, counters: set[str]) -> list[c_ast.Node]:
     class Walk(c_ast.NodeVisitor):
         def generic_visit(self, n: c_ast.Node) -> None:
             step = _advance(n)
-            if step and _text.visit(step[0]) in counters:
+            if step and text(step[0]) in counters:
                 found.append(n)
             else:
                 super().generic_visit(n)

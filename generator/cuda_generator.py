@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pycparser import c_ast, c_generator
 
+from generator.ast_util import is_memory as _is_memory
+
 # std:: calls (rewritten to std_* by the pre-pass) and the CUDA spelling each one gets.
 LIBRARY_CALLS = {
     "std_memset": "akc_memset",
@@ -29,10 +31,6 @@ class TranslationError(Exception):
         where = f"{node.coord.file}:{node.coord.line}" if node is not None and node.coord else "?"
         super().__init__(f"{kernel}: {where}: cannot translate {construct}")
         self.kernel, self.where, self.construct = kernel, where, construct
-
-
-def _is_memory(node: c_ast.Node) -> bool:
-    return isinstance(node, c_ast.ArrayRef) or (isinstance(node, c_ast.UnaryOp) and node.op == "*")
 
 
 def is_call(node: c_ast.Node | None, name: str) -> bool:

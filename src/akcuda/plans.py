@@ -32,7 +32,9 @@ def width_text(expr: list | None) -> str:
 
 def _input_sized(step: dict) -> bool:
     """A one-thread step whose work grows with the input (the translator marks constant work)."""
-    return step["kind"] == "serial" and step["reason"] != "constant work outside loops"
+    from generator.analyze import CONSTANT_WORK
+
+    return step["kind"] == "serial" and step["reason"] != CONSTANT_WORK
 
 
 def describe(plan: dict, symbol: str) -> dict:

@@ -1,0 +1,43 @@
+"""Small AST helpers shared by the analysis and emission stages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pycparser import c_ast, c_generator
+
+_printer = c_generator.CGenerator()
+
+
+def text(node: c_ast.Node) -> str:
+    """C text of a node; used to compare expressions structurally."""
+    return _printer.visit(node)
+
+
+def walk(node: c_ast.Node) -> Iterator[c_ast.Node]:
+    """Every node of a tree, pre-order."""
+    yield node
+    for _, child in node.children():
+        yield from walk(child)
+
+
+def ids(node: c_ast.Node | None) -> set[str]:
+    """Names mentioned anywhere in a tree."""
+    return set() if node is None else {n.name for n in walk(node) if isinstance(n, c_ast.ID)}
+
+
+def is_memory(node: c_ast.Node) -> bool:
+    """An lvalue in memory: `a[i]` or `*p`."""
+    return isinstance(node, c_ast.ArrayRef) or (isinstance(node, c_ast.UnaryOp) and node.op == "*")
+
+
+def signed_terms(node: c_ast.Node, sign: int = 1) -> list[tuple[int, c_ast.Node]]:
+    """Flatten + and - into (sign, term) pairs: a - (b + c) -> [(1, a), (-1, b), (-1, c)]."""
+    if isinstance(node, c_ast.BinaryOp) and node.op in "+-":
+        return signed_terms(node.left, sign) + signed_terms(node.right, sign if node.op == "+" else -sign)
+    return [(sign, node)]
+
+
+def block(node: c_ast.Node) -> list[c_ast.Node]:
+    """The statements of a compound, or the single statement."""
+    return (node.block_items or []) if isinstance(node, c_ast.Compound) else [node]

@@ -228,9 +228,11 @@ def combine(xp, scan, counters: list[dict], n: int) -> None:
 def _disjoint(target, step: dict, special: dict, values: list, scalars: dict, n: int) -> bool:
     """Are the rows' ranges [A[i], B[i]) that the step's parallel form relies on ordered and
     non-overlapping? (One read-back; the C reads exactly these elements.)"""
-    first = evaluate(step["first"], scalars) if step.get("segments") else 0
+    if not step.get("segments"):
+        return True
+    first = evaluate(step["first"], scalars)
     names = [a["name"] for a in special["args"]]
-    for segment in step.get("segments", []):
+    for segment in step["segments"]:
         (a, sa), (b, sb) = segment["starts"], segment["stops"]
         starts = values[names.index(a)][first + sa:first + sa + n]
         stops = values[names.index(b)][first + sb:first + sb + n]

@@ -34,6 +34,7 @@ class Step:
     guard: Expr | None = None     # run the step only when this holds (a branch on scalar arguments)
     checked: bool = False         # parallel with failures: a check launch finds the first one
     segments: list[dict] = field(default_factory=list)  # row ranges that must be disjoint, else serial
+    requires: Expr | None = None  # a host condition the parallel form relies on, else serial
     first: Expr | None = None     # the loop's first iteration (where that check starts)
     shadows: list = field(default_factory=list)  # check launch: places kept privately
 
@@ -41,11 +42,16 @@ class Step:
 HOST_OPERATORS = {"+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||"}
 
 
-def host_expr(node: c_ast.Node, scalars: set[str]) -> Expr | None:
-    """Translate an integer expression over scalar arguments to the executor's JSON form."""
+def host_expr(node: c_ast.Node, scalars: set[str] | dict[str, c_ast.Node | None]) -> Expr | None:
+    """Translate an integer expression over scalar arguments to the executor's JSON form.
+    `scalars` may map a top-level local to its definition over arguments (then inlined)."""
     match node:
         case c_ast.ID(name=name) if name in scalars:
-            return ["arg", name]
+            definition = scalars.get(name) if isinstance(scalars, dict) else None
+            return ["arg", name] if definition is None else host_expr(definition, scalars)
+        case c_ast.TernaryOp(cond=cond, iftrue=a, iffalse=b):
+            parts = [host_expr(x, scalars) for x in (cond, a, b)]
+            return None if None in parts else ["?:", *parts]
         case c_ast.Constant(type=t, value=v) if "int" in t or t == "long":
             return ["int", int(v.rstrip("uUlL"), 0)]
         case c_ast.Cast(expr=inner):
@@ -156,19 +162,10 @@ def _same(a: c_ast.Node, b: c_ast.Node) -> bool:
     return text(a) == text(b)
 
 
-def _loop_ranges(body: c_ast.Node) -> dict[str, c_ast.Node]:
-    """Inner loop variables `for (j = 0; j < B; j++)` that the body never reassigns -> B."""
-    out = {}
-
-    class Finder(c_ast.NodeVisitor):
-        def visit_For(self, node: c_ast.For) -> None:
-            var = _counting_var(node)
-            if var and _is_zero(_init_value(node)):
-                out[var] = node.cond.right
-            self.generic_visit(node)
-
-    Finder().visit(body)
-    return out
+def _loop_ranges(body: c_ast.Node) -> dict[str, tuple[c_ast.Node, c_ast.Node]]:
+    """Inner loop variables `for (j = lo; j < hi; j++)` that the body never reassigns -> (lo, hi)."""
+    return {var: (_init_value(node), node.cond.right) for node in walk(body)
+            if isinstance(node, c_ast.For) and (var := _counting_var(node)) and node.cond.op == "<"}
 
 
 def _element(node: c_ast.Node, var: str, pointers: set[str]) -> tuple[str, int] | None:
@@ -179,25 +176,62 @@ def _element(node: c_ast.Node, var: str, pointers: set[str]) -> tuple[str, int] 
     return (node.name.name, 0) if index == var else (node.name.name, 1) if index == f"{var}+1" else None
 
 
-def _segments(body: c_ast.Node, var: str, pointers: set[str],
-              definitions: dict[str, c_ast.Node]) -> dict[str, tuple[tuple[str, int], tuple[str, int]]]:
-    """Inner loops `for (j = A[i]; j < B[i]; j++)` over input arrays (offsets: A = X[i],
-    B = X[i + 1]) -> {j: (start, stop)}. The rows' ranges are disjoint when every range is
-    ordered and ends before the next begins, which the executor checks at run time."""
+def _segments(body: c_ast.Node, var: str, pointers: set[str], definitions: dict[str, c_ast.Node],
+              varying: set[str]) -> dict[str, tuple[tuple, str | None]]:
+    """Inner loops whose variable runs over row i's own range of positions -> {j: (range, base)}:
+    `for (j = A[i]; j < B[i]; ...)` (offsets: B is A shifted by one), the same shifted by an
+    invariant `- c`, `for (j = A[i]; j < A[i] + C[i]; ...)` (counts), or
+    `for (j = 0; j < B[i] - A[i]; ...)` where writes index `A[i] + j` (base `A[i]`). Extra `&&`
+    conditions only end a loop sooner. The rows' ranges are disjoint when each is ordered and
+    ends before the next begins, which the executor checks at run time."""
     out = {}
-
-    class Finder(c_ast.NodeVisitor):
-        def visit_For(self, node: c_ast.For) -> None:
-            inner = _counting_var(node)
-            if inner and node.cond.op == "<":
-                start = _element(_inline(_init_value(node), definitions), var, pointers)
-                stop = _element(_inline(node.cond.right, definitions), var, pointers)
-                if start and stop:
-                    out[inner] = (start, stop)
-            self.generic_visit(node)
-
-    Finder().visit(body)
+    for node in walk(body):
+        inner = _counting_var(node, clipped=True) if isinstance(node, c_ast.For) else None
+        if inner is None or _bound(node)[0] != "<":
+            continue
+        first = signed_terms(_inline(_init_value(node), definitions))
+        last = signed_terms(_inline(_bound(node)[1], definitions))
+        invariant = varying | {var, inner}
+        shift = [(sg, text(t)) for sg, t in first if not ids(t) & invariant]
+        if shift and [(sg, text(t)) for sg, t in last if not ids(t) & invariant] == shift:
+            first = [(sg, t) for sg, t in first if ids(t) & invariant]
+            last = [(sg, t) for sg, t in last if ids(t) & invariant]
+        elements = [(sg, _element(t, var, pointers)) for sg, t in last]
+        if len(first) == 1 and first[0][0] == 1 and (start := _element(first[0][1], var, pointers)):
+            others = [e for e in elements if e != (1, start)]
+            if len(elements) == 2 and len(others) == 1 and others[0][0] == 1 and others[0][1]:
+                out[inner] = ((start, "counts", others[0][1]), None)
+            elif len(elements) == 1 and elements[0][0] == 1 and elements[0][1]:
+                out[inner] = ((start, "stops", elements[0][1]), None)
+        elif _is_zero(_init_value(node)) and len(elements) == 2 and [sg for sg, _ in elements] == [1, -1] \
+                and all(e for _, e in elements):
+            out[inner] = ((elements[1][1], "stops", elements[0][1]), text(last[1][1]))
     return out
+
+
+def _read_then_written(body: c_ast.Node, var: str) -> set[str]:
+    """Arrays that the body accesses only at `[var]` and writes only after its last read."""
+    out = set()
+    items = block(body)
+    for array in written_anywhere(uses(body)):
+        accesses = [(a, i) for a, i, _ in uses(body).array_writes if a == array] + \
+                   [(a, i) for a, i in uses(body).array_reads if a == array]
+        if any(text(i) != var for _, i in accesses):
+            continue
+        writers = [k for k, item in enumerate(items) if array in written_anywhere(uses(item))]
+        readers = [k for k, item in enumerate(items) if any(a == array for a, _ in uses(item).array_reads)
+                   and array not in written_anywhere(uses(item))]
+        if writers and (not readers or max(readers) < min(writers)):
+            out.add(array)
+    return out
+
+
+def _bound(loop: c_ast.For) -> tuple[str, c_ast.Node]:
+    """(operator, bound) of `v < bound` or of the first condition of `v < bound && ...`."""
+    cond = loop.cond
+    while isinstance(cond, c_ast.BinaryOp) and cond.op == "&&":
+        cond = cond.left
+    return cond.op, cond.right
 
 
 def _is_zero(node: c_ast.Node | None) -> bool:
@@ -210,12 +244,15 @@ def _init_value(loop: c_ast.For) -> c_ast.Node | None:
     return None
 
 
-def _counting_var(loop: c_ast.For) -> str | None:
-    """The variable of `for (T v = init; v < bound; v++)` (or `<=`), else None."""
+def _counting_var(loop: c_ast.For, clipped: bool = False) -> str | None:
+    """The variable of `for (T v = init; v < bound; v++)` (or `<=`), else None. `clipped`
+    also accepts `v < bound && ...` (a loop that may end sooner)."""
     if not (isinstance(loop.init, c_ast.DeclList) and len(loop.init.decls) == 1):
         return None
     var = loop.init.decls[0].name
     cond, step = loop.cond, loop.next
+    while clipped and isinstance(cond, c_ast.BinaryOp) and cond.op == "&&":
+        cond = cond.left
     if not (isinstance(cond, c_ast.BinaryOp) and cond.op in ("<", "<=")
             and isinstance(cond.left, c_ast.ID) and cond.left.name == var):
         return None
@@ -255,42 +292,124 @@ def _inline(node: c_ast.Node, definitions: dict[str, c_ast.Node]) -> c_ast.Node:
         return _inline(definitions[node.name], definitions)
     if isinstance(node, c_ast.BinaryOp):
         return c_ast.BinaryOp(node.op, _inline(node.left, definitions), _inline(node.right, definitions))
+    if isinstance(node, c_ast.TernaryOp):
+        return c_ast.TernaryOp(*(_inline(x, definitions) for x in (node.cond, node.iftrue, node.iffalse)))
     if isinstance(node, c_ast.Cast):
         return _inline(node.expr, definitions)
     return node
 
 
-def _distinct_per_iteration(index: c_ast.Node, var: str, varying: set[str],
-                            ranges: dict[str, c_ast.Node], segments: dict | None = None,
-                            disjoint: set | None = None) -> bool:
-    """Is `index` of the form i + r (r invariant) or a*i + r with r provably in [0, a)? Or an
-    inner variable ranging over [A[i], B[i]) (distinct when the rows' ranges are disjoint: the
-    range is added to `disjoint`, a condition checked at run time)?"""
-    if isinstance(index, c_ast.ID) and segments and index.name in segments and disjoint is not None:
-        disjoint.add(segments[index.name])
+@dataclass
+class RunTimeChecks:
+    """What a parallel form relies on that only the data can tell. The executor checks it before
+    the step and runs the step's serial form (the C order) when it does not hold."""
+    segments: set = field(default_factory=set)    # row ranges that must be ordered and disjoint
+    requires: list = field(default_factory=list)  # host expressions that must be true
+
+
+@dataclass
+class _Rows:
+    """Proves that a loop's writes go to places distinct per iteration."""
+    var: str
+    varying: set[str]                 # names that change within an iteration
+    ranges: dict[str, tuple]          # inner loop variable -> (lo, hi)
+    segments: dict                    # inner loop variable -> (row range, base), see _segments
+    definitions: dict[str, c_ast.Node]
+    scalars: dict
+    stable: set[str]                  # arrays whose elements hold for the whole loop
+    checks: RunTimeChecks | None
+
+    def distinct(self, index: c_ast.Node) -> bool:
+        """Is `index` i + r (r invariant), a*i + r with r provably in [0, a), or an inner
+        variable over the row's own range [A[i], B[i]) (rows disjoint: checked at run time)?"""
+        index = _inline(index, self.definitions)
+        terms = signed_terms(index)
+        for sign, term in terms if self.checks is not None else []:
+            if sign == 1 and isinstance(term, c_ast.ID) and term.name in self.segments:
+                span, base = self.segments[term.name]
+                rest = [(s, text(t)) for s, t in terms if t is not term]
+                if rest == ([] if base is None else [(1, base)]):
+                    self.checks.segments.add(span)
+                    return True
+        var, varying = self.var, self.varying
+        with_var = [(s, t) for s, t in terms if _mentions(t, {var})]
+        rest = [(s, t) for s, t in terms if not _mentions(t, {var})]
+        if len(with_var) != 1 or with_var[0][0] != 1:
+            return False
+        term = with_var[0][1]
+        if isinstance(term, c_ast.ID):
+            return not any(_mentions(t, varying) for _, t in rest)
+        if not (isinstance(term, c_ast.BinaryOp) and term.op == "*"):
+            return False
+        factor = term.right if isinstance(term.left, c_ast.ID) and term.left.name == var else (
+            term.left if isinstance(term.right, c_ast.ID) and term.right.name == var else None)
+        if factor is None or _mentions(factor, varying | {var}):
+            return False
+        if not rest:
+            return True
+        if len(rest) != 1 or rest[0][0] != 1:
+            return False
+        r = rest[0][1]
+        if isinstance(r, c_ast.Constant) and isinstance(factor, c_ast.Constant):
+            return 0 <= _int(r) < _int(factor)
+        if not (isinstance(r, c_ast.ID) and r.name in self.ranges):
+            return False
+        lo, hi = (_inline(x, self.definitions) for x in self.ranges[r.name])
+        return self._at_least_zero(lo) and self._at_most(hi, factor)
+
+    def _require(self, expr: Expr) -> bool:
+        if self.checks is None:
+            return False
+        self.checks.requires.append(expr)
         return True
-    terms = signed_terms(index)
-    with_var = [(s, t) for s, t in terms if _mentions(t, {var})]
-    rest = [(s, t) for s, t in terms if not _mentions(t, {var})]
-    if len(with_var) != 1 or with_var[0][0] != 1:
+
+    def _at_least_zero(self, node: c_ast.Node) -> bool:
+        if isinstance(node, c_ast.Constant):
+            return _int(node) >= 0
+        if isinstance(node, c_ast.TernaryOp):
+            return self._at_least_zero(node.iftrue) and self._at_least_zero(node.iffalse)
+        if (host := host_expr(node, self.scalars)) is not None:
+            return self._require([">=", host, ["int", 0]])
+        terms = signed_terms(node)
+        elements = [(s, _element(t, self.var, self.stable)) for s, t in terms]
+        if [s for s, _ in elements] == [1, -1] and all(e for _, e in elements) and self.checks is not None:
+            self.checks.segments.add((elements[1][1], "stops", elements[0][1]))  # B[i] - A[i] >= 0
+            return True
         return False
-    term = with_var[0][1]
-    if isinstance(term, c_ast.ID):
-        return not any(_mentions(t, varying) for _, t in rest)
-    if not (isinstance(term, c_ast.BinaryOp) and term.op == "*"):
+
+    def _at_most(self, node: c_ast.Node, bound: c_ast.Node) -> bool:
+        if _same(node, bound):
+            return True
+        if isinstance(node, c_ast.TernaryOp):
+            arms = (node.iftrue, node.iffalse)
+            if _is_minimum(node):
+                return any(_same(arm, bound) for arm in arms) or all(self._at_most(a, bound) for a in arms)
+            return all(self._at_most(a, bound) for a in arms)
+        high, limit = host_expr(node, self.scalars), host_expr(bound, self.scalars)
+        return high is not None and limit is not None and self._require(["<=", high, limit])
+
+
+def _int(node: c_ast.Constant) -> int:
+    return int(node.value.rstrip("uUlL"), 0)
+
+
+def _is_minimum(node: c_ast.TernaryOp) -> bool:
+    """`(a < b) ? a : b` or `(a > b) ? b : a` (also with <=, >=)."""
+    cond = node.cond
+    if not (isinstance(cond, c_ast.BinaryOp) and cond.op in ("<", "<=", ">", ">=")):
         return False
-    factor = term.right if isinstance(term.left, c_ast.ID) and term.left.name == var else (
-        term.left if isinstance(term.right, c_ast.ID) and term.right.name == var else None)
-    if factor is None or _mentions(factor, varying | {var}):
-        return False
-    if not rest:
-        return True
-    if len(rest) != 1 or rest[0][0] != 1:
-        return False
-    r = rest[0][1]
-    if isinstance(r, c_ast.Constant) and isinstance(factor, c_ast.Constant):
-        return 0 <= int(r.value.rstrip("uUlL"), 0) < int(factor.value.rstrip("uUlL"), 0)
-    return isinstance(r, c_ast.ID) and r.name in ranges and _same(ranges[r.name], factor)
+    picked = (text(node.iftrue), text(node.iffalse))
+    sides = (text(cond.left), text(cond.right))
+    return picked == (sides if cond.op in ("<", "<=") else sides[::-1])
+
+
+def _rows(loop: c_ast.For, var: str, body: "_Uses", pointers: set[str], scalars: dict,
+          checks: RunTimeChecks | None, private: set[str] = frozenset()) -> _Rows:
+    definitions = private_definitions(loop.stmt)
+    stable = pointers - (written_anywhere(body) - _read_then_written(loop.stmt, var))
+    return _Rows(var, body.declared | {var} | set(private), _loop_ranges(loop.stmt),
+                 _segments(loop.stmt, var, stable, definitions, body.declared | set(body.written_ids)),
+                 definitions, scalars, stable, checks)
 
 
 def _private_call(call: c_ast.FuncCall, private: set[str], pointers: set[str]) -> bool:
@@ -304,18 +423,33 @@ def _private_call(call: c_ast.FuncCall, private: set[str], pointers: set[str]) -
     return True
 
 
+def _assigned_before_use(items: list[c_ast.Node], name: str) -> bool:
+    """Does the first statement of `items` that mentions `name` assign it plainly (without
+    reading it), or is it an inner loop or branch, mentioned nowhere after, inside which the
+    same holds? Then every use sees a value from the same pass through `items`."""
+    for position, item in enumerate(items):
+        mentioned = uses(item)
+        if name not in mentioned.ids and name not in mentioned.written_ids:
+            continue
+        if isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ID):
+            return item.lvalue.name == name and name not in uses(item.rvalue).ids
+        if any(name in ids(later) for later in items[position + 1:]):
+            return False
+        if isinstance(item, c_ast.For):
+            return not ids(c_ast.ExprList([n for n in (item.init, item.cond, item.next) if n])) & {name} \
+                and _assigned_before_use(block(item.stmt), name)
+        if isinstance(item, c_ast.If) and name not in ids(item.cond):
+            return all(_assigned_before_use(block(branch), name)
+                       for branch in (item.iftrue, item.iffalse) if branch is not None
+                       and name in ids(branch))
+        return False
+    return False
+
+
 def privatized(loop: c_ast.For, carried: set[str], live_after: set[str]) -> set[str]:
     """Carried names that are really per-iteration: each iteration assigns them before any
-    use (their first mention in the body is a plain assignment) and nothing reads them later."""
-    out = set()
-    for name in carried - live_after:
-        for item in block(loop.stmt):
-            if name in uses(item).ids or name in uses(item).written_ids:
-                if (isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ID)
-                        and item.lvalue.name == name and name not in uses(item.rvalue).ids):
-                    out.add(name)
-                break
-    return out
+    use and nothing reads them later."""
+    return {name for name in carried - live_after if _assigned_before_use(block(loop.stmt), name)}
 
 
 def _loop_shape(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
@@ -342,9 +476,9 @@ def _loop_shape(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
     return var, count, body, None
 
 
-def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
+def parallel_loop(loop: c_ast.For, scalars: dict, helpers_writing: set[str],
                   pointers: set[str] = frozenset(), live_after: set[str] = frozenset(),
-                  disjoint: set | None = None) -> tuple[Expr | None, str | None]:
+                  checks: RunTimeChecks | None = None) -> tuple[Expr | None, str | None]:
     """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
     var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
     if reason:
@@ -353,18 +487,12 @@ def parallel_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
     carried = sorted(carried - privatized(loop, carried, live_after))
     if carried:
         return None, f"carries '{carried[0]}' from one iteration to the next"
-    definitions = private_definitions(loop.stmt)
-    varying = body.declared | {var}
-    ranges = _loop_ranges(loop.stmt)
+    rows = _rows(loop, var, body, pointers, scalars, checks)
     written = {}
     for array, index, node in body.array_writes:
         if array in body.declared and array not in pointers:
             continue  # `&local` handed to a helper
-        if array == "?" or not _distinct_per_iteration(_inline(index, definitions), var,
-                                                       varying - set(ranges), ranges,
-                                                       _segments(loop.stmt, var, pointers - written_anywhere(body),
-                                                                 definitions),
-                                                       disjoint):
+        if array == "?" or not rows.distinct(index):
             return None, f"write '{text(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
     for array, index in body.array_reads:
@@ -413,9 +541,9 @@ def _type_names(decl: c_ast.Decl) -> list[str]:
 
 
 def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], pointers: set[str],
-              top_locals: dict[str, int], integral_locals: set[str], integral,
+              top_locals: dict[str, int], integral_locals: set[str], boolean_locals: set[str], integral,
               live_after: set[str] = frozenset(),
-              disjoint: set | None = None) -> tuple[Expr | None, list[Counter], str | None]:
+              checks: RunTimeChecks | None = None) -> tuple[Expr | None, list[Counter], str | None]:
     """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
     var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
     if reason:
@@ -423,29 +551,28 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
     carried = set(body.written_ids) - body.declared
     private = privatized(loop, carried, live_after)
     carried -= private
-    ranges = _loop_ranges(loop.stmt)
-    varying = (body.declared | {var}) - set(ranges)
-    definitions = private_definitions(loop.stmt)
+    rows = _rows(loop, var, body, pointers, scalars, checks, private)
     counters, reason = find_counters(
-        loop.stmt, var, carried, top_locals, body.array_writes,
-        lambda index: _distinct_per_iteration(_inline(index, definitions), var, varying | private, ranges,
-                                              _segments(loop.stmt, var, pointers - written_anywhere(body),
-                                                        definitions),
-                                              disjoint),
+        loop.stmt, var, carried, top_locals, body.array_writes, rows.distinct,
         body.declared | private)
     if reason:
         return None, [], reason
     for counter in counters:
-        array = counter.place.lstrip("*").split("[")[0].strip() if counter.kind != "local" else None
-        if counter.kind == "local" and counter.name not in integral_locals:
+        array = counter.place.lstrip("*").split("[")[0].strip() if counter.kind in ("memory", "running") else None
+        if counter.kind == "local" and counter.name not in integral_locals | (
+                boolean_locals if counter.op == "last" else set()):
             return None, [], f"counter '{counter.name}' is not of an integer type"
         if array is not None and not integral(array):
             return None, [], f"running value in '{array}' is not of an integer type in every specialization"
     counter_arrays = {c.place for c in counters if c.kind == "running"}
-    written = {a for a, _, node in body.array_writes
-               if text(node) not in {c.place for c in counters}} - counter_arrays
+    written = {}
+    for array, index, node in body.array_writes:
+        if text(node) not in {c.place for c in counters} and array not in counter_arrays:
+            written.setdefault(array, set()).add(text(index))
+    names = {c.name for c in counters}
     for array, index in body.array_reads:
-        if array in written:
+        # a place the iteration itself writes is read back through a shadow in `count`
+        if array in written and (text(index) not in written[array] or ids(index) & names):
             return None, [], f"reads '{array}[{text(index)}]', which the loop writes"
     for array in counter_arrays:
         reads = sum(a == array for a, _ in body.array_reads)
@@ -457,7 +584,7 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
 CONSTANT_WORK = "constant work outside loops"
 
 
-def _has_failure(node: c_ast.Node) -> bool:
+def has_failure(node: c_ast.Node) -> bool:
     return any(isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in walk(node))
 
 
@@ -465,18 +592,34 @@ def _both(outer: Expr | None, inner: Expr) -> Expr:
     return inner if outer is None else ["&&", outer, inner]
 
 
+def _all(conditions: list[Expr]) -> Expr | None:
+    """One host expression requiring every condition (None when there are none)."""
+    unique = [c for k, c in enumerate(conditions) if c not in conditions[:k]]
+    out = None
+    for condition in unique:
+        out = _both(out, condition)
+    return out
+
+
 def _has_loop(node: c_ast.Node) -> bool:
     return any(isinstance(n, (c_ast.For, c_ast.While, c_ast.DoWhile)) for n in walk(node))
 
 
 def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str],
-               pointers: set[str] = frozenset(), integral=lambda array: False) -> tuple[list[Step], list[c_ast.Decl]]:
+               pointers: set[str] = frozenset(), integral=lambda array: False,
+               integral_type=INTEGER_TYPES.__contains__) -> tuple[list[Step], list[c_ast.Decl]]:
     """Split the body into steps (parallel loops, count-scan-fill loops, serial runs of the
     rest) and return them with the top-level locals that live in the spill buffer."""
     stmts = func.body.block_items or []
     decls = [s for s in stmts if isinstance(s, c_ast.Decl)]
     slots = {d.name: k for k, d in enumerate(decls)}
-    integral_locals = {d.name for d in decls if set(_type_names(d)) & INTEGER_TYPES}
+    integral_locals = {d.name for d in decls if any(map(integral_type, _type_names(d)))}
+    boolean_locals = {d.name for d in decls if _type_names(d) == ["bool"]}
+    assigned = uses(func.body).written_ids
+    scalars = dict.fromkeys(scalars)
+    for decl in decls:  # locals fixed by their definition over arguments count as arguments
+        if decl.init is not None and decl.name not in assigned and host_expr(decl.init, scalars) is not None:
+            scalars[decl.name] = decl.init
     steps: list[Step] = []
     why_serial: list[str] = []
 
@@ -485,13 +628,14 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             live_after = after | {n for later in items[position + 1:] for n in uses(later).ids}
             if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
                 continue
-            count, reason, counters, disjoint = None, None, [], set()
+            count, reason, counters, checks = None, None, [], RunTimeChecks()
             if isinstance(stmt, c_ast.For):
-                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after, disjoint)
+                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after, checks)
                 if count is None:
-                    disjoint = set()
+                    checks = RunTimeChecks()
                     count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
-                                                              integral_locals, integral, live_after, disjoint)
+                                                              integral_locals, boolean_locals, integral, live_after,
+                                                              checks)
                     reason = scan_reason or reason
             elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
                 branch_guard = host_expr(stmt.cond, scalars)
@@ -509,13 +653,17 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             if count is not None:
                 kind = "scan" if counters else "parallel"
                 step = Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard,
-                            segments=[{"starts": list(a), "stops": list(b)} for a, b in sorted(disjoint)],
-                            first=host_expr(_init_value(stmt), scalars))
-                if kind == "parallel" and _has_failure(stmt):
+                            segments=[{"starts": list(a), end: list(b)} for a, end, b in sorted(checks.segments)],
+                            requires=_all(checks.requires), first=host_expr(_init_value(stmt), scalars))
+                if kind == "parallel" and has_failure(stmt):
                     shadows = shadows_for_check(stmt)
                     step.checked, step.shadows = shadows is not None, shadows or []
-                steps.append(step)
-                continue
+                if kind == "scan":
+                    step.shadows = shadows_for_check(stmt)
+                if step.shadows is not None:
+                    steps.append(step)
+                    continue
+                reason = "a place the loop reads back has an index private to the iteration"
             if reason:
                 why_serial.append(f"line {stmt.coord.line}: {reason}")
             if not (steps and steps[-1].kind == "serial" and steps[-1].guard == guard):

@@ -41,3 +41,10 @@ def signed_terms(node: c_ast.Node, sign: int = 1) -> list[tuple[int, c_ast.Node]
 def block(node: c_ast.Node) -> list[c_ast.Node]:
     """The statements of a compound, or the single statement."""
     return (node.block_items or []) if isinstance(node, c_ast.Compound) else [node]
+
+
+def read_names(node: c_ast.Node) -> set[str]:
+    """Names whose value a tree may read: every mention but the target of a plain `=`."""
+    targets = {id(n.lvalue) for n in walk(node)
+               if isinstance(n, c_ast.Assignment) and n.op == "=" and isinstance(n.lvalue, c_ast.ID)}
+    return {n.name for n in walk(node) if isinstance(n, c_ast.ID) and id(n) not in targets}

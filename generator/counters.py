@@ -8,7 +8,10 @@ advances into each iteration's starting values; *fill* runs the body again from 
 now storing. A *finish* launch (one thread) writes each counter's final value back.
 
 Counters are top-level locals (`k`), loop-invariant memory locations (`*total`, `out[0]`), or a
-running sum through memory (`offsets[i + 1] = offsets[i] + m`).
+running sum through memory (`offsets[i + 1] = offsets[i] + m`). Running maxima and minima are
+reduced instead of scanned, and a top-level local the loop only ever assigns (never reads) keeps
+the value of the last iteration that assigned it: *count* records each iteration's value and
+whether it assigned, and the executor picks the last one.
 """
 
 from __future__ import annotations
@@ -18,17 +21,17 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from generator.ast_util import ids as _ids, is_memory as _is_memory, signed_terms as _signed_terms, text
+from generator.ast_util import ids as _ids, is_memory as _is_memory, read_names, signed_terms as _signed_terms, text
 from generator.cuda_generator import is_call
 
 
 @dataclass
 class Counter:
-    kind: str            # where it lives: "local" | "memory" | "running"
+    kind: str            # where it lives: "local" | "memory" | "running" | "flag" (of a "last")
     name: str            # the variable the emitted body advances
     place: str = ""      # memory: the C lvalue text; running: the array name
     slot: int = -1       # local: its slot in the spilled-locals buffer
-    op: str = "sum"      # "sum" (scanned) | "max" | "min" (reduced)
+    op: str = "sum"      # "sum" (scanned) | "max" | "min" (reduced) | "last" + "seen" (below)
 
     @property
     def target(self) -> str:
@@ -66,8 +69,9 @@ class _CounterUses(c_ast.NodeVisitor):
     failure argument; anything else (a condition, a private local) would make `count` and
     `fill` disagree."""
 
-    def __init__(self, counters: set[str]):
+    def __init__(self, counters: set[str], assigned: set[str] = frozenset()):
         self.counters = counters
+        self.assigned = assigned  # last-value locals: plainly assigned, never read
         self.problem: str | None = None
         self.context: list[str] = []
 
@@ -84,6 +88,9 @@ class _CounterUses(c_ast.NodeVisitor):
         super().visit(node)
 
     def visit_Assignment(self, node: c_ast.Assignment) -> None:
+        if node.op == "=" and isinstance(node.lvalue, c_ast.ID) and node.lvalue.name in self.assigned:
+            self.visit(node.rvalue)
+            return
         found = _extremum(node)
         if found and text(found[1]) in self.counters:
             self.visit(found[2])
@@ -154,9 +161,15 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
         if found:
             extrema.setdefault(text(found[1]), found[0])
     counters: list[Counter] = []
+    read = read_names(body)
     for name in sorted(carried):
         if name not in top_locals:
             return [], f"writes '{name}', which is not a counter"
+        if name not in read and name not in extrema:
+            # only ever assigned: its final value is the one the last assigning iteration left
+            counters.append(Counter("local", name, slot=top_locals[name], op="last"))
+            counters.append(Counter("flag", f"akc_seen{len(counters)}", op="seen"))
+            continue
         counters.append(Counter("local", name, slot=top_locals[name], op=extrema.get(name, "sum")))
 
     memory_places: dict[str, tuple[str, str]] = {}
@@ -178,7 +191,7 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
         _advance(stmt) and text(_advance(stmt)[0]) == c.target for stmt in _statements(body))]
     if mixed:
         return [], f"'{mixed[0]}' is both a running extremum and advanced"
-    checker = _CounterUses(names)
+    checker = _CounterUses(names, {c.name for c in counters if c.op == "last"})
     checker.visit(body)
     if checker.problem:
         return [], checker.problem
@@ -278,8 +291,9 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
                                           else [body]))
     places = {c.place: c.name for c in counters if c.kind == "memory"}
     running = {c.place: c.name for c in counters if c.kind == "running"}
-    extrema = {c.target: c for c in counters if c.op != "sum"}
+    extrema = {c.target: c for c in counters if c.op in ("max", "min")}
     advanced = {c.target for c in counters if c.kind != "running" and c.op == "sum"}
+    seen = {c.name: flag.name for c, flag in zip(counters, counters[1:]) if c.op == "last"}
 
     class Rewrite(c_ast.NodeVisitor):
         def generic_visit(self, node: c_ast.Node) -> None:
@@ -293,6 +307,10 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
                     self.visit(child)
 
         def replace(self, node: c_ast.Node) -> c_ast.Node:
+            if (mode == "count" and isinstance(node, c_ast.Assignment) and node.op == "="
+                    and isinstance(node.lvalue, c_ast.ID) and node.lvalue.name in seen):
+                mark = c_ast.Assignment("=", c_ast.ID(seen[node.lvalue.name]), c_ast.ID("akc_tid"))
+                return c_ast.Compound([node, mark], coord=node.coord)
             if isinstance(node, c_ast.ArrayRef) and text(node) in shadow_names:
                 return c_ast.ID(shadow_names[text(node)], coord=node.coord)
             found = _extremum(node)

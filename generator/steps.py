@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from generator.analyze import Step
+from generator.analyze import Step, has_failure, uses
 from generator.counters import rewrite
 from generator.cuda_generator import CudaGenerator
 
@@ -55,7 +55,7 @@ def _items(node: c_ast.Node) -> list[c_ast.Node]:
 def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
     """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator."""
     kernels = _parallel_kernels(make_gen, step, decls)
-    if step.segments:  # the executor runs this instead when the rows' ranges may overlap
+    if step.segments or step.requires:  # the executor runs this instead when the data may not allow the parallel form
         gen = make_gen("plain")
         kernels.append(StepKernel("serial", _load_locals(gen, decls) + gen._generate_stmt(step.loop)
                                   + _save_locals(decls)))
@@ -76,8 +76,18 @@ def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[Ste
         gen.continue_returns = True
         body = "".join(gen._generate_stmt(s) for s in _items(step.loop.stmt))
         return [StepKernel("main", _load_locals(gen, decls) + _loop_head(gen, step.loop) + body)]
-    return [_count(make_gen("count"), step, decls), _fill(make_gen("fill"), step, decls),
-            _finish(make_gen("plain"), step, decls)]
+    kernels = [_count(make_gen("count"), step, decls), _fill(make_gen("fill"), step, decls),
+               _finish(make_gen("plain"), step, decls)]
+    if not _fill_needed(step):
+        del kernels[1]
+    return kernels
+
+
+def _fill_needed(step: Step) -> bool:
+    """Does the fill launch do anything: store, report a failure, or advance a scanned counter?
+    (A loop that only reduces or picks a last value is done after count and finish.)"""
+    return (any(c.op == "sum" for c in step.counters) or bool(uses(step.loop.stmt).array_writes)
+            or has_failure(step.loop.stmt))
 
 
 def _serial_statement(gen: CudaGenerator, stmt: c_ast.Node) -> str:
@@ -96,9 +106,9 @@ def _slot(counter_index: int) -> str:
 def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
     """Run the iteration with stores suppressed; record how far each counter advanced."""
     var = step.loop.init.decls[0].name
-    initial = {"sum": "0", "max": "AKC_INT64_MIN", "min": "AKC_INT64_MAX"}
+    initial = {"sum": "0", "max": "AKC_INT64_MIN", "min": "AKC_INT64_MAX", "seen": "-1"}
     start = "".join(f"  {c.name} = {initial[c.op]};\n" if c.kind == "local" else
-                    f"  int64_t {c.name} = {initial[c.op]};\n" for c in step.counters)
+                    f"  int64_t {c.name} = {initial[c.op]};\n" for c in step.counters if c.op != "last")
     gen.continue_returns = False
     gen.continue_text = "goto akc_next;"
     body = rewrite(step.loop.stmt, var, step.counters, "count", step.shadows)
@@ -140,7 +150,9 @@ def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKern
         place = c.name if c.kind == "local" else f"AKC_STORE({c.place})"
         if c.op == "sum" and c.kind != "running":
             lines.append(f"  {place} = ({c.target}) + {value};\n")
-        elif c.op != "sum":
+        elif c.op == "last":  # the executor put the last assigning iteration (or -1) after it
+            lines.append(f"  if ({total.format(k=k + 1)} >= 0) {c.name} = {value};\n")
+        elif c.op in ("max", "min"):
             better = "<" if c.op == "max" else ">"
             lines.append(f"  if (({c.target}) {better} {value}) {place} = {value};\n")
     # After a failure the counters keep their starting values: the report re-runs the failing

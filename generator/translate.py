@@ -134,8 +134,10 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         scalars = {p.name for p in params if isinstance(p.type, c_ast.TypeDecl)}
         targets_args = [parsed.pp.wrappers[s["symbol"]].template_args for s in spec["specializations"]
                         if s["symbol"] in parsed.pp.wrappers and parsed.pp.wrappers[s["symbol"]].target == target]
-        integral = functools.partial(_integral, params, templates.get(target, []), targets_args)
-        steps, decls = plan_steps(func, scalars, writing, {p.name for p in params} - scalars, integral)
+        tparams = templates.get(target, [])
+        steps, decls = plan_steps(func, scalars, writing, {p.name for p in params} - scalars,
+                                  functools.partial(_integral, params, tparams, targets_args),
+                                  functools.partial(_integral_type, tparams, targets_args))
         plan_entries[target] = {
             "template_params": templates.get(target, []),
             "locals": [d.name for d in decls],
@@ -187,19 +189,20 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 def _step_record(step: Step) -> dict:
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
     return {"kind": step.kind, "count": step.count, "reason": step.reason, "line": line, "guard": step.guard, "checked": step.checked,
-            "segments": step.segments, "first": step.first,
+            "segments": step.segments, "requires": step.requires, "first": step.first,
             "counters": [{"kind": c.kind, "name": c.name, "place": c.place, "op": c.op} for c in step.counters]}
 
 
 def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:
     """Is the element type of pointer parameter `array` an integer in every specialization?"""
     param = next((p for p in params if p.name == array), None)
-    if param is None:
-        return False
-    names = _type_names(param)
-    if not names:
-        return False
-    if names[-1] in tparams:
-        position = tparams.index(names[-1])
+    names = _type_names(param) if param is not None else []
+    return bool(names) and _integral_type(tparams, targets_args, names[-1])
+
+
+def _integral_type(tparams: list[str], targets_args: list[list[str]], name: str) -> bool:
+    """Is type `name` (maybe a template parameter) an integer in every specialization?"""
+    if name in tparams:
+        position = tparams.index(name)
         return bool(targets_args) and all(a[position] in INTEGER_TYPES for a in targets_args)
-    return names[-1] in INTEGER_TYPES
+    return name in INTEGER_TYPES

@@ -62,6 +62,8 @@ def evaluate(expr: list, scalars: dict[str, Any]) -> int:
         return -evaluate(expr[1], scalars)
     if op == "!":
         return int(not evaluate(expr[1], scalars))
+    if op == "?:":
+        return evaluate(expr[2] if evaluate(expr[1], scalars) else expr[3], scalars)
     if op in ("&&", "||"):
         first = evaluate(expr[1], scalars)
         return int(bool(first) and bool(evaluate(expr[2], scalars))) if op == "&&" else \
@@ -215,27 +217,36 @@ PLAN_CTYPES = ["int64_t*", "int64_t*", "int64_t*", "int64_t", "int64_t"]  # err,
 
 def combine(xp, scan, counters: list[dict], n: int) -> None:
     """Per counter, in place: a sum counter's advances at [c, 0:n] become starting values at
-    [c, 0:n+1] (exclusive scan, total last); a max/min counter's values reduce into [c, n]."""
+    [c, 0:n+1] (exclusive scan, total last); a max/min counter's values reduce into [c, n]; a
+    last-value counter's flag row (the next) gets the last assigning iteration (or -1) at n and
+    the counter's row that iteration's value."""
     view = scan.reshape(len(counters), n + 1)
     for c, counter in enumerate(counters):
-        if counter.get("op", "sum") == "sum":
+        op = counter.get("op", "sum")
+        if op == "sum":
             view[c, 1:] = xp.cumsum(view[c, :n])
             view[c, 0] = 0
-        else:
-            view[c, n] = view[c, :n].max() if counter["op"] == "max" else view[c, :n].min()
+        elif op in ("max", "min"):
+            view[c, n] = view[c, :n].max() if op == "max" else view[c, :n].min()
+        elif op == "seen":
+            last = view[c, :n].max()
+            view[c, n] = last
+            view[c - 1, n] = view[c - 1][xp.maximum(last, 0)]
 
 
 def _disjoint(target, step: dict, special: dict, values: list, scalars: dict, n: int) -> bool:
-    """Are the rows' ranges [A[i], B[i]) that the step's parallel form relies on ordered and
-    non-overlapping? (One read-back; the C reads exactly these elements.)"""
+    """Are the rows' ranges [A[i], B[i]) (or [A[i], A[i] + C[i])) that the step's parallel form
+    relies on ordered and non-overlapping? (One read-back; the C reads exactly these elements.)"""
     if not step.get("segments"):
         return True
     first = evaluate(step["first"], scalars)
     names = [a["name"] for a in special["args"]]
+    def rows(array: str, shift: int):
+        return values[names.index(array)][first + shift:first + shift + n]
+
     for segment in step["segments"]:
-        (a, sa), (b, sb) = segment["starts"], segment["stops"]
-        starts = values[names.index(a)][first + sa:first + sa + n]
-        stops = values[names.index(b)][first + sb:first + sb + n]
+        starts = rows(*segment["starts"])
+        stops = rows(*segment["stops"]) if "stops" in segment else starts + rows(*segment["counts"])
         if not bool(target.xp.all(starts <= stops)) or not bool(target.xp.all(stops[:-1] <= starts[1:])):
             return False
     return True
@@ -266,8 +277,9 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
         n = counts[k] = evaluate(step["count"], scalars)
         if n <= 0:
             continue
-        if not _disjoint(target, step, special, values, scalars, n):
-            launch(k, "serial", 1, 1, 1, 0)  # the segments may overlap: keep the C order
+        if (step.get("requires") is not None and not evaluate(step["requires"], scalars)) or \
+                not _disjoint(target, step, special, values, scalars, n):
+            launch(k, "serial", 1, 1, 1, 0)  # the parallel form may not hold: keep the C order
             continue
         grid = math.ceil(n / block)
         if step["kind"] == "parallel":
@@ -278,7 +290,8 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
         scan = target.to_device(np.zeros(len(step["counters"]) * (n + 1), dtype=np.int64))
         launch(k, "count", grid, block, n, -1, scan)
         combine(target.xp, scan, step["counters"], n)
-        launch(k, "fill", grid, block, n, -1, scan)
+        if "fill" in entry["steps"][k]:
+            launch(k, "fill", grid, block, n, -1, scan)
         launch(k, "finish", 1, 1, n, -1, scan)
     record = target.to_host(err)
     if record[0] == NO_ERROR:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from akcuda import executor, paths, specs
 
-LAUNCHES = {"serial": 1, "parallel": 1, "scan": 3}   # scan: count, fill, finish
-PASSES = {"serial": 1, "parallel": 1, "scan": 2}     # finish is one thread, constant work
+KINDS = ("serial", "parallel", "scan")
+FALLBACK = "serial"              # a parallel step's launch kept for inputs whose rows overlap
+ONE_THREAD = {"finish", "serial"}  # roles that do constant work (a finish) or are the fallback
 
 
 def width_text(expr: list | None) -> str:
@@ -24,6 +25,8 @@ def width_text(expr: list | None) -> str:
         return str(expr[1])
     if op == "neg":
         return f"-{width_text(expr[1])}"
+    if op == "?:":
+        return f"({width_text(expr[1])} ? {width_text(expr[2])} : {width_text(expr[3])})"
     left, right = width_text(expr[1]), width_text(expr[2])
     if op in "+-" and right == "0":
         return left
@@ -41,16 +44,20 @@ def describe(plan: dict, symbol: str) -> dict:
     """One specialization's plan, as the report shows it."""
     entry = plan["specializations"][symbol]
     steps = []
-    for step in plan["entries"][entry["target"]]["steps"]:
+    for step, roles in zip(plan["entries"][entry["target"]]["steps"], entry["steps"]):
+        launched = [role for role in roles if not (role == FALLBACK and step["kind"] != "serial")]
+        input_sized = _input_sized(step)
         steps.append({
             "kind": step["kind"], "line": step["line"],
             "width": "1" if step["kind"] == "serial" else width_text(step["count"]),
-            "launches": LAUNCHES[step["kind"]], "counters": [c["name"] for c in step.get("counters", [])],
-            "reason": step["reason"], "width1_input_sized": _input_sized(step),
+            "launches": len(launched), "counters": [c["name"] for c in step.get("counters", [])],
+            "reason": step["reason"], "width1_input_sized": input_sized,
+            "passes": 0 if step["kind"] == "serial" and not input_sized else
+            sum(r not in ONE_THREAD or input_sized for r in launched),
         })
     return {"symbol": symbol, "kernel": plan["kernel"], "steps": steps,
             "launches": sum(s["launches"] for s in steps),
-            "passes": sum(PASSES[s["kind"]] for s in steps if s["kind"] != "serial" or s["width1_input_sized"]),
+            "passes": sum(s["passes"] for s in steps),
             "width1_input_sized": any(s["width1_input_sized"] for s in steps)}
 
 
@@ -71,7 +78,7 @@ def build(pattern: str | None = None, generated: Path | None = None) -> dict:
         "launches_max": max(launches),
         "passes_median": statistics.median([r["passes"] for r in rows] or [0]),
         "passes_max": max([r["passes"] for r in rows] or [0]),
-        "steps": {kind: sum(s["kind"] == kind for r in rows for s in r["steps"]) for kind in LAUNCHES},
+        "steps": {kind: sum(s["kind"] == kind for r in rows for s in r["steps"]) for kind in KINDS},
     }
     return {"summary": summary, "specializations": rows}
 

@@ -1,0 +1,113 @@
+"""Plan rules on small kernels written for these tests (tests/kernels/), run on the host
+emulation under the race check and compared with independent NumPy references."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from akcuda import executor
+from generator.translate import translate
+from test_translator import EMPTY_INCLUDE, KERNELS, demo_spec
+
+I64, PI64 = "int64_t", "int64_t*"
+
+LAST = demo_spec("akc_demo_last", [("akc_demo_last", [], [PI64, "bool*", PI64, PI64, I64, I64, I64])],
+                 ["tolast", "tofound", "offsets", "content", "value", "limit", "length"])
+ROWS = demo_spec("akc_demo_rows", [("akc_demo_rows", [], [PI64] * 6 + [I64, I64])],
+                 ["byoffset", "bycount", "byshift", "cursor", "offsets", "counts", "limit", "length"])
+PAD = demo_spec("akc_demo_pad", [("akc_demo_pad", [], [PI64, PI64, I64, I64, I64])],
+                ["toindex", "marks", "target", "size", "length"])
+
+
+def _translated(spec: dict, folder):
+    """Translate a demo kernel into `folder`; its plan entry's steps and a runner."""
+    translation = translate(spec, KERNELS, EMPTY_INCLUDE)
+    (folder / f"{spec['name']}.cu").write_text(translation.source)
+    (folder / f"{spec['name']}.plan.json").write_text(json.dumps(translation.plan))
+    special = spec["specializations"][0]
+
+    def run(values: list, seed: int = 1, block: int = 3):
+        target = executor.HostTarget(seed=seed, generated=folder)
+        return executor.run(translation.plan, special, values, target, block)
+
+    return translation.plan["entries"][spec["name"]]["steps"], translation.plan, run
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_locals_only_assigned_keep_the_last_assigning_iteration(tmp_path, seed):
+    steps, plan, run = _translated(LAST, tmp_path)
+    (scan,) = [s for s in steps if s["kind"] == "scan"]
+    assert [(c["name"], c["op"]) for c in scan["counters"]] == [
+        ("found", "last"), ("akc_seen1", "seen"), ("last", "last"), ("akc_seen3", "seen")]
+    # nothing is stored in the loop, so no fill launch: count, then finish
+    assert set(plan["specializations"]["akc_demo_last"]["steps"][steps.index(scan)]) == {"count", "finish"}
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 6, 400)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    content = rng.integers(0, 1000, offsets[-1])
+    for value, limit in ((content[len(content) // 2], 4), (-7, 99)):
+        tolast, tofound = np.full(1, -9, np.int64), np.zeros(1, np.bool_)
+        assert run([tolast, tofound, offsets, content, value, limit, 400], seed) is None
+        long_rows = np.flatnonzero(counts >= limit)
+        assert tolast[0] == (long_rows[-1] if len(long_rows) else -1)
+        assert tofound[0] == bool((content == value).any())
+
+
+def _rows_reference(offsets, counts, cursor, limit, size):
+    """The C loops of akc_demo_rows in order (a later row overwrites an earlier one)."""
+    byoffset, bycount, byshift = (np.full(size, -1, np.int64) for _ in range(3))
+    cursor = cursor.copy()
+    for i in range(len(counts)):
+        byoffset[offsets[i]:offsets[i + 1]] = i
+    for i in range(len(counts)):
+        start, stop = cursor[i], cursor[i] + counts[i]
+        bycount[start:stop] = np.arange(stop - start)
+        cursor[i] = stop
+    for i in range(len(counts)):
+        byshift[offsets[i] - offsets[0]:min(offsets[i + 1] - offsets[0], limit)] = i
+    return byoffset, bycount, byshift, cursor
+
+
+@pytest.mark.parametrize("overlapping", [False, True])
+def test_row_ranges_by_base_counts_and_shift_run_in_parallel_when_disjoint(tmp_path, overlapping):
+    steps, _, run = _translated(ROWS, tmp_path)
+    assert [s["kind"] for s in steps[:2]] + [steps[-1]["kind"]] == ["parallel"] * 3
+    assert steps[0]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1]}]
+    assert steps[1]["segments"] == [{"starts": ["cursor", 0], "counts": ["counts", 0]}]
+    assert steps[-1]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1]}]
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 5, 60)
+    offsets = np.concatenate([[3], 3 + np.cumsum(counts)])
+    cursor = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    if overlapping:  # row 10 starts inside row 9's range: the C order decides, serially
+        offsets[10], cursor[10] = offsets[9] + 1, cursor[9] + 1
+        counts[9] = 3
+    size = int(offsets.max() + counts.sum() + 8)
+    out = [np.full(size, -1, np.int64) for _ in range(3)]
+    values = [*out, cursor.copy(), offsets, counts, 100, 60]
+    assert run(values) is None
+    for got, want in zip([*out, values[3]], _rows_reference(offsets, counts, cursor, 100, size)):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("target, size", [(4, 5), (4, 2), (4, 0), (-2, 3)])
+def test_clipping_bounds_become_run_time_requirements(tmp_path, target, size):
+    steps, _, run = _translated(PAD, tmp_path)
+    (pad,) = [s for s in steps if s["kind"] == "parallel"]
+    # a negative target would write before each row: the C order then runs, serially
+    assert executor.evaluate(pad["requires"], {"target": target, "size": size}) == (target >= 0)
+    marks = np.array([4, -1, 7, -1, -1, 0], np.int64)
+    length = 6
+    toindex = np.full(max(target, 0) * length, -9, np.int64)
+    assert run([toindex, marks, target, size, length]) is None
+    expected = np.full(max(target, 0) * length, -9, np.int64)
+    for i in range(length):
+        for j in range(target):
+            expected[i * target + j] = i * size + j if j < size else -1
+    np.testing.assert_array_equal(toindex, expected)
+    # the counter reads back the place it writes: numbered in order, through count-scan-fill
+    assert [s["kind"] for s in steps][-1] == "scan"
+    np.testing.assert_array_equal(marks, [4, 0, 7, 1, 2, 0])

@@ -12,6 +12,7 @@ Everything else runs as a *serial* step (one thread), and the step records why.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from pycparser import c_ast
@@ -278,11 +279,17 @@ def written_anywhere(body: _Uses) -> set[str]:
 
 
 def private_definitions(body: c_ast.Node) -> dict[str, c_ast.Node]:
-    """Locals declared at the top of a loop body with an initializer and never reassigned."""
-    written = uses(body).written_ids
-    items = body.block_items or [] if isinstance(body, c_ast.Compound) else []
-    return {d.name: d.init for d in items
-            if isinstance(d, c_ast.Decl) and d.init is not None and d.name not in written}
+    """Locals declared in a loop body (at any depth) with an initializer, declared once, never
+    reassigned, and defined over names the body does not assign (loop variables aside), so the
+    definition means the same wherever the local is used."""
+    found = uses(body)
+    loop_vars = {_counting_var(n) for n in walk(body) if isinstance(n, c_ast.For)}
+    assigned = set(found.written_ids) - loop_vars
+    decls = [n for n in walk(body) if isinstance(n, c_ast.Decl)]
+    names = [d.name for d in decls]
+    return {d.name: d.init for d in decls
+            if d.init is not None and names.count(d.name) == 1 and d.name not in found.written_ids
+            and not ids(d.init) & assigned}
 
 
 def _inline(node: c_ast.Node, definitions: dict[str, c_ast.Node]) -> c_ast.Node:
@@ -347,14 +354,15 @@ class _Rows:
             return False
         if not rest:
             return True
-        if len(rest) != 1 or rest[0][0] != 1:
+        if len(rest) == 1 and isinstance(rest[0][1], c_ast.Constant) and isinstance(factor, c_ast.Constant):
+            return rest[0][0] == 1 and 0 <= _int(rest[0][1]) < _int(factor)
+        # a*i + r + c with r an inner loop variable in [0, a) and c invariant: a shift of the
+        # whole array does not make two iterations meet
+        inner = [(s, t) for s, t in rest if _mentions(t, set(self.ranges))]
+        if len(inner) != 1 or inner[0][0] != 1 or not isinstance(inner[0][1], c_ast.ID) \
+                or any(_mentions(t, varying) for s, t in rest if t is not inner[0][1]):
             return False
-        r = rest[0][1]
-        if isinstance(r, c_ast.Constant) and isinstance(factor, c_ast.Constant):
-            return 0 <= _int(r) < _int(factor)
-        if not (isinstance(r, c_ast.ID) and r.name in self.ranges):
-            return False
-        lo, hi = (_inline(x, self.definitions) for x in self.ranges[r.name])
+        lo, hi = (_inline(x, self.definitions) for x in self.ranges[inner[0][1].name])
         return self._at_least_zero(lo) and self._at_most(hi, factor)
 
     def _require(self, expr: Expr) -> bool:
@@ -501,7 +509,72 @@ def parallel_loop(loop: c_ast.For, scalars: dict, helpers_writing: set[str],
     return count, None
 
 
-def shadows_for_check(loop: c_ast.For) -> list[tuple[str, c_ast.Node]] | None:
+def previous_values(loop: c_ast.For, decls: dict[str, c_ast.Decl], scalars: dict, pointers: set[str],
+                    live_after: set[str]) -> c_ast.For | None:
+    """A copy of the loop where a top-level local `x` that the body reads and, as its last
+    statement, sets from this iteration's inputs (`x = e`, as in `previous = offsets[i]`) is
+    read instead as the previous iteration's `e` (its value before the loop in the first), so
+    iterations no longer hand it on; None if the loop has no such local."""
+    var, items = _counting_var(loop), block(loop.stmt)
+    if var is None or not items:
+        return None
+    last = items[-1]
+    if not (isinstance(last, c_ast.Assignment) and last.op == "=" and isinstance(last.lvalue, c_ast.ID)):
+        return None
+    name = last.lvalue.name
+    rest = uses(c_ast.Compound(items[:-1]))
+    if name in live_after or name not in decls or name in rest.written_ids or name not in rest.ids:
+        return None
+    assigned = uses(loop.stmt).written_ids
+    once = {}
+    for item in items[:-1]:  # this iteration's values, each set once at the top level
+        if isinstance(item, c_ast.Decl) and item.init is not None and item.name not in assigned:
+            once[item.name] = item.init
+        elif isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ID) \
+                and sum(isinstance(n, c_ast.Assignment) and text(n.lvalue) == item.lvalue.name
+                        for n in walk(loop.stmt)) == 1:
+            once[item.lvalue.name] = item.rvalue
+    value = _inline(last.rvalue, once)
+    stable = pointers - written_anywhere(uses(loop.stmt))
+    arrays = [n for n in walk(value) if isinstance(n, c_ast.ArrayRef)]
+    if any(not (isinstance(a.name, c_ast.ID) and a.name.name in stable) for a in arrays) or \
+            ids(value) - {a.name.name for a in arrays} - {var} - set(scalars):
+        return None
+    before = _substitute(value, var, c_ast.BinaryOp("-", c_ast.ID(var), c_ast.Constant("int", "1")))
+    private = f"akc_previous_{name}"
+    decl = copy.deepcopy(decls[name])
+    decl.name = _declared(decl).declname = private
+    decl.init = c_ast.TernaryOp(c_ast.BinaryOp("==", c_ast.ID(var), copy.deepcopy(_init_value(loop))),
+                                c_ast.ID(name), before)
+    body = [decl] + [_substitute(item, name, c_ast.ID(private)) for item in items[:-1]]
+    return c_ast.For(loop.init, loop.cond, loop.next, c_ast.Compound(body, coord=loop.stmt.coord), coord=loop.coord)
+
+
+def _declared(decl: c_ast.Decl) -> c_ast.TypeDecl:
+    node = decl.type
+    while not isinstance(node, c_ast.TypeDecl):
+        node = node.type
+    return node
+
+
+def _substitute(node: c_ast.Node, name: str, value: c_ast.Node) -> c_ast.Node:
+    """A copy of `node` with every mention of `name` replaced by `value`."""
+    if isinstance(node, c_ast.ID):
+        return copy.deepcopy(value) if node.name == name else copy.deepcopy(node)
+    out = copy.copy(node)
+    for child_name, child in node.children():
+        replaced = _substitute(child, name, value)
+        if "[" in child_name:
+            attr, index = child_name[:-1].split("[")
+            items = list(getattr(out, attr)) if getattr(out, attr) is getattr(node, attr) else getattr(out, attr)
+            items[int(index)] = replaced
+            setattr(out, attr, items)
+        else:
+            setattr(out, child_name, replaced)
+    return out
+
+
+def shadows_for_check(loop: c_ast.For, counters: list[Counter] = ()) -> list[tuple[str, c_ast.Node]] | None:
     """For a parallel loop with failure checks: the (array, index) places an iteration both
     writes and reads, which its check launch keeps in private shadows instead of memory. None
     when a shadow's index depends on the iteration's own locals (it could not be declared up
@@ -510,7 +583,10 @@ def shadows_for_check(loop: c_ast.For) -> list[tuple[str, c_ast.Node]] | None:
     written = {(a, text(i)): i for a, i, _ in body.array_writes}
     read = {(a, text(i)) for a, i in body.array_reads}
     shadows = []
+    counted = {c.place for c in counters}  # counters live in private variables already
     for key in sorted(read & set(written)):
+        if f"{key[0]}[{key[1]}]" in counted:
+            continue
         if uses(written[key]).ids & body.declared:
             return None
         shadows.append((key[0], written[key], not _written_first(loop.stmt, f"{key[0]}[{key[1]}]")))
@@ -554,11 +630,12 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
     rows = _rows(loop, var, body, pointers, scalars, checks, private)
     counters, reason = find_counters(
         loop.stmt, var, carried, top_locals, body.array_writes, rows.distinct,
-        body.declared | private)
+        body.declared | private, _keys(loop, var, rows.stable, scalars))
     if reason:
         return None, [], reason
     for counter in counters:
-        array = counter.place.lstrip("*").split("[")[0].strip() if counter.kind in ("memory", "running") else None
+        array = counter.place.lstrip("*").split("[")[0].strip() \
+            if counter.kind in ("memory", "running", "keyed") else None
         if counter.kind == "local" and counter.name not in integral_locals | (
                 boolean_locals if counter.op == "last" else set()):
             return None, [], f"counter '{counter.name}' is not of an integer type"
@@ -574,11 +651,35 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
         # a place the iteration itself writes is read back through a shadow in `count`
         if array in written and (text(index) not in written[array] or ids(index) & names):
             return None, [], f"reads '{array}[{text(index)}]', which the loop writes"
-    for array in counter_arrays:
-        reads = sum(a == array for a, _ in body.array_reads)
-        if reads != running_statements(loop.stmt, var, array):
-            return None, [], f"reads '{array}' besides its running sum"
+    for counter in counters:
+        reads = sum(a == counter.place for a, _ in body.array_reads)
+        if counter.kind == "running" and reads != running_statements(loop.stmt, var, counter):
+            return None, [], f"reads '{counter.place}' besides its running sum"
     return count, counters, None
+
+
+def _keys(loop: c_ast.For, var: str, stable: set[str], scalars: dict):
+    """key_of(index) for find_counters: the index as C text over `i`, scalars and inputs read
+    at `[i]`, through the locals the iteration defines first (so every iteration computes its
+    key before anything else, and count and fill can compute it again), else None."""
+    leading = []
+    for item in block(loop.stmt):
+        if not isinstance(item, c_ast.Decl):
+            break
+        leading.append(item.name)
+    definitions = {n: d for n, d in private_definitions(loop.stmt).items() if n in leading}
+
+    def key_of(index: c_ast.Node) -> str | None:
+        key = _inline(index, definitions)
+        arrays = [n for n in walk(key) if isinstance(n, c_ast.ArrayRef)]
+        if any(not (isinstance(a.name, c_ast.ID) and a.name.name in stable and text(a.subscript) == var)
+               for a in arrays):
+            return None
+        if ids(key) - {a.name.name for a in arrays} - {var} - set(scalars):
+            return None
+        return text(key)
+
+    return key_of
 
 
 CONSTANT_WORK = "constant work outside loops"
@@ -629,7 +730,9 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
                 continue
             count, reason, counters, checks = None, None, [], RunTimeChecks()
+            original = stmt  # what a serial step runs
             if isinstance(stmt, c_ast.For):
+                stmt = previous_values(stmt, {d.name: d for d in decls}, scalars, pointers, live_after) or stmt
                 count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after, checks)
                 if count is None:
                     checks = RunTimeChecks()
@@ -659,7 +762,7 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                     shadows = shadows_for_check(stmt)
                     step.checked, step.shadows = shadows is not None, shadows or []
                 if kind == "scan":
-                    step.shadows = shadows_for_check(stmt)
+                    step.shadows = shadows_for_check(stmt, counters)
                 if step.shadows is not None:
                     steps.append(step)
                     continue
@@ -668,7 +771,7 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                 why_serial.append(f"line {stmt.coord.line}: {reason}")
             if not (steps and steps[-1].kind == "serial" and steps[-1].guard == guard):
                 steps.append(Step("serial", [], guard=guard))
-            steps[-1].stmts.append(stmt)
+            steps[-1].stmts.append(original)
             if reason:
                 steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
 

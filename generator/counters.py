@@ -21,16 +21,19 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from generator.ast_util import ids as _ids, is_memory as _is_memory, read_names, signed_terms as _signed_terms, text
+from generator.ast_util import ids as _ids, is_memory as _is_memory, read_names, signed_terms as _signed_terms, text, walk
 from generator.cuda_generator import is_call
 
 
 @dataclass
 class Counter:
-    kind: str            # where it lives: "local" | "memory" | "running" | "flag" (of a "last")
+    kind: str            # where it lives: "local" | "memory" | "running" | "keyed" (`X[key]`),
+                         # or a helper row: "flag" (of a "last"), "key" (of a "keyed")
     name: str            # the variable the emitted body advances
     place: str = ""      # memory: the C lvalue text; running: the array name
     slot: int = -1       # local: its slot in the spilled-locals buffer
+    base: str = ""       # running at a local counter k: k (the sum is read back as X[k - 1]);
+                         # keyed: the key as an expression over the iteration's inputs
     op: str = "sum"      # "sum" (scanned) | "max" | "min" (reduced) | "last" + "seen" (below)
 
     @property
@@ -153,8 +156,10 @@ def _statements(node: c_ast.Node):
 
 def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dict[str, int],
                   writes: list[tuple[str, c_ast.Node, c_ast.Node]], per_iteration,
-                  private: set[str] = frozenset()) -> tuple[list[Counter], str | None]:
-    """The counters of a loop body, or the reason it has state that is not a counter."""
+                  private: set[str] = frozenset(), key_of=lambda index: None) -> tuple[list[Counter], str | None]:
+    """The counters of a loop body, or the reason it has state that is not a counter.
+    `key_of(index)` is the C text of an index fixed for the whole iteration (over its inputs),
+    or None: a counter at such a place is *keyed*, one running count per key."""
     extrema = {}
     for stmt in _statements(body):
         found = _extremum(stmt)
@@ -172,21 +177,31 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
             continue
         counters.append(Counter("local", name, slot=top_locals[name], op=extrema.get(name, "sum")))
 
-    memory_places: dict[str, tuple[str, str]] = {}
+    advanced = {c.name for c in counters if c.op == "sum"}
+    memory_places: dict[str, tuple[str, str, str]] = {}
     for stmt in _statements(body):
         found = _extremum(stmt)
         step = _advance(stmt)
         target = found[1] if found else step[0] if step else None
         if target is not None and _is_memory(target) and not (_ids(target) & ({var} | carried | set(private))):
             kind = ("memory", extrema[text(target)]) if found else ("memory", "sum")
-            memory_places.setdefault(text(target), kind)
-        running = _running_sum(stmt, var)
+            memory_places.setdefault(text(target), (*kind, ""))
+        elif step and isinstance(target, c_ast.ArrayRef) and (key := key_of(target.subscript)) is not None:
+            memory_places.setdefault(text(target), ("keyed", "sum", key))
+        running = _running_parts(stmt, var, advanced)
         if running:
-            memory_places.setdefault(running, ("running", "sum"))
-    for place, (kind, op) in memory_places.items():
-        counters.append(Counter(kind, f"akc_ctr{len(counters)}", place=place, op=op))
+            memory_places.setdefault(running[0], ("running", "sum", running[2]))
+    for place, (kind, op, base) in memory_places.items():
+        counters.append(Counter(kind, f"akc_ctr{len(counters)}", place=place, op=op, base=base))
+        if kind == "keyed":
+            counters.append(Counter("key", f"akc_key{len(counters)}", op="key", base=base))
+    for counter in counters:
+        reason = (_keyed_alone(body, counter) if counter.kind == "keyed" else
+                  _running_in_step(body, var, counter) if counter.kind == "running" and counter.base else None)
+        if reason:
+            return [], reason
 
-    names = {c.target for c in counters if c.kind != "running"}
+    names = {c.target for c in counters if c.kind not in ("running", "flag", "key")}
     mixed = [c.target for c in counters if c.op != "sum" and any(
         _advance(stmt) and text(_advance(stmt)[0]) == c.target for stmt in _statements(body))]
     if mixed:
@@ -241,33 +256,68 @@ def _extremum(stmt: c_ast.Node) -> tuple[str, c_ast.Node, c_ast.Node] | None:
     return None
 
 
-def _running_parts(stmt: c_ast.Node, var: str) -> tuple[str, c_ast.Node] | None:
-    """`X[i + 1] = X[i] + m`, `X[i + 1] = m + X[i]` or `X[i + 1] = X[i]` -> ('X', m)."""
+def _running_parts(stmt: c_ast.Node, var: str, counters: set[str] = frozenset()) -> tuple[str, c_ast.Node, str] | None:
+    """`X[i + 1] = X[i] + m`, `X[i + 1] = m + X[i]` or `X[i + 1] = X[i]` -> ('X', m, ''); the
+    same at a local counter k, `X[k] = X[k - 1] + m` -> ('X', m, 'k')."""
     if not (isinstance(stmt, c_ast.Assignment) and stmt.op == "=" and isinstance(stmt.lvalue, c_ast.ArrayRef)):
         return None
     array = text(stmt.lvalue.name)
-    if text(stmt.lvalue.subscript).replace(" ", "") != f"{var}+1":
+    position = text(stmt.lvalue.subscript).replace(" ", "")
+    if position == f"{var}+1":
+        previous, base = f"{array}[{var}]", ""
+    elif position in counters:
+        previous, base = f"{array}[{position} - 1]", position
+    else:
         return None
-    previous = f"{array}[{var}]"
     rvalue = stmt.rvalue
     if text(rvalue) == previous:
-        return array, c_ast.Constant("int", "0")
+        return array, c_ast.Constant("int", "0"), base
     if isinstance(rvalue, c_ast.BinaryOp) and rvalue.op == "+":
         if text(rvalue.left) == previous:
-            return array, rvalue.right
+            return array, rvalue.right, base
         if text(rvalue.right) == previous:
-            return array, rvalue.left
+            return array, rvalue.left, base
     return None
 
 
-def _running_sum(stmt: c_ast.Node, var: str) -> str | None:
-    parts = _running_parts(stmt, var)
+def _running_sum(stmt: c_ast.Node, var: str, counters: set[str] = frozenset()) -> str | None:
+    parts = _running_parts(stmt, var, counters)
     return parts[0] if parts else None
 
 
-def running_statements(body: c_ast.Node, var: str, array: str) -> int:
-    """How many running-sum statements of `array` the body has."""
-    return sum(_running_sum(stmt, var) == array for stmt in _statements(body))
+def _is_step_of(node: c_ast.Node, name: str) -> bool:
+    """`name++`, `++name` or `name += 1`."""
+    step = _advance(node)
+    return bool(step) and text(step[0]) == name and text(step[1]) == "1"
+
+
+def _running_in_step(body: c_ast.Node, var: str, counter: Counter) -> str | None:
+    """A running sum at a local counter k holds `X[k - 1]` only when every store `X[k] = ...`
+    is directly followed by `k++` and k never advances otherwise."""
+    k, pairs = counter.base, 0
+    for node in walk(body):
+        items = node.block_items or [] if isinstance(node, c_ast.Compound) else []
+        for first, second in zip(items, items[1:]):
+            pairs += _running_sum(first, var, {k}) == counter.place and _is_step_of(second, k)
+    stores = sum(_running_sum(stmt, var, {k}) == counter.place for stmt in _statements(body))
+    steps = sum(bool(_advance(n)) and text(_advance(n)[0]) == k for n in walk(body))
+    if not pairs == stores == steps:
+        return f"'{counter.place}[{k}]' is not always written just before '{k}' advances"
+    return None
+
+
+def _keyed_alone(body: c_ast.Node, counter: Counter) -> str | None:
+    """A keyed counter's array is only ever used at that one place in the loop."""
+    array = counter.place.split("[")[0]
+    for node in walk(body):
+        if isinstance(node, c_ast.ArrayRef) and text(node.name) == array and text(node) != counter.place:
+            return f"'{array}' is used at '{text(node)}' besides its counter '{counter.place}'"
+    return None
+
+
+def running_statements(body: c_ast.Node, var: str, counter: Counter) -> int:
+    """How many running-sum statements of the counter's array the body has."""
+    return sum(_running_sum(stmt, var, {counter.base} - {""}) == counter.place for stmt in _statements(body))
 
 
 def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
@@ -289,8 +339,9 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
                 name, [], None, c_ast.IdentifierType(["auto"])), initial, None))
         body = c_ast.Compound(declared + (body.block_items or [] if isinstance(body, c_ast.Compound)
                                           else [body]))
-    places = {c.place: c.name for c in counters if c.kind == "memory"}
+    places = {c.place: c.name for c in counters if c.kind in ("memory", "keyed")}
     running = {c.place: c.name for c in counters if c.kind == "running"}
+    running_at = {c.base for c in counters if c.kind == "running" and c.base}
     extrema = {c.target: c for c in counters if c.op in ("max", "min")}
     advanced = {c.target for c in counters if c.kind != "running" and c.op == "sum"}
     seen = {c.name: flag.name for c, flag in zip(counters, counters[1:]) if c.op == "last"}
@@ -328,9 +379,9 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
                 return node  # a memory counter's advance: its place is renamed below
             if _is_memory(node) and text(node) in places:
                 return c_ast.ID(places[text(node)], coord=node.coord)
-            parts = _running_parts(node, var)
+            parts = _running_parts(node, var, running_at)
             if parts and parts[0] in running:
-                array, amount = parts
+                array, amount, _ = parts
                 ctr = c_ast.ID(running[array], coord=node.coord)
                 items = [c_ast.Assignment("+=", ctr, amount, coord=node.coord)]
                 if mode == "fill":

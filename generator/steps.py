@@ -55,7 +55,7 @@ def _items(node: c_ast.Node) -> list[c_ast.Node]:
 def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
     """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator."""
     kernels = _parallel_kernels(make_gen, step, decls)
-    if step.segments or step.requires:  # the executor runs this instead when the data may not allow the parallel form
+    if step.segments or step.requires or any(c.kind == "keyed" for c in step.counters):  # the executor runs this instead when the data may not allow the parallel form
         gen = make_gen("plain")
         kernels.append(StepKernel("serial", _load_locals(gen, decls) + gen._generate_stmt(step.loop)
                                   + _save_locals(decls)))
@@ -108,12 +108,14 @@ def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKerne
     var = step.loop.init.decls[0].name
     initial = {"sum": "0", "max": "AKC_INT64_MIN", "min": "AKC_INT64_MAX", "seen": "-1"}
     start = "".join(f"  {c.name} = {initial[c.op]};\n" if c.kind == "local" else
-                    f"  int64_t {c.name} = {initial[c.op]};\n" for c in step.counters if c.op != "last")
+                    f"  int64_t {c.name} = {initial[c.op]};\n" for c in step.counters if c.op in initial)
     gen.continue_returns = False
     gen.continue_text = "goto akc_next;"
     body = rewrite(step.loop.stmt, var, step.counters, "count", step.shadows)
     text = "".join(gen._generate_stmt(s) for s in _items(body))
-    record = "".join(f"  {_slot(k)} = (int64_t)({c.name});\n" for k, c in enumerate(step.counters))
+    # a keyed counter's key row records the key, which the iteration fixes before anything else
+    record = "".join(f"  {_slot(k)} = (int64_t)({c.base if c.kind == 'key' else c.name});\n"
+                     for k, c in enumerate(step.counters))
     return StepKernel("count", _load_locals(gen, decls) + start + _loop_head(gen, step.loop)
                       + "  {\n" + text + "  }\n  akc_next:;\n" + record)
 
@@ -123,22 +125,25 @@ def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel
     loop = step.loop
     var = loop.init.decls[0].name
     start = []
-    for k, c in enumerate(step.counters):
+    # running sums first: one at a local counter k starts from X[k - 1] before k moves on
+    for k, c in sorted(enumerate(step.counters), key=lambda kc: kc[1].kind != "running"):
         if c.op != "sum":
             continue  # a running extremum is written once, by the finish launch
         if c.kind == "local":
             start.append(f"  {c.name} = {c.name} + {_slot(k)};\n")
         elif c.kind == "memory":
             start.append(f"  auto {c.name} = ({c.place}) + {_slot(k)};\n")
+        elif c.kind == "keyed":  # the executor scanned within each key
+            start.append(f"  auto {c.name} = {c.place.split('[')[0]}[{c.base}] + {_slot(k)};\n")
         elif c.kind == "running":
-            first = gen._visit_expr(loop.init.decls[0].init)
-            start.append(f"  auto {c.name} = {c.place}[{first}] + {_slot(k)};\n")
+            previous = f"{c.base} - 1" if c.base else gen._visit_expr(loop.init.decls[0].init)
+            start.append(f"  auto {c.name} = {c.place}[{previous}] + {_slot(k)};\n")
     gen.continue_returns = True
     body = rewrite(loop.stmt, var, step.counters, "fill")
     text = "".join(gen._generate_stmt(s) for s in _items(body))
     # as in the C loop, nothing after the first failing iteration runs
     skip = "  if (akc_tid > akc_err[6]) return;\n"
-    return StepKernel("fill", skip + _load_locals(gen, decls) + "".join(start) + _loop_head(gen, loop) + text)
+    return StepKernel("fill", skip + _load_locals(gen, decls) + _loop_head(gen, loop) + "".join(start) + text)
 
 
 def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
@@ -148,7 +153,7 @@ def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKern
     for k, c in enumerate(step.counters):
         value = total.format(k=k)
         place = c.name if c.kind == "local" else f"AKC_STORE({c.place})"
-        if c.op == "sum" and c.kind != "running":
+        if c.op == "sum" and c.kind in ("local", "memory"):  # keyed: the executor adds the totals
             lines.append(f"  {place} = ({c.target}) + {value};\n")
         elif c.op == "last":  # the executor put the last assigning iteration (or -1) after it
             lines.append(f"  if ({total.format(k=k + 1)} >= 0) {c.name} = {value};\n")

@@ -190,7 +190,8 @@ def _step_record(step: Step) -> dict:
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
     return {"kind": step.kind, "count": step.count, "reason": step.reason, "line": line, "guard": step.guard, "checked": step.checked,
             "segments": step.segments, "requires": step.requires, "first": step.first,
-            "counters": [{"kind": c.kind, "name": c.name, "place": c.place, "op": c.op} for c in step.counters]}
+            "counters": [{"kind": c.kind, "name": c.name, "place": c.place, "op": c.op, "base": c.base}
+                         for c in step.counters]}
 
 
 def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:

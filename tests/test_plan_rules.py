@@ -111,3 +111,31 @@ def test_clipping_bounds_become_run_time_requirements(tmp_path, target, size):
     # the counter reads back the place it writes: numbered in order, through count-scan-fill
     assert [s["kind"] for s in steps][-1] == "scan"
     np.testing.assert_array_equal(marks, [4, 0, 7, 1, 2, 0])
+
+
+KEYED = demo_spec("akc_demo_keyed", [("akc_demo_keyed", [], [PI64, "int32_t*", PI64, PI64, "const int8_t*",
+                                                              "const int64_t*", I64, I64])],
+                  ["toindex", "current", "tooffsets", "togaps", "fromtags", "sizes", "numtags", "length"])
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_keyed_counters_running_sums_at_counters_and_previous_values(tmp_path, seed):
+    steps, _, run = _translated(KEYED, tmp_path)
+    loops = [s for s in steps if s["kind"] != "serial"]
+    assert [s["kind"] for s in loops] == ["parallel", "scan", "scan", "parallel"]
+    assert [c["kind"] for c in loops[1]["counters"]] == ["keyed", "key"]
+    assert sorted((c["kind"], c["base"]) for c in loops[2]["counters"]) == [("local", ""), ("running", "k")]
+    rng = np.random.default_rng(seed)
+    n, numtags = 3000, 5
+    tags = rng.integers(0, numtags, n).astype(np.int8)
+    sizes = rng.integers(-3, 6, n)
+    toindex, current = np.full(n, -1, np.int64), np.full(numtags, 77, np.int32)
+    tooffsets, togaps = np.full(n + 1, -1, np.int64), np.full(n, -1, np.int64)
+    assert run([toindex, current, tooffsets, togaps, tags, sizes, numtags, n], seed, block=64) is None
+    for tag in range(numtags):  # the k-th item of a tag gets k
+        np.testing.assert_array_equal(toindex[tags == tag], np.arange((tags == tag).sum()))
+    np.testing.assert_array_equal(current, np.bincount(tags, minlength=numtags))
+    positive = sizes[sizes > 0]
+    np.testing.assert_array_equal(tooffsets[:len(positive) + 1], np.concatenate([[0], np.cumsum(positive)]))
+    assert (tooffsets[len(positive) + 1:] == -1).all()
+    np.testing.assert_array_equal(togaps, np.diff(sizes, prepend=0))

@@ -215,15 +215,17 @@ class CudaTarget:
 PLAN_CTYPES = ["int64_t*", "int64_t*", "int64_t*", "int64_t", "int64_t"]  # err, locals, scan, n, report
 
 
-def combine(xp, scan, counters: list[dict], n: int) -> None:
+def combine(xp, scan, counters: list[dict], n: int) -> list[tuple[str, Any, Any]]:
     """Per counter, in place: a sum counter's advances at [c, 0:n] become starting values at
     [c, 0:n+1] (exclusive scan, total last); a max/min counter's values reduce into [c, n]; a
     last-value counter's flag row (the next) gets the last assigning iteration (or -1) at n and
-    the counter's row that iteration's value."""
+    the counter's row that iteration's value; a keyed counter's advances are scanned within
+    each key (its key row is the next). Returns (array, keys, totals) per keyed counter."""
     view = scan.reshape(len(counters), n + 1)
+    keyed = []
     for c, counter in enumerate(counters):
         op = counter.get("op", "sum")
-        if op == "sum":
+        if op == "sum" and counter.get("kind") != "keyed":
             view[c, 1:] = xp.cumsum(view[c, :n])
             view[c, 0] = 0
         elif op in ("max", "min"):
@@ -232,6 +234,25 @@ def combine(xp, scan, counters: list[dict], n: int) -> None:
             last = view[c, :n].max()
             view[c, n] = last
             view[c - 1, n] = view[c - 1][xp.maximum(last, 0)]
+        elif op == "key":
+            keys, totals = _scan_by_key(xp, view[c - 1], view[c, :n], n)
+            keyed.append((counters[c - 1]["place"].split("[")[0], keys, totals))
+    return keyed
+
+
+def _scan_by_key(xp, advances, keys, n: int):
+    """Exclusive scan of advances[:n] within each key, in place, in iteration order; returns the
+    distinct keys and each one's total."""
+    order = xp.lexsort(xp.stack([xp.arange(n), keys]))
+    sorted_keys, steps = keys[order], advances[:n][order]
+    inclusive = xp.cumsum(steps)
+    first = xp.ones(n, dtype=bool)
+    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    before = (inclusive - steps)[first]  # what the keys before this one added up to
+    advances[order] = inclusive - steps - before[xp.cumsum(first) - 1]
+    last = xp.ones(n, dtype=bool)
+    last[:-1] = first[1:]
+    return sorted_keys[last], inclusive[last] - before
 
 
 def _disjoint(target, step: dict, special: dict, values: list, scalars: dict, n: int) -> bool:
@@ -263,6 +284,7 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
     spill = target.to_device(np.zeros(max(1, len(shape["locals"])), dtype=np.int64))
     empty = target.to_device(np.zeros(1, dtype=np.int64))
     counts = {}
+    names = [a["name"] for a in special["args"]]
 
     def launch(k: int, role: str, grid: int, threads: int, n: int, report: int, scan=empty) -> None:
         target.launch(kernel, entry["steps"][k][role], grid, threads,
@@ -289,10 +311,18 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
             continue
         scan = target.to_device(np.zeros(len(step["counters"]) * (n + 1), dtype=np.int64))
         launch(k, "count", grid, block, n, -1, scan)
-        combine(target.xp, scan, step["counters"], n)
+        keyed = [(values[names.index(array)], keys, totals)
+                 for array, keys, totals in combine(target.xp, scan, step["counters"], n)]
+        if any(len(keys) and not (0 <= int(keys.min()) and int(keys.max()) < len(array))
+               for array, keys, _ in keyed):
+            launch(k, "serial", 1, 1, 1, 0)  # a key outside its array: the C order, as it is
+            continue
         if "fill" in entry["steps"][k]:
             launch(k, "fill", grid, block, n, -1, scan)
         launch(k, "finish", 1, 1, n, -1, scan)
+        if keyed and target.to_host(err)[0] == NO_ERROR:  # each key's count moves on by its total
+            for array, keys, totals in keyed:
+                array[keys] = (array[keys].astype(np.int64) + totals).astype(array.dtype)
     record = target.to_host(err)
     if record[0] == NO_ERROR:
         return None

@@ -311,6 +311,7 @@ class RunTimeChecks:
     """What a parallel form relies on that only the data can tell. The executor checks it before
     the step and runs the step's serial form (the C order) when it does not hold."""
     segments: set = field(default_factory=set)    # row ranges that must be ordered and disjoint
+    ordered: set = field(default_factory=set)     # row ranges that must be ordered (B[i] >= A[i])
     requires: list = field(default_factory=list)  # host expressions that must be true
 
 
@@ -365,6 +366,14 @@ class _Rows:
         lo, hi = (_inline(x, self.definitions) for x in self.ranges[inner[0][1].name])
         return self._at_least_zero(lo) and self._at_most(hi, factor)
 
+    def within(self, offset: c_ast.Node, amount: c_ast.Node) -> bool:
+        """Is `offset` an inner loop variable whose range lies in [0, amount)?"""
+        offset = _inline(offset, self.definitions)
+        if not (isinstance(offset, c_ast.ID) and offset.name in self.ranges):
+            return False
+        lo, hi = (_inline(x, self.definitions) for x in self.ranges[offset.name])
+        return self._at_least_zero(lo) and self._at_most(hi, _inline(amount, self.definitions))
+
     def _require(self, expr: Expr) -> bool:
         if self.checks is None:
             return False
@@ -381,7 +390,7 @@ class _Rows:
         terms = signed_terms(node)
         elements = [(s, _element(t, self.var, self.stable)) for s, t in terms]
         if [s for s, _ in elements] == [1, -1] and all(e for _, e in elements) and self.checks is not None:
-            self.checks.segments.add((elements[1][1], "stops", elements[0][1]))  # B[i] - A[i] >= 0
+            self.checks.ordered.add((elements[1][1], "stops", elements[0][1]))  # B[i] - A[i] >= 0
             return True
         return False
 
@@ -393,6 +402,8 @@ class _Rows:
             if _is_minimum(node):
                 return any(_same(arm, bound) for arm in arms) or all(self._at_most(a, bound) for a in arms)
             return all(self._at_most(a, bound) for a in arms)
+        if isinstance(bound, c_ast.TernaryOp) and _is_minimum(bound, larger=True):
+            return any(self._at_most(node, arm) for arm in (bound.iftrue, bound.iffalse))
         high, limit = host_expr(node, self.scalars), host_expr(bound, self.scalars)
         return high is not None and limit is not None and self._require(["<=", high, limit])
 
@@ -401,14 +412,14 @@ def _int(node: c_ast.Constant) -> int:
     return int(node.value.rstrip("uUlL"), 0)
 
 
-def _is_minimum(node: c_ast.TernaryOp) -> bool:
-    """`(a < b) ? a : b` or `(a > b) ? b : a` (also with <=, >=)."""
+def _is_minimum(node: c_ast.TernaryOp, larger: bool = False) -> bool:
+    """`(a < b) ? a : b` or `(a > b) ? b : a` (also with <=, >=); with `larger`, a maximum."""
     cond = node.cond
     if not (isinstance(cond, c_ast.BinaryOp) and cond.op in ("<", "<=", ">", ">=")):
         return False
     picked = (text(node.iftrue), text(node.iffalse))
     sides = (text(cond.left), text(cond.right))
-    return picked == (sides if cond.op in ("<", "<=") else sides[::-1])
+    return picked == (sides if (cond.op in ("<", "<=")) != larger else sides[::-1])
 
 
 def _rows(loop: c_ast.For, var: str, body: "_Uses", pointers: set[str], scalars: dict,
@@ -557,13 +568,15 @@ def _declared(decl: c_ast.Decl) -> c_ast.TypeDecl:
     return node
 
 
-def _substitute(node: c_ast.Node, name: str, value: c_ast.Node) -> c_ast.Node:
-    """A copy of `node` with every mention of `name` replaced by `value`."""
-    if isinstance(node, c_ast.ID):
-        return copy.deepcopy(value) if node.name == name else copy.deepcopy(node)
+def _substitute(node: c_ast.Node, name: str, value: c_ast.Node, place: bool = False) -> c_ast.Node:
+    """A copy of `node` with every mention of `name` (an ID, or with `place` a memory place's
+    C text) replaced by `value`."""
+    if (isinstance(node, c_ast.ID) and not place and node.name == name) or (
+            place and isinstance(node, c_ast.ArrayRef) and text(node) == name):
+        return copy.deepcopy(value)
     out = copy.copy(node)
     for child_name, child in node.children():
-        replaced = _substitute(child, name, value)
+        replaced = _substitute(child, name, value, place)
         if "[" in child_name:
             attr, index = child_name[:-1].split("[")
             items = list(getattr(out, attr)) if getattr(out, attr) is getattr(node, attr) else getattr(out, attr)
@@ -572,6 +585,32 @@ def _substitute(node: c_ast.Node, name: str, value: c_ast.Node) -> c_ast.Node:
         else:
             setattr(out, child_name, replaced)
     return out
+
+
+def forwarded_stores(loop: c_ast.For, element_types: dict[str, list[str]]) -> c_ast.For | None:
+    """A copy of the loop where the iteration's reads of `X[i]` after its own store `X[i] = x`
+    (x a local, neither assigned again before) read `(T) x` instead: a value handed on through
+    memory becomes a value again. None if there is no such read."""
+    var, items = _counting_var(loop), list(block(loop.stmt))
+    changed = False
+    for k, item in enumerate(items):
+        if not (isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ArrayRef)
+                and text(item.lvalue.subscript) == var and isinstance(item.rvalue, c_ast.ID)
+                and text(item.lvalue.name) in element_types):
+            continue
+        place, local = text(item.lvalue), item.rvalue.name
+        value = c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
+            None, [], None, c_ast.IdentifierType(element_types[text(item.lvalue.name)]))), c_ast.ID(local))
+        for j in range(k + 1, len(items)):
+            if any(f"{a}[{text(i)}]" == place for a, i, _ in uses(items[j]).array_writes):
+                break
+            if any(f"{a}[{text(i)}]" == place for a, i in uses(items[j]).array_reads):
+                items[j], changed = _substitute(items[j], place, value, place=True), True
+            if local in uses(items[j]).written_ids:
+                break
+    if not changed:
+        return None
+    return c_ast.For(loop.init, loop.cond, loop.next, c_ast.Compound(items, coord=loop.stmt.coord), coord=loop.coord)
 
 
 def shadows_for_check(loop: c_ast.For, counters: list[Counter] = ()) -> list[tuple[str, c_ast.Node]] | None:
@@ -630,7 +669,7 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
     rows = _rows(loop, var, body, pointers, scalars, checks, private)
     counters, reason = find_counters(
         loop.stmt, var, carried, top_locals, body.array_writes, rows.distinct,
-        body.declared | private, _keys(loop, var, rows.stable, scalars))
+        body.declared | private, _keys(loop, var, rows.stable, scalars), rows.within)
     if reason:
         return None, [], reason
     for counter in counters:
@@ -647,15 +686,34 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
         if text(node) not in {c.place for c in counters} and array not in counter_arrays:
             written.setdefault(array, set()).add(text(index))
     names = {c.name for c in counters}
+    updates = _self_updates(loop.stmt)
     for array, index in body.array_reads:
+        place = f"{array}[{text(index)}]"
+        if array not in written or (ids(index) & names and updates.get(place, 0) == _reads_of(body, place)):
+            continue  # `X[k] = f(X[k])` at a counter: the iteration's own place, dropped in count
         # a place the iteration itself writes is read back through a shadow in `count`
-        if array in written and (text(index) not in written[array] or ids(index) & names):
+        if text(index) not in written[array] or ids(index) & names:
             return None, [], f"reads '{array}[{text(index)}]', which the loop writes"
     for counter in counters:
         reads = sum(a == counter.place for a, _ in body.array_reads)
         if counter.kind == "running" and reads != running_statements(loop.stmt, var, counter):
             return None, [], f"reads '{counter.place}' besides its running sum"
     return count, counters, None
+
+
+def _self_updates(body: c_ast.Node) -> dict[str, int]:
+    """Reads of a place inside stores to that same place (`X[k] = X[k] + d`, `X[k] += d`)."""
+    out: dict[str, int] = {}
+    for node in walk(body):
+        if isinstance(node, c_ast.Assignment) and isinstance(node.lvalue, c_ast.ArrayRef):
+            place = text(node.lvalue)
+            out[place] = out.get(place, 0) + (node.op != "=") + sum(
+                isinstance(n, c_ast.ArrayRef) and text(n) == place for n in walk(node.rvalue))
+    return out
+
+
+def _reads_of(body: "_Uses", place: str) -> int:
+    return sum(f"{a}[{text(i)}]" == place for a, i in body.array_reads)
 
 
 def _keys(loop: c_ast.For, var: str, stable: set[str], scalars: dict):
@@ -717,6 +775,8 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
     integral_locals = {d.name for d in decls if any(map(integral_type, _type_names(d)))}
     boolean_locals = {d.name for d in decls if _type_names(d) == ["bool"]}
     assigned = uses(func.body).written_ids
+    params = func.decl.type.args.params if func.decl.type.args else []
+    element_types = {p.name: _type_names(p) for p in params if isinstance(p.type, c_ast.PtrDecl) and _type_names(p)}
     scalars = dict.fromkeys(scalars)
     for decl in decls:  # locals fixed by their definition over arguments count as arguments
         if decl.init is not None and decl.name not in assigned and host_expr(decl.init, scalars) is not None:
@@ -732,6 +792,7 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             count, reason, counters, checks = None, None, [], RunTimeChecks()
             original = stmt  # what a serial step runs
             if isinstance(stmt, c_ast.For):
+                stmt = forwarded_stores(stmt, element_types) or stmt
                 stmt = previous_values(stmt, {d.name: d for d in decls}, scalars, pointers, live_after) or stmt
                 count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after, checks)
                 if count is None:
@@ -756,7 +817,9 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             if count is not None:
                 kind = "scan" if counters else "parallel"
                 step = Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard,
-                            segments=[{"starts": list(a), end: list(b)} for a, end, b in sorted(checks.segments)],
+                            segments=[{"starts": list(a), end: list(b), "disjoint": span in checks.segments}
+                                      for span in sorted(checks.segments | checks.ordered)
+                                      for a, end, b in [span]],
                             requires=_all(checks.requires), first=host_expr(_init_value(stmt), scalars))
                 if kind == "parallel" and has_failure(stmt):
                     shadows = shadows_for_check(stmt)

@@ -56,10 +56,17 @@ def _advance(stmt: c_ast.Node) -> tuple[c_ast.Node, c_ast.Node] | None:
         return stmt.expr, c_ast.Constant("int", "1")
     if isinstance(stmt, c_ast.Assignment) and stmt.op == "+=":
         return stmt.lvalue, stmt.rvalue
+    if isinstance(stmt, c_ast.Assignment) and stmt.op == "=" and isinstance(stmt.rvalue, c_ast.TernaryOp):
+        # `x = c ? x + a : x + b` advances x by `c ? a : b`
+        arms = [_advance(c_ast.Assignment("=", stmt.lvalue, arm)) for arm in (stmt.rvalue.iftrue, stmt.rvalue.iffalse)]
+        if all(arms) and not text(stmt.lvalue) in text(stmt.rvalue.cond):
+            return stmt.lvalue, c_ast.TernaryOp(stmt.rvalue.cond, arms[0][1], arms[1][1])
+        return None
     if isinstance(stmt, c_ast.Assignment) and stmt.op == "=":
+        # `x = (T) x + m` too: the counter's value read back through its own element type
         target = text(stmt.lvalue)
         terms = _signed_terms(stmt.rvalue)
-        own = [k for k, (sign, term) in enumerate(terms) if sign > 0 and text(term) == target]
+        own = [k for k, (sign, term) in enumerate(terms) if sign > 0 and text(_uncast(term)) == target]
         if len(own) == 1 and len(terms) > 1:
             rest = terms[:own[0]] + terms[own[0] + 1:]
             if not any(text(t) == target for _, t in rest):
@@ -156,10 +163,13 @@ def _statements(node: c_ast.Node):
 
 def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dict[str, int],
                   writes: list[tuple[str, c_ast.Node, c_ast.Node]], per_iteration,
-                  private: set[str] = frozenset(), key_of=lambda index: None) -> tuple[list[Counter], str | None]:
+                  private: set[str] = frozenset(), key_of=lambda index: None,
+                  within=lambda offset, amount: False) -> tuple[list[Counter], str | None]:
     """The counters of a loop body, or the reason it has state that is not a counter.
     `key_of(index)` is the C text of an index fixed for the whole iteration (over its inputs),
-    or None: a counter at such a place is *keyed*, one running count per key."""
+    or None: a counter at such a place is *keyed*, one running count per key.
+    `within(offset, amount)` says whether a write at `counter + offset` provably stays inside
+    the range `[counter, counter + amount)` that the iteration's advance claims."""
     extrema = {}
     for stmt in _statements(body):
         found = _extremum(stmt)
@@ -218,7 +228,30 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
         at_counter = _ids(position) & names or any(p in text(position) for p in names if p.startswith("*"))
         if not at_counter and not per_iteration(index):
             return [], f"write '{place}' is neither per-iteration nor at a counter"
+        if at_counter and not _inside_advance(body, position, names, within):
+            return [], f"write '{place}' may leave the range its counter's advance claims"
     return counters, None
+
+
+def _uncast(node: c_ast.Node) -> c_ast.Node:
+    return _uncast(node.expr) if isinstance(node, c_ast.Cast) else node
+
+
+def _inside_advance(body: c_ast.Node, position: c_ast.Node, names: set[str], within) -> bool:
+    """A write at a counter is `X[k]`, `X[k++]`, or `X[k + j]` with j provably inside the one
+    amount by which the iteration advances k; anything else could reach another iteration's
+    range."""
+    position = _uncast(position)
+    if text(position) in names or (_advance(position) and text(_advance(position)[0]) in names):
+        return True
+    terms = _signed_terms(position)
+    counter = [t for sign, t in terms if sign == 1 and text(_uncast(t)) in names]
+    if len(counter) != 1:
+        return False
+    offset = [(sign, t) for sign, t in terms if t is not counter[0]]
+    steps = [_advance(n) for n in walk(body)]
+    amounts = [step[1] for step in steps if step and text(step[0]) == text(_uncast(counter[0]))]
+    return len(offset) == 1 and offset[0][0] == 1 and len(amounts) == 1 and within(offset[0][1], amounts[0])
 
 
 _PICKS_LARGER = {"<": False, "<=": False, ">": True, ">=": True}  # `(a OP b) ? a : b` keeps the larger?

@@ -75,9 +75,9 @@ def _rows_reference(offsets, counts, cursor, limit, size):
 def test_row_ranges_by_base_counts_and_shift_run_in_parallel_when_disjoint(tmp_path, overlapping):
     steps, _, run = _translated(ROWS, tmp_path)
     assert [s["kind"] for s in steps[:2]] + [steps[-1]["kind"]] == ["parallel"] * 3
-    assert steps[0]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1]}]
-    assert steps[1]["segments"] == [{"starts": ["cursor", 0], "counts": ["counts", 0]}]
-    assert steps[-1]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1]}]
+    assert steps[0]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": True}]
+    assert steps[1]["segments"] == [{"starts": ["cursor", 0], "counts": ["counts", 0], "disjoint": True}]
+    assert steps[-1]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": True}]
     rng = np.random.default_rng(7)
     counts = rng.integers(0, 5, 60)
     offsets = np.concatenate([[3], 3 + np.cumsum(counts)])
@@ -139,3 +139,54 @@ def test_keyed_counters_running_sums_at_counters_and_previous_values(tmp_path, s
     np.testing.assert_array_equal(tooffsets[:len(positive) + 1], np.concatenate([[0], np.cumsum(positive)]))
     assert (tooffsets[len(positive) + 1:] == -1).all()
     np.testing.assert_array_equal(togaps, np.diff(sizes, prepend=0))
+
+
+PADROWS = demo_spec("akc_demo_padrows", [("akc_demo_padrows", [], [PI64, "int32_t*", PI64, "const int64_t*",
+                                                                    "const int64_t*", "const int64_t*", I64, I64])],
+                    ["toindex", "tostarts", "shifted", "starts", "stops", "bases", "target", "length"])
+OVERRUN = demo_spec("akc_demo_overrun", [("akc_demo_overrun", [], [PI64, "const int64_t*", I64])],
+                    ["out", "sizes", "length"])
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_counters_read_back_through_memory_and_updated_in_place(tmp_path, backwards):
+    steps, _, run = _translated(PADROWS, tmp_path)
+    assert [s["kind"] for s in steps if s["kind"] != "serial"] == ["scan", "scan"]
+    # `j` from the list's size up to target stays inside the row only if the size is >= 0
+    assert steps[1]["segments"] == [{"starts": ["starts", 0], "stops": ["stops", 0], "disjoint": False}]
+    rng = np.random.default_rng(3)
+    n, target = 200, 3
+    sizes = rng.integers(0, 6, n)
+    starts = rng.permutation(n) * 10  # lists in any order: only each one's own size matters
+    stops = starts + sizes
+    if backwards:  # a list that ends before it starts: the C order decides, serially
+        stops[50] = starts[50] - 2
+    lengths = np.maximum(stops - starts, target)
+    total = int(lengths.sum())
+    toindex, tostarts = np.full(total + 8, -9, np.int64), np.full(n, -9, np.int32)
+    shifted = np.arange(int(sizes.sum()) + 8, dtype=np.int64)
+    bases = rng.integers(0, 100, n)
+    values = [toindex, tostarts, shifted.copy(), starts, stops, bases, target, n]
+    assert run(values, block=16) is None
+    expected = np.full(total + 8, -9, np.int64)
+    offset = 0
+    for i in range(n):  # the C loop in order (a backwards list writes before its own start)
+        size = stops[i] - starts[i]
+        for j in range(size, target):
+            expected[offset + j] = -1
+        expected[offset:offset + max(size, 0)] = starts[i] + np.arange(max(size, 0))
+        offset += max(size, target)
+    np.testing.assert_array_equal(toindex, expected)
+    np.testing.assert_array_equal(tostarts, np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+    counts = np.maximum(stops - starts, 0)
+    np.testing.assert_array_equal(values[2][:counts.sum()], shifted[:counts.sum()] + np.repeat(bases, counts))
+
+
+def test_a_write_past_its_counters_advance_keeps_the_c_order(tmp_path):
+    steps, _, run = _translated(OVERRUN, tmp_path)
+    (step,) = steps
+    assert step["kind"] == "serial" and "may leave the range its counter's advance claims" in step["reason"]
+    sizes = np.array([2, 0, 3, 1], np.int64)
+    out = np.full(8, -1, np.int64)
+    assert run([out, sizes, 4]) is None
+    np.testing.assert_array_equal(out, [0, 0, 2, 2, 2, 3, 3, -1])

@@ -296,7 +296,7 @@ SEGMENTS = demo_spec("akc_demo_segments", [
 def test_segment_writes_run_in_parallel_only_when_the_offsets_rise(tmp_path):
     translation = translate(SEGMENTS, KERNELS, EMPTY_INCLUDE)
     (step,) = translation.plan["entries"]["akc_demo_segments"]["steps"]
-    assert step["kind"] == "parallel" and step["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1]}]
+    assert step["kind"] == "parallel" and step["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": True}]
     (tmp_path / "akc_demo_segments.cu").write_text(translation.source)
     special = SEGMENTS["specializations"][0]
 
@@ -328,7 +328,7 @@ RANGES = demo_spec("akc_demo_ranges", [
 def test_list_ranges_are_checked_at_run_time(tmp_path, starts, stops, parallel):
     translation = translate(RANGES, KERNELS, EMPTY_INCLUDE)
     (step,) = translation.plan["entries"]["akc_demo_ranges"]["steps"]
-    assert step["segments"] == [{"starts": ["starts", 0], "stops": ["stops", 0]}]
+    assert step["segments"] == [{"starts": ["starts", 0], "stops": ["stops", 0], "disjoint": True}]
     (tmp_path / "akc_demo_ranges.cu").write_text(translation.source)
     starts, stops = np.array(starts, np.int64), np.array(stops, np.int64)
     expected = np.full(12, -1, np.int64)

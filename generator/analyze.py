@@ -718,8 +718,8 @@ def _reads_of(body: "_Uses", place: str) -> int:
 
 def _keys(loop: c_ast.For, var: str, stable: set[str], scalars: dict):
     """key_of(index) for find_counters: the index as C text over `i`, scalars and inputs read
-    at `[i]`, through the locals the iteration defines first (so every iteration computes its
-    key before anything else, and count and fill can compute it again), else None."""
+    at places fixed by `i`, through the locals the iteration defines first (so every iteration
+    computes its key before anything else, and other launches can compute it again), else None."""
     leading = []
     for item in block(loop.stmt):
         if not isinstance(item, c_ast.Decl):
@@ -730,7 +730,7 @@ def _keys(loop: c_ast.For, var: str, stable: set[str], scalars: dict):
     def key_of(index: c_ast.Node) -> str | None:
         key = _inline(index, definitions)
         arrays = [n for n in walk(key) if isinstance(n, c_ast.ArrayRef)]
-        if any(not (isinstance(a.name, c_ast.ID) and a.name.name in stable and text(a.subscript) == var)
+        if any(not (isinstance(a.name, c_ast.ID) and a.name.name in stable and ids(a.subscript) <= {var})
                for a in arrays):
             return None
         if ids(key) - {a.name.name for a in arrays} - {var} - set(scalars):

@@ -11,7 +11,10 @@ Counters are top-level locals (`k`), loop-invariant memory locations (`*total`, 
 running sum through memory (`offsets[i + 1] = offsets[i] + m`). Running maxima and minima are
 reduced instead of scanned, and a top-level local the loop only ever assigns (never reads) keeps
 the value of the last iteration that assigned it: *count* records each iteration's value and
-whether it assigned, and the executor picks the last one.
+whether it assigned, and the executor picks the last one. A counter the iteration reads as a
+position (a parser's cursor) is *speculated*: a *nominal* launch records the share each
+iteration should consume, a scan turns those into starting positions for *count*, and the
+executor checks that every iteration consumed exactly its share (else the loop runs serially).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Counter:
     base: str = ""       # running at a local counter k: k (the sum is read back as X[k - 1]);
                          # keyed: the key as an expression over the iteration's inputs
     op: str = "sum"      # "sum" (scanned) | "max" | "min" (reduced) | "last" + "seen" (below)
+                         # | "speculated" + "actual": a sum whose advances are known up front
 
     @property
     def target(self) -> str:
@@ -185,6 +189,12 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
             counters.append(Counter("local", name, slot=top_locals[name], op="last"))
             counters.append(Counter("flag", f"akc_seen{len(counters)}", op="seen"))
             continue
+        nominal = _nominal_advance(body, name, key_of)
+        if nominal is not None:
+            # read as a position: each iteration starts where the nominal advances put it
+            counters.append(Counter("local", name, slot=top_locals[name], op="speculated", base=nominal))
+            counters.append(Counter("flag", f"akc_actual{len(counters)}", op="actual"))
+            continue
         counters.append(Counter("local", name, slot=top_locals[name], op=extrema.get(name, "sum")))
 
     advanced = {c.name for c in counters if c.op == "sum"}
@@ -212,11 +222,12 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
             return [], reason
 
     names = {c.target for c in counters if c.kind not in ("running", "flag", "key")}
-    mixed = [c.target for c in counters if c.op != "sum" and any(
+    mixed = [c.target for c in counters if c.op in ("max", "min") and any(
         _advance(stmt) and text(_advance(stmt)[0]) == c.target for stmt in _statements(body))]
     if mixed:
         return [], f"'{mixed[0]}' is both a running extremum and advanced"
-    checker = _CounterUses(names, {c.name for c in counters if c.op == "last"})
+    checker = _CounterUses(names - {c.name for c in counters if c.op == "speculated"},
+                           {c.name for c in counters if c.op == "last"})
     checker.visit(body)
     if checker.problem:
         return [], checker.problem
@@ -231,6 +242,29 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
         if at_counter and not _inside_advance(body, position, names, within):
             return [], f"write '{place}' may leave the range its counter's advance claims"
     return counters, None
+
+
+def _nominal_advance(body: c_ast.Node, name: str, key_of) -> str | None:
+    """For a local counter `c` that the body reads (as a position) only inside one inner loop
+    `for (T last = c + n; c < last;) { ... c += w; ... }` that consumes the iteration's share:
+    `n` as C text, if every iteration can compute it up front (through key_of), else None. When
+    each iteration advances `c` by exactly `n` (checked at run time), iteration i starts at
+    `c` + the sum of the earlier `n`s, which a scan gives before the loop runs."""
+    for loop in (n for n in walk(body) if isinstance(n, c_ast.For)):
+        init = loop.init.decls if isinstance(loop.init, c_ast.DeclList) else []
+        cond = loop.cond
+        if not (len(init) == 1 and loop.next is None and isinstance(cond, c_ast.BinaryOp) and cond.op == "<"
+                and text(cond.left) == name and text(cond.right) == init[0].name and init[0].init is not None):
+            continue
+        terms = _signed_terms(init[0].init)
+        rest = [(sign, t) for sign, t in terms if text(t) != name]
+        if len(terms) - len(rest) != 1 or not rest:
+            continue
+        mentions = sum(isinstance(n, c_ast.ID) and n.name == name for n in walk(body))
+        if mentions != sum(isinstance(n, c_ast.ID) and n.name == name for n in walk(loop)):
+            return None
+        return key_of(_rebuild(rest))
+    return None
 
 
 def _uncast(node: c_ast.Node) -> c_ast.Node:

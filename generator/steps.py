@@ -55,7 +55,7 @@ def _items(node: c_ast.Node) -> list[c_ast.Node]:
 def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
     """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator."""
     kernels = _parallel_kernels(make_gen, step, decls)
-    if step.segments or step.requires or any(c.kind == "keyed" for c in step.counters):  # the executor runs this instead when the data may not allow the parallel form
+    if step.segments or step.requires or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters):  # the executor runs this instead when the data may not allow the parallel form
         gen = make_gen("plain")
         kernels.append(StepKernel("serial", _load_locals(gen, decls) + gen._generate_stmt(step.loop)
                                   + _save_locals(decls)))
@@ -80,7 +80,16 @@ def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[Ste
                _finish(make_gen("plain"), step, decls)]
     if not _fill_needed(step):
         del kernels[1]
+    if any(c.op == "speculated" for c in step.counters):
+        kernels.insert(0, _nominal(make_gen("plain"), step, decls))
     return kernels
+
+
+def _nominal(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
+    """Each iteration's nominal share of every speculated counter, computed up front."""
+    shares = "".join(f"  {_slot(k)} = (int64_t)({c.base});\n" for k, c in enumerate(step.counters)
+                     if c.op == "speculated")
+    return StepKernel("nominal", _load_locals(gen, decls) + _loop_head(gen, step.loop) + shares)
 
 
 def _fill_needed(step: Step) -> bool:
@@ -109,15 +118,29 @@ def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKerne
     initial = {"sum": "0", "max": "AKC_INT64_MIN", "min": "AKC_INT64_MAX", "seen": "-1"}
     start = "".join(f"  {c.name} = {initial[c.op]};\n" if c.kind == "local" else
                     f"  int64_t {c.name} = {initial[c.op]};\n" for c in step.counters if c.op in initial)
+    # a speculated counter starts where the scanned nominal shares put it
+    start += "".join(f"  {c.name} = {c.name} + {_slot(k)};\n  const int64_t akc_from{k} = {c.name};\n"
+                     for k, c in enumerate(step.counters) if c.op == "speculated")
     gen.continue_returns = False
     gen.continue_text = "goto akc_next;"
     body = rewrite(step.loop.stmt, var, step.counters, "count", step.shadows)
     text = "".join(gen._generate_stmt(s) for s in _items(body))
     # a keyed counter's key row records the key, which the iteration fixes before anything else
-    record = "".join(f"  {_slot(k)} = (int64_t)({c.base if c.kind == 'key' else c.name});\n"
-                     for k, c in enumerate(step.counters))
+    record = "".join(f"  {_slot(k)} = (int64_t)({_recorded(step, k)});\n"
+                     for k, c in enumerate(step.counters) if c.op != "speculated")
     return StepKernel("count", _load_locals(gen, decls) + start + _loop_head(gen, step.loop)
                       + "  {\n" + text + "  }\n  akc_next:;\n" + record)
+
+
+def _recorded(step: Step, k: int) -> str:
+    """What count leaves in counter k's row: its advance (or value); for a keyed counter's key
+    row the key; for a speculated counter's row of actual advances, how far it really went."""
+    counter = step.counters[k]
+    if counter.op == "key":
+        return counter.base
+    if counter.op == "actual":
+        return f"{step.counters[k - 1].name} - akc_from{k - 1}"
+    return counter.name
 
 
 def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
@@ -127,7 +150,7 @@ def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel
     start = []
     # running sums first: one at a local counter k starts from X[k - 1] before k moves on
     for k, c in sorted(enumerate(step.counters), key=lambda kc: kc[1].kind != "running"):
-        if c.op != "sum":
+        if c.op not in ("sum", "speculated"):
             continue  # a running extremum is written once, by the finish launch
         if c.kind == "local":
             start.append(f"  {c.name} = {c.name} + {_slot(k)};\n")
@@ -153,7 +176,7 @@ def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKern
     for k, c in enumerate(step.counters):
         value = total.format(k=k)
         place = c.name if c.kind == "local" else f"AKC_STORE({c.place})"
-        if c.op == "sum" and c.kind in ("local", "memory"):  # keyed: the executor adds the totals
+        if c.op in ("sum", "speculated") and c.kind in ("local", "memory"):  # keyed: the executor adds them
             lines.append(f"  {place} = ({c.target}) + {value};\n")
         elif c.op == "last":  # the executor put the last assigning iteration (or -1) after it
             lines.append(f"  if ({total.format(k=k + 1)} >= 0) {c.name} = {value};\n")

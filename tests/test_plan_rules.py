@@ -190,3 +190,43 @@ def test_a_write_past_its_counters_advance_keeps_the_c_order(tmp_path):
     out = np.full(8, -1, np.int64)
     assert run([out, sizes, 4]) is None
     np.testing.assert_array_equal(out, [0, 0, 2, 2, 2, 3, 3, -1])
+
+
+CURSOR = demo_spec("akc_demo_cursor", [("akc_demo_cursor", [], [PI64, "const uint8_t*", "const int64_t*", I64])],
+                   ["tocounts", "bytes", "offsets", "length"])
+
+
+def _tokens(bytes_, offsets):
+    """The C loop of akc_demo_cursor, in order."""
+    counts, cursor = [], offsets[0]
+    for i in range(len(offsets) - 1):
+        last, tokens = cursor + offsets[i + 1] - offsets[i], 0
+        while cursor < last:
+            cursor += 1 + (bytes_[cursor] & 3)
+            tokens += 1
+        counts.append(tokens)
+    return counts
+
+
+@pytest.mark.parametrize("crossing", [False, True])
+def test_a_cursor_read_as_a_position_is_speculated_and_checked(tmp_path, crossing):
+    steps, plan, run = _translated(CURSOR, tmp_path)
+    (scan,) = [s for s in steps if s["kind"] == "scan"]
+    assert [c["op"] for c in scan["counters"]] == ["speculated", "actual"]
+    assert "nominal" in plan["specializations"]["akc_demo_cursor"]["steps"][steps.index(scan)]
+    rng = np.random.default_rng(11)
+    widths = rng.integers(1, 5, 600)  # whole tokens: each row ends where a token ends
+    tokens = (rng.integers(0, 64, 600) * 4 + widths - 1).astype(np.uint8)
+    stream = np.concatenate([np.concatenate([[t], np.zeros(w - 1, np.uint8)]) for t, w in zip(tokens, widths)])
+    ends = np.cumsum(widths)
+    offsets = np.concatenate([[0], np.sort(rng.choice(ends[:-1], 99, replace=False)), [ends[-1]]]).astype(np.int64)
+    if crossing:  # row 40 now ends inside a token: the cursor overshoots into row 41
+        offsets[41] -= 1
+    stream = np.concatenate([stream, np.zeros(4 * 100, np.uint8)])  # room for the drift a crossing causes
+    tocounts = np.full(100, -1, np.int64)
+    assert run([tocounts, stream, offsets, 100], block=8) is None
+    np.testing.assert_array_equal(tocounts, _tokens(stream, offsets))
+    # each row parsed from its own start (what an unchecked speculation would give) differs
+    # exactly when a token crosses a row's end
+    alone = [_tokens(stream, offsets[i:i + 2])[0] for i in range(100)]
+    assert (list(tocounts) != alone) == crossing

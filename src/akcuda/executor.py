@@ -212,11 +212,22 @@ class CudaTarget:
         return self.xp.asarray(array)
 
 
+INITIAL_ERROR = [NO_ERROR, -1, -1, 0, 0, 0, NO_ERROR]  # no failure; [6]: first failing iteration
 PLAN_CTYPES = ["int64_t*", "int64_t*", "int64_t*", "int64_t", "int64_t"]  # err, locals, scan, n, report
 
 
-def combine(xp, scan, counters: list[dict], n: int) -> list[tuple[str, Any, Any]]:
-    """Per counter, in place: a sum counter's advances at [c, 0:n] become starting values at
+def _as_nominal(target, scan, speculated: list[int], n: int, err) -> bool:
+    """Did every iteration before the first failing one advance each speculated counter by
+    exactly its nominal share (so the positions count and fill started from were the C's)?"""
+    first = min(n, int(target.to_host(err)[6]))
+    view = scan.reshape(-1, n + 1)
+    return all(bool(target.xp.all(view[c, 1:first + 1] - view[c, :first] == view[c + 1, :first]))
+               for c in speculated)
+
+
+def combine(xp, scan, counters: list[dict], n: int, only: list[int] | None = None) -> list[tuple[str, Any, Any]]:
+    """Per counter (or the `only` ones), in place: a sum counter's (or a speculated counter's
+    nominal) advances at [c, 0:n] become starting values at
     [c, 0:n+1] (exclusive scan, total last); a max/min counter's values reduce into [c, n]; a
     last-value counter's flag row (the next) gets the last assigning iteration (or -1) at n and
     the counter's row that iteration's value; a keyed counter's advances are scanned within
@@ -225,7 +236,9 @@ def combine(xp, scan, counters: list[dict], n: int) -> list[tuple[str, Any, Any]
     keyed = []
     for c, counter in enumerate(counters):
         op = counter.get("op", "sum")
-        if op == "sum" and counter.get("kind") != "keyed":
+        if only is not None and c not in only or op == "speculated" and only is None:
+            continue
+        if op in ("sum", "speculated") and counter.get("kind") != "keyed":
             view[c, 1:] = xp.cumsum(view[c, :n])
             view[c, 0] = 0
         elif op in ("max", "min"):
@@ -282,7 +295,7 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
     shape = plan["entries"][entry["target"]]
     ctypes_ = [a["ctype"] for a in special["args"]] + PLAN_CTYPES
     scalars = {a["name"]: v for a, v in zip(special["args"], values) if base_type(a["ctype"])[1] == 0}
-    err = target.to_device(np.array([NO_ERROR, -1, -1, 0, 0, 0, NO_ERROR], dtype=np.int64))
+    err = target.to_device(np.array(INITIAL_ERROR, dtype=np.int64))
     spill = target.to_device(np.zeros(max(1, len(shape["locals"])), dtype=np.int64))
     empty = target.to_device(np.zeros(1, dtype=np.int64))
     counts = {}
@@ -312,7 +325,15 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
             launch(k, "main", grid, block, n, -1)
             continue
         scan = target.to_device(np.zeros(len(step["counters"]) * (n + 1), dtype=np.int64))
+        speculated = [c for c, counter in enumerate(step["counters"]) if counter["op"] == "speculated"]
+        if speculated:  # starting positions from the nominal shares, before count reads there
+            launch(k, "nominal", grid, block, n, -1, scan)
+            combine(target.xp, scan, step["counters"], n, speculated)
         launch(k, "count", grid, block, n, -1, scan)
+        if speculated and not _as_nominal(target, scan, speculated, n, err):
+            err[:] = target.to_device(np.array(INITIAL_ERROR, dtype=np.int64))
+            launch(k, "serial", 1, 1, 1, 0)  # an iteration consumed other than its share: C order
+            continue
         keyed = [(values[names.index(array)], keys, totals)
                  for array, keys, totals in combine(target.xp, scan, step["counters"], n)]
         if any(len(keys) and not (0 <= int(keys.min()) and int(keys.max()) < len(array))

@@ -13,12 +13,13 @@ Everything else runs as a *serial* step (one thread), and the step records why.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 
 from pycparser import c_ast
 
 from generator.ast_util import block, ids, signed_terms, text, walk
-from generator.counters import Counter, find_counters, running_statements
+from generator.counters import Counter, _rebuild, find_counters, running_statements
 from generator.cuda_generator import is_call
 
 Expr = list  # JSON expression tree evaluated by the plan executor: ["arg", n] | ["int", v] | [op, a, b]
@@ -78,6 +79,7 @@ class _Uses(c_ast.NodeVisitor):
         self.ids: set[str] = set()
         self.declared: set[str] = set()
         self.calls: list[c_ast.FuncCall] = []
+        self.ranges: dict[int, c_ast.Node] = {}  # id of a block copy's destination -> its length
         self.breaks: list[c_ast.Node] = []
         self.success_returns: list[c_ast.Node] = []
         self._loop = 0
@@ -130,6 +132,14 @@ class _Uses(c_ast.NodeVisitor):
 
     def visit_FuncCall(self, node: c_ast.FuncCall) -> None:
         self.calls.append(node)
+        span = _block_copy(node)
+        if span is not None:  # memcpy/memset into `&X[d]`: a write of X[d .. d + n)
+            destination, source, length = span
+            self._target(destination)
+            self.ranges[id(self.array_writes[-1][2])] = length
+            for part in [source, length] if source is not None else [length]:
+                self._read(part) if isinstance(part, c_ast.ArrayRef) else self.visit(part)
+            return
         if node.args is not None:
             self.visit(node.args)
 
@@ -151,6 +161,28 @@ class _Uses(c_ast.NodeVisitor):
         self._loop -= 1
 
     visit_For = visit_While = visit_DoWhile = visit_Switch = _nested
+
+
+BLOCK_COPIES = ("std_memcpy", "std_memset")
+
+
+def _block_copy(call: c_ast.FuncCall) -> tuple[c_ast.ArrayRef, c_ast.Node | None, c_ast.Node] | None:
+    """`memcpy(&X[d], &Y[e], n * sizeof(T))` -> (X[d], Y[e], n); memset -> (X[d], None, n)."""
+    if not (isinstance(call.name, c_ast.ID) and call.name.name in BLOCK_COPIES and call.args
+            and len(call.args.exprs) == 3):
+        return None
+    destination, middle, size = call.args.exprs
+    if not (isinstance(destination, c_ast.UnaryOp) and destination.op == "&"
+            and isinstance(destination.expr, c_ast.ArrayRef)):
+        return None
+    if not (isinstance(size, c_ast.BinaryOp) and size.op == "*" and isinstance(size.right, c_ast.UnaryOp)
+            and size.right.op == "sizeof"):
+        return None
+    if call.name.name == "std_memset":
+        return destination.expr, None, size.left
+    if not (isinstance(middle, c_ast.UnaryOp) and middle.op == "&" and isinstance(middle.expr, c_ast.ArrayRef)):
+        return None
+    return destination.expr, middle.expr, size.left
 
 
 def uses(node: c_ast.Node) -> _Uses:
@@ -312,6 +344,7 @@ class RunTimeChecks:
     the step and runs the step's serial form (the C order) when it does not hold."""
     segments: set = field(default_factory=set)    # row ranges that must be ordered and disjoint
     ordered: set = field(default_factory=set)     # row ranges that must be ordered (B[i] >= A[i])
+    longest: set = field(default_factory=set)     # (row range, bound): no row longer than bound
     requires: list = field(default_factory=list)  # host expressions that must be true
 
 
@@ -347,11 +380,8 @@ class _Rows:
         term = with_var[0][1]
         if isinstance(term, c_ast.ID):
             return not any(_mentions(t, varying) for _, t in rest)
-        if not (isinstance(term, c_ast.BinaryOp) and term.op == "*"):
-            return False
-        factor = term.right if isinstance(term.left, c_ast.ID) and term.left.name == var else (
-            term.left if isinstance(term.right, c_ast.ID) and term.right.name == var else None)
-        if factor is None or _mentions(factor, varying | {var}):
+        factor = _factor(term, var)
+        if factor is None or _mentions(factor, varying):
             return False
         if not rest:
             return True
@@ -365,6 +395,19 @@ class _Rows:
             return False
         lo, hi = (_inline(x, self.definitions) for x in self.ranges[inner[0][1].name])
         return self._at_least_zero(lo) and self._at_most(hi, factor)
+
+    def distinct_range(self, index: c_ast.Node, length: c_ast.Node) -> bool:
+        """Does the block `[a*i + r, a*i + r + length)` stay inside row i's `[a*i, a*i + a)`?"""
+        terms = signed_terms(_inline(index, self.definitions))
+        with_var = [t for s, t in terms if _factor(t, self.var) is not None]  # the row's a*i
+        factor = _factor(with_var[0], self.var) if len(with_var) == 1 else None
+        if factor is None or _mentions(factor, self.varying) or not any(
+                s == 1 and t is with_var[0] for s, t in terms):
+            return False
+        rest = [(s, t) for s, t in terms if t is not with_var[0]]
+        start = _rebuild(rest) if rest else c_ast.Constant("int", "0")
+        end = _cancelled(rest + signed_terms(_inline(length, self.definitions)))
+        return self._at_least_zero(start) and self._at_most(end, factor)
 
     def within(self, offset: c_ast.Node, amount: c_ast.Node) -> bool:
         """Is `offset` an inner loop variable whose range lies in [0, amount)?"""
@@ -405,7 +448,34 @@ class _Rows:
         if isinstance(bound, c_ast.TernaryOp) and _is_minimum(bound, larger=True):
             return any(self._at_most(node, arm) for arm in (bound.iftrue, bound.iffalse))
         high, limit = host_expr(node, self.scalars), host_expr(bound, self.scalars)
-        return high is not None and limit is not None and self._require(["<=", high, limit])
+        if high is not None and limit is not None:
+            return self._require(["<=", high, limit])
+        elements = [(s, _element(t, self.var, self.stable)) for s, t in signed_terms(node)]
+        if limit is not None and [s for s, _ in elements] == [1, -1] and all(e for _, e in elements) \
+                and self.checks is not None:  # B[i] - A[i] <= bound: the longest row, at run time
+            self.checks.longest.add((elements[1][1], "stops", elements[0][1], json.dumps(limit)))
+            return True
+        return False
+
+
+def _factor(term: c_ast.Node, var: str) -> c_ast.Node | None:
+    """`a` of `a * i` or `i * a` (a not mentioning i), else None."""
+    if not (isinstance(term, c_ast.BinaryOp) and term.op == "*"):
+        return None
+    factor = term.right if isinstance(term.left, c_ast.ID) and term.left.name == var else (
+        term.left if isinstance(term.right, c_ast.ID) and term.right.name == var else None)
+    return None if factor is None or _mentions(factor, {var}) else factor
+
+
+def _cancelled(terms: list[tuple[int, c_ast.Node]]) -> c_ast.Node:
+    """The sum of signed terms with each `+x ... -x` pair removed."""
+    left = list(terms)
+    for sign, term in terms:
+        opposite = next((u for u in left if u[0] == -sign and _same(u[1], term)), None)
+        if opposite is not None and (sign, term) in left:
+            left.remove(opposite)
+            left.remove((sign, term))
+    return _rebuild(left) if left else c_ast.Constant("int", "0")
 
 
 def _int(node: c_ast.Constant) -> int:
@@ -489,6 +559,8 @@ def _loop_shape(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
         return var, count, body, "the loop returns early"
     for call in body.calls:
         name = call.name.name if isinstance(call.name, c_ast.ID) else "?"
+        if _block_copy(call) is not None:
+            continue  # its destination range is checked like any other write
         if name.startswith("std_") or name == "?" or (
                 name in helpers_writing and not _private_call(call, body.declared, pointers)):
             return var, count, body, f"calls '{name}', which writes memory"
@@ -511,7 +583,8 @@ def parallel_loop(loop: c_ast.For, scalars: dict, helpers_writing: set[str],
     for array, index, node in body.array_writes:
         if array in body.declared and array not in pointers:
             continue  # `&local` handed to a helper
-        if array == "?" or not rows.distinct(index):
+        length = body.ranges.get(id(node))
+        if array == "?" or not (rows.distinct_range(index, length) if length is not None else rows.distinct(index)):
             return None, f"write '{text(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
     for array, index in body.array_reads:
@@ -811,7 +884,8 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                     if stmt.iffalse is not None:
                         plan_items(block(stmt.iffalse), _both(guard, ["!", branch_guard]), live_after)
                     continue
-                reason = "a loop inside an 'if' whose condition is not on scalar arguments alone"
+                reason = ("a loop inside an 'if' whose branches declare locals" if branch_guard is not None
+                          else "a loop inside an 'if' whose condition is not on scalar arguments alone")
             elif _has_loop(stmt):
                 reason = "a loop nested in a top-level statement other than a loop"
             if count is not None:
@@ -819,7 +893,9 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                 step = Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard,
                             segments=[{"starts": list(a), end: list(b), "disjoint": span in checks.segments}
                                       for span in sorted(checks.segments | checks.ordered)
-                                      for a, end, b in [span]],
+                                      for a, end, b in [span]]
+                            + [{"starts": list(a), end: list(b), "disjoint": False, "longest": json.loads(bound)}
+                               for a, end, b, bound in sorted(checks.longest)],
                             requires=_all(checks.requires), first=host_expr(_init_value(stmt), scalars))
                 if kind == "parallel" and has_failure(stmt):
                     shadows = shadows_for_check(stmt)

@@ -88,10 +88,29 @@ class _CounterUses(c_ast.NodeVisitor):
         self.assigned = assigned  # last-value locals: plainly assigned, never read
         self.problem: str | None = None
         self.context: list[str] = []
+        self.where: list[str] = []  # what a mention is part of, for the reason
 
     def _bad(self, node: c_ast.Node, what: str) -> None:
         if self.problem is None:
-            self.problem = f"counter '{what}' is used at line {node.coord.line} other than as a write position or value"
+            use = self.where[-1] if self.where else "other than as a write position or value"
+            self.problem = f"counter '{what}' is used {use} at line {node.coord.line}"
+
+    def _within(self, node: c_ast.Node, where: str) -> None:
+        self.where.append(where)
+        self.visit(node)
+        self.where.pop()
+
+    def visit_ArrayRef(self, node: c_ast.ArrayRef) -> None:
+        self.visit(node.name)
+        self._within(node.subscript, f"as a read position ('{text(node)}')")
+
+    def visit_For(self, node: c_ast.For) -> None:
+        for part, where in ((node.init, "as a loop's start"), (node.cond, "in a loop condition")):
+            if part is not None:
+                self._within(part, where)
+        if node.next is not None:
+            self.visit(node.next)
+        self.visit(node.stmt)
 
     def visit(self, node: c_ast.Node) -> None:
         if (isinstance(node, c_ast.ID) or _is_memory(node)) and not self.context:
@@ -133,7 +152,10 @@ class _CounterUses(c_ast.NodeVisitor):
         if found and text(found[1]) in self.counters:
             self.visit(found[2])
             return
-        self.generic_visit(node)
+        self._within(node.cond, "in a branch condition")
+        for branch in (node.iftrue, node.iffalse):
+            if branch is not None:
+                self.visit(branch)
 
     def visit_Return(self, node: c_ast.Return) -> None:
         if is_call(node.expr, "failure"):

@@ -230,3 +230,29 @@ def test_a_cursor_read_as_a_position_is_speculated_and_checked(tmp_path, crossin
     # exactly when a token crosses a row's end
     alone = [_tokens(stream, offsets[i:i + 2])[0] for i in range(100)]
     assert (list(tocounts) != alone) == crossing
+
+
+BLOCKS = demo_spec("akc_demo_blocks", [("akc_demo_blocks", [], ["int32_t*", "const int32_t*", "const int64_t*", I64, I64])],
+                   ["torows", "values", "offsets", "width", "length"])
+
+
+@pytest.mark.parametrize("longest", [4, 6])
+def test_block_copies_stay_in_their_row_or_keep_the_c_order(tmp_path, longest):
+    steps, _, run = _translated(BLOCKS, tmp_path)
+    (step,) = [s for s in steps if s["kind"] == "parallel"]
+    assert {"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": False,
+            "longest": ["arg", "width"]} in step["segments"]
+    width, sizes = 4, np.array([2, 0, longest, 1, 3], np.int64)  # a 6 spills into the next row
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    values = np.arange(100, 100 + offsets[-1], dtype=np.int32)
+    torows = np.full(width * 5 + 4, 7, np.int32)
+    special = BLOCKS["specializations"][0]
+    target = executor.HostTarget(generated=tmp_path)
+    assert executor._disjoint(target, step, special, [torows, values, offsets, width, 5],
+                              {"width": width, "length": 5}, 5) == (longest <= width)
+    assert run([torows, values, offsets, width, 5]) is None
+    expected = np.full(width * 5 + 4, 7, np.int32)
+    for i in range(5):  # the C order: a later row overwrites what an earlier one spilled
+        expected[i * width:i * width + sizes[i]] = values[offsets[i]:offsets[i + 1]]
+        expected[i * width + sizes[i]:max((i + 1) * width, i * width + sizes[i])] = -1
+    np.testing.assert_array_equal(torows, expected)

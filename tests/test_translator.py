@@ -122,7 +122,7 @@ def test_counter_in_a_condition_is_not_a_scan(tmp_path):
         }
         """))
     steps, _ = plan_steps(parse(src, []).functions["akc_capped"], {"length"}, set(), {"out"})
-    assert steps[0].kind == "serial" and "counter 'k' is used at line 4" in steps[0].reason
+    assert steps[0].kind == "serial" and "counter 'k' is used in a branch condition at line 4" in steps[0].reason
 
 
 def test_nested_regular_loop_with_private_helper_call_is_parallel():

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from akcuda import paths
 
@@ -21,7 +22,7 @@ def _import(args) -> int:
     try:
         upstream.fetch(log=lambda m: out.print(m, highlight=False))
     except upstream.UpstreamError as exc:
-        out.print(f"[red]import failed:[/] {exc}")
+        out.print(f"[red]import failed:[/] {escape(str(exc))}")
         return 1
     return 0
 
@@ -35,10 +36,10 @@ def _specs(args) -> int:
     try:
         problems = specs.check_specs()
     except specs.SpecError as exc:
-        out.print(f"[red]malformed spec:[/] {exc}")
+        out.print(f"[red]malformed spec:[/] {escape(str(exc))}")
         return 1
     for problem in problems:
-        out.print(f"[red]✗[/] {problem}", highlight=False)
+        out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
     loaded = specs.load_all()
     n = sum(len(s["specializations"]) for s in loaded.values())
     out.print(f"specs check: {len(loaded)} kernels, {n} specializations, "
@@ -52,7 +53,7 @@ def _generate(args) -> int:
     results = pipeline.generate(args.k)
     failed = {k: v for k, v in results.items() if v}
     for reason in failed.values():
-        out.print(f"[red]✗[/] {reason}", highlight=False)
+        out.print(f"[red]✗[/] {escape(reason)}", highlight=False)
     steps = _step_counts(results)
     out.print(f"generate: {len(results) - len(failed)}/{len(results)} kernel families translated "
               f"into {paths.GENERATED} ({steps['parallel']} parallel steps, {steps['scan']} count-scan-fill, "
@@ -79,7 +80,7 @@ def _compile(args) -> int:
     results = pipeline.compile_kernels(args.k)
     failed = {k: v for k, v in results.items() if v}
     for kernel, log in failed.items():
-        out.print(f"[red]✗ {kernel}[/]: {log}", highlight=False)
+        out.print(f"[red]✗ {kernel}[/]: {escape(log)}", highlight=False)
     out.print(f"compile: {len(results) - len(failed)}/{len(results)} kernel families compiled with NVRTC "
               f"for sm_80 and sm_90 in {time.perf_counter() - start:.1f}s")
     return 1 if failed else 0
@@ -121,7 +122,7 @@ def _plans(args) -> int:
             key = (row["kernel"], step["line"])
             if step["width1_input_sized"] and key not in seen:
                 seen.add(key)
-                out.print(f"[yellow]width 1[/] {row['kernel']}: {step['reason']}", highlight=False)
+                out.print(f"[yellow]width 1[/] {row['kernel']}: {escape(step['reason'])}", highlight=False)
     s = rep["summary"]
     out.print(f"plans: {s['specializations']} specializations; steps {s['steps']}; launches median "
               f"{s['launches_median']}, max {s['launches_max']}; passes over the input median "
@@ -160,7 +161,7 @@ def _pipeline(args) -> int:
         return 1
     problems = stage("specs check", specs.check_specs)
     for problem in problems:
-        out.print(f"[red]✗[/] {problem}", highlight=False)
+        out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
     if problems:
         out.print("[red]the committed kernel specs differ from upstream: run `akcuda specs`[/]")
         return 1
@@ -198,9 +199,9 @@ def _sanitize(args) -> int:
         if k < 5:  # the text of the first few; the rest are in the JSON and the log folder
             out.print(r["head"], highlight=False, markup=False)
     for kernel, log in result["build_failures"].items():
-        out.print(f"[red]✗ sanitized build of {kernel} failed:[/] {log[:500]}", highlight=False)
+        out.print(f"[red]✗ sanitized build of {kernel} failed:[/] {escape(log[:500])}", highlight=False)
     for f in result["parity_failures"][:10]:
-        out.print(f"[red]✗ parity[/] {f['symbol']} {f['case']}: {f['reason']}", highlight=False)
+        out.print(f"[red]✗ parity[/] {f['symbol']} {escape(str(f['case']))}: {escape(f['reason'])}", highlight=False)
     s = result["summary"]
     out.print(f"sanitize: {s['specializations']} specializations, {s['cases']} cases under ASan+UBSan "
               f"in {s['seconds']}s: {s['reports']} report(s), {s['parity_failed']} parity failure(s), "
@@ -217,7 +218,6 @@ def _sanitize(args) -> int:
 
 def _corpus(args) -> int:
     """Every corpus operation with and without akcuda installed; non-zero if any result differs."""
-    from rich.markup import escape
     from rich.table import Table
 
     from akcuda import corpus

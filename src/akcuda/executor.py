@@ -270,8 +270,8 @@ def _scan_by_key(xp, advances, keys, n: int):
 
 def _disjoint(target, step: dict, special: dict, values: list, scalars: dict, n: int) -> bool:
     """Are the rows' ranges [A[i], B[i]) (or [A[i], A[i] + C[i])) that the step's parallel form
-    relies on ordered, and where it says so non-overlapping? (One read-back; the C reads exactly
-    these elements.)"""
+    relies on ordered, and where it says so non-overlapping or no longer than a bound? (One
+    read-back; the C reads exactly these elements.)"""
     if not step.get("segments"):
         return True
     first = evaluate(step["first"], scalars)
@@ -284,6 +284,8 @@ def _disjoint(target, step: dict, special: dict, values: list, scalars: dict, n:
         stops = rows(*segment["stops"]) if "stops" in segment else starts + rows(*segment["counts"])
         if not bool(target.xp.all(starts <= stops)) or (
                 segment.get("disjoint", True) and not bool(target.xp.all(stops[:-1] <= starts[1:]))):
+            return False
+        if "longest" in segment and not bool(target.xp.all(stops - starts <= evaluate(segment["longest"], scalars))):
             return False
     return True
 

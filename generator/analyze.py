@@ -37,6 +37,7 @@ class Step:
     checked: bool = False         # parallel with failures: a check launch finds the first one
     segments: list[dict] = field(default_factory=list)  # row ranges that must be disjoint, else serial
     requires: Expr | None = None  # a host condition the parallel form relies on, else serial
+    serial_form: c_ast.Node | None = None  # what runs when a run-time check fails (default: loop)
     first: Expr | None = None     # the loop's first iteration (where that check starts)
     shadows: list = field(default_factory=list)  # check launch: places kept privately
 
@@ -624,13 +625,13 @@ def previous_values(loop: c_ast.For, decls: dict[str, c_ast.Decl], scalars: dict
     if any(not (isinstance(a.name, c_ast.ID) and a.name.name in stable) for a in arrays) or \
             ids(value) - {a.name.name for a in arrays} - {var} - set(scalars):
         return None
-    before = _substitute(value, var, c_ast.BinaryOp("-", c_ast.ID(var), c_ast.Constant("int", "1")))
+    before = _substitute(value, _named(var), c_ast.BinaryOp("-", c_ast.ID(var), c_ast.Constant("int", "1")))
     private = f"akc_previous_{name}"
     decl = copy.deepcopy(decls[name])
     decl.name = _declared(decl).declname = private
     decl.init = c_ast.TernaryOp(c_ast.BinaryOp("==", c_ast.ID(var), copy.deepcopy(_init_value(loop))),
                                 c_ast.ID(name), before)
-    body = [decl] + [_substitute(item, name, c_ast.ID(private)) for item in items[:-1]]
+    body = [decl] + [_substitute(item, _named(name), c_ast.ID(private)) for item in items[:-1]]
     return c_ast.For(loop.init, loop.cond, loop.next, c_ast.Compound(body, coord=loop.stmt.coord), coord=loop.coord)
 
 
@@ -641,15 +642,14 @@ def _declared(decl: c_ast.Decl) -> c_ast.TypeDecl:
     return node
 
 
-def _substitute(node: c_ast.Node, name: str, value: c_ast.Node, place: bool = False) -> c_ast.Node:
-    """A copy of `node` with every mention of `name` (an ID, or with `place` a memory place's
-    C text) replaced by `value`."""
-    if (isinstance(node, c_ast.ID) and not place and node.name == name) or (
-            place and isinstance(node, c_ast.ArrayRef) and text(node) == name):
-        return copy.deepcopy(value)
+def _substitute(node: c_ast.Node, match, value: c_ast.Node | None) -> c_ast.Node:
+    """A copy of `node` with every node for which `match(node)` holds replaced by `value`
+    (None: an empty statement)."""
+    if match(node):
+        return c_ast.EmptyStatement() if value is None else copy.deepcopy(value)
     out = copy.copy(node)
     for child_name, child in node.children():
-        replaced = _substitute(child, name, value, place)
+        replaced = _substitute(child, match, value)
         if "[" in child_name:
             attr, index = child_name[:-1].split("[")
             items = list(getattr(out, attr)) if getattr(out, attr) is getattr(node, attr) else getattr(out, attr)
@@ -658,6 +658,10 @@ def _substitute(node: c_ast.Node, name: str, value: c_ast.Node, place: bool = Fa
         else:
             setattr(out, child_name, replaced)
     return out
+
+
+def _named(name: str):
+    return lambda node: isinstance(node, c_ast.ID) and node.name == name
 
 
 def forwarded_stores(loop: c_ast.For, element_types: dict[str, list[str]]) -> c_ast.For | None:
@@ -678,12 +682,63 @@ def forwarded_stores(loop: c_ast.For, element_types: dict[str, list[str]]) -> c_
             if any(f"{a}[{text(i)}]" == place for a, i, _ in uses(items[j]).array_writes):
                 break
             if any(f"{a}[{text(i)}]" == place for a, i in uses(items[j]).array_reads):
-                items[j], changed = _substitute(items[j], place, value, place=True), True
+                at_place = lambda node: isinstance(node, c_ast.ArrayRef) and text(node) == place  # noqa: E731
+                items[j], changed = _substitute(items[j], at_place, value), True
             if local in uses(items[j]).written_ids:
                 break
     if not changed:
         return None
     return c_ast.For(loop.init, loop.cond, loop.next, c_ast.Compound(items, coord=loop.stmt.coord), coord=loop.coord)
+
+
+@dataclass
+class Peeled:
+    first: c_ast.For      # the first iteration, as a loop of one
+    rest: c_ast.For       # the others, with the setting branch taken out
+    rest_as_is: c_ast.For  # the others as written (when the check fails)
+    check: Expr           # what must hold after the first iteration
+
+
+def peel_sentinel(loop: c_ast.For, scalars: dict) -> Peeled | None:
+    """For a loop that sets a memory place only while it still holds a sentinel
+    (`if (*size == -1) *size = count; else if (*size != count) ...`): once the first iteration
+    has left another value there, no later iteration sets it, so the rest of the loop runs with
+    only the else-branch, which merely reads it. Whether the first iteration did is checked at
+    run time. None if the loop has no such place."""
+    var, start = _counting_var(loop), _init_value(loop)
+    if var is None or loop.cond.op != "<" or host_expr(start, scalars) is None:
+        return None
+    setters = [n for n in walk(loop.stmt) if isinstance(n, c_ast.If) and _sentinel_test(n.cond)]
+    if len(setters) != 1:
+        return None
+    setter = setters[0]
+    place, sentinel = _sentinel_test(setter.cond)
+    writes = [node for a, _, node in uses(loop.stmt).array_writes if text(node) == place]
+    inside = [node for a, _, node in uses(setter.iftrue).array_writes if text(node) == place]
+    if not inside or len(writes) != len(inside):
+        return None
+    one = c_ast.Constant("int", "1")
+
+    def from_second(body: c_ast.Node) -> c_ast.For:
+        init = copy.deepcopy(loop.init)
+        init.decls[0].init = c_ast.BinaryOp("+", copy.deepcopy(start), one)
+        return c_ast.For(init, loop.cond, loop.next, body, coord=loop.coord)
+
+    only_first = c_ast.BinaryOp("&&", loop.cond, c_ast.BinaryOp("<", c_ast.ID(var), c_ast.BinaryOp("+", start, one)))
+    array = place.lstrip("*").split("[")[0].strip()
+    return Peeled(c_ast.For(loop.init, only_first, loop.next, loop.stmt, coord=loop.coord),
+                  from_second(_substitute(loop.stmt, lambda node: node is setter, setter.iffalse)),
+                  from_second(loop.stmt), ["!=", ["memory", array], host_expr(sentinel, {})])
+
+
+def _sentinel_test(cond: c_ast.Node) -> tuple[str, c_ast.Node] | None:
+    """`*p == s` or `p[0] == s` with a constant s -> ('*p' or 'p[0]', s)."""
+    if not (isinstance(cond, c_ast.BinaryOp) and cond.op == "==" and host_expr(cond.right, {}) is not None):
+        return None
+    left = cond.left
+    scalar_place = (isinstance(left, c_ast.UnaryOp) and left.op == "*" and isinstance(left.expr, c_ast.ID)) or (
+        isinstance(left, c_ast.ArrayRef) and isinstance(left.name, c_ast.ID) and text(left.subscript) == "0")
+    return (text(left), cond.right) if scalar_place else None
 
 
 def shadows_for_check(loop: c_ast.For, counters: list[Counter] = ()) -> list[tuple[str, c_ast.Node]] | None:
@@ -862,18 +917,20 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
             live_after = after | {n for later in items[position + 1:] for n in uses(later).ids}
             if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
                 continue
-            count, reason, counters, checks = None, None, [], RunTimeChecks()
-            original = stmt  # what a serial step runs
+            reason = None
             if isinstance(stmt, c_ast.For):
-                stmt = forwarded_stores(stmt, element_types) or stmt
-                stmt = previous_values(stmt, {d.name: d for d in decls}, scalars, pointers, live_after) or stmt
-                count, reason = parallel_loop(stmt, scalars, helpers_writing, pointers, live_after, checks)
-                if count is None:
-                    checks = RunTimeChecks()
-                    count, counters, scan_reason = scan_loop(stmt, scalars, helpers_writing, pointers, slots,
-                                                              integral_locals, boolean_locals, integral, live_after,
-                                                              checks)
-                    reason = scan_reason or reason
+                loop = forwarded_stores(stmt, element_types) or stmt
+                loop = previous_values(loop, {d.name: d for d in decls}, scalars, pointers, live_after) or loop
+                step, reason = loop_step(loop, guard, live_after)
+                peeled = peel_sentinel(stmt, scalars) if step is None else None
+                rest = loop_step(peeled.rest, guard, live_after)[0] if peeled else None
+                if rest is not None:  # the first iteration alone, then the rest in parallel
+                    add_serial(peeled.first, guard, None)
+                    rest.requires, rest.serial_form = _both(rest.requires, peeled.check), peeled.rest_as_is
+                    step = rest
+                if step is not None:
+                    steps.append(step)
+                    continue
             elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
                 branch_guard = host_expr(stmt.cond, scalars)
                 branches = [stmt.iftrue] + ([stmt.iffalse] if stmt.iffalse is not None else [])
@@ -888,31 +945,44 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                           else "a loop inside an 'if' whose condition is not on scalar arguments alone")
             elif _has_loop(stmt):
                 reason = "a loop nested in a top-level statement other than a loop"
-            if count is not None:
-                kind = "scan" if counters else "parallel"
-                step = Step(kind, [stmt], count=count, loop=stmt, counters=counters, guard=guard,
-                            segments=[{"starts": list(a), end: list(b), "disjoint": span in checks.segments}
-                                      for span in sorted(checks.segments | checks.ordered)
-                                      for a, end, b in [span]]
-                            + [{"starts": list(a), end: list(b), "disjoint": False, "longest": json.loads(bound)}
-                               for a, end, b, bound in sorted(checks.longest)],
-                            requires=_all(checks.requires), first=host_expr(_init_value(stmt), scalars))
-                if kind == "parallel" and has_failure(stmt):
-                    shadows = shadows_for_check(stmt)
-                    step.checked, step.shadows = shadows is not None, shadows or []
-                if kind == "scan":
-                    step.shadows = shadows_for_check(stmt, counters)
-                if step.shadows is not None:
-                    steps.append(step)
-                    continue
-                reason = "a place the loop reads back has an index private to the iteration"
-            if reason:
-                why_serial.append(f"line {stmt.coord.line}: {reason}")
-            if not (steps and steps[-1].kind == "serial" and steps[-1].guard == guard):
-                steps.append(Step("serial", [], guard=guard))
-            steps[-1].stmts.append(original)
-            if reason:
-                steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
+            add_serial(stmt, guard, reason)
+
+    def add_serial(stmt: c_ast.Node, guard: Expr | None, reason: str | None) -> None:
+        """Append a statement to the serial step before it (or a new one), noting why."""
+        if reason:
+            why_serial.append(f"line {stmt.coord.line}: {reason}")
+        if not (steps and steps[-1].kind == "serial" and steps[-1].guard == guard):
+            steps.append(Step("serial", [], guard=guard))
+        steps[-1].stmts.append(stmt)
+        if reason:
+            steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
+
+    def loop_step(loop: c_ast.For, guard: Expr | None, live_after: set[str]) -> tuple[Step | None, str | None]:
+        """The parallel or count-scan-fill step of a loop, or None and why no rule applies."""
+        checks, counters = RunTimeChecks(), []
+        count, reason = parallel_loop(loop, scalars, helpers_writing, pointers, live_after, checks)
+        if count is None:
+            checks = RunTimeChecks()
+            count, counters, scan_reason = scan_loop(loop, scalars, helpers_writing, pointers, slots,
+                                                      integral_locals, boolean_locals, integral, live_after, checks)
+            reason = scan_reason or reason
+        if count is None:
+            return None, reason
+        kind = "scan" if counters else "parallel"
+        step = Step(kind, [loop], count=count, loop=loop, counters=counters, guard=guard,
+                    segments=[{"starts": list(a), end: list(b), "disjoint": span in checks.segments}
+                              for span in sorted(checks.segments | checks.ordered) for a, end, b in [span]]
+                    + [{"starts": list(a), end: list(b), "disjoint": False, "longest": json.loads(bound)}
+                       for a, end, b, bound in sorted(checks.longest)],
+                    requires=_all(checks.requires), first=host_expr(_init_value(loop), scalars))
+        if kind == "parallel" and has_failure(loop):
+            shadows = shadows_for_check(loop)
+            step.checked, step.shadows = shadows is not None, shadows or []
+        if kind == "scan":
+            step.shadows = shadows_for_check(loop, counters)
+        if step.shadows is None:
+            return None, "a place the loop reads back has an index private to the iteration"
+        return step, None
 
     plan_items(stmts, None, set())
     whole = Step("serial", list(stmts), reason="; ".join(why_serial) or CONSTANT_WORK)

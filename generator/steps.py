@@ -55,9 +55,9 @@ def _items(node: c_ast.Node) -> list[c_ast.Node]:
 def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
     """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator."""
     kernels = _parallel_kernels(make_gen, step, decls)
-    if step.segments or step.requires or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters):  # the executor runs this instead when the data may not allow the parallel form
+    if step.segments or step.requires is not None or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters):  # the executor runs this instead when the data may not allow the parallel form
         gen = make_gen("plain")
-        kernels.append(StepKernel("serial", _load_locals(gen, decls) + gen._generate_stmt(step.loop)
+        kernels.append(StepKernel("serial", _load_locals(gen, decls) + gen._generate_stmt(step.serial_form or step.loop)
                                   + _save_locals(decls)))
     return kernels
 

@@ -51,24 +51,27 @@ COMPARISONS = {"<": int.__lt__, "<=": int.__le__, ">": int.__gt__, ">=": int.__g
                "==": int.__eq__, "!=": int.__ne__}
 
 
-def evaluate(expr: list, scalars: dict[str, Any]) -> int:
-    """Evaluate a plan's integer expression with C semantics (division truncates toward zero)."""
+def evaluate(expr: list, scalars: dict[str, Any], arrays: dict[str, Any] | None = None) -> int:
+    """Evaluate a plan's integer expression with C semantics (division truncates toward zero);
+    ["memory", name] reads the first element of an array argument (one read-back)."""
     op = expr[0]
     if op == "arg":
         return int(scalars[expr[1]])
+    if op == "memory":
+        return int(arrays[expr[1]][0])
     if op == "int":
         return expr[1]
     if op == "neg":
-        return -evaluate(expr[1], scalars)
+        return -evaluate(expr[1], scalars, arrays)
     if op == "!":
-        return int(not evaluate(expr[1], scalars))
+        return int(not evaluate(expr[1], scalars, arrays))
     if op == "?:":
-        return evaluate(expr[2] if evaluate(expr[1], scalars) else expr[3], scalars)
+        return evaluate(expr[2] if evaluate(expr[1], scalars, arrays) else expr[3], scalars, arrays)
     if op in ("&&", "||"):
-        first = evaluate(expr[1], scalars)
-        return int(bool(first) and bool(evaluate(expr[2], scalars))) if op == "&&" else \
-            int(bool(first) or bool(evaluate(expr[2], scalars)))
-    a, b = evaluate(expr[1], scalars), evaluate(expr[2], scalars)
+        first = evaluate(expr[1], scalars, arrays)
+        return int(bool(first) and bool(evaluate(expr[2], scalars, arrays))) if op == "&&" else \
+            int(bool(first) or bool(evaluate(expr[2], scalars, arrays)))
+    a, b = evaluate(expr[1], scalars, arrays), evaluate(expr[2], scalars, arrays)
     if op in COMPARISONS:
         return int(COMPARISONS[op](a, b))
     if op == "+":
@@ -316,7 +319,7 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
         n = counts[k] = evaluate(step["count"], scalars)
         if n <= 0:
             continue
-        if (step.get("requires") is not None and not evaluate(step["requires"], scalars)) or \
+        if (step.get("requires") is not None and not evaluate(step["requires"], scalars, dict(zip(names, values)))) or \
                 not _disjoint(target, step, special, values, scalars, n):
             launch(k, "serial", 1, 1, 1, 0)  # the parallel form may not hold: keep the C order
             continue

@@ -25,6 +25,8 @@ def width_text(expr: list | None) -> str:
         return str(expr[1])
     if op == "neg":
         return f"-{width_text(expr[1])}"
+    if op == "memory":
+        return f"{expr[1]}[0]"
     if op == "?:":
         return f"({width_text(expr[1])} ? {width_text(expr[2])} : {width_text(expr[3])})"
     left, right = width_text(expr[1]), width_text(expr[2])

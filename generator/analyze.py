@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from pycparser import c_ast
 
-from generator.ast_util import block, ids, signed_terms, text, walk
-from generator.counters import Counter, _rebuild, find_counters, running_statements
+from generator.ast_util import block, ids, rebuild, signed_terms, text, walk
+from generator.counters import Counter, find_counters, running_statements
 from generator.cuda_generator import is_call
 
 Expr = list  # JSON expression tree evaluated by the plan executor: ["arg", n] | ["int", v] | [op, a, b]
@@ -244,18 +244,19 @@ def _segments(body: c_ast.Node, var: str, pointers: set[str], definitions: dict[
 
 
 def _read_then_written(body: c_ast.Node, var: str) -> set[str]:
-    """Arrays that the body accesses only at `[var]` and writes only after its last read."""
+    """Arrays that the body accesses only at `[var]` and writes only after its last read (or in
+    the one assignment that reads it last)."""
     out = set()
-    items = block(body)
-    for array in written_anywhere(uses(body)):
-        accesses = [(a, i) for a, i, _ in uses(body).array_writes if a == array] + \
-                   [(a, i) for a, i in uses(body).array_reads if a == array]
-        if any(text(i) != var for _, i in accesses):
+    items, found = block(body), uses(body)
+    for array in written_anywhere(found):
+        accesses = [i for a, i, _ in found.array_writes if a == array] + [i for a, i in found.array_reads if a == array]
+        if any(text(i) != var for i in accesses):
             continue
         writers = [k for k, item in enumerate(items) if array in written_anywhere(uses(item))]
-        readers = [k for k, item in enumerate(items) if any(a == array for a, _ in uses(item).array_reads)
-                   and array not in written_anywhere(uses(item))]
-        if writers and (not readers or max(readers) < min(writers)):
+        readers = [k for k, item in enumerate(items) if any(a == array for a, _ in uses(item).array_reads)]
+        last_read = max(readers, default=-1)
+        if last_read < min(writers) or (last_read == min(writers) == max(writers)
+                                        and isinstance(items[last_read], c_ast.Assignment)):
             out.add(array)
     return out
 
@@ -406,7 +407,7 @@ class _Rows:
                 s == 1 and t is with_var[0] for s, t in terms):
             return False
         rest = [(s, t) for s, t in terms if t is not with_var[0]]
-        start = _rebuild(rest) if rest else c_ast.Constant("int", "0")
+        start = rebuild(rest) if rest else c_ast.Constant("int", "0")
         end = _cancelled(rest + signed_terms(_inline(length, self.definitions)))
         return self._at_least_zero(start) and self._at_most(end, factor)
 
@@ -476,7 +477,7 @@ def _cancelled(terms: list[tuple[int, c_ast.Node]]) -> c_ast.Node:
         if opposite is not None and (sign, term) in left:
             left.remove(opposite)
             left.remove((sign, term))
-    return _rebuild(left) if left else c_ast.Constant("int", "0")
+    return rebuild(left) if left else c_ast.Constant("int", "0")
 
 
 def _int(node: c_ast.Constant) -> int:

@@ -38,6 +38,15 @@ def signed_terms(node: c_ast.Node, sign: int = 1) -> list[tuple[int, c_ast.Node]
     return [(sign, node)]
 
 
+def rebuild(terms: list[tuple[int, c_ast.Node]]) -> c_ast.Node:
+    """The sum of signed terms (the inverse of signed_terms)."""
+    (sign, first), rest = terms[0], terms[1:]
+    out = first if sign > 0 else c_ast.UnaryOp("-", first)
+    for sign, term in rest:
+        out = c_ast.BinaryOp("+" if sign > 0 else "-", out, term)
+    return out
+
+
 def block(node: c_ast.Node) -> list[c_ast.Node]:
     """The statements of a compound, or the single statement."""
     return (node.block_items or []) if isinstance(node, c_ast.Compound) else [node]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from generator.ast_util import ids as _ids, is_memory as _is_memory, read_names, signed_terms as _signed_terms, text, walk
+from generator.ast_util import ids as _ids, is_memory as _is_memory, read_names, rebuild, signed_terms as _signed_terms, text, walk
 from generator.cuda_generator import is_call
 
 
@@ -46,14 +46,6 @@ class Counter:
         return self.name if self.kind == "local" else self.place
 
 
-def _rebuild(terms: list[tuple[int, c_ast.Node]]) -> c_ast.Node:
-    (sign, first), rest = terms[0], terms[1:]
-    out = first if sign > 0 else c_ast.UnaryOp("-", first)
-    for sign, term in rest:
-        out = c_ast.BinaryOp("+" if sign > 0 else "-", out, term)
-    return out
-
-
 def _advance(stmt: c_ast.Node) -> tuple[c_ast.Node, c_ast.Node] | None:
     """(target, amount) of `x++`, `++x`, `x += m`, or `x = x + m - ...`, else None."""
     if isinstance(stmt, c_ast.UnaryOp) and stmt.op in ("p++", "++"):
@@ -63,7 +55,7 @@ def _advance(stmt: c_ast.Node) -> tuple[c_ast.Node, c_ast.Node] | None:
     if isinstance(stmt, c_ast.Assignment) and stmt.op == "=" and isinstance(stmt.rvalue, c_ast.TernaryOp):
         # `x = c ? x + a : x + b` advances x by `c ? a : b`
         arms = [_advance(c_ast.Assignment("=", stmt.lvalue, arm)) for arm in (stmt.rvalue.iftrue, stmt.rvalue.iffalse)]
-        if all(arms) and not text(stmt.lvalue) in text(stmt.rvalue.cond):
+        if all(arms) and not _ids(stmt.lvalue) & _ids(stmt.rvalue.cond):
             return stmt.lvalue, c_ast.TernaryOp(stmt.rvalue.cond, arms[0][1], arms[1][1])
         return None
     if isinstance(stmt, c_ast.Assignment) and stmt.op == "=":
@@ -74,7 +66,7 @@ def _advance(stmt: c_ast.Node) -> tuple[c_ast.Node, c_ast.Node] | None:
         if len(own) == 1 and len(terms) > 1:
             rest = terms[:own[0]] + terms[own[0] + 1:]
             if not any(text(t) == target for _, t in rest):
-                return stmt.lvalue, _rebuild(rest)
+                return stmt.lvalue, rebuild(rest)
     return None
 
 
@@ -285,7 +277,7 @@ def _nominal_advance(body: c_ast.Node, name: str, key_of) -> str | None:
         mentions = sum(isinstance(n, c_ast.ID) and n.name == name for n in walk(body))
         if mentions != sum(isinstance(n, c_ast.ID) and n.name == name for n in walk(loop)):
             return None
-        return key_of(_rebuild(rest))
+        return key_of(rebuild(rest))
     return None
 
 

@@ -55,11 +55,18 @@ def _items(node: c_ast.Node) -> list[c_ast.Node]:
 def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
     """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator."""
     kernels = _parallel_kernels(make_gen, step, decls)
-    if step.segments or step.requires is not None or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters):  # the executor runs this instead when the data may not allow the parallel form
+    if _checked_at_run_time(step):  # the executor runs this instead when the data do not allow the parallel form
         gen = make_gen("plain")
         kernels.append(StepKernel("serial", _load_locals(gen, decls) + gen._generate_stmt(step.serial_form or step.loop)
                                   + _save_locals(decls)))
     return kernels
+
+
+def _checked_at_run_time(step: Step) -> bool:
+    """Does the step's parallel form rest on something only the data tell (row ranges, bounds,
+    keys inside their array, cursors consuming their shares)?"""
+    return bool(step.segments) or step.requires is not None or any(
+        c.kind == "keyed" or c.op == "speculated" for c in step.counters)
 
 
 def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
@@ -125,7 +132,6 @@ def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKerne
     gen.continue_text = "goto akc_next;"
     body = rewrite(step.loop.stmt, var, step.counters, "count", step.shadows)
     text = "".join(gen._generate_stmt(s) for s in _items(body))
-    # a keyed counter's key row records the key, which the iteration fixes before anything else
     record = "".join(f"  {_slot(k)} = (int64_t)({_recorded(step, k)});\n"
                      for k, c in enumerate(step.counters) if c.op != "speculated")
     return StepKernel("count", _load_locals(gen, decls) + start + _loop_head(gen, step.loop)

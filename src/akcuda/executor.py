@@ -230,11 +230,11 @@ def _as_nominal(target, scan, speculated: list[int], n: int, err) -> bool:
 
 def combine(xp, scan, counters: list[dict], n: int, only: list[int] | None = None) -> list[tuple[str, Any, Any]]:
     """Per counter (or the `only` ones), in place: a sum counter's (or a speculated counter's
-    nominal) advances at [c, 0:n] become starting values at
-    [c, 0:n+1] (exclusive scan, total last); a max/min counter's values reduce into [c, n]; a
-    last-value counter's flag row (the next) gets the last assigning iteration (or -1) at n and
-    the counter's row that iteration's value; a keyed counter's advances are scanned within
-    each key (its key row is the next). Returns (array, keys, totals) per keyed counter."""
+    nominal) advances at [c, 0:n] become starting values at [c, 0:n+1] (exclusive scan, total
+    last); a max/min counter's values reduce into [c, n]; a last-value counter's flag row (the
+    next) gets the last assigning iteration (or -1) at n and the counter's row that iteration's
+    value; a keyed counter's advances are scanned within each key (its key row is the next).
+    Returns (array, keys, totals) per keyed counter."""
     view = scan.reshape(len(counters), n + 1)
     keyed = []
     for c, counter in enumerate(counters):
@@ -279,6 +279,7 @@ def _disjoint(target, step: dict, special: dict, values: list, scalars: dict, n:
         return True
     first = evaluate(step["first"], scalars)
     names = [a["name"] for a in special["args"]]
+
     def rows(array: str, shift: int):
         return values[names.index(array)][first + shift:first + shift + n]
 
@@ -319,7 +320,8 @@ def run(plan: dict, special: dict, values: list, target, block: int = 256) -> Ke
         n = counts[k] = evaluate(step["count"], scalars)
         if n <= 0:
             continue
-        if (step.get("requires") is not None and not evaluate(step["requires"], scalars, dict(zip(names, values)))) or \
+        requires = step.get("requires")
+        if (requires is not None and not evaluate(requires, scalars, dict(zip(names, values)))) or \
                 not _disjoint(target, step, special, values, scalars, n):
             launch(k, "serial", 1, 1, 1, 0)  # the parallel form may not hold: keep the C order
             continue

@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from akcuda import executor
 from generator.translate import translate
@@ -291,3 +293,16 @@ def test_a_place_set_once_from_its_sentinel_peels_the_first_iteration(tmp_path, 
     assert (failure is None) == (failing is None)
     if failing is not None:
         assert (failure.message, failure.identity, failure.attempt) == ("items differ", failing, 8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-3, 3), st.integers(0, 5)), min_size=1, max_size=60))
+def test_scan_by_key_matches_a_running_count_per_key(items):
+    keys = np.array([k for k, _ in items], np.int64)
+    advances = np.concatenate([np.array([a for _, a in items], np.int64), [0]])
+    distinct, totals = executor._scan_by_key(np, advances, keys, len(items))
+    running: dict[int, int] = {}
+    for position, (key, advance) in enumerate(items):  # the C loop: start where the key stood
+        assert advances[position] == running.get(key, 0)
+        running[key] = running.get(key, 0) + advance
+    assert dict(zip(distinct.tolist(), totals.tolist())) == running

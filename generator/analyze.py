@@ -680,12 +680,15 @@ def forwarded_stores(loop: c_ast.For, element_types: dict[str, list[str]]) -> c_
         value = c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
             None, [], None, c_ast.IdentifierType(element_types[text(item.lvalue.name)]))), c_ast.ID(local))
         for j in range(k + 1, len(items)):
-            if any(f"{a}[{text(i)}]" == place for a, i, _ in uses(items[j]).array_writes):
-                break
-            if any(f"{a}[{text(i)}]" == place for a, i in uses(items[j]).array_reads):
+            later = uses(items[j])
+            sets_local = local in later.written_ids
+            if any(f"{a}[{text(i)}]" == place for a, i, _ in later.array_writes) or (
+                    sets_local and not (isinstance(items[j], c_ast.Assignment) and text(items[j].lvalue) == local)):
+                break  # only an assignment to the local itself reads before it writes
+            if any(f"{a}[{text(i)}]" == place for a, i in later.array_reads):
                 at_place = lambda node: isinstance(node, c_ast.ArrayRef) and text(node) == place  # noqa: E731
                 items[j], changed = _substitute(items[j], at_place, value), True
-            if local in uses(items[j]).written_ids:
+            if sets_local:
                 break
     if not changed:
         return None

@@ -198,7 +198,7 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
     for name in sorted(carried):
         if name not in top_locals:
             return [], f"writes '{name}', which is not a counter"
-        if name not in read and name not in extrema:
+        if name not in read and name not in extrema and _assigned_as_statements(body, name):
             # only ever assigned: its final value is the one the last assigning iteration left
             counters.append(Counter("local", name, slot=top_locals[name], op="last"))
             counters.append(Counter("flag", f"akc_seen{len(counters)}", op="seen"))
@@ -256,6 +256,14 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
         if at_counter and not _inside_advance(body, position, names, within):
             return [], f"write '{place}' may leave the range its counter's advance claims"
     return counters, None
+
+
+def _assigned_as_statements(body: c_ast.Node, name: str) -> bool:
+    """Is every assignment to `name` a statement of its own (so count can mark it)?"""
+    def assigns(node: c_ast.Node) -> bool:
+        return isinstance(node, c_ast.Assignment) and text(node.lvalue) == name
+
+    return sum(map(assigns, walk(body))) == sum(map(assigns, _statements(body)))
 
 
 def _nominal_advance(body: c_ast.Node, name: str, key_of) -> str | None:

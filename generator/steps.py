@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from generator.analyze import Step, has_failure, uses
+from generator.analyze import Step, has_failure
+from generator.loops import uses
 from generator.counters import rewrite
 from generator.cuda_generator import CudaGenerator
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import jinja2
 from pycparser import c_ast, c_parser
 
-from generator.analyze import INTEGER_TYPES, Step, _type_names, plan_steps, uses
+from generator.analyze import Step, plan_steps
+from generator.loops import INTEGER_TYPES, type_names, uses
 from generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
 from generator.preprocess import Preprocessed, preprocess
 from generator.steps import step_kernels
@@ -197,7 +198,7 @@ def _step_record(step: Step) -> dict:
 def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:
     """Is the element type of pointer parameter `array` an integer in every specialization?"""
     param = next((p for p in params if p.name == array), None)
-    names = _type_names(param) if param is not None else []
+    names = type_names(param) if param is not None else []
     return bool(names) and _integral_type(tparams, targets_args, names[-1])
 
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 
 from pycparser import c_ast
 
-from generator.ast_util import block, ids, text, walk
-from generator.counters import Counter, find_counters, running_statements
-from generator.cuda_generator import is_call
-from generator.loops import (INTEGER_TYPES, Expr, Uses, block_copy, counting_var, host_expr, init_value, inline,
+from akcuda.generator.ast_util import block, ids, text, walk
+from akcuda.generator.counters import Counter, find_counters, running_statements
+from akcuda.generator.cuda_generator import is_call
+from akcuda.generator.loops import (INTEGER_TYPES, Expr, Uses, block_copy, counting_var, host_expr, init_value, inline,
                              over_inputs, private_definitions, same_text, type_names, uses)
-from generator.rewrites import forwarded_stores, peel_sentinel, previous_values
-from generator.rows import RunTimeChecks, row_prover
+from akcuda.generator.rewrites import forwarded_stores, peel_sentinel, previous_values
+from akcuda.generator.rows import RunTimeChecks, row_prover
 
 @dataclass
 class Step:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from generator.ast_util import ids as _ids, is_memory as _is_memory, read_names, rebuild, signed_terms as _signed_terms, text, walk
-from generator.cuda_generator import is_call
+from akcuda.generator.ast_util import ids as _ids, is_memory as _is_memory, read_names, rebuild, signed_terms as _signed_terms, text, walk
+from akcuda.generator.cuda_generator import is_call
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pycparser import c_ast, c_generator
 
-from generator.ast_util import is_memory as _is_memory
+from akcuda.generator.ast_util import is_memory as _is_memory
 
 # std:: calls (rewritten to std_* by the pre-pass) and the CUDA spelling each one gets.
 LIBRARY_CALLS = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pycparser import c_ast
 
-from generator.ast_util import ids, text, walk
-from generator.cuda_generator import is_call
+from akcuda.generator.ast_util import ids, text, walk
+from akcuda.generator.cuda_generator import is_call
 
 Expr = list  # JSON expression tree evaluated by the plan executor: ["arg", n] | ["int", v] | [op, a, b]
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from generator.ast_util import block, text, walk
-from generator.loops import Expr, counting_var, host_expr, init_value, inline, over_inputs, uses, written_anywhere
+from akcuda.generator.ast_util import block, text, walk
+from akcuda.generator.loops import Expr, counting_var, host_expr, init_value, inline, over_inputs, uses, written_anywhere
 
 def previous_values(loop: c_ast.For, decls: dict[str, c_ast.Decl], scalars: dict, pointers: set[str],
                     live_after: set[str]) -> c_ast.For | None:

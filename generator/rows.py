@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from pycparser import c_ast
 
-from generator.ast_util import block, ids, rebuild, signed_terms, text, walk
-from generator.loops import (Expr, Uses, counting_var, host_expr, init_value, inline, is_zero, loop_bound,
+from akcuda.generator.ast_util import block, ids, rebuild, signed_terms, text, walk
+from akcuda.generator.loops import (Expr, Uses, counting_var, host_expr, init_value, inline, is_zero, loop_bound,
                              loop_ranges, mentions, private_definitions, row_element, same_text, uses,
                              written_anywhere)
 

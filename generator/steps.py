@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from generator.analyze import Step, has_failure
-from generator.loops import uses
-from generator.counters import rewrite
-from generator.cuda_generator import CudaGenerator
+from akcuda.generator.analyze import Step, has_failure
+from akcuda.generator.loops import uses
+from akcuda.generator.counters import rewrite
+from akcuda.generator.cuda_generator import CudaGenerator
 
 
 @dataclass

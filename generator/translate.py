@@ -12,11 +12,11 @@ from pathlib import Path
 import jinja2
 from pycparser import c_ast, c_parser
 
-from generator.analyze import Step, plan_steps
-from generator.loops import INTEGER_TYPES, type_names, uses
-from generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
-from generator.preprocess import Preprocessed, preprocess
-from generator.steps import step_kernels
+from akcuda.generator.analyze import Step, plan_steps
+from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
+from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
+from akcuda.generator.preprocess import Preprocessed, preprocess
+from akcuda.generator.steps import step_kernels
 
 TEMPLATES = Path(__file__).with_name("templates")
 HELPER_SOURCES = ("kernel-utils.cpp", "unicode.cpp")

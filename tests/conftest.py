@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from akcuda import upstream
+from akcuda.toolchain import upstream
 
 
 @pytest.fixture(scope="session")

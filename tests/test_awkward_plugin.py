@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from awkward._backends.numpy import NumpyBackend
 
-from akcuda import awkward_plugin, corpus
+from akcuda.runtime import awkward_plugin
+from akcuda.validation import corpus
 
 
 @pytest.fixture(scope="module", autouse=True)

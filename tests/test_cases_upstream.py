@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from akcuda.cases.upstream import load_upstream_cases, upstream_stats
+from akcuda.validation.cases.upstream import load_upstream_cases, upstream_stats
 
 HEADER = "import ctypes\nimport pytest\nfrom awkward_cpp.cpu_kernels import lib\n\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from akcuda import cli
+from akcuda.toolchain import cli
 
 
 def test_specs_check_passes(upstream_cpp, capsys):

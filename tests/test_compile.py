@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("cuda.bindings.nvrtc")
 
-from akcuda.compile import ARCHS, compile_all, compile_source, summarize  # noqa: E402
+from akcuda.toolchain.compile import ARCHS, compile_all, compile_source, summarize  # noqa: E402
 
 PRELUDE = """#ifdef __CUDACC_RTC__
 typedef int int32_t;

@@ -7,7 +7,8 @@ import math
 import awkward as ak
 import pytest
 
-from akcuda import corpus, specs
+from akcuda.validation import corpus
+from akcuda.toolchain import specs
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_same_is_exact():
 
 def test_a_wrong_kernel_would_be_caught(monkeypatch, upstream_cpp):
     """The comparison is not vacuous: corrupting one kernel's output makes operations differ."""
-    from akcuda import awkward_plugin
+    from akcuda.runtime import awkward_plugin
 
     real = awkward_plugin.AkcudaKernel.__call__
 

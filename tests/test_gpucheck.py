@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from akcuda import cli, gpucheck
+from akcuda.toolchain import cli
+from akcuda.validation import gpucheck
 
 
 def test_without_a_gpu_the_check_says_so_and_exits_2(tmp_path, capsys):
@@ -34,8 +35,10 @@ def test_results_page_lists_counts_failures_and_fallbacks():
 
 def test_prebuilt_cubins_are_used_only_for_the_same_source_and_arch(upstream_cpp):
     """The cuda target's first call needs no compile when `akcuda compile` built this source."""
-    from akcuda import executor, paths, pipeline
-    from akcuda.compile import compile_all
+    from akcuda.runtime import executor
+    from akcuda import paths
+    from akcuda.toolchain import pipeline
+    from akcuda.toolchain.compile import compile_all
 
     kernel = "awkward_ListArray_compact_offsets"
     assert not any(pipeline.generate(kernel).values())

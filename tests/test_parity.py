@@ -7,11 +7,13 @@ import json
 
 import pytest
 
-from akcuda import executor, parity, specs, upstream
-from akcuda.cases import Case
-from akcuda.cases.generated import generated_cases
-from akcuda.cases.upstream import load_upstream_cases
-from generator.translate import translate
+from akcuda.runtime import executor
+from akcuda.validation import parity
+from akcuda.toolchain import specs, upstream
+from akcuda.validation.cases import Case
+from akcuda.validation.cases.generated import generated_cases
+from akcuda.validation.cases.upstream import load_upstream_cases
+from akcuda.generator.translate import translate
 
 KERNEL = "awkward_ListArray_compact_offsets"
 

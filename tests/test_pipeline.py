@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from akcuda import cli, paths, report, specs
+from akcuda.toolchain import cli, specs
+from akcuda import paths
+from akcuda.validation import report
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from akcuda import executor
-from generator.translate import translate
+from akcuda.runtime import executor
+from akcuda.generator.translate import translate
 from test_translator import EMPTY_INCLUDE, KERNELS, demo_spec
 
 I64, PI64 = "int64_t", "int64_t*"

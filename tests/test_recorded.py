@@ -7,9 +7,10 @@ import pytest
 from awkward._backends.numpy import NumpyBackend
 from awkward._nplikes.numpy import Numpy
 
-from akcuda import awkward_plugin, corpus, executor, parity
-from akcuda.cases import Case
-from akcuda.cases.recorded import load_recorded_cases, reads_output, record, recorded_symbols
+from akcuda.runtime import awkward_plugin, executor
+from akcuda.validation import corpus, parity
+from akcuda.validation.cases import Case
+from akcuda.validation.cases.recorded import load_recorded_cases, reads_output, record, recorded_symbols
 
 # A few operations that between them record T** tables (combinations, union flatten — the
 # latter passed by Awkward as a ctypes pointer), a failing kernel, reducers and option types.

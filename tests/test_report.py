@@ -1,4 +1,4 @@
-"""Tests for akcuda.report: counts, JSON round trip, Markdown/HTML content and escaping, console summary."""
+"""Tests for akcuda.validation.report: counts, JSON round trip, Markdown/HTML content and escaping, console summary."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from rich.console import Console
 
-from akcuda.report import SpecResult, build_report, load_report, render_summary, write_report
+from akcuda.validation.report import SpecResult, build_report, load_report, render_summary, write_report
 
 EVIL = "mismatch at index 3 <script>alert(1)</script> & more"
 

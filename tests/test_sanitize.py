@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from akcuda import cli, paths, sanitize, specs, upstream
-from generator.translate import translate
+from akcuda.toolchain import cli, specs, upstream
+from akcuda import paths
+from akcuda.validation import sanitize
+from akcuda.generator.translate import translate
 
 COMPACT = "awkward_ListArray_compact_offsets"
 # Kernels with failure paths on invalid input: the sanitized run must stay silent on all cases.
@@ -125,7 +127,7 @@ def test_cpu_reference_overruns_are_told_apart(upstream_cpp):
 def test_every_parity_case_runs_clean_under_asan_and_ubsan(tmp_path, upstream_cpp):
     """The whole suite, invalid inputs included: no report of our own. The only reports allowed
     are on upstream vectors where the C reference itself goes past a buffer."""
-    from akcuda import pipeline
+    from akcuda.toolchain import pipeline
 
     assert not any(pipeline.generate().values())
     result = sanitize.run_sanitized(None, tmp_path)

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from akcuda import paths, specs
+from akcuda import paths
+from akcuda.toolchain import specs
 
 
 def test_committed_specs_match_upstream_signatures_and_roles(upstream_cpp):

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from akcuda import compile as nvrtc_compile
-from akcuda import executor, host
-from generator.analyze import plan_steps
-from generator.cuda_generator import TranslationError
-from generator.preprocess import preprocess
-from generator.translate import parse, translate
+from akcuda.toolchain import compile as nvrtc_compile
+from akcuda.runtime import executor, host
+from akcuda.generator.analyze import plan_steps
+from akcuda.generator.cuda_generator import TranslationError
+from akcuda.generator.preprocess import preprocess
+from akcuda.generator.translate import parse, translate
 
 KERNELS = Path(__file__).with_name("kernels")
 EMPTY_INCLUDE = KERNELS  # the demo kernels include only awkward/kernels.h, which the stubs supply

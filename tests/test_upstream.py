@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from akcuda import upstream
+from akcuda.toolchain import upstream
 
 
 def test_fetch_is_idempotent_and_verified(upstream_cpp):

@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from akcuda.awkward_plugin import install, installed, trace, uninstall  # noqa: E402
+from akcuda.runtime.awkward_plugin import install, installed, trace, uninstall  # noqa: E402
 
 __all__ = ["install", "installed", "trace", "uninstall"]

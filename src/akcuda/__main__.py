@@ -1,3 +1,3 @@
-from akcuda.cli import main
+from akcuda.toolchain.cli import main
 
 raise SystemExit(main())

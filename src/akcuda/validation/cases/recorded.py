@@ -1,6 +1,6 @@
 """Recorded cases: every kernel call Awkward makes while it runs the corpus, saved as data.
 
-``record()`` runs the corpus (akcuda.corpus) on Awkward's stock cpu backend with every kernel
+``record()`` runs the corpus (akcuda.validation.corpus) on Awkward's stock cpu backend with every kernel
 look-up wrapped, and saves each distinct call — its symbol, every argument before the call and
 the output buffers after it — into ``build/recorded/<symbol>.npz``. ``load_recorded_cases``
 turns them back into parity cases (source "recorded").
@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from akcuda import awkward_plugin, paths, reference
-from akcuda.cases import Case
-from akcuda.executor import KernelFailure, base_type
+from akcuda.runtime import awkward_plugin
+from akcuda import paths
+from akcuda.validation import reference
+from akcuda.validation.cases import Case
+from akcuda.runtime.executor import KernelFailure, base_type
 
 
 def recorded_dir() -> Path:
@@ -349,7 +351,7 @@ class RecordSummary:
 
 def record(folder: Path | None = None, names: list[str] | None = None, seed: int | None = None) -> RecordSummary:
     """Run the corpus on stock Awkward and save every distinct kernel call into ``folder``."""
-    from akcuda import corpus
+    from akcuda.validation import corpus
 
     folder = folder or recorded_dir()
     arrays = corpus.make_arrays(corpus.DEFAULT_SEED if seed is None else seed)

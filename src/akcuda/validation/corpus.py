@@ -16,7 +16,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from akcuda import awkward_plugin, paths, specs
+from akcuda.runtime import awkward_plugin
+from akcuda import paths
+from akcuda.toolchain import specs
 
 DEFAULT_SEED = 2024
 WORDS = ("", "a", "bc", "def", "ghij", "klmno", "pq", "r")
@@ -394,7 +396,8 @@ def _difference(stock: tuple, ours: tuple) -> str:
 def prepare(target: str = "host") -> None:
     """Make sure the generated kernels exist (``akcuda generate`` for any missing) and, for the
     host target, build their libraries in parallel now rather than one by one mid-corpus."""
-    from akcuda import host, pipeline
+    from akcuda.runtime import host
+    from akcuda.toolchain import pipeline
 
     wanted = [k for k, s in specs.load_all().items() if s["status"] == "translate"]
     if any(not (paths.GENERATED / f"{k}.plan.json").exists() for k in wanted):

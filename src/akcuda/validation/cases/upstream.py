@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from akcuda.cases import Case
+from akcuda.validation.cases import Case
 
 FOLDERS = ("tests-cpu-kernels", "tests-cpu-kernels-explicit")
 _NP_BOOLS = {"True_": True, "False_": False}

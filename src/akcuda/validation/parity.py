@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from akcuda import executor, reference
-from akcuda.cases import Case
-from akcuda.executor import DTYPES, KernelFailure, base_type
+from akcuda.runtime import executor
+from akcuda.validation import reference
+from akcuda.validation.cases import Case
+from akcuda.runtime.executor import DTYPES, KernelFailure, base_type
 
 SENTINEL_BYTE = 0x7B
 UPSTREAM_PLACEHOLDER = 123  # what upstream vectors put in an output buffer they do not care about

@@ -30,7 +30,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from akcuda import host, paths
+from akcuda.runtime import host
+from akcuda import paths
 
 SANITIZER_EXIT = 86  # the child's exit status when a sanitizer halted it
 HEAD_LINES = 14  # lines of a report kept in the summary (the log keeps all)
@@ -69,7 +70,7 @@ def child_env(log_dir: Path) -> dict[str, str]:
 
 def chosen(pattern: str | None, generated: Path) -> list[tuple[dict, dict]]:
     """The (spec, specialization) pairs that `parity_results` would run and that have code."""
-    from akcuda import pipeline, specs
+    from akcuda.toolchain import pipeline, specs
 
     return [(spec, special) for spec, special in specs.specializations(specs.load_all())
             if spec["status"] != "pending" and (generated / f"{spec['name']}.cu").exists()
@@ -87,7 +88,8 @@ def build_libraries(kernels: list[str], generated: Path, lib_dir: Path) -> dict[
 
 def _child_cases(job: dict) -> Iterator[tuple[int, dict, dict, Any, Any]]:
     """(index, plan, specialization, case, target) in a fixed order; resumes at job['start']."""
-    from akcuda import executor, pipeline, specs
+    from akcuda.runtime import executor
+    from akcuda.toolchain import pipeline, specs
 
     generated = Path(job["generated"])
     targets = []
@@ -123,7 +125,7 @@ def _emit(event: dict) -> None:
 
 def child_main(job: dict) -> int:
     """Run the job's cases, announcing each one first; a sanitizer may end the process."""
-    from akcuda import parity
+    from akcuda.validation import parity
 
     parity.GUARD = 0  # no guard band: ASan's redzone starts right after every buffer
     for index, plan, special, case, target in _child_cases(job):
@@ -185,7 +187,7 @@ def _read_logs(log_dir: Path, pid: int) -> str:
 
 def _run_child(job: dict, env: dict[str, str], timeout: float | None) -> tuple[int, str, list, int]:
     """One child run: (exit status, stderr, progress events, pid); its log files end in .<pid>."""
-    cmd = [sys.executable, "-m", "akcuda.sanitize", "--child"]
+    cmd = [sys.executable, "-m", "akcuda.validation.sanitize", "--child"]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=paths.ROOT)
     try:
@@ -252,7 +254,8 @@ def cpu_writes_past_end(symbol: str, case_name: str) -> list[str]:
     """
     import numpy as np
 
-    from akcuda import parity, pipeline, reference, specs
+    from akcuda.validation import parity, reference
+    from akcuda.toolchain import pipeline, specs
 
     pairs = [(k, s) for k, s in specs.specializations(specs.load_all()) if s["symbol"] == symbol]
     cases = [c for c in pipeline.collect_cases(*pairs[0], pipeline.SOURCES) if c.name == case_name] \

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from akcuda.cases import Case
+from akcuda.validation.cases import Case
 
 DEFAULT_SIZES = (0, 1, 255, 256, 257, 100_000)
 

@@ -7,7 +7,9 @@ import json
 import statistics
 from pathlib import Path
 
-from akcuda import executor, paths, specs
+from akcuda.runtime import executor
+from akcuda import paths
+from akcuda.toolchain import specs
 
 KINDS = ("serial", "parallel", "scan")
 FALLBACK = "serial"              # a parallel step's launch kept for inputs whose rows overlap
@@ -37,7 +39,7 @@ def width_text(expr: list | None) -> str:
 
 def _input_sized(step: dict) -> bool:
     """A one-thread step whose work grows with the input (the translator marks constant work)."""
-    from generator.analyze import CONSTANT_WORK
+    from akcuda.generator.analyze import CONSTANT_WORK
 
     return step["kind"] == "serial" and step["reason"] != CONSTANT_WORK
 
@@ -65,7 +67,7 @@ def describe(plan: dict, symbol: str) -> dict:
 
 def build(pattern: str | None = None, generated: Path | None = None) -> dict:
     """The plans report over every translated specialization matching `pattern`."""
-    from akcuda.pipeline import matches
+    from akcuda.toolchain.pipeline import matches
 
     rows = []
     for spec, special in specs.specializations(specs.load_all()):

@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from akcuda.executor import KernelFailure, base_type
+from akcuda.runtime.executor import KernelFailure, base_type
 
 
 @functools.cache

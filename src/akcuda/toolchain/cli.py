@@ -17,7 +17,7 @@ out = Console()
 
 
 def _import(args) -> int:
-    from akcuda import upstream
+    from akcuda.toolchain import upstream
 
     try:
         upstream.fetch(log=lambda m: out.print(m, highlight=False))
@@ -28,7 +28,7 @@ def _import(args) -> int:
 
 
 def _specs(args) -> int:
-    from akcuda import specs
+    from akcuda.toolchain import specs
 
     if not args.check:
         specs.write_specs(log=out.print)
@@ -48,7 +48,7 @@ def _specs(args) -> int:
 
 
 def _generate(args) -> int:
-    from akcuda import pipeline
+    from akcuda.toolchain import pipeline
 
     results = pipeline.generate(args.k)
     failed = {k: v for k, v in results.items() if v}
@@ -62,7 +62,7 @@ def _generate(args) -> int:
 
 
 def _step_counts(results) -> dict[str, int]:
-    from akcuda import executor
+    from akcuda.runtime import executor
 
     counts = {"parallel": 0, "scan": 0, "serial": 0}
     for kernel, failure in results.items():
@@ -74,7 +74,7 @@ def _step_counts(results) -> dict[str, int]:
 
 
 def _compile(args) -> int:
-    from akcuda import pipeline
+    from akcuda.toolchain import pipeline
 
     start = time.perf_counter()
     results = pipeline.compile_kernels(args.k)
@@ -87,7 +87,8 @@ def _compile(args) -> int:
 
 
 def _parity(args) -> int:
-    from akcuda import pipeline, report
+    from akcuda.toolchain import pipeline
+    from akcuda.validation import report
 
     start = time.perf_counter()
     results = pipeline.parity_results(args.target, args.k, tuple(args.sources.split(",")),
@@ -104,7 +105,7 @@ def _parity(args) -> int:
 def _plans(args) -> int:
     from rich.table import Table
 
-    from akcuda import plans
+    from akcuda.validation import plans
 
     rep = plans.build(args.k)
     path = plans.write(rep)
@@ -132,7 +133,7 @@ def _plans(args) -> int:
 
 
 def _gpu_check(args) -> int:
-    from akcuda import gpucheck
+    from akcuda.validation import gpucheck
 
     result = gpucheck.run(Path(args.out))
     if not result["gpu"]:
@@ -146,7 +147,8 @@ def _gpu_check(args) -> int:
 
 
 def _pipeline(args) -> int:
-    from akcuda import pipeline, plans, report, specs, upstream
+    from akcuda.toolchain import pipeline, specs, upstream
+    from akcuda.validation import plans, report
 
     stages: dict[str, float] = {}
 
@@ -183,7 +185,7 @@ def _pipeline(args) -> int:
 
 def _sanitize(args) -> int:
     """Every parity case against the ASan+UBSan host build; non-zero on any report."""
-    from akcuda import sanitize
+    from akcuda.validation import sanitize
 
     result = sanitize.run_sanitized(args.k, paths.BUILD / "sanitize", tuple(args.seeds or [1]),
                                     max_reports=args.max_reports)
@@ -220,7 +222,7 @@ def _corpus(args) -> int:
     """Every corpus operation with and without akcuda installed; non-zero if any result differs."""
     from rich.table import Table
 
-    from akcuda import corpus
+    from akcuda.validation import corpus
 
     result = corpus.run_corpus(args.target, **({"seed": args.data_seed} if args.data_seed is not None else {}))
     if args.json:
@@ -243,7 +245,7 @@ def _corpus(args) -> int:
 
 def _record(args) -> int:
     """Record every kernel call of the corpus (stock Awkward) as parity cases."""
-    from akcuda.cases import recorded
+    from akcuda.validation.cases import recorded
 
     summary = recorded.record(Path(args.out) if args.out else None)
     out.print(f"record: {summary.operations} operations made {summary.calls} kernel calls; "

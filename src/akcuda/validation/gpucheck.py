@@ -50,7 +50,8 @@ def summary_markdown(device: str, parity: dict, corpus: dict, seconds: dict[str,
 
 def run(out_dir: Path) -> dict:
     """Run both checks on the GPU and write gpu-parity.json, gpu-corpus.json, gpu-check.md."""
-    from akcuda import corpus, pipeline, report
+    from akcuda.validation import corpus, report
+    from akcuda.toolchain import pipeline
 
     out_dir.mkdir(parents=True, exist_ok=True)
     present, device = gpu_available()

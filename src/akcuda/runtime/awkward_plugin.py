@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from akcuda import executor, specs
-from akcuda.executor import KernelFailure, base_type
+from akcuda.runtime import executor
+from akcuda.toolchain import specs
+from akcuda.runtime.executor import KernelFailure, base_type
 
 TARGETS = ("host", "cuda")
 K_SLICE_NONE = 9223372036854775807  # kSliceNone: what a successful C kernel reports as id/attempt

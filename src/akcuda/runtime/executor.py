@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from akcuda import host, paths
+from akcuda.runtime import host
+from akcuda import paths
 
 NO_ERROR = np.iinfo(np.int64).max
 DTYPES = {

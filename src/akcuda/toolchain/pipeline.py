@@ -10,11 +10,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from akcuda import executor, parity, paths, specs, upstream
-from akcuda.cases.generated import RecipeError, generated_cases
-from akcuda.cases.recorded import load_recorded_cases
-from akcuda.cases.upstream import cases_for
-from akcuda.report import SpecResult
+from akcuda.runtime import executor
+from akcuda.validation import parity
+from akcuda import paths
+from akcuda.toolchain import specs, upstream
+from akcuda.validation.cases.generated import RecipeError, generated_cases
+from akcuda.validation.cases.recorded import load_recorded_cases
+from akcuda.validation.cases.upstream import cases_for
+from akcuda.validation.report import SpecResult
 
 console = Console(stderr=True)
 SOURCES = ("upstream", "generated", "invalid", "recorded")
@@ -35,7 +38,7 @@ def matches(pattern: str | None, *names: str) -> bool:
 
 def generate(pattern: str | None = None, out: Path | None = None) -> dict[str, str | None]:
     """Translate every matching kernel; kernel -> None on success, else the reason."""
-    from generator.translate import translate
+    from akcuda.generator.translate import translate
 
     out = out or paths.GENERATED
     out.mkdir(parents=True, exist_ok=True)
@@ -61,7 +64,7 @@ def generate(pattern: str | None = None, out: Path | None = None) -> dict[str, s
 
 def compile_kernels(pattern: str | None = None) -> dict[str, str | None]:
     """NVRTC-compile every matching generated kernel for every arch; kernel -> None or the log."""
-    from akcuda.compile import compile_all
+    from akcuda.toolchain.compile import compile_all
 
     names = [p.stem for p in sorted(paths.GENERATED.glob("*.cu")) if matches(pattern, p.stem)]
     out: dict[str, str | None] = {name: None for name in names}
@@ -88,7 +91,7 @@ def parity_results(target_name: str = "host", pattern: str | None = None,
     chosen = [(k, s) for k, s in specs.specializations(all_specs) if matches(pattern, k["name"], s["symbol"])]
     targets = [make_target(target_name, seed) for seed in seeds]
     if target_name == "host":  # build the emulation libraries in parallel up front
-        from akcuda import host
+        from akcuda.runtime import host
 
         kernels = sorted({k["name"] for k, _ in chosen if k["status"] == "translate"})
         host.build_all([paths.GENERATED / f"{k}.cu" for k in kernels

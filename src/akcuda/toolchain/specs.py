@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from akcuda import paths, upstream
+from akcuda import paths
+from akcuda.toolchain import upstream
 
 DIRECTIONS = ("in", "out", "inout")
 STATUSES = ("translate", "pending")
@@ -142,7 +143,7 @@ def _upstream_specs(awkward_dir: Path) -> dict[str, dict]:
 
 def derive_specs(cpp_dir: Path, awkward_dir: Path) -> dict[str, dict]:
     """The facts of every kernel, as spec mappings (without annotations)."""
-    from generator.preprocess import preprocess
+    from akcuda.generator.preprocess import preprocess
 
     sigs = _signatures()
     roles = _upstream_specs(awkward_dir)

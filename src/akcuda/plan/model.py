@@ -1,0 +1,236 @@
+"""The typed plan: what the translator writes for a kernel family and the executor runs.
+
+A `Plan` has one `Entry` per C function the specializations share (a template or a plain
+function) and one `Specialization` per exported symbol. An entry's `Step`s are its launches in
+order; a specialization names, per step and `Role`, the kernel to launch. Plans travel as JSON
+(`to_json` / `from_json`, with `SCHEMA_VERSION`) from `build/generated/*.plan.json`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from akcuda.plan import expr as E
+from akcuda.plan.expr import Expr
+
+SCHEMA_VERSION = 1
+
+
+class PlanError(ValueError):
+    """A plan file that is missing fields, has unknown values or another schema version."""
+
+
+class StepKind(str, enum.Enum):
+    SERIAL = "serial"      # one thread runs the statements in C order
+    PARALLEL = "parallel"  # one thread per loop iteration
+    SCAN = "scan"          # count, scan, fill (and finish)
+
+
+class Role(str, enum.Enum):
+    """The launches a step may have, in the order they run."""
+
+    SERIAL = "serial"    # a checked step's C-order form, when the data do not allow the parallel one
+    NOMINAL = "nominal"  # each iteration's nominal share of a speculated counter
+    CHECK = "check"      # a checked parallel step: finds the first failing iteration
+    COUNT = "count"      # stores suppressed: how far each counter advances
+    MAIN = "main"        # a serial or parallel step's launch
+    FILL = "fill"        # the iteration again from its scanned start, storing
+    FINISH = "finish"    # one thread: the counters' final values
+
+
+class CounterKind(str, enum.Enum):
+    LOCAL = "local"      # a top-level local (`k++`)
+    MEMORY = "memory"    # a place in memory (`*total += m`)
+    RUNNING = "running"  # a running sum stored per iteration (`out[i + 1] = out[i] + m`)
+    KEYED = "keyed"      # a counter per key (`current[tag]++`)
+
+
+class CounterOp(str, enum.Enum):
+    SUM = "sum"                # advances scanned into starting values
+    MAX = "max"                # a running maximum, reduced
+    MIN = "min"                # a running minimum, reduced
+    LAST = "last"              # only assigned: the last assigning iteration's value wins
+    SPECULATED = "speculated"  # a sum whose advances are known up front (nominal shares)
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One counter of a scan step and the rows of the scan buffer it uses.
+
+    `row` holds its per-iteration advances (or values); `flag_row` (LAST) the assigning
+    iteration, `key_row` (KEYED) each iteration's key, `actual_row` (SPECULATED) how far it
+    really advanced.
+    """
+
+    kind: CounterKind
+    op: CounterOp
+    name: str
+    row: int
+    place: str = ""          # the C lvalue a MEMORY/RUNNING/KEYED counter lives at (for reports)
+    array: str | None = None  # the array argument it lives in (MEMORY, RUNNING, KEYED)
+    flag_row: int | None = None
+    key_row: int | None = None
+    actual_row: int | None = None
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """The rows `array[first + shift + i]` of an array argument, one per iteration."""
+
+    array: str
+    shift: int = 0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A row range the parallel form relies on: `[starts, stops)` or `[starts, starts + counts)`
+    ordered, not overlapping the next row's when `disjoint`, and no longer than `longest`."""
+
+    starts: RowRef
+    stops: RowRef | None = None
+    counts: RowRef | None = None
+    disjoint: bool = True
+    longest: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    line: int | None = None
+    reason: str | None = None      # serial: why no rule applied
+    constant_work: bool = False    # serial: the statements do no input-sized work
+    count: Expr | None = None      # iterations of a parallel or scan step
+    first: Expr | None = None      # its first iteration (where row checks start)
+    guard: Expr | None = None      # the step runs only where this holds
+    requires: Expr | None = None   # the parallel form holds only where this holds, else C order
+    checked: bool = False          # a parallel step with failures: a check launch first
+    segments: tuple[Segment, ...] = ()
+    counters: tuple[Counter, ...] = ()
+    scan_rows: int = 0             # rows of the scan buffer (each n + 1 long)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One C function's steps, shared by the specializations that instantiate it."""
+
+    template_params: tuple[str, ...] = ()
+    locals: tuple[str, ...] = ()  # top-level locals spilled between launches, in slot order
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class Launch:
+    expression: str  # the kernel's name expression (with template arguments) for NVRTC
+    host: str        # its entry point in the host emulation library
+
+
+@dataclass(frozen=True)
+class Specialization:
+    symbol: str
+    entry: str
+    template_args: tuple[str, ...] = ()
+    launches: tuple[dict[Role, Launch], ...] = ()  # per step of the entry
+
+
+@dataclass(frozen=True)
+class Plan:
+    kernel: str
+    messages: tuple[str, ...] = ()  # failure messages, by the index the error record holds
+    entries: dict[str, Entry] = field(default_factory=dict)
+    specializations: dict[str, Specialization] = field(default_factory=dict)
+
+    @property
+    def name_expressions(self) -> list[str]:
+        """Every kernel name expression, for NVRTC's lowered names."""
+        return [launch.expression for s in self.specializations.values()
+                for roles in s.launches for launch in roles.values()]
+
+    def entry_of(self, symbol: str) -> Entry:
+        return self.entries[self.specializations[symbol].entry]
+
+
+# ---------------------------------------------------------------- JSON
+
+def _segment_json(s: Segment) -> dict:
+    out: dict[str, Any] = {"starts": [s.starts.array, s.starts.shift]}
+    for name in ("stops", "counts"):
+        ref = getattr(s, name)
+        if ref is not None:
+            out[name] = [ref.array, ref.shift]
+    out["disjoint"] = s.disjoint
+    if s.longest is not None:
+        out["longest"] = E.to_json(s.longest)
+    return out
+
+
+def _counter_json(c: Counter) -> dict:
+    out = {"kind": c.kind.value, "op": c.op.value, "name": c.name, "row": c.row}
+    for name in ("place", "array", "flag_row", "key_row", "actual_row"):
+        if getattr(c, name) not in (None, ""):
+            out[name] = getattr(c, name)
+    return out
+
+
+def _step_json(s: Step) -> dict:
+    return {
+        "kind": s.kind.value, "line": s.line, "reason": s.reason, "constant_work": s.constant_work,
+        "count": E.to_json(s.count), "first": E.to_json(s.first), "guard": E.to_json(s.guard),
+        "requires": E.to_json(s.requires), "checked": s.checked,
+        "segments": [_segment_json(x) for x in s.segments],
+        "counters": [_counter_json(c) for c in s.counters], "scan_rows": s.scan_rows,
+    }
+
+
+def to_json(plan: Plan) -> dict:
+    """The plan as JSON data (the schema `from_json` reads)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kernel": plan.kernel,
+        "messages": list(plan.messages),
+        "name_expressions": plan.name_expressions,
+        "entries": {name: {"template_params": list(e.template_params), "locals": list(e.locals),
+                           "steps": [_step_json(s) for s in e.steps]} for name, e in plan.entries.items()},
+        "specializations": {
+            symbol: {"entry": s.entry, "template_args": list(s.template_args),
+                     "launches": [{role.value: {"expression": l.expression, "host": l.host}
+                                   for role, l in roles.items()} for roles in s.launches]}
+            for symbol, s in plan.specializations.items()},
+    }
+
+
+def _ref(data: list | None) -> RowRef | None:
+    return None if data is None else RowRef(str(data[0]), int(data[1]))
+
+
+def from_json(data: dict) -> Plan:
+    """Read a plan written by `to_json`; anything else raises PlanError naming what is wrong."""
+    where = data.get("kernel", "?") if isinstance(data, dict) else "?"
+    try:
+        if data["schema_version"] != SCHEMA_VERSION:
+            raise PlanError(f"plan {where}: schema version {data['schema_version']}, "
+                            f"this akcuda reads {SCHEMA_VERSION} (run `akcuda generate`)")
+        entries = {
+            name: Entry(tuple(e["template_params"]), tuple(e["locals"]), tuple(
+                Step(StepKind(s["kind"]), s["line"], s["reason"], s["constant_work"],
+                     E.from_json(s["count"]), E.from_json(s["first"]), E.from_json(s["guard"]),
+                     E.from_json(s["requires"]), s["checked"],
+                     tuple(Segment(_ref(g["starts"]), _ref(g.get("stops")), _ref(g.get("counts")),
+                                   g["disjoint"], E.from_json(g.get("longest"))) for g in s["segments"]),
+                     tuple(Counter(CounterKind(c["kind"]), CounterOp(c["op"]), c["name"], c["row"],
+                                   c.get("place", ""), c.get("array"), c.get("flag_row"),
+                                   c.get("key_row"), c.get("actual_row")) for c in s["counters"]),
+                     s["scan_rows"])
+                for s in e["steps"]))
+            for name, e in data["entries"].items()}
+        specializations = {
+            symbol: Specialization(symbol, s["entry"], tuple(s["template_args"]), tuple(
+                {Role(role): Launch(l["expression"], l["host"]) for role, l in roles.items()}
+                for roles in s["launches"]))
+            for symbol, s in data["specializations"].items()}
+        return Plan(data["kernel"], tuple(data["messages"]), entries, specializations)
+    except PlanError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise PlanError(f"plan {where}: malformed ({type(exc).__name__}: {exc})") from None

@@ -1,22 +1,28 @@
-"""Stage: one kernel family's C++ source -> one CUDA file plus its plan manifest.
+"""Stage: one kernel family's C++ source -> one CUDA file plus its typed plan.
 
-parse (preprocess + pycparser) -> analyze (plan steps) -> emit (CudaGenerator + Jinja2).
+parse (preprocess + pycparser) -> gather (entries, helpers) -> analyze (plan steps, per entry)
+-> emit (CudaGenerator + Jinja2) -> `Translation(source, plan)`.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 from pycparser import c_ast, c_parser
 
-from akcuda.generator.analyze import Step, plan_steps
-from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
+from akcuda.generator import analyze
+from akcuda.generator.analyze import plan_steps
+from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
+from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
 from akcuda.generator.preprocess import Preprocessed, preprocess
 from akcuda.generator.steps import step_kernels
+from akcuda.plan import expr as E
+from akcuda.plan import model as P
 
 TEMPLATES = Path(__file__).with_name("templates")
 HELPER_SOURCES = ("kernel-utils.cpp", "unicode.cpp")
@@ -32,7 +38,36 @@ class Parsed:
 class Translation:
     kernel: str
     source: str
-    plan: dict
+    plan: P.Plan
+
+
+@dataclass
+class Family:
+    """What one kernel family's translation shares: its parse, the template facts of every
+    source it uses, its entries (the C functions its symbols instantiate) and the helpers they
+    call, in definition order."""
+
+    spec: dict
+    parsed: Parsed
+    templates: dict[str, list[str]]
+    call_targs: dict[tuple[str, int, str], list[str]]
+    entries: list[str]
+    helpers: dict[str, c_ast.FuncDef]
+    helper_order: list[str]
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def kernel(self) -> str:
+        return self.spec["name"]
+
+    def generator(self, step: int = 0, mode: str = "plain") -> CudaGenerator:
+        return CudaGenerator(self.kernel, self.call_targs, self.messages, step=step, mode=mode)
+
+    def wrapper_args(self, entry: str) -> list[list[str]]:
+        """The template arguments of every specialization that instantiates `entry`."""
+        wrappers = self.parsed.pp.wrappers
+        return [wrappers[s["symbol"]].template_args for s in self.spec["specializations"]
+                if s["symbol"] in wrappers and wrappers[s["symbol"]].target == entry]
 
 
 def parse(path: Path, include_dirs: list[Path]) -> Parsed:
@@ -73,16 +108,13 @@ def _template_header(params: list[str]) -> str:
     return f"template <{', '.join('typename ' + p for p in params)}>\n" if params else ""
 
 
-def _pointer_params(func: c_ast.FuncDef) -> bool:
-    params = func.decl.type.args.params if func.decl.type.args else []
-    return any(isinstance(p.type, c_ast.PtrDecl) for p in params)
+def _params(func: c_ast.FuncDef) -> list[c_ast.Node]:
+    return func.decl.type.args.params if func.decl.type.args else []
 
 
-def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
-    """Translate the kernel family described by `spec` (a kernel-spec mapping)."""
-    kernel = spec["name"]
-    path = kernel_dir / Path(spec["source"]).name
-    parsed = parse(path, [include_dir])
+def gather(spec: dict, kernel_dir: Path, include_dir: Path) -> Family:
+    """Parse the family's source and the helper library; find its entries and their helpers."""
+    parsed = parse(kernel_dir / Path(spec["source"]).name, [include_dir])
     library = _helper_library(kernel_dir, include_dir)
     templates = dict(parsed.pp.templates)
     call_targs = {}
@@ -90,109 +122,165 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         templates.update(other.pp.templates)
         call_targs.update({(str(other.pp.path), line, name): targs
                            for (line, name), targs in other.pp.call_template_args.items()})
-
-    entries: dict[str, list[str]] = {}
+    entries: list[str] = []
     for special in spec["specializations"]:
-        symbol = special["symbol"]
-        wrapper = parsed.pp.wrappers.get(symbol)
-        if wrapper is not None:
-            entries.setdefault(wrapper.target, [])
-        elif symbol in parsed.functions:
-            entries.setdefault(symbol, [])
-        else:
-            raise TranslationError(kernel, None, f"exported symbol {symbol} (no definition found)")
+        wrapper = parsed.pp.wrappers.get(special["symbol"])
+        if wrapper is None and special["symbol"] not in parsed.functions:
+            raise TranslationError(spec["name"], None, f"exported symbol {special['symbol']} (no definition found)")
+        entry = wrapper.target if wrapper is not None else special["symbol"]
+        if entry not in entries:
+            entries.append(entry)
+    local = {name: f for name, f in parsed.functions.items()
+             if name not in entries and name not in parsed.pp.wrappers}
+    helpers = {**{n: f for n, (f, _) in library.items()}, **local}
+    return Family(spec, parsed, templates, call_targs, entries, helpers, _call_order(parsed, entries, helpers))
 
-    local = {name: f for name, f in parsed.functions.items() if name not in entries
-             and name not in parsed.pp.wrappers}
-    available = {**{n: f for n, (f, _) in library.items()}, **local}
-    helpers_order: list[str] = []
 
-    def visit(name: str, seen: set[str]) -> None:
-        if name in seen or name not in available:
+def _call_order(parsed: Parsed, entries: list[str], helpers: dict[str, c_ast.FuncDef]) -> list[str]:
+    """The helpers the entries call, callees before callers (so each is defined before use)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen or name not in helpers:
             return
         seen.add(name)
-        for callee in _called(available[name]):
-            visit(callee, seen)
-        helpers_order.append(name)
+        for callee in _called(helpers[name]):
+            visit(callee)
+        order.append(name)
 
-    seen: set[str] = set()
-    for target in entries:
-        for callee in _called(parsed.functions[target]):
-            visit(callee, seen)
-    writing = {n for n in available if _pointer_params(available[n])}
+    for entry in entries:
+        for callee in _called(parsed.functions[entry]):
+            visit(callee)
+    return order
 
-    messages: list[str] = []
-    helpers = []
-    for name in helpers_order:
-        gen = CudaGenerator(kernel, call_targs, messages)
-        text = gen.visit(available[name])
-        helpers.append(_template_header(templates.get(name, [])) + "__device__ " + text)
 
-    kernels, plan_entries, roles = [], {}, {}
-    for target in entries:
-        func = parsed.functions[target]
-        params = func.decl.type.args.params if func.decl.type.args else []
-        scalars = {p.name for p in params if isinstance(p.type, c_ast.TypeDecl)}
-        targets_args = [parsed.pp.wrappers[s["symbol"]].template_args for s in spec["specializations"]
-                        if s["symbol"] in parsed.pp.wrappers and parsed.pp.wrappers[s["symbol"]].target == target]
-        tparams = templates.get(target, [])
-        steps, decls = plan_steps(func, scalars, writing, {p.name for p in params} - scalars,
-                                  functools.partial(_integral, params, tparams, targets_args),
-                                  functools.partial(_integral_type, tparams, targets_args))
-        plan_entries[target] = {
-            "template_params": templates.get(target, []),
-            "locals": [d.name for d in decls],
-            "steps": [_step_record(s) for s in steps],
-        }
-        gen = CudaGenerator(kernel, call_targs, messages)
-        param_text = ", ".join(gen._generate_decl(p) for p in params)
-        for k, step in enumerate(steps):
-            def make_gen(mode: str, k=k) -> CudaGenerator:
-                made = CudaGenerator(kernel, call_targs, messages, step=k, mode=mode)
-                made.in_kernel, made.indent_level, made.spilled = True, 2, bool(decls)
-                return made
+def _emit_helpers(family: Family) -> list[str]:
+    """Each helper as a `__device__` function."""
+    return [_template_header(family.templates.get(name, [])) + "__device__ " + family.generator().visit(family.helpers[name])
+            for name in family.helper_order]
 
-            for sk in step_kernels(make_gen, step, decls):
-                name = f"{target}__s{k}" + ("" if sk.role == "main" else f"_{sk.role}")
-                roles.setdefault(target, {}).setdefault(k, []).append((sk.role, name))
-                kernels.append({
-                    "name": name, "target": target, "step": k, "kind": f"{step.kind} {sk.role}",
-                    "reason": step.reason, "template": _template_header(templates.get(target, [])),
-                    "params": param_text, "body": sk.body,
-                })
 
-    specializations, name_expressions = [], []
-    plan_specs = {}
-    for special in spec["specializations"]:
-        symbol = special["symbol"]
-        wrapper = parsed.pp.wrappers.get(symbol)
-        target = wrapper.target if wrapper else symbol
-        targs = wrapper.template_args if wrapper else []
-        suffix = f"<{', '.join(targs)}>" if targs else ""
-        steps = [{role: {"expression": f"{name}{suffix}", "host": f"akc_host__{symbol}__{name[len(target) + 2:]}"}
-                  for role, name in roles[target][k]} for k in sorted(roles[target])]
-        launches = [kernel for step in steps for kernel in step.values()]
-        name_expressions += [launch["expression"] for launch in launches]
-        ctypes = [a["ctype"].replace("const ", "") for a in special["args"]]
-        specializations.append({"symbol": symbol, "launches": launches, "ctypes": ctypes})
-        plan_specs[symbol] = {"target": target, "template_args": targs, "steps": steps}
+def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast.Decl]]:
+    """The plan steps of one entry and the top-level locals spilled between them."""
+    func = family.parsed.functions[entry]
+    params = _params(func)
+    scalars = {p.name for p in params if isinstance(p.type, c_ast.TypeDecl)}
+    writing = {name for name, f in family.helpers.items()
+               if any(isinstance(p.type, c_ast.PtrDecl) for p in _params(f))}
+    tparams, targs = family.templates.get(entry, []), family.wrapper_args(entry)
+    return plan_steps(func, scalars, writing, {p.name for p in params} - scalars,
+                      functools.partial(_integral, params, tparams, targs),
+                      functools.partial(_integral_type, tparams, targs))
 
-    env = _environment()
-    source = env.get_template("kernel.cu.j2").render(
-        kernel=kernel, source=spec["source"], sha256=spec["sha256"],
+
+def _emit_entry(family: Family, entry: str, steps: list[analyze.Step], decls: list[c_ast.Decl]) -> list[dict]:
+    """Every launch of one entry's steps, as the kernel template renders them."""
+    header = _template_header(family.templates.get(entry, []))
+    params = ", ".join(family.generator()._generate_decl(p) for p in _params(family.parsed.functions[entry]))
+    kernels = []
+    for k, step in enumerate(steps):
+        def make_gen(mode: str, k: int = k) -> CudaGenerator:
+            made = family.generator(step=k, mode=mode)
+            made.in_kernel, made.indent_level, made.spilled = True, 2, bool(decls)
+            return made
+
+        for sk in step_kernels(make_gen, step, decls):
+            kernels.append({
+                "name": f"{entry}__s{k}" + ("" if sk.role == "main" else f"_{sk.role}"), "role": sk.role,
+                "target": entry, "step": k, "kind": f"{step.kind} {sk.role}", "reason": step.reason,
+                "template": header, "params": params, "body": sk.body,
+            })
+    return kernels
+
+
+def _specialization(family: Family, special: dict, kernels: list[dict]) -> P.Specialization:
+    """One exported symbol's launches: its entry's kernels with its template arguments."""
+    symbol = special["symbol"]
+    wrapper = family.parsed.pp.wrappers.get(symbol)
+    entry = wrapper.target if wrapper else symbol
+    targs = tuple(wrapper.template_args if wrapper else [])
+    suffix = f"<{', '.join(targs)}>" if targs else ""
+    by_step: dict[int, dict[P.Role, P.Launch]] = {}
+    for kernel in kernels:
+        if kernel["target"] == entry:
+            by_step.setdefault(kernel["step"], {})[P.Role(kernel["role"])] = P.Launch(
+                f"{kernel['name']}{suffix}", f"akc_host__{symbol}__{kernel['name'][len(entry) + 2:]}")
+    return P.Specialization(symbol, entry, targs, tuple(by_step[k] for k in sorted(by_step)))
+
+
+def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
+    """Translate the kernel family described by `spec` (a kernel-spec mapping)."""
+    family = gather(spec, kernel_dir, include_dir)
+    helpers = _emit_helpers(family)
+    entries, kernels = {}, []
+    for entry in family.entries:
+        steps, decls = _analyze(family, entry)
+        entries[entry] = P.Entry(tuple(family.templates.get(entry, [])), tuple(d.name for d in decls),
+                                 tuple(plan_step(s) for s in steps))
+        kernels += _emit_entry(family, entry, steps, decls)
+    specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
+    plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations)
+    source = _environment().get_template("kernel.cu.j2").render(
+        kernel=family.kernel, source=spec["source"], sha256=spec["sha256"],
         prelude=(TEMPLATES / "prelude.cuh").read_text(), helpers=helpers, kernels=kernels,
-        specializations=specializations)
-    plan = {"kernel": kernel, "messages": messages, "name_expressions": name_expressions,
-            "entries": plan_entries, "specializations": plan_specs}
-    return Translation(kernel, source, plan)
+        specializations=[{"symbol": s["symbol"],
+                          "launches": [launch for roles in specializations[s["symbol"]].launches
+                                       for launch in roles.values()],
+                          "ctypes": [a["ctype"].replace("const ", "") for a in s["args"]]}
+                         for s in spec["specializations"]])
+    return Translation(family.kernel, source, plan)
 
 
-def _step_record(step: Step) -> dict:
+# ---------------------------------------------------------------- analysis -> plan
+
+def plan_step(step: analyze.Step) -> P.Step:
+    """The plan's record of an analysis step."""
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
-    return {"kind": step.kind, "count": step.count, "reason": step.reason, "line": line, "guard": step.guard, "checked": step.checked,
-            "segments": step.segments, "requires": step.requires, "first": step.first,
-            "counters": [{"kind": c.kind, "name": c.name, "place": c.place, "op": c.op, "base": c.base}
-                         for c in step.counters]}
+    return P.Step(
+        P.StepKind(step.kind), line, step.reason, _constant_work(step), _expr(step.count), _expr(step.first),
+        _expr(step.guard), _expr(step.requires), step.checked, tuple(_segment(s) for s in step.segments),
+        plan_counters(step.counters), len(step.counters))
+
+
+# Where a counter's helper row (the entry after it) goes in the plan's Counter.
+_HELPER_ROWS = {"last": "flag_row", "speculated": "actual_row"}
+
+
+def plan_counters(found: list[Found]) -> tuple[P.Counter, ...]:
+    """The analysis lists a counter's helper row (a last-value flag, a key, a speculated
+    counter's actual advance) as the entry after it; the plan names it on the counter."""
+    out = []
+    for row, c in enumerate(found):
+        if c.kind in ("flag", "key"):
+            continue
+        helper = "key_row" if c.kind == "keyed" else _HELPER_ROWS.get(c.op)
+        out.append(P.Counter(P.CounterKind(c.kind), P.CounterOp(c.op), c.name, row, c.place,
+                             _array(c.place) if c.kind != "local" else None,
+                             **({helper: row + 1} if helper else {})))
+    return tuple(out)
+
+
+def _array(place: str) -> str:
+    """The array a memory place names: '*total' -> 'total', 'toindex[k]' -> 'toindex'."""
+    return re.match(r"[\s*(]*(\w+)", place).group(1)
+
+
+# TODO(lead): drop these adapters once the analysis produces typed values everywhere.
+def _expr(value) -> E.Expr | None:
+    return E.from_json(value) if isinstance(value, list) else value
+
+
+def _constant_work(step: analyze.Step) -> bool:
+    return getattr(step, "constant_work", step.kind == "serial" and step.reason == "constant work outside loops")
+
+
+def _segment(segment) -> P.Segment:
+    if isinstance(segment, P.Segment):
+        return segment
+    ref = lambda pair: None if pair is None else P.RowRef(pair[0], pair[1])  # noqa: E731
+    return P.Segment(ref(segment["starts"]), ref(segment.get("stops")), ref(segment.get("counts")),
+                     segment.get("disjoint", True), _expr(segment.get("longest")))
 
 
 def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:

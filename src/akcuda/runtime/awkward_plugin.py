@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from akcuda.runtime import executor
+from akcuda.plan.ctype import base_type
+from akcuda.plan.errors import KernelFailure
+from akcuda.plan.model import Plan
+from akcuda.runtime import executor, make_target
 from akcuda.toolchain import specs
-from akcuda.runtime.executor import KernelFailure, base_type
 
 TARGETS = ("host", "cuda")
 K_SLICE_NONE = 9223372036854775807  # kSliceNone: what a successful C kernel reports as id/attempt
@@ -208,7 +210,7 @@ def specialization(symbol: str) -> tuple[dict, dict] | None:
 
 
 @functools.cache
-def _plan(kernel: str) -> dict:
+def _plan(kernel: str) -> Plan:
     return executor.load_plan(kernel)
 
 
@@ -231,7 +233,7 @@ def _why_not(symbol: str | None) -> str | None:
         plan = _plan(spec["name"])
     except OSError:
         return f"no generated plan for {spec['name']} (run `akcuda generate`)"
-    if symbol not in plan["specializations"]:
+    if symbol not in plan.specializations:
         return f"{symbol} is not in the generated plan"
     return None
 
@@ -294,7 +296,7 @@ _targets: dict[str, Any] = {}     # target name -> the one shared target instanc
 def shared_target(name: str) -> Any:
     """The one target instance all akcuda kernels of this target use."""
     if name not in _targets:
-        _targets[name] = executor.HostTarget() if name == "host" else executor.CudaTarget()
+        _targets[name] = make_target(name)
     return _targets[name]
 
 

@@ -1,73 +1,77 @@
-"""Host emulation target: the generated .cu text, compiled by g++ with a small emulation header,
-runs its grid on the CPU in a seeded shuffled order.
+"""The `host` target: generated kernels on the CPU, through the g++ emulation library.
+
+`host_build` compiles the very same `.cu` text that NVRTC compiles, with the emulation header;
+this module loads those libraries and launches their grids in a seeded shuffled order, with the
+race recorder on.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from akcuda import paths
-
-EMULATION_HEADER = Path(str(resources.files("akcuda") / "data" / "emulation.h"))
-FLAGS = ("-std=c++17", "-O2", "-shared", "-fPIC", "-w")
-SANITIZE_FLAGS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer")
-
-
-@dataclass
-class HostBuild:
-    kernel: str
-    ok: bool
-    library: Path | None
-    log: str = ""
-    cached: bool = False
+from akcuda.plan.ctype import CTYPES, base_type
+from akcuda.plan.model import Launch
+from akcuda.runtime import host_build
 
 
-def _key(source: str, flags: tuple[str, ...]) -> str:
-    digest = hashlib.sha256(source.encode())
-    digest.update(EMULATION_HEADER.read_bytes())
-    digest.update(" ".join(flags).encode())
-    return digest.hexdigest()[:16]
+class RaceDetected(RuntimeError):
+    """Two emulated threads of one launch wrote the same address without an atomic."""
 
 
-def build(cu: Path, out_dir: Path | None = None, extra: tuple[str, ...] = ()) -> HostBuild:
-    """Compile one generated .cu into a shared library (cached by source, header and flags)."""
-    out_dir = out_dir or paths.HOSTLIB
-    out_dir.mkdir(parents=True, exist_ok=True)
-    source = cu.read_text()
-    flags = FLAGS + extra
-    library = out_dir / f"{cu.stem}.{_key(source, flags)}.so"
-    if library.exists():
-        return HostBuild(cu.stem, True, library, cached=True)
-    for stale in out_dir.glob(f"{cu.stem}.*.so"):
-        stale.unlink()
-    tmp = library.with_suffix(f".tmp{os.getpid()}")
-    cmd = ["g++", *flags, "-include", str(EMULATION_HEADER), "-x", "c++", str(cu), "-o", str(tmp)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        return HostBuild(cu.stem, False, None, proc.stderr.strip())
-    tmp.rename(library)
-    return HostBuild(cu.stem, True, library)
+def _locate(address: int, values: list) -> str:
+    for k, value in enumerate(values):
+        if isinstance(value, np.ndarray) and value.ctypes.data <= address < value.ctypes.data + value.nbytes:
+            return f"argument {k} element {(address - value.ctypes.data) // value.itemsize}"
+    return f"address {address:#x}"
 
 
-def build_all(sources: list[Path], out_dir: Path, extra: tuple[str, ...] = (),
-              jobs: int | None = None) -> list[HostBuild]:
-    """Build kernel families in parallel, `jobs` g++ processes at a time (cached as `build`)."""
-    with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
-        return list(pool.map(lambda cu: build(cu, out_dir, extra), sources))
+class HostTarget:
+    """Runs generated kernels on the CPU through the g++ emulation library."""
 
+    name = "host"
+    xp = np
 
-_loaded: dict[Path, ctypes.CDLL] = {}
+    def __init__(self, seed: int = 1, generated: Path | None = None, sanitize: bool = False):
+        self.seed = seed
+        self.generated = generated or paths.GENERATED
+        self.extra = host_build.SANITIZE_FLAGS if sanitize else ()
+        self.out_dir = paths.HOSTLIB / ("asan" if sanitize else "plain")
+        self._libs: dict[str, ctypes.CDLL] = {}
 
+    def library(self, kernel: str) -> ctypes.CDLL:
+        if kernel not in self._libs:
+            built = host_build.build(self.generated / f"{kernel}.cu", self.out_dir, self.extra)
+            if not built.ok:
+                raise RuntimeError(f"host build of {kernel} failed:\n{built.log}")
+            self._libs[kernel] = host_build.load(built.library)
+        return self._libs[kernel]
 
-def load(library: Path) -> ctypes.CDLL:
-    if library not in _loaded:
-        _loaded[library] = ctypes.CDLL(str(library))
-    return _loaded[library]
+    def pointer_table(self, arrays: list[np.ndarray]) -> np.ndarray:
+        return np.array([a.ctypes.data for a in arrays], dtype=np.uint64)
+
+    def launch(self, kernel: str, launch: Launch, grid: int, block: int, values: list, ctypes_: list[str]) -> None:
+        holders = []
+        for value, ctype in zip(values, ctypes_):
+            name, stars = base_type(ctype)
+            holders.append(ctypes.c_void_p(value.ctypes.data) if stars else CTYPES[name](value))
+        argv = (ctypes.c_void_p * len(holders))(*[ctypes.addressof(h) for h in holders])
+        library = self.library(kernel)
+        entry = getattr(library, launch.host)
+        entry.restype = None
+        entry(ctypes.c_int64(grid), ctypes.c_int64(block), ctypes.c_uint64(self.seed), argv)
+        report = np.zeros(4, dtype=np.int64)
+        library.akc_race_report(ctypes.c_void_p(report.ctypes.data))
+        if report[0]:
+            raise RaceDetected(
+                f"race in {launch.expression}: threads {report[2]} and {report[3]} both wrote "
+                f"{_locate(int(report[1]), values)} ({report[0]} racing store(s))")
+
+    def to_host(self, array) -> np.ndarray:
+        return array
+
+    def to_device(self, array: np.ndarray):
+        return array

@@ -13,6 +13,8 @@ from rich.markup import escape
 
 from akcuda import paths
 
+# Each command imports the stages it runs when it runs, so `akcuda --help` and the light
+# commands start without loading Awkward, pycparser or NVRTC.
 out = Console()
 
 
@@ -48,9 +50,9 @@ def _specs(args) -> int:
 
 
 def _generate(args) -> int:
-    from akcuda.toolchain import pipeline
+    from akcuda.toolchain.generate import generate
 
-    results = pipeline.generate(args.k)
+    results = generate(args.k)
     failed = {k: v for k, v in results.items() if v}
     for reason in failed.values():
         out.print(f"[red]✗[/] {escape(reason)}", highlight=False)
@@ -67,17 +69,17 @@ def _step_counts(results) -> dict[str, int]:
     counts = {"parallel": 0, "scan": 0, "serial": 0}
     for kernel, failure in results.items():
         if failure is None:
-            for entry in executor.load_plan(kernel)["entries"].values():
-                for step in entry["steps"]:
-                    counts[step["kind"]] += 1
+            for entry in executor.load_plan(kernel).entries.values():
+                for step in entry.steps:
+                    counts[step.kind.value] += 1
     return counts
 
 
 def _compile(args) -> int:
-    from akcuda.toolchain import pipeline
+    from akcuda.toolchain.compile import compile_kernels
 
     start = time.perf_counter()
-    results = pipeline.compile_kernels(args.k)
+    results = compile_kernels(args.k)
     failed = {k: v for k, v in results.items() if v}
     for kernel, log in failed.items():
         out.print(f"[red]✗ {kernel}[/]: {escape(log)}", highlight=False)
@@ -87,11 +89,10 @@ def _compile(args) -> int:
 
 
 def _parity(args) -> int:
-    from akcuda.toolchain import pipeline
-    from akcuda.validation import report
+    from akcuda.validation import report, suite
 
     start = time.perf_counter()
-    results = pipeline.parity_results(args.target, args.k, tuple(args.sources.split(",")),
+    results = suite.parity_results(args.target, args.k, tuple(args.sources.split(",")),
                                       args.block, tuple(args.seed))
     rep = report.build_report(results, {"parity": time.perf_counter() - start},
                               {"target": args.target, "block": args.block, "seeds": args.seed})
@@ -147,40 +148,10 @@ def _gpu_check(args) -> int:
 
 
 def _pipeline(args) -> int:
-    from akcuda.toolchain import pipeline, specs, upstream
-    from akcuda.validation import plans, report
+    from akcuda.toolchain import pipeline
 
-    stages: dict[str, float] = {}
-
-    def stage(name, fn):
-        start = time.perf_counter()
-        out.rule(f"[bold]{name}")
-        value = fn()
-        stages[name] = time.perf_counter() - start
-        return value
-
-    if stage("import", lambda: _import(args)):
-        return 1
-    problems = stage("specs check", specs.check_specs)
-    for problem in problems:
-        out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
-    if problems:
-        out.print("[red]the committed kernel specs differ from upstream: run `akcuda specs`[/]")
-        return 1
-    translated = stage("generate", lambda: pipeline.generate(args.k))
-    plans.write(plans.build(args.k))
-    compiled = stage("compile", lambda: pipeline.compile_kernels(args.k))
-    stage("record", lambda: _record(argparse.Namespace(out=None)))
-    results = stage("parity (host)", lambda: pipeline.parity_results(
-        "host", args.k, pipeline.SOURCES, args.block, tuple(args.seed), translated, compiled))
-    rep = report.build_report(results, stages, {
-        "target": "host", "block": args.block, "seeds": args.seed,
-        "upstream": [f"{p.name}=={p.version}" for p in upstream.PINS]})
-    written = report.write_report(rep, paths.REPORT)
-    report.render_summary(rep, out)
-    out.print("report: " + ", ".join(str(p.relative_to(paths.ROOT)) for p in written))
-    s = rep["summary"]
-    return 0 if s["failed"] == 0 and s["untranslated"] == 0 and s["compile_failed"] == 0 else 1
+    return pipeline.run(out, args.k, args.block, args.seed, lambda: _import(args),
+                        lambda: _record(argparse.Namespace(out=None)))
 
 
 def _sanitize(args) -> int:

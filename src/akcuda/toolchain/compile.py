@@ -19,6 +19,10 @@ from pathlib import Path
 
 from cuda.bindings import nvrtc
 
+from akcuda import paths
+from akcuda import plan as plans
+from akcuda.toolchain import specs
+
 ARCHS = ("sm_80", "sm_90")
 # NVRTC has no -Wall/-Werror: front-end warnings (#177 unused, #550 set-but-unused, #940 missing return,
 # #2361 narrowing, #1105 #warning, ...) are on by default and land in the program log. Register
@@ -96,7 +100,7 @@ def _paths(out_dir: Path, kernel: str, arch: str) -> tuple[Path, Path, Path]:
 def _fingerprint(generated_dir: Path, kernel: str, arch: str) -> dict:
     """What a cached output must match: source hash, name expressions, NVRTC version, options."""
     plan = generated_dir / f"{kernel}.plan.json"
-    names = json.loads(plan.read_text()).get("name_expressions", []) if plan.exists() else []
+    names = plans.load(plan).name_expressions if plan.exists() else []
     digest = hashlib.sha256((generated_dir / f"{kernel}.cu").read_bytes()).hexdigest()
     return {"source_sha256": digest, "name_expressions": names, "nvrtc": nvrtc_version(), "options": options(arch)}
 
@@ -208,3 +212,13 @@ def summarize(results: list[CompileResult], log_lines: int = 8) -> dict:
         "failures": [{"kernel": r.kernel, "arch": r.arch, "log": "\n".join(r.log.splitlines()[:log_lines])}
                      for r in results if not r.ok],
     }
+
+
+def compile_kernels(pattern: str | None = None) -> dict[str, str | None]:
+    """NVRTC-compile every matching generated kernel for every arch; kernel -> None or the log."""
+    names = [p.stem for p in sorted(paths.GENERATED.glob("*.cu")) if specs.matches(pattern, p.stem)]
+    out: dict[str, str | None] = {name: None for name in names}
+    for result in compile_all(paths.GENERATED, paths.COMPILED, kernels=names, progress=True):
+        if not result.ok:
+            out[result.kernel] = f"{result.arch}: {result.log.strip()[:500]}"
+    return out

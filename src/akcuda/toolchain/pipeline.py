@@ -1,169 +1,62 @@
-"""The stages end to end: generate, compile, parity, report. Each stage is also a CLI command."""
+"""The stages end to end (`akcuda pipeline`, what `make generate-kernels` runs): import, specs
+check, generate, compile, record, host parity, then the reports. Each stage is also a command."""
 
 from __future__ import annotations
 
-import fnmatch
-import json
-from collections import Counter
-from pathlib import Path
+import time
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 
-from akcuda.runtime import executor
-from akcuda.validation import parity
 from akcuda import paths
 from akcuda.toolchain import specs, upstream
-from akcuda.validation.cases.generated import RecipeError, generated_cases
-from akcuda.validation.cases.recorded import load_recorded_cases
-from akcuda.validation.cases.upstream import cases_for
-from akcuda.validation.report import SpecResult
-
-console = Console(stderr=True)
-SOURCES = ("upstream", "generated", "invalid", "recorded")
+from akcuda.toolchain.compile import compile_kernels
+from akcuda.toolchain.generate import generate
+from akcuda.validation import plans, report, suite
+from akcuda.validation.cases.sources import SOURCES
 
 
-def progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("{task.fields[item]}"), console=console,
-                    transient=True)
+class Stages:
+    """Runs named stages under a rule line and keeps how long each took."""
+
+    def __init__(self, out: Console):
+        self.out = out
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        self.out.rule(f"[bold]{name}")
+        value = fn()
+        self.seconds[name] = time.perf_counter() - start
+        return value
 
 
-def matches(pattern: str | None, *names: str) -> bool:
-    """-k PATTERN: a substring or glob of the kernel name or the symbol."""
-    if not pattern:
-        return True
-    return any(pattern in n or fnmatch.fnmatch(n, pattern) for n in names)
-
-
-def generate(pattern: str | None = None, out: Path | None = None) -> dict[str, str | None]:
-    """Translate every matching kernel; kernel -> None on success, else the reason."""
-    from akcuda.generator.translate import translate
-
-    out = out or paths.GENERATED
-    out.mkdir(parents=True, exist_ok=True)
-    kernel_dir, include = upstream.cpp_dir() / "src" / "cpu-kernels", upstream.cpp_dir() / "include"
-    chosen = [s for s in specs.load_all().values()
-              if s["status"] == "translate" and matches(pattern, s["name"])]
-    results: dict[str, str | None] = {}
-    with progress() as bar:
-        task = bar.add_task("translate", total=len(chosen), item="")
-        for spec in chosen:
-            bar.update(task, item=spec["name"])
-            try:
-                translation = translate(spec, kernel_dir, include)
-            except Exception as exc:  # TranslationError names kernel, file:line and construct
-                results[spec["name"]] = str(exc)
-            else:
-                (out / f"{spec['name']}.cu").write_text(translation.source)
-                (out / f"{spec['name']}.plan.json").write_text(json.dumps(translation.plan, indent=1))
-                results[spec["name"]] = None
-            bar.advance(task)
-    return results
-
-
-def compile_kernels(pattern: str | None = None) -> dict[str, str | None]:
-    """NVRTC-compile every matching generated kernel for every arch; kernel -> None or the log."""
-    from akcuda.toolchain.compile import compile_all
-
-    names = [p.stem for p in sorted(paths.GENERATED.glob("*.cu")) if matches(pattern, p.stem)]
-    out: dict[str, str | None] = {name: None for name in names}
-    for result in compile_all(paths.GENERATED, paths.COMPILED, kernels=names, progress=True):
-        if not result.ok:
-            out[result.kernel] = f"{result.arch}: {result.log.strip()[:500]}"
-    return out
-
-
-def collect_cases(spec: dict, special: dict, sources: tuple[str, ...]) -> list:
-    cases = cases_for(upstream.cpp_dir(), special["symbol"]) if "upstream" in sources else []
-    made = generated_cases(spec, special)
-    cases += [c for c in made if c.source in sources]
-    if "recorded" in sources:  # calls saved by `akcuda record` (none until it has run)
-        cases += load_recorded_cases(special["symbol"])
-    return cases
-
-
-def parity_results(target_name: str = "host", pattern: str | None = None,
-                   sources: tuple[str, ...] = SOURCES, block: int = 256, seeds: tuple[int, ...] = (1,),
-                   translated: dict | None = None, compiled: dict | None = None) -> list[SpecResult]:
-    """Run parity for every matching specialization; pending and broken ones are reported too."""
-    all_specs = specs.load_all()
-    chosen = [(k, s) for k, s in specs.specializations(all_specs) if matches(pattern, k["name"], s["symbol"])]
-    targets = [make_target(target_name, seed) for seed in seeds]
-    if target_name == "host":  # build the emulation libraries in parallel up front
-        from akcuda.runtime import host
-
-        kernels = sorted({k["name"] for k, _ in chosen if k["status"] == "translate"})
-        host.build_all([paths.GENERATED / f"{k}.cu" for k in kernels
-                        if (paths.GENERATED / f"{k}.cu").exists()], targets[0].out_dir)
-    results = []
-    with progress() as bar:
-        task = bar.add_task(f"parity ({target_name})", total=len(chosen), item="")
-        for spec, special in chosen:
-            bar.update(task, item=special["symbol"])
-            results.append(_one(spec, special, targets, sources, block,
-                                translated or {}, compiled or {}))
-            bar.advance(task)
-    return results
-
-
-def _check_recipe(case, outcome: parity.CaseOutcome) -> None:
-    """A generated case must be valid for the C kernel, and an invalid one must make it fail."""
-    if not outcome.passed:
-        return
-    if case.source == "generated" and outcome.cpu_failure:
-        outcome.passed = False
-        outcome.reason = f"recipe bug: the CPU kernel rejected a generated case ({outcome.cpu_failure})"
-    elif case.source == "invalid" and not outcome.cpu_failure:
-        outcome.passed = False
-        outcome.reason = "recipe bug: the CPU kernel accepted an 'invalid' case"
-
-
-def make_target(name: str, seed: int = 1):
-    return executor.HostTarget(seed=seed) if name == "host" else executor.CudaTarget()
-
-
-def _one(spec, special, targets, sources, block, translated, compiled) -> SpecResult:
-    result = SpecResult(special["symbol"], spec["name"], "failed")
-    if spec["status"] == "pending":
-        result.status, result.reason = "pending", spec.get("pending_reason")
-        return result
-    if translated.get(spec["name"]):
-        result.status, result.reason = "untranslated", translated[spec["name"]]
-        return result
-    result.translated = True
-    if compiled.get(spec["name"]):
-        result.status, result.reason = "compile-failed", compiled[spec["name"]]
-        return result
-    result.compiled = spec["name"] in compiled
-    try:
-        plan = executor.load_plan(spec["name"])
-        cases = collect_cases(spec, special, sources)
-    except (OSError, RecipeError) as exc:
-        result.reason = str(exc)
-        return result
-    result.plan = plan["entries"][plan["specializations"][special["symbol"]]["target"]]["steps"]
-    reached, per_source = set(), Counter()
-    for case in cases:
-        per_source[case.source] += 1
-        for target in targets:
-            try:
-                outcome = parity.run_case(plan, special, case, target, block)
-            except Exception as exc:  # a case the harness cannot even build is reported, not fatal
-                outcome = parity.CaseOutcome(case.name, False, f"harness error: {type(exc).__name__}: {exc}")
-            _check_recipe(case, outcome)
-            result.cases += 1
-            if outcome.passed:
-                result.cases_passed += 1
-                if outcome.cpu_failure:
-                    reached.add(outcome.cpu_failure)
-            elif result.failure is None:
-                result.failure = {"case": case.name, "reason": outcome.reason,
-                                  "cpu": outcome.cpu, "ours": outcome.ours}
-    result.coverage = {"sources": dict(per_source), "errors_reached": sorted(reached),
-                       "errors_in_source": plan["messages"]}
-    if not cases:
-        result.reason = "no parity cases"
-    elif result.failure is None:
-        result.status = "passed"
-    return result
+def run(out: Console, pattern: str | None, block: int, seeds: list[int],
+        fetch: Callable[[], int], record: Callable[[], int]) -> int:
+    """Every stage in order; 0 when every chosen specialization translated, compiled and passed.
+    `fetch` and `record` are the CLI's own import and record commands (they print their summary)."""
+    stage = Stages(out)
+    if stage("import", fetch):
+        return 1
+    problems = stage("specs check", specs.check_specs)
+    for problem in problems:
+        out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
+    if problems:
+        out.print("[red]the committed kernel specs differ from upstream: run `akcuda specs`[/]")
+        return 1
+    translated = stage("generate", lambda: generate(pattern))
+    plans.write(plans.build(pattern))
+    compiled = stage("compile", lambda: compile_kernels(pattern))
+    stage("record", record)
+    results = stage("parity (host)", lambda: suite.parity_results(
+        "host", pattern, SOURCES, block, tuple(seeds), translated, compiled))
+    rep = report.build_report(results, stage.seconds, {
+        "target": "host", "block": block, "seeds": seeds,
+        "upstream": [f"{p.name}=={p.version}" for p in upstream.PINS]})
+    written = report.write_report(rep, paths.REPORT)
+    report.render_summary(rep, out)
+    out.print("report: " + ", ".join(str(p.relative_to(paths.ROOT)) for p in written))
+    s = rep["summary"]
+    return 0 if s["failed"] == 0 and s["untranslated"] == 0 and s["compile_failed"] == 0 else 1

@@ -7,6 +7,7 @@ importer rewrites the facts and keeps the annotations.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from akcuda import paths
+from akcuda.generator.preprocess import preprocess
 from akcuda.toolchain import upstream
 
 DIRECTIONS = ("in", "out", "inout")
@@ -143,8 +145,6 @@ def _upstream_specs(awkward_dir: Path) -> dict[str, dict]:
 
 def derive_specs(cpp_dir: Path, awkward_dir: Path) -> dict[str, dict]:
     """The facts of every kernel, as spec mappings (without annotations)."""
-    from akcuda.generator.preprocess import preprocess
-
     sigs = _signatures()
     roles = _upstream_specs(awkward_dir)
     kernel_dir = cpp_dir / "src" / "cpu-kernels"
@@ -261,3 +261,10 @@ def check_specs(folder: Path | None = None) -> list[str]:
 def specializations(specs: dict[str, dict]) -> list[tuple[dict, dict]]:
     """(kernel spec, specialization) pairs, in kernel order."""
     return [(spec, special) for spec in specs.values() for special in spec["specializations"]]
+
+
+def matches(pattern: str | None, *names: str) -> bool:
+    """-k PATTERN: a substring or glob of the kernel name or the symbol."""
+    if not pattern:
+        return True
+    return any(pattern in n or fnmatch.fnmatch(n, pattern) for n in names)

@@ -16,7 +16,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from akcuda.runtime import awkward_plugin
+from akcuda.runtime import awkward_plugin, host_build
+from akcuda.toolchain.generate import generate
 from akcuda import paths
 from akcuda.toolchain import specs
 
@@ -396,17 +397,14 @@ def _difference(stock: tuple, ours: tuple) -> str:
 def prepare(target: str = "host") -> None:
     """Make sure the generated kernels exist (``akcuda generate`` for any missing) and, for the
     host target, build their libraries in parallel now rather than one by one mid-corpus."""
-    from akcuda.runtime import host
-    from akcuda.toolchain import pipeline
-
     wanted = [k for k, s in specs.load_all().items() if s["status"] == "translate"]
     if any(not (paths.GENERATED / f"{k}.plan.json").exists() for k in wanted):
-        failed = {k: v for k, v in pipeline.generate().items() if v}
+        failed = {k: v for k, v in generate().items() if v}
         if failed:
             raise RuntimeError(f"akcuda generate failed for {', '.join(sorted(failed))}")
     if target == "host":
         shared = awkward_plugin.shared_target("host")
-        host.build_all([paths.GENERATED / f"{k}.cu" for k in wanted], shared.out_dir, shared.extra)
+        host_build.build_all([paths.GENERATED / f"{k}.cu" for k in wanted], shared.out_dir, shared.extra)
 
 
 def _synchronize_cuda() -> None:

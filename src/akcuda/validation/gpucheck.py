@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+from akcuda.validation import corpus, report, suite
+
 
 def gpu_available() -> tuple[bool, str]:
     """(True, device name) when CuPy sees a CUDA device, else (False, why not)."""
@@ -50,9 +52,6 @@ def summary_markdown(device: str, parity: dict, corpus: dict, seconds: dict[str,
 
 def run(out_dir: Path) -> dict:
     """Run both checks on the GPU and write gpu-parity.json, gpu-corpus.json, gpu-check.md."""
-    from akcuda.validation import corpus, report
-    from akcuda.toolchain import pipeline
-
     out_dir.mkdir(parents=True, exist_ok=True)
     present, device = gpu_available()
     if not present:
@@ -61,7 +60,7 @@ def run(out_dir: Path) -> dict:
         return result
     seconds = {}
     start = time.perf_counter()
-    parity = report.build_report(pipeline.parity_results("cuda", seeds=(1,)), {}, {"target": "cuda", "device": device})
+    parity = report.build_report(suite.parity_results("cuda", seeds=(1,)), {}, {"target": "cuda", "device": device})
     seconds["parity"] = time.perf_counter() - start
     start = time.perf_counter()
     corpus_result = corpus.run_corpus("cuda")

@@ -17,7 +17,9 @@ import numpy as np
 from akcuda.runtime import executor
 from akcuda.validation import reference
 from akcuda.validation.cases import Case
-from akcuda.runtime.executor import DTYPES, KernelFailure, base_type
+from akcuda.plan.ctype import DTYPES, base_type
+from akcuda.plan.errors import KernelFailure
+from akcuda.plan.model import Plan
 
 SENTINEL_BYTE = 0x7B
 UPSTREAM_PLACEHOLDER = 123  # what upstream vectors put in an output buffer they do not care about
@@ -100,7 +102,7 @@ def _overrun(special: dict, device: list, tables: list, cpu_values: list, target
     return None
 
 
-def run_case(plan: dict, special: dict, case: Case, target, block: int = 256) -> CaseOutcome:
+def run_case(plan: Plan, special: dict, case: Case, target, block: int = 256) -> CaseOutcome:
     """Run one case on the CPU reference and on the target, and compare."""
     cpu_values = materialize(special, case)
     our_values = _copy(cpu_values)

@@ -7,59 +7,38 @@ import json
 import statistics
 from pathlib import Path
 
+from akcuda.plan.expr import to_text
+from akcuda.plan.model import Plan, Role, Step, StepKind
 from akcuda.runtime import executor
 from akcuda import paths
 from akcuda.toolchain import specs
 
-KINDS = ("serial", "parallel", "scan")
-FALLBACK = "serial"              # a parallel step's launch kept for inputs whose rows overlap
-ONE_THREAD = {"finish", "serial"}  # roles that do constant work (a finish) or are the fallback
+KINDS = tuple(kind.value for kind in StepKind)
+FALLBACK = Role.SERIAL                  # a parallel step's launch kept for inputs whose rows overlap
+ONE_THREAD = {Role.FINISH, Role.SERIAL}  # roles that do constant work (a finish) or are the fallback
 
 
-def width_text(expr: list | None) -> str:
-    """A plan expression as C-like text: ['-', ['arg', 'length'], ['int', 0]] -> 'length'."""
-    if expr is None:
-        return "1"
-    op = expr[0]
-    if op == "arg":
-        return expr[1]
-    if op == "int":
-        return str(expr[1])
-    if op == "neg":
-        return f"-{width_text(expr[1])}"
-    if op == "memory":
-        return f"{expr[1]}[0]"
-    if op == "?:":
-        return f"({width_text(expr[1])} ? {width_text(expr[2])} : {width_text(expr[3])})"
-    left, right = width_text(expr[1]), width_text(expr[2])
-    if op in "+-" and right == "0":
-        return left
-    return f"({left} {op} {right})" if op in "+-" else f"{left} {op} {right}"
-
-
-def _input_sized(step: dict) -> bool:
+def _input_sized(step: Step) -> bool:
     """A one-thread step whose work grows with the input (the translator marks constant work)."""
-    from akcuda.generator.analyze import CONSTANT_WORK
-
-    return step["kind"] == "serial" and step["reason"] != CONSTANT_WORK
+    return step.kind == StepKind.SERIAL and not step.constant_work
 
 
-def describe(plan: dict, symbol: str) -> dict:
+def describe(plan: Plan, symbol: str) -> dict:
     """One specialization's plan, as the report shows it."""
-    entry = plan["specializations"][symbol]
+    special = plan.specializations[symbol]
     steps = []
-    for step, roles in zip(plan["entries"][entry["target"]]["steps"], entry["steps"]):
-        launched = [role for role in roles if not (role == FALLBACK and step["kind"] != "serial")]
+    for step, roles in zip(plan.entries[special.entry].steps, special.launches):
+        launched = [role for role in roles if not (role == FALLBACK and step.kind != StepKind.SERIAL)]
         input_sized = _input_sized(step)
         steps.append({
-            "kind": step["kind"], "line": step["line"],
-            "width": "1" if step["kind"] == "serial" else width_text(step["count"]),
-            "launches": len(launched), "counters": [c["name"] for c in step.get("counters", [])],
-            "reason": step["reason"], "width1_input_sized": input_sized,
-            "passes": 0 if step["kind"] == "serial" and not input_sized else
+            "kind": step.kind.value, "line": step.line,
+            "width": "1" if step.kind == StepKind.SERIAL else to_text(step.count),
+            "launches": len(launched), "counters": [c.name for c in step.counters],
+            "reason": step.reason, "width1_input_sized": input_sized,
+            "passes": 0 if step.kind == StepKind.SERIAL and not input_sized else
             sum(r not in ONE_THREAD or input_sized for r in launched),
         })
-    return {"symbol": symbol, "kernel": plan["kernel"], "steps": steps,
+    return {"symbol": symbol, "kernel": plan.kernel, "steps": steps,
             "launches": sum(s["launches"] for s in steps),
             "passes": sum(s["passes"] for s in steps),
             "width1_input_sized": any(s["width1_input_sized"] for s in steps)}
@@ -67,11 +46,9 @@ def describe(plan: dict, symbol: str) -> dict:
 
 def build(pattern: str | None = None, generated: Path | None = None) -> dict:
     """The plans report over every translated specialization matching `pattern`."""
-    from akcuda.toolchain.pipeline import matches
-
     rows = []
     for spec, special in specs.specializations(specs.load_all()):
-        if spec["status"] != "translate" or not matches(pattern, spec["name"], special["symbol"]):
+        if spec["status"] != "translate" or not specs.matches(pattern, spec["name"], special["symbol"]):
             continue
         rows.append(describe(executor.load_plan(spec["name"], generated), special["symbol"]))
     launches = [r["launches"] for r in rows] or [0]

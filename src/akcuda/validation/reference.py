@@ -7,7 +7,8 @@ import functools
 
 import numpy as np
 
-from akcuda.runtime.executor import KernelFailure, base_type
+from akcuda.plan.ctype import base_type
+from akcuda.plan.errors import KernelFailure
 
 
 @functools.cache

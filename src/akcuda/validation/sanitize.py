@@ -1,6 +1,6 @@
 """Sanitized host run: every parity case against generated kernels built with ASan and UBSan.
 
-The generated .cu files are compiled with `host.SANITIZE_FLAGS` and run by the parity harness
+The generated .cu files are compiled with `host_build.SANITIZE_FLAGS` and run by the parity harness
 in a child Python process that has the ASan runtime preloaded (it must come first in the link
 order for CPython to load an instrumented library, and it intercepts NumPy's malloc so that
 every buffer gets redzones) and with the harness's guard band set to 0, so that the first
@@ -30,7 +30,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from akcuda.runtime import host
+import numpy as np
+
+from akcuda.runtime import executor, host_build
+from akcuda.runtime.host import HostTarget
+from akcuda.toolchain import specs
+from akcuda.validation import parity, reference
+from akcuda.validation.cases.sources import SOURCES, collect_cases
 from akcuda import paths
 
 SANITIZER_EXIT = 86  # the child's exit status when a sanitizer halted it
@@ -62,7 +68,7 @@ def child_env(log_dir: Path) -> dict[str, str]:
                            "verify_asan_link_order=0:abort_on_error=0:symbolize=1:redzone=128")
     # UBSan's log_path is set too, though GCC's UBSan writes to stderr next to ASan anyway
     env["UBSAN_OPTIONS"] = f"{common}:log_path={log_dir / 'ubsan'}:print_stacktrace=1:symbolize=1"
-    package_root = str(Path(__file__).resolve().parents[1])
+    package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH", "")]))
     env["AKCUDA_ROOT"] = str(paths.ROOT)
     return env
@@ -70,16 +76,15 @@ def child_env(log_dir: Path) -> dict[str, str]:
 
 def chosen(pattern: str | None, generated: Path) -> list[tuple[dict, dict]]:
     """The (spec, specialization) pairs that `parity_results` would run and that have code."""
-    from akcuda.toolchain import pipeline, specs
 
     return [(spec, special) for spec, special in specs.specializations(specs.load_all())
             if spec["status"] != "pending" and (generated / f"{spec['name']}.cu").exists()
-            and pipeline.matches(pattern, spec["name"], special["symbol"])]
+            and specs.matches(pattern, spec["name"], special["symbol"])]
 
 
 def build_libraries(kernels: list[str], generated: Path, lib_dir: Path) -> dict[str, str]:
     """Build every kernel family sanitized, in parallel; kernel -> compiler log of failures."""
-    built = host.build_all([generated / f"{k}.cu" for k in kernels], lib_dir, host.SANITIZE_FLAGS)
+    built = host_build.build_all([generated / f"{k}.cu" for k in kernels], lib_dir, host_build.SANITIZE_FLAGS)
     return {b.kernel: b.log for b in built if not b.ok}
 
 
@@ -88,13 +93,11 @@ def build_libraries(kernels: list[str], generated: Path, lib_dir: Path) -> dict[
 
 def _child_cases(job: dict) -> Iterator[tuple[int, dict, dict, Any, Any]]:
     """(index, plan, specialization, case, target) in a fixed order; resumes at job['start']."""
-    from akcuda.runtime import executor
-    from akcuda.toolchain import pipeline, specs
 
     generated = Path(job["generated"])
     targets = []
     for seed in job["seeds"]:
-        target = executor.HostTarget(seed=seed, generated=generated, sanitize=True)
+        target = HostTarget(seed=seed, generated=generated, sanitize=True)
         target.out_dir = Path(job["lib_dir"])
         targets.append(target)
     all_specs, index = specs.load_all(), 0
@@ -104,7 +107,7 @@ def _child_cases(job: dict) -> Iterator[tuple[int, dict, dict, Any, Any]]:
         skip = special["symbol"] in job.get("skip", ())
         try:
             plan = executor.load_plan(spec["name"], generated)
-            cases = pipeline.collect_cases(spec, special, pipeline.SOURCES)
+            cases = collect_cases(spec, special, SOURCES)
         except Exception as exc:  # reported once (a resumed child is past it), not fatal
             if index >= job["start"]:
                 _emit({"failed": None, "symbol": special["symbol"], "case": None, "seed": None,
@@ -125,11 +128,10 @@ def _emit(event: dict) -> None:
 
 def child_main(job: dict) -> int:
     """Run the job's cases, announcing each one first; a sanitizer may end the process."""
-    from akcuda.validation import parity
 
     parity.GUARD = 0  # no guard band: ASan's redzone starts right after every buffer
     for index, plan, special, case, target in _child_cases(job):
-        _emit({"case": index, "symbol": special["symbol"], "kernel": plan["kernel"],
+        _emit({"case": index, "symbol": special["symbol"], "kernel": plan.kernel,
                "name": case.name, "source": case.source, "seed": target.seed})
         try:
             outcome = parity.run_case(plan, special, case, target, job["block"])
@@ -252,13 +254,9 @@ def cpu_writes_past_end(symbol: str, case_name: str) -> list[str]:
     report on a case where the C kernel also overruns is a faithful translation of an upstream
     kernel (or test vector) that is out of bounds, not a translator bug.
     """
-    import numpy as np
-
-    from akcuda.validation import parity, reference
-    from akcuda.toolchain import pipeline, specs
 
     pairs = [(k, s) for k, s in specs.specializations(specs.load_all()) if s["symbol"] == symbol]
-    cases = [c for c in pipeline.collect_cases(*pairs[0], pipeline.SOURCES) if c.name == case_name] \
+    cases = [c for c in collect_cases(*pairs[0], SOURCES) if c.name == case_name] \
         if pairs else []
     if not cases or parity.GUARD == 0:
         return []

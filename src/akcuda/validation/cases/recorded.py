@@ -26,10 +26,12 @@ from typing import Any
 import numpy as np
 
 from akcuda.runtime import awkward_plugin
+from akcuda.validation import corpus
 from akcuda import paths
 from akcuda.validation import reference
 from akcuda.validation.cases import Case
-from akcuda.runtime.executor import KernelFailure, base_type
+from akcuda.plan.ctype import base_type
+from akcuda.plan.errors import KernelFailure
 
 
 def recorded_dir() -> Path:
@@ -351,8 +353,6 @@ class RecordSummary:
 
 def record(folder: Path | None = None, names: list[str] | None = None, seed: int | None = None) -> RecordSummary:
     """Run the corpus on stock Awkward and save every distinct kernel call into ``folder``."""
-    from akcuda.validation import corpus
-
     folder = folder or recorded_dir()
     arrays = corpus.make_arrays(corpus.DEFAULT_SEED if seed is None else seed)
     operations = corpus.select(names)

@@ -2,8 +2,12 @@
 
 `CudaGenerator` is pycparser's `CGenerator` with the few visitors that differ: explicit template
 arguments come back at call sites, library calls map to CUDA equivalents by rule, and a kernel's
-`return failure(...)` / `return success()` become writes to the error record. A construct with
-no rule raises `TranslationError` naming kernel, file:line and construct.
+`return failure(...)` / `return success()` become writes to the error record (the `fail` and
+`note_failure` macros of templates/steps.cu.j2). A construct with no rule raises
+`TranslationError` naming kernel, file:line and construct.
+
+The rest of the emit stage prints C through `statement`, `expression`, `declaration` and
+`type_text`, never through CGenerator's private helpers.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from pycparser import c_ast, c_generator
 
 from akcuda.generator.ast_util import is_memory as _is_memory
+from akcuda.generator.render import macros
 
 # std:: calls (rewritten to std_* by the pre-pass) and the CUDA spelling each one gets.
 LIBRARY_CALLS = {
@@ -65,6 +70,12 @@ class Normalizer(c_ast.NodeVisitor):
         self.generic_visit(node)
 
 
+def _stored(lvalue: c_ast.Node) -> c_ast.FuncCall:
+    """`AKC_STORE(lvalue)`: a store to memory, the identity on a GPU and a write recorder in the
+    host race-check build."""
+    return c_ast.FuncCall(c_ast.ID("AKC_STORE"), c_ast.ExprList([lvalue]))
+
+
 class CudaGenerator(c_generator.CGenerator):
     """CGenerator that writes CUDA C++ for one kernel family."""
 
@@ -82,6 +93,22 @@ class CudaGenerator(c_generator.CGenerator):
         self.continue_returns = False  # `continue` of a loop that became one thread per iteration
         self.loop_depth = 0
 
+    def statement(self, node: c_ast.Node) -> str:
+        """A statement as whole lines at the current indent (`indent_level`), newline-terminated."""
+        return self._generate_stmt(node)
+
+    def expression(self, node: c_ast.Node) -> str:
+        """An expression or initializer, bracketed where it needs to be (`{...}`, `(a, b)`)."""
+        return self._visit_expr(node)
+
+    def declaration(self, node: c_ast.Decl) -> str:
+        """A declaration without its initializer, e.g. a parameter: `const int64_t * __restrict__ x`."""
+        return self._generate_decl(node)
+
+    def type_text(self, node: c_ast.Node) -> str:
+        """A type node with the name it declares: `int64_t i`, `T * p`."""
+        return self._generate_type(node)
+
     def visit_FuncCall(self, n: c_ast.FuncCall) -> str:
         if isinstance(n.name, c_ast.ID):
             name = n.name.name
@@ -94,8 +121,7 @@ class CudaGenerator(c_generator.CGenerator):
             targs = self.call_template_args.get(key)
             if targs:
                 name += "<" + ", ".join(targs) + ">"
-            args = self.visit(n.args) if n.args is not None else ""
-            return f"{name}({args})"
+            n = c_ast.FuncCall(c_ast.ID(name, coord=n.name.coord), n.args, coord=n.coord)
         return super().visit_FuncCall(n)
 
     def visit_Return(self, n: c_ast.Return) -> str:
@@ -104,10 +130,8 @@ class CudaGenerator(c_generator.CGenerator):
         if is_call(n.expr, "success"):
             return "return;"
         if is_call(n.expr, "failure"):
-            # count: the advance so far is still recorded, so the failing iteration's partial
-            # writes in `fill` stay inside its own range
-            if self.mode == "count":
-                return "{ akc_note_failure(akc_err, akc_tid); goto akc_next; }"
+            if self.mode == "count":  # count and check go on to record the advance so far
+                return macros().note_failure()
             return self._failure(n.expr)
         raise TranslationError(self.kernel, n, "a kernel return that is neither success() nor failure(...)")
 
@@ -118,27 +142,22 @@ class CudaGenerator(c_generator.CGenerator):
         message = args[0].value[1:-1].encode().decode("unicode_escape")
         if message not in self.messages:
             self.messages.append(message)
-        identity, attempt = (self._visit_expr(a) for a in args[1:3])
+        identity, attempt = (self.expression(a) for a in args[1:3])
         line = call.coord.line if call.coord else 0
         # fill knows it is the first failing iteration (later ones do not run): it reports directly
-        direct = "true" if self.mode == "fill" else "akc_report >= 0"
-        return (f"{{ akc_fail(akc_err, {self.step}, akc_tid, {direct}, "
-                f"{self.messages.index(message)}, (int64_t)({identity}), (int64_t)({attempt}), "
-                f"{line}); return; }}")
+        return macros().fail(step=self.step, direct=self.mode == "fill",
+                             message=self.messages.index(message), identity=identity,
+                             attempt=attempt, line=line)
 
-    # Stores to memory go through AKC_STORE: the identity on a GPU, a write recorder in the
-    # host race-check build.
+    # Stores to memory go through AKC_STORE (`_stored`).
     def visit_Assignment(self, n: c_ast.Assignment) -> str:
-        text = super().visit_Assignment(n)
         if _is_memory(n.lvalue):
-            lvalue = self._visit_expr(n.lvalue)
-            text = f"AKC_STORE({lvalue}){text[len(lvalue):]}"
-        return text
+            n = c_ast.Assignment(n.op, _stored(n.lvalue), n.rvalue, coord=n.coord)
+        return super().visit_Assignment(n)
 
     def visit_UnaryOp(self, n: c_ast.UnaryOp) -> str:
         if n.op in ("p++", "p--", "++", "--") and _is_memory(n.expr):
-            store = f"AKC_STORE({self._visit_expr(n.expr)})"
-            return f"{store}{n.op[1:]}" if n.op.startswith("p") else f"{n.op}{store}"
+            n = c_ast.UnaryOp(n.op, _stored(n.expr), coord=n.coord)
         return super().visit_UnaryOp(n)
 
     def visit_Continue(self, n: c_ast.Continue) -> str:

@@ -4,6 +4,9 @@ Every step kernel shares one parameter list (the C kernel's, then the error reco
 locals, the scan buffer, the iteration count and the report index) so the executor launches
 them all the same way. A serial step runs the statements in one thread; a parallel step runs one
 loop iteration per thread; a scan step has three kernels: count, fill and finish.
+
+The C statements are printed by `CudaGenerator`; the scaffolding around them (locals, loop head,
+counter starts and records) is one macro per launch role in `templates/steps.cu.j2`.
 """
 
 from __future__ import annotations
@@ -17,40 +20,56 @@ from akcuda.generator.analyze import Step, has_failure
 from akcuda.generator.loops import uses
 from akcuda.generator.counters import rewrite
 from akcuda.generator.cuda_generator import CudaGenerator
+from akcuda.generator.render import macros
+from akcuda.plan.errors import ErrorSlot
 
 
 @dataclass
 class StepKernel:
-    role: str      # "main" | "count" | "fill" | "finish"
+    role: str      # "main" | "serial" | "check" | "count" | "fill" | "finish" | "nominal"
     body: str
 
 
-def _declaration(gen: CudaGenerator, decl: c_ast.Decl) -> str:
-    """`T name` of a top-level local, without qualifiers or initializer."""
+@dataclass(frozen=True)
+class Local:
+    """A top-level local in the spill buffer: its `T name` and its name."""
+    type: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Head:
+    """The per-thread loop variable: its `T name` and the loop's first value."""
+    declaration: str
+    start: str
+
+
+def _local(gen: CudaGenerator, decl: c_ast.Decl) -> Local:
+    """Without qualifiers or initializer: the local is assigned when it is loaded."""
     bare = copy.deepcopy(decl.type)
     node = bare
     while not isinstance(node, c_ast.TypeDecl):
         node = node.type
     node.quals = []
-    return gen._generate_type(bare)
+    return Local(gen.type_text(bare), decl.name)
 
 
-def _load_locals(gen: CudaGenerator, decls: list[c_ast.Decl]) -> str:
-    return "".join(f"  {_declaration(gen, d)}; akc_load(&{d.name}, &akc_locals[{k}]);\n"
-                   for k, d in enumerate(decls))
+def _locals(gen: CudaGenerator, decls: list[c_ast.Decl]) -> list[Local]:
+    return [_local(gen, d) for d in decls]
 
 
-def _save_locals(decls: list[c_ast.Decl]) -> str:
-    return "".join(f"  akc_save(&akc_locals[{k}], &{d.name});\n" for k, d in enumerate(decls))
-
-
-def _loop_head(gen: CudaGenerator, loop: c_ast.For) -> str:
+def _head(gen: CudaGenerator, loop: c_ast.For) -> Head:
     decl = loop.init.decls[0]
-    return f"  {gen._generate_type(decl.type)} = ({gen._visit_expr(decl.init)}) + akc_tid;\n"
+    return Head(gen.type_text(decl.type), gen.expression(decl.init))
 
 
 def _items(node: c_ast.Node) -> list[c_ast.Node]:
     return (node.block_items or []) if isinstance(node, c_ast.Compound) else [node]
+
+
+def _statements(gen: CudaGenerator, node: c_ast.Node) -> list[str]:
+    """A loop body's statements, each printed at the kernel body's indent."""
+    return [gen.statement(s) for s in _items(node)]
 
 
 def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
@@ -58,8 +77,9 @@ def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKern
     kernels = _parallel_kernels(make_gen, step, decls)
     if _checked_at_run_time(step):  # the executor runs this instead when the data do not allow the parallel form
         gen = make_gen("plain")
-        kernels.append(StepKernel("serial", _load_locals(gen, decls) + gen._generate_stmt(step.serial_form or step.loop)
-                                  + _save_locals(decls)))
+        body = macros().serial(locals=_locals(gen, decls),
+                               statements=[gen.statement(step.serial_form or step.loop)])
+        kernels.append(StepKernel("serial", body))
     return kernels
 
 
@@ -72,32 +92,21 @@ def _checked_at_run_time(step: Step) -> bool:
 
 def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
     if step.kind == "serial":
-        gen = make_gen("plain")
-        body = "".join(_serial_statement(gen, s) for s in step.stmts)
-        return [StepKernel("main", _load_locals(gen, decls) + body + _save_locals(decls))]
+        return [StepKernel("main", _serial(make_gen("plain"), step, decls))]
     if step.kind == "parallel" and step.checked:
-        # a check launch finds the first failing iteration; the main launch stops there
-        check, main = _count(make_gen("count"), step, decls), _fill(make_gen("fill"), step, decls)
-        return [StepKernel("check", check.body), StepKernel("main", main.body)]
+        # a check launch finds the first failing iteration; the main launch (fill's form) stops there
+        return [StepKernel("check", _count(make_gen("count"), step, decls, "check")),
+                StepKernel("main", _fill(make_gen("fill"), step, decls))]
     if step.kind == "parallel":
-        gen = make_gen("plain")
-        gen.continue_returns = True
-        body = "".join(gen._generate_stmt(s) for s in _items(step.loop.stmt))
-        return [StepKernel("main", _load_locals(gen, decls) + _loop_head(gen, step.loop) + body)]
-    kernels = [_count(make_gen("count"), step, decls), _fill(make_gen("fill"), step, decls),
-               _finish(make_gen("plain"), step, decls)]
+        return [StepKernel("main", _parallel(make_gen("plain"), step, decls))]
+    kernels = [StepKernel("count", _count(make_gen("count"), step, decls)),
+               StepKernel("fill", _fill(make_gen("fill"), step, decls)),
+               StepKernel("finish", _finish(make_gen("plain"), step, decls))]
     if not _fill_needed(step):
         del kernels[1]
     if any(c.op == "speculated" for c in step.counters):
-        kernels.insert(0, _nominal(make_gen("plain"), step, decls))
+        kernels.insert(0, StepKernel("nominal", _nominal(make_gen("plain"), step, decls)))
     return kernels
-
-
-def _nominal(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
-    """Each iteration's nominal share of every speculated counter, computed up front."""
-    shares = "".join(f"  {_slot(k)} = (int64_t)({c.base});\n" for k, c in enumerate(step.counters)
-                     if c.op == "speculated")
-    return StepKernel("nominal", _load_locals(gen, decls) + _loop_head(gen, step.loop) + shares)
 
 
 def _fill_needed(step: Step) -> bool:
@@ -107,90 +116,55 @@ def _fill_needed(step: Step) -> bool:
             or has_failure(step.loop.stmt))
 
 
+def _serial(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
+    statements = [_serial_statement(gen, s) for s in step.stmts]
+    return macros().serial(locals=_locals(gen, decls), statements=statements)
+
+
 def _serial_statement(gen: CudaGenerator, stmt: c_ast.Node) -> str:
     """A top-level local's declaration becomes an assignment: the local was loaded already."""
     if isinstance(stmt, c_ast.Decl) and gen.spilled:
         if stmt.init is None:
             return ""
-        return f"  {stmt.name} = {gen._visit_expr(stmt.init)};\n"
-    return gen._generate_stmt(stmt)
+        return gen.statement(c_ast.Assignment("=", c_ast.ID(stmt.name), stmt.init, coord=stmt.coord))
+    return gen.statement(stmt)
 
 
-def _slot(counter_index: int) -> str:
-    return f"akc_scan[{counter_index} * (akc_n + 1) + akc_tid]"
+def _parallel(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
+    gen.continue_returns = True  # a `continue` ends this thread's iteration
+    return macros().parallel(locals=_locals(gen, decls), head=_head(gen, step.loop),
+                             statements=_statements(gen, step.loop.stmt))
 
 
-def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
-    """Run the iteration with stores suppressed; record how far each counter advanced."""
-    var = step.loop.init.decls[0].name
-    initial = {"sum": "0", "max": "AKC_INT64_MIN", "min": "AKC_INT64_MAX", "seen": "-1"}
-    start = "".join(f"  {c.name} = {initial[c.op]};\n" if c.kind == "local" else
-                    f"  int64_t {c.name} = {initial[c.op]};\n" for c in step.counters if c.op in initial)
-    # a speculated counter starts where the scanned nominal shares put it
-    start += "".join(f"  {c.name} = {c.name} + {_slot(k)};\n  const int64_t akc_from{k} = {c.name};\n"
-                     for k, c in enumerate(step.counters) if c.op == "speculated")
+def _nominal(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
+    return macros().nominal(locals=_locals(gen, decls), head=_head(gen, step.loop),
+                            counters=step.counters)
+
+
+def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], role: str = "count") -> str:
+    """Count's form (also check's): stores suppressed, `continue` skips to the records."""
     gen.continue_returns = False
-    gen.continue_text = "goto akc_next;"
-    body = rewrite(step.loop.stmt, var, step.counters, "count", step.shadows)
-    text = "".join(gen._generate_stmt(s) for s in _items(body))
-    record = "".join(f"  {_slot(k)} = (int64_t)({_recorded(step, k)});\n"
-                     for k, c in enumerate(step.counters) if c.op != "speculated")
-    return StepKernel("count", _load_locals(gen, decls) + start + _loop_head(gen, step.loop)
-                      + "  {\n" + text + "  }\n  akc_next:;\n" + record)
+    gen.continue_text = macros().next_iteration()
+    body = rewrite(step.loop.stmt, _variable(step), step.counters, "count", step.shadows)
+    return getattr(macros(), role)(locals=_locals(gen, decls), head=_head(gen, step.loop),
+                                   counters=step.counters, statements=_statements(gen, body))
 
 
-def _recorded(step: Step, k: int) -> str:
-    """What count leaves in counter k's row: its advance (or value); for a keyed counter's key
-    row the key; for a speculated counter's row of actual advances, how far it really went."""
-    counter = step.counters[k]
-    if counter.op == "key":
-        return counter.base
-    if counter.op == "actual":
-        return f"{step.counters[k - 1].name} - akc_from{k - 1}"
-    return counter.name
-
-
-def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
-    """Run the iteration again from the scanned starting values, now storing."""
-    loop = step.loop
-    var = loop.init.decls[0].name
-    start = []
-    # running sums first: one at a local counter k starts from X[k - 1] before k moves on
-    for k, c in sorted(enumerate(step.counters), key=lambda kc: kc[1].kind != "running"):
-        if c.op not in ("sum", "speculated"):
-            continue  # a running extremum is written once, by the finish launch
-        if c.kind == "local":
-            start.append(f"  {c.name} = {c.name} + {_slot(k)};\n")
-        elif c.kind == "memory":
-            start.append(f"  auto {c.name} = ({c.place}) + {_slot(k)};\n")
-        elif c.kind == "keyed":  # the executor scanned within each key
-            start.append(f"  auto {c.name} = {c.place.split('[')[0]}[{c.base}] + {_slot(k)};\n")
-        elif c.kind == "running":
-            previous = f"{c.base} - 1" if c.base else gen._visit_expr(loop.init.decls[0].init)
-            start.append(f"  auto {c.name} = {c.place}[{previous}] + {_slot(k)};\n")
+def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
     gen.continue_returns = True
-    body = rewrite(loop.stmt, var, step.counters, "fill")
-    text = "".join(gen._generate_stmt(s) for s in _items(body))
-    # as in the C loop, nothing after the first failing iteration runs
-    skip = "  if (akc_tid > akc_err[6]) return;\n"
-    return StepKernel("fill", skip + _load_locals(gen, decls) + _loop_head(gen, loop) + "".join(start) + text)
+    body = rewrite(step.loop.stmt, _variable(step), step.counters, "fill")
+    # running sums first: one at a local counter k starts from X[k - 1] before k moves on
+    order = sorted(range(len(step.counters)), key=lambda k: step.counters[k].kind != "running")
+    return macros().fill(locals=_locals(gen, decls), head=_head(gen, step.loop),
+                         counters=step.counters, order=order,
+                         statements=_statements(gen, body), first=ErrorSlot.FIRST.value)
 
 
-def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> StepKernel:
-    """One thread: each counter's final value is its start plus the total advance."""
-    total = "akc_scan[{k} * (akc_n + 1) + akc_n]"
-    lines = []
-    for k, c in enumerate(step.counters):
-        value = total.format(k=k)
-        place = c.name if c.kind == "local" else f"AKC_STORE({c.place})"
-        if c.op in ("sum", "speculated") and c.kind in ("local", "memory"):  # keyed: the executor adds them
-            lines.append(f"  {place} = ({c.target}) + {value};\n")
-        elif c.op == "last":  # the executor put the last assigning iteration (or -1) after it
-            lines.append(f"  if ({total.format(k=k + 1)} >= 0) {c.name} = {value};\n")
-        elif c.op in ("max", "min"):
-            better = "<" if c.op == "max" else ">"
-            lines.append(f"  if (({c.target}) {better} {value}) {place} = {value};\n")
-    # After a failure the counters keep their starting values: the report re-runs the failing
-    # iteration of `fill`, which starts from them.
-    guard = "  if (akc_err[0] != AKC_NO_ERROR) return;\n"
-    return StepKernel("finish", guard + _load_locals(gen, decls) + "".join(lines) + _save_locals(decls))
+def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
+    return macros().finish(locals=_locals(gen, decls), counters=step.counters,
+                           iteration=ErrorSlot.ITERATION.value)
+
+
+def _variable(step: Step) -> str:
+    """The name of the step loop's variable."""
+    return step.loop.init.decls[0].name

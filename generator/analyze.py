@@ -11,11 +11,12 @@ can tell as run-time checks). A loop whose only carried state is counters become
 previous iteration, and may peel a first iteration. Branches on scalar arguments pick their
 steps on the host.
 Everything else runs as a *serial* step (one thread), and the step records why.
+Host expressions (counts, guards, requirements) are akcuda.plan.expr expressions.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pycparser import c_ast
@@ -23,10 +24,17 @@ from pycparser import c_ast
 from akcuda.generator.ast_util import block, ids, text, walk
 from akcuda.generator.counters import Counter, find_counters, running_statements
 from akcuda.generator.cuda_generator import is_call
-from akcuda.generator.loops import (INTEGER_TYPES, Expr, Uses, block_copy, counting_var, host_expr, init_value, inline,
-                             over_inputs, private_definitions, same_text, type_names, uses)
+from akcuda.generator.loops import (INTEGER_TYPES, Uses, block_copy, counting_var, host_expr, init_value, inline,
+                                    over_inputs, private_definitions, same_text, type_names, uses)
 from akcuda.generator.rewrites import forwarded_stores, peel_sentinel, previous_values
-from akcuda.generator.rows import RunTimeChecks, row_prover
+from akcuda.generator.rows import RowProver, RunTimeChecks, row_prover
+from akcuda.plan import expr
+from akcuda.plan.expr import Binary, Expr, Int, Unary
+from akcuda.plan.model import RowRef, Segment
+
+
+CONSTANT_WORK = "constant work outside loops"
+
 
 @dataclass
 class Step:
@@ -38,11 +46,54 @@ class Step:
     counters: list[Counter] = field(default_factory=list)
     guard: Expr | None = None     # run the step only when this holds (a branch on scalar arguments)
     checked: bool = False         # parallel with failures: a check launch finds the first one
-    segments: list[dict] = field(default_factory=list)  # row ranges that must be disjoint, else serial
+    segments: list[Segment] = field(default_factory=list)  # row ranges checked at run time, else serial
     requires: Expr | None = None  # a host condition the parallel form relies on, else serial
     serial_form: c_ast.Node | None = None  # what runs when a run-time check fails (default: loop)
     first: Expr | None = None     # the loop's first iteration (where that check starts)
     shadows: list = field(default_factory=list)  # check launch: places kept privately
+    constant_work: bool = False   # serial: no rule was needed (the reason is CONSTANT_WORK)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the rules share about one function."""
+
+    scalars: dict[str, c_ast.Node | None]  # scalar arguments (None) and locals fixed by them (their definition)
+    helpers_writing: set[str]              # helpers that write through pointer parameters
+    pointers: set[str]                     # pointer parameters
+    integral: Callable[[str], bool]        # is an array's element type an integer in every specialization?
+    decls: list[c_ast.Decl]                # top-level locals, in order
+    slots: dict[str, int]                  # top-level local -> its slot in the spill buffer
+    integral_locals: set[str]              # top-level locals of an integer type
+    boolean_locals: set[str]               # top-level locals of type bool
+    element_types: dict[str, list[str]]    # pointer parameter -> its element type's names
+
+    @classmethod
+    def of(cls, func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str], pointers: set[str],
+           integral: Callable[[str], bool], integral_type: Callable[[str], bool]) -> Analysis:
+        """The facts about `func`; `integral_type` says whether a type name is an integer in every
+        specialization."""
+        decls = [s for s in func.body.block_items or [] if isinstance(s, c_ast.Decl)]
+        params = func.decl.type.args.params if func.decl.type.args else []
+        return cls(
+            scalars=_host_scalars(scalars, decls, uses(func.body).written_ids),
+            helpers_writing=helpers_writing, pointers=pointers, integral=integral, decls=decls,
+            slots={d.name: k for k, d in enumerate(decls)},
+            integral_locals={d.name for d in decls if any(map(integral_type, type_names(d)))},
+            boolean_locals={d.name for d in decls if type_names(d) == ["bool"]},
+            element_types={p.name: type_names(p) for p in params
+                           if isinstance(p.type, c_ast.PtrDecl) and type_names(p)})
+
+
+def _host_scalars(scalars: set[str], decls: list[c_ast.Decl],
+                  assigned: dict[str, c_ast.Node]) -> dict[str, c_ast.Node | None]:
+    """The scalar arguments, and the top-level locals never assigned whose definition the host can
+    compute from them (`int64_t n = length * size;`), mapped to that definition."""
+    out = dict.fromkeys(scalars)
+    for decl in decls:
+        if decl.init is not None and decl.name not in assigned and host_expr(decl.init, out) is not None:
+            out[decl.name] = decl.init
+    return out
 
 
 def _private_call(call: c_ast.FuncCall, private: set[str], pointers: set[str]) -> bool:
@@ -85,17 +136,16 @@ def privatized(loop: c_ast.For, carried: set[str], live_after: set[str]) -> set[
     return {name for name in carried - live_after if _assigned_before_use(block(loop.stmt), name)}
 
 
-def _loop_shape(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
-                pointers: set[str]) -> tuple[str, Expr, Uses, str | None]:
+def _loop_shape(loop: c_ast.For, ctx: Analysis) -> tuple[str, Expr | None, Uses, str | None]:
     """What both loop rules need first: the counting variable, the iteration count, the body's
     uses, and why the loop fits neither rule (None if it may fit)."""
     var = counting_var(loop)
     if var is None:
-        return "", [], Uses(), "loop is not a simple counting loop"
-    start, bound = host_expr(init_value(loop), scalars), host_expr(loop.cond.right, scalars)
+        return "", None, Uses(), "loop is not a simple counting loop"
+    start, bound = host_expr(init_value(loop), ctx.scalars), host_expr(loop.cond.right, ctx.scalars)
     if start is None or bound is None:
-        return var, [], Uses(), "loop bounds are not computable from scalar arguments"
-    count = ["-", bound, start] if loop.cond.op == "<" else ["+", ["-", bound, start], ["int", 1]]
+        return var, None, Uses(), "loop bounds are not computable from scalar arguments"
+    count = Binary("-", bound, start) if loop.cond.op == "<" else Binary("+", Binary("-", bound, start), Int(1))
     body = uses(loop.stmt)
     if body.breaks:
         return var, count, body, f"'break' at line {body.breaks[0].coord.line} ends the loop early"
@@ -106,40 +156,47 @@ def _loop_shape(loop: c_ast.For, scalars: set[str], helpers_writing: set[str],
         if block_copy(call) is not None:
             continue  # its destination range is checked like any other write
         if name.startswith("std_") or name == "?" or (
-                name in helpers_writing and not _private_call(call, body.declared, pointers)):
+                name in ctx.helpers_writing and not _private_call(call, body.declared, ctx.pointers)):
             return var, count, body, f"calls '{name}', which writes memory"
     return var, count, body, None
 
 
-def parallel_loop(loop: c_ast.For, scalars: dict, helpers_writing: set[str],
-                  pointers: set[str] = frozenset(), live_after: set[str] = frozenset(),
+def parallel_loop(loop: c_ast.For, ctx: Analysis, live_after: set[str] = frozenset(),
                   checks: RunTimeChecks | None = None) -> tuple[Expr | None, str | None]:
     """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
-    var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
+    var, count, body, reason = _loop_shape(loop, ctx)
     if reason:
         return None, reason
     carried = set(body.written_ids) - body.declared
     carried = sorted(carried - privatized(loop, carried, live_after))
     if carried:
         return None, f"carries '{carried[0]}' from one iteration to the next"
-    rows = row_prover(loop, var, body, pointers, scalars, checks)
+    reason = _shared_places(body, row_prover(loop, var, body, ctx.pointers, ctx.scalars, checks), ctx.pointers)
+    return (None, reason) if reason else (count, None)
+
+
+def _shared_places(body: Uses, rows: RowProver, pointers: set[str]) -> str | None:
+    """Why two iterations may meet in memory: a write not provably distinct per iteration
+    (`out[index[i]] = x`), or a read of a written array at another index (`out[i - 1]` with
+    `out[i]` written); None if they cannot."""
     written = {}
     for array, index, node in body.array_writes:
         if array in body.declared and array not in pointers:
             continue  # `&local` handed to a helper
         length = body.ranges.get(id(node))
         if array == "?" or not (rows.distinct_range(index, length) if length is not None else rows.distinct(index)):
-            return None, f"write '{text(node)}' is not provably distinct per iteration"
+            return f"write '{text(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
     for array, index in body.array_reads:
         if array in written and not any(same_text(index, w) for w in written[array]):
-            return None, f"reads '{array}[{text(index)}]', written by another iteration"
-    return count, None
+            return f"reads '{array}[{text(index)}]', written by another iteration"
+    return None
 
 
-def shadows_for_check(loop: c_ast.For, counters: list[Counter] = ()) -> list[tuple[str, c_ast.Node]] | None:
-    """For a parallel loop with failure checks: the (array, index) places an iteration both
-    writes and reads, which its check launch keeps in private shadows instead of memory. None
+def shadows_for_check(loop: c_ast.For,
+                      counters: list[Counter] = ()) -> list[tuple[str, c_ast.Node, bool]] | None:
+    """For a parallel loop with failure checks: the (array, index, read first) places an iteration
+    both writes and reads, which its check launch keeps in private shadows instead of memory. None
     when a shadow's index depends on the iteration's own locals (it could not be declared up
     front), so no check launch is possible."""
     body = uses(loop.stmt)
@@ -166,31 +223,42 @@ def _written_first(body: c_ast.Node, place: str) -> bool:
     return False
 
 
-def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], pointers: set[str],
-              top_locals: dict[str, int], integral_locals: set[str], boolean_locals: set[str], integral,
-              live_after: set[str] = frozenset(),
+def scan_loop(loop: c_ast.For, ctx: Analysis, live_after: set[str] = frozenset(),
               checks: RunTimeChecks | None = None) -> tuple[Expr | None, list[Counter], str | None]:
     """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
-    var, count, body, reason = _loop_shape(loop, scalars, helpers_writing, pointers)
+    var, count, body, reason = _loop_shape(loop, ctx)
     if reason:
         return None, [], reason
     carried = set(body.written_ids) - body.declared
     private = privatized(loop, carried, live_after)
     carried -= private
-    rows = row_prover(loop, var, body, pointers, scalars, checks, private)
+    rows = row_prover(loop, var, body, ctx.pointers, ctx.scalars, checks, private)
     counters, reason = find_counters(
-        loop.stmt, var, carried, top_locals, body.array_writes, rows.distinct,
-        body.declared | private, _keys(loop, var, rows.stable, scalars), rows.within)
-    if reason:
-        return None, [], reason
+        loop.stmt, var, carried, ctx.slots, body.array_writes, rows.distinct,
+        body.declared | private, _keys(loop, var, rows.stable, ctx.scalars), rows.within)
+    reason = reason or _untyped_counter(counters, ctx) or _read_back(loop, var, body, counters)
+    return (None, [], reason) if reason else (count, counters, None)
+
+
+def _untyped_counter(counters: list[Counter], ctx: Analysis) -> str | None:
+    """Why a counter cannot be scanned exactly: a local not of an integer type (bool too for a
+    last-value local), or a value in memory not of an integer type in every specialization (a
+    floating-point sum would be reordered); None if every counter is integral."""
     for counter in counters:
         array = counter.place.lstrip("*").split("[")[0].strip() \
             if counter.kind in ("memory", "running", "keyed") else None
-        if counter.kind == "local" and counter.name not in integral_locals | (
-                boolean_locals if counter.op == "last" else set()):
-            return None, [], f"counter '{counter.name}' is not of an integer type"
-        if array is not None and not integral(array):
-            return None, [], f"running value in '{array}' is not of an integer type in every specialization"
+        if counter.kind == "local" and counter.name not in ctx.integral_locals | (
+                ctx.boolean_locals if counter.op == "last" else set()):
+            return f"counter '{counter.name}' is not of an integer type"
+        if array is not None and not ctx.integral(array):
+            return f"running value in '{array}' is not of an integer type in every specialization"
+    return None
+
+
+def _read_back(loop: c_ast.For, var: str, body: Uses, counters: list[Counter]) -> str | None:
+    """Why count and fill could read different values: a read of a place the loop writes other
+    than the iteration's own (`out[k - 1]` at a counter k), or a read of a running sum's array
+    besides its running sum; None if there is none."""
     counter_arrays = {c.place for c in counters if c.kind == "running"}
     written = {}
     for array, index, node in body.array_writes:
@@ -204,12 +272,12 @@ def scan_loop(loop: c_ast.For, scalars: set[str], helpers_writing: set[str], poi
             continue  # `X[k] = f(X[k])` at a counter: the iteration's own place, dropped in count
         # a place the iteration itself writes is read back through a shadow in `count`
         if text(index) not in written[array] or ids(index) & names:
-            return None, [], f"reads '{array}[{text(index)}]', which the loop writes"
+            return f"reads '{array}[{text(index)}]', which the loop writes"
     for counter in counters:
         reads = sum(a == counter.place for a, _ in body.array_reads)
         if counter.kind == "running" and reads != running_statements(loop.stmt, var, counter):
-            return None, [], f"reads '{counter.place}' besides its running sum"
-    return count, counters, None
+            return f"reads '{counter.place}' besides its running sum"
+    return None
 
 
 def _self_updates(body: c_ast.Node) -> dict[str, int]:
@@ -223,7 +291,7 @@ def _self_updates(body: c_ast.Node) -> dict[str, int]:
     return out
 
 
-def _reads_of(body: "Uses", place: str) -> int:
+def _reads_of(body: Uses, place: str) -> int:
     return sum(f"{a}[{text(i)}]" == place for a, i in body.array_reads)
 
 
@@ -245,28 +313,131 @@ def _keys(loop: c_ast.For, var: str, stable: set[str], scalars: dict):
     return key_of
 
 
-CONSTANT_WORK = "constant work outside loops"
-
-
 def has_failure(node: c_ast.Node) -> bool:
     return any(isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in walk(node))
 
 
 def _both(outer: Expr | None, inner: Expr) -> Expr:
-    return inner if outer is None else ["&&", outer, inner]
-
-
-def _all(conditions: list[Expr]) -> Expr | None:
-    """One host expression requiring every condition (None when there are none)."""
-    unique = [c for k, c in enumerate(conditions) if c not in conditions[:k]]
-    out = None
-    for condition in unique:
-        out = _both(out, condition)
-    return out
+    """`outer && inner` (`inner` alone when there is no outer condition)."""
+    return inner if outer is None else Binary("&&", outer, inner)
 
 
 def _has_loop(node: c_ast.Node) -> bool:
     return any(isinstance(n, (c_ast.For, c_ast.While, c_ast.DoWhile)) for n in walk(node))
+
+
+def _loop_step(loop: c_ast.For, ctx: Analysis, guard: Expr | None,
+               live_after: set[str]) -> tuple[Step | None, str | None]:
+    """The parallel or count-scan-fill step of a loop, or None and why no rule applies."""
+    checks, counters = RunTimeChecks(), []
+    count, reason = parallel_loop(loop, ctx, live_after, checks)
+    if count is None:
+        checks = RunTimeChecks()  # the parallel rule's checks do not hold for the scan
+        count, counters, scan_reason = scan_loop(loop, ctx, live_after, checks)
+        reason = scan_reason or reason
+    if count is None:
+        return None, reason
+    kind = "scan" if counters else "parallel"
+    step = Step(kind, [loop], count=count, loop=loop, counters=counters, guard=guard,
+                segments=_checked_segments(checks), requires=expr.all_of(checks.requires),
+                first=host_expr(init_value(loop), ctx.scalars))
+    if kind == "parallel" and has_failure(loop):
+        shadows = shadows_for_check(loop)
+        step.checked, step.shadows = shadows is not None, shadows or []
+    if kind == "scan":
+        step.shadows = shadows_for_check(loop, counters)
+    if step.shadows is None:
+        return None, "a place the loop reads back has an index private to the iteration"
+    return step, None
+
+
+def _checked_segments(checks: RunTimeChecks) -> list[Segment]:
+    """The row ranges the run-time checks name, in a fixed order: `[A[i], B[i])` ordered (and
+    disjoint, unless it only needs to be ordered), then those no longer than a bound."""
+    def segment(start: tuple[str, int], end: str, stop: tuple[str, int], **more) -> Segment:
+        return Segment(RowRef(*start), **{end: RowRef(*stop)}, **more)
+
+    out = [segment(*span, disjoint=span in checks.segments) for span in sorted(checks.segments | checks.ordered)]
+    # expressions do not order: sort by their (exact) repr
+    for *span, bound in sorted(checks.longest, key=lambda check: (check[:3], repr(check[3]))):
+        out.append(segment(*span, disjoint=False, longest=bound))
+    return out
+
+
+@dataclass
+class _Planner:
+    """Appends the steps of a body's statements in order; a statement no rule takes joins the
+    serial step before it, and `why_serial` says why."""
+
+    ctx: Analysis
+    steps: list[Step] = field(default_factory=list)
+    why_serial: list[str] = field(default_factory=list)
+
+    def plan_items(self, items: list[c_ast.Node], guard: Expr | None, after: set[str]) -> None:
+        """Plan each statement of `items` under `guard`; `after` is what statements after
+        `items` read."""
+        for position, stmt in enumerate(items):
+            live_after = after | {n for later in items[position + 1:] for n in uses(later).ids}
+            if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
+                continue
+            if isinstance(stmt, c_ast.For):
+                self.plan_loop(stmt, guard, live_after)
+            elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
+                self.plan_branch(stmt, guard, live_after)
+            else:
+                self.add_serial(stmt, guard, "a loop nested in a top-level statement other than a loop"
+                                if _has_loop(stmt) else None)
+
+    def plan_loop(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> None:
+        """A top-level loop, after the rewrites (forwarded stores, previous values): its parallel
+        or scan step; else its first iteration serially and the rest as a step (`peel_sentinel`);
+        else it is serial."""
+        ctx = self.ctx
+        loop = forwarded_stores(stmt, ctx.element_types) or stmt
+        loop = previous_values(loop, {d.name: d for d in ctx.decls}, ctx.scalars, ctx.pointers, live_after) or loop
+        step, reason = _loop_step(loop, ctx, guard, live_after)
+        step = step or self._peeled(stmt, guard, live_after)
+        if step is None:
+            self.add_serial(stmt, guard, reason)
+        else:
+            self.steps.append(step)
+
+    def _peeled(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
+        """`for (...) { if (*size == -1) *size = n; else ... }` -> the first iteration joins the
+        serial step, and the step of the rest is returned, relying on `*size != -1` (else the
+        rest runs as written); None, adding nothing, if the rest fits no rule either."""
+        peeled = peel_sentinel(stmt, self.ctx.scalars)
+        rest = _loop_step(peeled.rest, self.ctx, guard, live_after)[0] if peeled else None
+        if rest is None:
+            return None
+        self.add_serial(peeled.first, guard, None)
+        rest.requires, rest.serial_form = _both(rest.requires, peeled.check), peeled.rest_as_is
+        return rest
+
+    def plan_branch(self, stmt: c_ast.If, guard: Expr | None, live_after: set[str]) -> None:
+        """`if (flag) {...} else {...}` with loops, on scalar arguments: each branch's steps
+        under the condition or its negation (the executor picks); else the `if` is serial."""
+        branch_guard = host_expr(stmt.cond, self.ctx.scalars)
+        branches = [stmt.iftrue] + ([stmt.iffalse] if stmt.iffalse is not None else [])
+        if branch_guard is None:
+            self.add_serial(stmt, guard, "a loop inside an 'if' whose condition is not on scalar arguments alone")
+        elif any(isinstance(item, c_ast.Decl) for b in branches for item in block(b)):
+            self.add_serial(stmt, guard, "a loop inside an 'if' whose branches declare locals")
+        else:
+            self.plan_items(block(stmt.iftrue), _both(guard, branch_guard), live_after)
+            if stmt.iffalse is not None:
+                self.plan_items(block(stmt.iffalse), _both(guard, Unary("!", branch_guard)), live_after)
+
+    def add_serial(self, stmt: c_ast.Node, guard: Expr | None, reason: str | None) -> None:
+        """Append a statement to the serial step before it (or a new one), noting why."""
+        steps = self.steps
+        if reason:
+            self.why_serial.append(f"line {stmt.coord.line}: {reason}")
+        if not (steps and steps[-1].kind == "serial" and steps[-1].guard == guard):
+            steps.append(Step("serial", [], guard=guard))
+        steps[-1].stmts.append(stmt)
+        if reason:
+            steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
 
 
 def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str],
@@ -274,109 +445,37 @@ def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str]
                integral_type=INTEGER_TYPES.__contains__) -> tuple[list[Step], list[c_ast.Decl]]:
     """Split the body into steps (parallel loops, count-scan-fill loops, serial runs of the
     rest) and return them with the top-level locals that live in the spill buffer."""
+    ctx = Analysis.of(func, scalars, helpers_writing, pointers, integral, integral_type)
     stmts = func.body.block_items or []
-    decls = [s for s in stmts if isinstance(s, c_ast.Decl)]
-    slots = {d.name: k for k, d in enumerate(decls)}
-    integral_locals = {d.name for d in decls if any(map(integral_type, type_names(d)))}
-    boolean_locals = {d.name for d in decls if type_names(d) == ["bool"]}
-    assigned = uses(func.body).written_ids
-    params = func.decl.type.args.params if func.decl.type.args else []
-    element_types = {p.name: type_names(p) for p in params if isinstance(p.type, c_ast.PtrDecl) and type_names(p)}
-    scalars = dict.fromkeys(scalars)
-    for decl in decls:  # locals fixed by their definition over arguments count as arguments
-        if decl.init is not None and decl.name not in assigned and host_expr(decl.init, scalars) is not None:
-            scalars[decl.name] = decl.init
-    steps: list[Step] = []
-    why_serial: list[str] = []
-
-    def plan_items(items: list[c_ast.Node], guard: Expr | None, after: set[str]) -> None:
-        for position, stmt in enumerate(items):
-            live_after = after | {n for later in items[position + 1:] for n in uses(later).ids}
-            if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
-                continue
-            reason = None
-            if isinstance(stmt, c_ast.For):
-                loop = forwarded_stores(stmt, element_types) or stmt
-                loop = previous_values(loop, {d.name: d for d in decls}, scalars, pointers, live_after) or loop
-                step, reason = loop_step(loop, guard, live_after)
-                peeled = peel_sentinel(stmt, scalars) if step is None else None
-                rest = loop_step(peeled.rest, guard, live_after)[0] if peeled else None
-                if rest is not None:  # the first iteration alone, then the rest in parallel
-                    add_serial(peeled.first, guard, None)
-                    rest.requires, rest.serial_form = _both(rest.requires, peeled.check), peeled.rest_as_is
-                    step = rest
-                if step is not None:
-                    steps.append(step)
-                    continue
-            elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
-                branch_guard = host_expr(stmt.cond, scalars)
-                branches = [stmt.iftrue] + ([stmt.iffalse] if stmt.iffalse is not None else [])
-                if branch_guard is not None and not any(
-                        isinstance(item, c_ast.Decl) for b in branches for item in block(b)):
-                    # a condition on scalar arguments: the executor picks the branch's steps
-                    plan_items(block(stmt.iftrue), _both(guard, branch_guard), live_after)
-                    if stmt.iffalse is not None:
-                        plan_items(block(stmt.iffalse), _both(guard, ["!", branch_guard]), live_after)
-                    continue
-                reason = ("a loop inside an 'if' whose branches declare locals" if branch_guard is not None
-                          else "a loop inside an 'if' whose condition is not on scalar arguments alone")
-            elif _has_loop(stmt):
-                reason = "a loop nested in a top-level statement other than a loop"
-            add_serial(stmt, guard, reason)
-
-    def add_serial(stmt: c_ast.Node, guard: Expr | None, reason: str | None) -> None:
-        """Append a statement to the serial step before it (or a new one), noting why."""
-        if reason:
-            why_serial.append(f"line {stmt.coord.line}: {reason}")
-        if not (steps and steps[-1].kind == "serial" and steps[-1].guard == guard):
-            steps.append(Step("serial", [], guard=guard))
-        steps[-1].stmts.append(stmt)
-        if reason:
-            steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
-
-    def loop_step(loop: c_ast.For, guard: Expr | None, live_after: set[str]) -> tuple[Step | None, str | None]:
-        """The parallel or count-scan-fill step of a loop, or None and why no rule applies."""
-        checks, counters = RunTimeChecks(), []
-        count, reason = parallel_loop(loop, scalars, helpers_writing, pointers, live_after, checks)
-        if count is None:
-            checks = RunTimeChecks()
-            count, counters, scan_reason = scan_loop(loop, scalars, helpers_writing, pointers, slots,
-                                                      integral_locals, boolean_locals, integral, live_after, checks)
-            reason = scan_reason or reason
-        if count is None:
-            return None, reason
-        kind = "scan" if counters else "parallel"
-        step = Step(kind, [loop], count=count, loop=loop, counters=counters, guard=guard,
-                    segments=[{"starts": list(a), end: list(b), "disjoint": span in checks.segments}
-                              for span in sorted(checks.segments | checks.ordered) for a, end, b in [span]]
-                    + [{"starts": list(a), end: list(b), "disjoint": False, "longest": json.loads(bound)}
-                       for a, end, b, bound in sorted(checks.longest)],
-                    requires=_all(checks.requires), first=host_expr(init_value(loop), scalars))
-        if kind == "parallel" and has_failure(loop):
-            shadows = shadows_for_check(loop)
-            step.checked, step.shadows = shadows is not None, shadows or []
-        if kind == "scan":
-            step.shadows = shadows_for_check(loop, counters)
-        if step.shadows is None:
-            return None, "a place the loop reads back has an index private to the iteration"
-        return step, None
-
-    plan_items(stmts, None, set())
-    whole = Step("serial", list(stmts), reason="; ".join(why_serial) or CONSTANT_WORK)
+    planner = _Planner(ctx)
+    planner.plan_items(stmts, None, set())
+    steps = planner.steps
+    if len(steps) == 1 and steps[0].kind != "serial":
+        return steps, ctx.decls
     if len(steps) <= 1:
-        return ([whole], []) if not steps or steps[0].kind == "serial" else (steps, decls)
-    # Steps are separate launches: top-level locals live in a spill buffer between them, and no
-    # step but the last may return early (a later launch would not know).
-    for decl in decls:
-        if "auto" in type_names(decl) or not type_names(decl):
-            whole.reason = f"local '{decl.name}' cannot be kept between launches"
-            return [whole], []
-    for k, step in enumerate(steps[:-1]):
-        for stmt in step.stmts:
-            if uses(stmt).success_returns:
-                whole.reason = f"line {stmt.coord.line}: early return before a later loop"
-                return [whole], []
+        return [_whole(stmts, "; ".join(planner.why_serial))], []
+    problem = _launch_problem(steps, ctx.decls)
+    if problem:
+        return [_whole(stmts, problem)], []
     for step in steps:
         if step.kind == "serial" and not step.reason:
-            step.reason = CONSTANT_WORK
-    return steps, decls
+            step.reason, step.constant_work = CONSTANT_WORK, True
+    return steps, ctx.decls
+
+
+def _whole(stmts: list[c_ast.Node], reason: str) -> Step:
+    """The whole body as one serial step; with no reason, it does constant work."""
+    return Step("serial", list(stmts), reason=reason or CONSTANT_WORK, constant_work=not reason)
+
+
+def _launch_problem(steps: list[Step], decls: list[c_ast.Decl]) -> str | None:
+    """Why the steps cannot be separate launches: top-level locals live in a spill buffer between
+    them, and no step but the last may return early (a later launch would not know)."""
+    for decl in decls:
+        if "auto" in type_names(decl) or not type_names(decl):
+            return f"local '{decl.name}' cannot be kept between launches"
+    for step in steps[:-1]:
+        for stmt in step.stmts:
+            if uses(stmt).success_returns:
+                return f"line {stmt.coord.line}: early return before a later loop"
+    return None

@@ -20,11 +20,15 @@ executor checks that every iteration consumed exactly its share (else the loop r
 from __future__ import annotations
 
 import copy
+import enum
 from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from akcuda.generator.ast_util import ids as _ids, is_memory as _is_memory, read_names, rebuild, signed_terms as _signed_terms, text, walk
+from akcuda.generator.ast_util import ids as _ids
+from akcuda.generator.ast_util import is_memory as _is_memory
+from akcuda.generator.ast_util import read_names, rebuild, text, walk
+from akcuda.generator.ast_util import signed_terms as _signed_terms
 from akcuda.generator.cuda_generator import is_call
 
 
@@ -188,11 +192,31 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
     or None: a counter at such a place is *keyed*, one running count per key.
     `within(offset, amount)` says whether a write at `counter + offset` provably stays inside
     the range `[counter, counter + amount)` that the iteration's advance claims."""
-    extrema = {}
+    extrema = _extrema(body)
+    counters, reason = _local_counters(body, carried, top_locals, extrema, key_of)
+    if reason:
+        return [], reason
+    counters += _memory_counters(body, var, {var} | carried | set(private), extrema,
+                                 {c.name for c in counters if c.op == "sum"}, key_of, len(counters))
+    reason = _misused(body, var, counters) or _stray_write(body, counters, writes, per_iteration, within)
+    return ([], reason) if reason else (counters, None)
+
+
+def _extrema(body: c_ast.Node) -> dict[str, str]:
+    """Places the body keeps a running maximum or minimum at -> "max" | "min" (the first found)."""
+    out: dict[str, str] = {}
     for stmt in _statements(body):
         found = _extremum(stmt)
         if found:
-            extrema.setdefault(text(found[1]), found[0])
+            out.setdefault(text(found[1]), found[0])
+    return out
+
+
+def _local_counters(body: c_ast.Node, carried: set[str], top_locals: dict[str, int], extrema: dict[str, str],
+                    key_of) -> tuple[list[Counter], str | None]:
+    """The carried top-level locals as counters: only ever assigned (`last`, with a flag row),
+    read as a position (`speculated`, with a row of actual advances), else advanced or a running
+    extremum; or why a carried name is not a counter."""
     counters: list[Counter] = []
     read = read_names(body)
     for name in sorted(carried):
@@ -210,41 +234,64 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
             counters.append(Counter("flag", f"akc_actual{len(counters)}", op="actual"))
             continue
         counters.append(Counter("local", name, slot=top_locals[name], op=extrema.get(name, "sum")))
+    return counters, None
 
-    advanced = {c.name for c in counters if c.op == "sum"}
-    memory_places: dict[str, tuple[str, str, str]] = {}
+
+def _memory_counters(body: c_ast.Node, var: str, varying: set[str], extrema: dict[str, str],
+                     advanced: set[str], key_of, first: int) -> list[Counter]:
+    """Counters in memory, numbered from `first`: `*total += m` or a running extremum at a place
+    not indexed by `varying` names (memory), `current[tag]++` at a key the iteration fixes
+    (keyed, with its key row), `X[i + 1] = X[i] + m` or `X[k] = X[k - 1] + m` at an `advanced`
+    local k (running)."""
+    places: dict[str, tuple[str, str, str]] = {}
     for stmt in _statements(body):
         found = _extremum(stmt)
         step = _advance(stmt)
         target = found[1] if found else step[0] if step else None
-        if target is not None and _is_memory(target) and not (_ids(target) & ({var} | carried | set(private))):
-            kind = ("memory", extrema[text(target)]) if found else ("memory", "sum")
-            memory_places.setdefault(text(target), (*kind, ""))
+        if target is not None and _is_memory(target) and not (_ids(target) & varying):
+            places.setdefault(text(target), ("memory", extrema[text(target)] if found else "sum", ""))
         elif step and isinstance(target, c_ast.ArrayRef) and (key := key_of(target.subscript)) is not None:
-            memory_places.setdefault(text(target), ("keyed", "sum", key))
+            places.setdefault(text(target), ("keyed", "sum", key))
         running = _running_parts(stmt, var, advanced)
         if running:
-            memory_places.setdefault(running[0], ("running", "sum", running[2]))
-    for place, (kind, op, base) in memory_places.items():
-        counters.append(Counter(kind, f"akc_ctr{len(counters)}", place=place, op=op, base=base))
+            places.setdefault(running[0], ("running", "sum", running[2]))
+    out: list[Counter] = []
+    for place, (kind, op, base) in places.items():
+        out.append(Counter(kind, f"akc_ctr{first + len(out)}", place=place, op=op, base=base))
         if kind == "keyed":
-            counters.append(Counter("key", f"akc_key{len(counters)}", op="key", base=base))
+            out.append(Counter("key", f"akc_key{first + len(out)}", op="key", base=base))
+    return out
+
+
+def _counted(counters: list[Counter]) -> set[str]:
+    """What the body names the counters by: locals' names and memory places."""
+    return {c.target for c in counters if c.kind not in ("running", "flag", "key")}
+
+
+def _misused(body: c_ast.Node, var: str, counters: list[Counter]) -> str | None:
+    """Why count and fill would disagree about a counter: a keyed counter's array used at another
+    place, a running sum at a counter not stored just before it advances, an extremum also
+    advanced, or a counter used other than as an advance, a position or a value; else None."""
     for counter in counters:
         reason = (_keyed_alone(body, counter) if counter.kind == "keyed" else
                   _running_in_step(body, var, counter) if counter.kind == "running" and counter.base else None)
         if reason:
-            return [], reason
-
-    names = {c.target for c in counters if c.kind not in ("running", "flag", "key")}
+            return reason
     mixed = [c.target for c in counters if c.op in ("max", "min") and any(
         _advance(stmt) and text(_advance(stmt)[0]) == c.target for stmt in _statements(body))]
     if mixed:
-        return [], f"'{mixed[0]}' is both a running extremum and advanced"
-    checker = _CounterUses(names - {c.name for c in counters if c.op == "speculated"},
+        return f"'{mixed[0]}' is both a running extremum and advanced"
+    checker = _CounterUses(_counted(counters) - {c.name for c in counters if c.op == "speculated"},
                            {c.name for c in counters if c.op == "last"})
     checker.visit(body)
-    if checker.problem:
-        return [], checker.problem
+    return checker.problem
+
+
+def _stray_write(body: c_ast.Node, counters: list[Counter], writes: list[tuple[str, c_ast.Node, c_ast.Node]],
+                 per_iteration, within) -> str | None:
+    """A write (other than to a counter) neither distinct per iteration nor inside its counter's
+    advance, else None."""
+    names = _counted(counters)
     for array, index, node in writes:
         place = text(node)
         if place in names or any(c.kind == "running" and c.place == array for c in counters):
@@ -252,10 +299,10 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
         position = node.subscript if isinstance(node, c_ast.ArrayRef) else node
         at_counter = _ids(position) & names or any(p in text(position) for p in names if p.startswith("*"))
         if not at_counter and not per_iteration(index):
-            return [], f"write '{place}' is neither per-iteration nor at a counter"
+            return f"write '{place}' is neither per-iteration nor at a counter"
         if at_counter and not _inside_advance(body, position, names, within):
-            return [], f"write '{place}' may leave the range its counter's advance claims"
-    return counters, None
+            return f"write '{place}' may leave the range its counter's advance claims"
+    return None
 
 
 def _assigned_as_statements(body: c_ast.Node, name: str) -> bool:
@@ -386,7 +433,7 @@ def _running_in_step(body: c_ast.Node, var: str, counter: Counter) -> str | None
     k, pairs = counter.base, 0
     for node in walk(body):
         items = node.block_items or [] if isinstance(node, c_ast.Compound) else []
-        for first, second in zip(items, items[1:]):
+        for first, second in zip(items, items[1:], strict=False):
             pairs += _running_sum(first, var, {k}) == counter.place and _is_step_of(second, k)
     stores = sum(_running_sum(stmt, var, {k}) == counter.place for stmt in _statements(body))
     steps = sum(bool(_advance(n)) and text(_advance(n)[0]) == k for n in walk(body))
@@ -409,102 +456,163 @@ def running_statements(body: c_ast.Node, var: str, counter: Counter) -> int:
     return sum(_running_sum(stmt, var, {counter.base} - {""}) == counter.place for stmt in _statements(body))
 
 
-def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: str,
-            shadows: list[tuple[str, c_ast.Node]] = ()) -> c_ast.Node:
-    """A copy of the loop body for `count` or `fill`: memory counters and running sums become
-    private variables; in `count` every other store is dropped, except to places the iteration
-    reads back, which go to private shadows declared up front."""
+class Mode(str, enum.Enum):
+    """The launch a rewritten loop body is for."""
+
+    COUNT = "count"  # stores suppressed: how far each counter advances
+    FILL = "fill"    # from the scanned starting values, storing
+
+
+def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: Mode | str,
+            shadows: list[tuple[str, c_ast.Node, bool]] = ()) -> c_ast.Node:
+    """A copy of the loop body for `count` or `fill` (`mode`, a Mode or its value): memory
+    counters and running sums become private variables; in `count` every other store is
+    dropped, except to places the iteration reads back, which go to private shadows declared up
+    front."""
+    mode = Mode(mode)
     body = copy.deepcopy(body)
-    shadow_names = {}
-    if mode == "count" and shadows:
-        declared = []
-        for k, (array, index, read_first) in enumerate(shadows):
-            name = f"akc_shadow{k}"
-            place = c_ast.ArrayRef(c_ast.ID(array), copy.deepcopy(index))
-            shadow_names[text(place)] = name
-            # read the old value only when the C iteration would: no access the C does not make
-            initial = place if read_first else c_ast.FuncCall(c_ast.ID("akc_zero_of"), c_ast.ExprList([c_ast.ID(array)]))
-            declared.append(c_ast.Decl(name, [], [], [], [], c_ast.TypeDecl(
-                name, [], None, c_ast.IdentifierType(["auto"])), initial, None))
-        body = c_ast.Compound(declared + (body.block_items or [] if isinstance(body, c_ast.Compound)
-                                          else [body]))
-    places = {c.place: c.name for c in counters if c.kind in ("memory", "keyed")}
-    running = {c.place: c.name for c in counters if c.kind == "running"}
-    running_at = {c.base for c in counters if c.kind == "running" and c.base}
-    extrema = {c.target: c for c in counters if c.op in ("max", "min")}
-    advanced = {c.target for c in counters if c.kind != "running" and c.op == "sum"}
-    seen = {c.name: flag.name for c, flag in zip(counters, counters[1:]) if c.op == "last"}
-
-    class Rewrite(c_ast.NodeVisitor):
-        def generic_visit(self, node: c_ast.Node) -> None:
-            for name, child in node.children():
-                if isinstance(child, c_ast.Decl) and child.name in shadow_names.values():
-                    continue  # the shadow's own declaration reads memory once
-                replacement = self.replace(child)
-                if replacement is not child:
-                    _set_child(node, name, replacement)
-                else:
-                    self.visit(child)
-
-        def replace(self, node: c_ast.Node) -> c_ast.Node:
-            if (mode == "count" and isinstance(node, c_ast.Assignment) and node.op == "="
-                    and isinstance(node.lvalue, c_ast.ID) and node.lvalue.name in seen):
-                mark = c_ast.Assignment("=", c_ast.ID(seen[node.lvalue.name]), c_ast.ID("akc_tid"))
-                return c_ast.Compound([node, mark], coord=node.coord)
-            if isinstance(node, c_ast.ArrayRef) and text(node) in shadow_names:
-                return c_ast.ID(shadow_names[text(node)], coord=node.coord)
-            found = _extremum(node)
-            if found and text(found[1]) in extrema:
-                if mode != "count":  # the finish launch writes the reduced value
-                    return c_ast.EmptyStatement(coord=node.coord)
-                counter, value = extrema[text(found[1])], found[2]
-                ctr = c_ast.ID(counter.name, coord=node.coord)
-                call = c_ast.FuncCall(c_ast.ID(f"akc_{counter.op}"), c_ast.ExprList(
-                    [ctr, c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
-                        None, [], None, c_ast.IdentifierType(["int64_t"]))), value)]))
-                return c_ast.Assignment("=", ctr, call, coord=node.coord)
-            step = _advance(node)
-            if step and text(step[0]) in places:
-                return node  # a memory counter's advance: its place is renamed below
-            if _is_memory(node) and text(node) in places:
-                return c_ast.ID(places[text(node)], coord=node.coord)
-            parts = _running_parts(node, var, running_at)
-            if parts and parts[0] in running:
-                array, amount, _ = parts
-                ctr = c_ast.ID(running[array], coord=node.coord)
-                items = [c_ast.Assignment("+=", ctr, amount, coord=node.coord)]
-                if mode == "fill":
-                    items.append(c_ast.Assignment("=", node.lvalue, ctr, coord=node.coord))
-                return c_ast.Compound(items, coord=node.coord)
-            target = node.lvalue if isinstance(node, c_ast.Assignment) else getattr(node, "expr", None)
-            if target is not None and text(target) in shadow_names:
-                return node  # a store the iteration reads back: it goes to the shadow
-            if mode == "count" and isinstance(node, (c_ast.Assignment, c_ast.UnaryOp)) and (
-                    _is_memory(node.lvalue if isinstance(node, c_ast.Assignment) else node.expr)
-                    and (isinstance(node, c_ast.Assignment) or node.op in ("p++", "++", "p--", "--"))):
-                # the store goes; an advance of a counter inside it (`out[k++] = x`) stays
-                kept = [n for n in _advances(node, advanced) if n is not node]
-                return c_ast.Compound(kept, coord=node.coord) if kept else c_ast.EmptyStatement(coord=node.coord)
-            return node
-
-    Rewrite().visit(body)
+    shadow_names: dict[str, str] = {}
+    if mode is Mode.COUNT and shadows:
+        body, shadow_names = _with_shadows(body, shadows)
+    _Rewrite(var, counters, mode, shadow_names).visit(body)
     return body
 
 
-def _advances(node: c_ast.Node, counters: set[str]) -> list[c_ast.Node]:
-    """The counter advances (`k++`, `k += m`) inside an expression."""
-    found = []
+def _with_shadows(body: c_ast.Node,
+                  shadows: list[tuple[str, c_ast.Node, bool]]) -> tuple[c_ast.Compound, dict[str, str]]:
+    """`{ ... }` -> `{ auto akc_shadow0 = X[i]; ... }` and {'X[i]': 'akc_shadow0'}: a private
+    shadow per (array, index, read_first) place, initialized from memory only when the C
+    iteration reads it first, else `akc_zero_of(X)` (no access the C does not make)."""
+    declared, names = [], {}
+    for k, (array, index, read_first) in enumerate(shadows):
+        name = f"akc_shadow{k}"
+        place = c_ast.ArrayRef(c_ast.ID(array), copy.deepcopy(index))
+        names[text(place)] = name
+        initial = place if read_first else c_ast.FuncCall(c_ast.ID("akc_zero_of"), c_ast.ExprList([c_ast.ID(array)]))
+        declared.append(c_ast.Decl(name, [], [], [], [], c_ast.TypeDecl(
+            name, [], None, c_ast.IdentifierType(["auto"])), initial, None))
+    items = (body.block_items or []) if isinstance(body, c_ast.Compound) else [body]
+    return c_ast.Compound(declared + items), names
 
-    class Walk(c_ast.NodeVisitor):
-        def generic_visit(self, n: c_ast.Node) -> None:
-            step = _advance(n)
-            if step and text(step[0]) in counters:
-                found.append(n)
+
+class _Rewrite(c_ast.NodeVisitor):
+    """Rewrites a loop body in place for one mode. Each node is offered to the patterns in
+    order; the first that applies gives the node's replacement, which is not visited again
+    (a pattern that returns the node itself keeps it and rewrites inside it). A node no
+    pattern takes is visited for its children."""
+
+    def __init__(self, var: str, counters: list[Counter], mode: Mode, shadow_names: dict[str, str]):
+        self.var, self.mode, self.shadow_names = var, mode, shadow_names
+        self.places = {c.place: c.name for c in counters if c.kind in ("memory", "keyed")}
+        self.running = {c.place: c.name for c in counters if c.kind == "running"}
+        self.running_at = {c.base for c in counters if c.kind == "running" and c.base}
+        self.extrema = {c.target: c for c in counters if c.op in ("max", "min")}
+        self.advanced = {c.target for c in counters if c.kind != "running" and c.op == "sum"}
+        self.seen = {c.name: flag.name for c, flag in zip(counters, counters[1:], strict=False) if c.op == "last"}
+        self.patterns = (self.mark_last_value, self.read_shadow, self.reduce_extremum, self.keep_memory_advance,
+                         self.rename_memory_counter, self.sum_running, self.keep_shadow_store, self.drop_store)
+
+    def generic_visit(self, node: c_ast.Node) -> None:
+        for name, child in node.children():
+            if isinstance(child, c_ast.Decl) and child.name in self.shadow_names.values():
+                continue  # the shadow's own declaration reads memory once
+            replacement = self.replace(child)
+            if replacement is not child:
+                _set_child(node, name, replacement)
             else:
-                super().generic_visit(n)
+                self.visit(child)
 
-    Walk().visit(node)
-    return found
+    def replace(self, node: c_ast.Node) -> c_ast.Node:
+        """What the first pattern that applies makes of `node`, else `node`."""
+        for pattern in self.patterns:
+            replacement = pattern(node)
+            if replacement is not None:
+                return replacement
+        return node
+
+    def mark_last_value(self, node: c_ast.Node) -> c_ast.Node | None:
+        """count, x a last-value local: `x = e;` -> `{ x = e; akc_seen1 = akc_tid; }`."""
+        if not (self.mode is Mode.COUNT and isinstance(node, c_ast.Assignment) and node.op == "="
+                and isinstance(node.lvalue, c_ast.ID) and node.lvalue.name in self.seen):
+            return None
+        mark = c_ast.Assignment("=", c_ast.ID(self.seen[node.lvalue.name]), c_ast.ID("akc_tid"))
+        return c_ast.Compound([node, mark], coord=node.coord)
+
+    def read_shadow(self, node: c_ast.Node) -> c_ast.Node | None:
+        """A shadowed place (count only has shadows): `X[i]` -> `akc_shadow0`."""
+        if isinstance(node, c_ast.ArrayRef) and text(node) in self.shadow_names:
+            return c_ast.ID(self.shadow_names[text(node)], coord=node.coord)
+        return None
+
+    def reduce_extremum(self, node: c_ast.Node) -> c_ast.Node | None:
+        """A running maximum m: `if (m < v) m = v;` -> count: `akc_ctr0 = akc_max(akc_ctr0,
+        (int64_t) v);`; fill: `;` (the finish launch writes the reduced value)."""
+        found = _extremum(node)
+        if not (found and text(found[1]) in self.extrema):
+            return None
+        if self.mode is not Mode.COUNT:
+            return c_ast.EmptyStatement(coord=node.coord)
+        counter, value = self.extrema[text(found[1])], found[2]
+        ctr = c_ast.ID(counter.name, coord=node.coord)
+        call = c_ast.FuncCall(c_ast.ID(f"akc_{counter.op}"), c_ast.ExprList(
+            [ctr, c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
+                None, [], None, c_ast.IdentifierType(["int64_t"]))), value)]))
+        return c_ast.Assignment("=", ctr, call, coord=node.coord)
+
+    def keep_memory_advance(self, node: c_ast.Node) -> c_ast.Node | None:
+        """A memory counter's advance stays, its place renamed inside: `*total += m` ->
+        `akc_ctr0 += m`."""
+        step = _advance(node)
+        return node if step and text(step[0]) in self.places else None
+
+    def rename_memory_counter(self, node: c_ast.Node) -> c_ast.Node | None:
+        """A memory or keyed counter's place: `*total`, `current[tag]` -> `akc_ctr0`."""
+        if _is_memory(node) and text(node) in self.places:
+            return c_ast.ID(self.places[text(node)], coord=node.coord)
+        return None
+
+    def sum_running(self, node: c_ast.Node) -> c_ast.Node | None:
+        """A running sum: `X[i + 1] = X[i] + m;` -> count: `{ akc_ctr0 += m; }`; fill:
+        `{ akc_ctr0 += m; X[i + 1] = akc_ctr0; }`."""
+        parts = _running_parts(node, self.var, self.running_at)
+        if not (parts and parts[0] in self.running):
+            return None
+        array, amount, _ = parts
+        ctr = c_ast.ID(self.running[array], coord=node.coord)
+        items = [c_ast.Assignment("+=", ctr, amount, coord=node.coord)]
+        if self.mode is Mode.FILL:
+            items.append(c_ast.Assignment("=", node.lvalue, ctr, coord=node.coord))
+        return c_ast.Compound(items, coord=node.coord)
+
+    def keep_shadow_store(self, node: c_ast.Node) -> c_ast.Node | None:
+        """A store the iteration reads back stays, going to the shadow inside: `X[i] = x;` ->
+        `akc_shadow0 = x;`."""
+        target = node.lvalue if isinstance(node, c_ast.Assignment) else getattr(node, "expr", None)
+        return node if target is not None and text(target) in self.shadow_names else None
+
+    def drop_store(self, node: c_ast.Node) -> c_ast.Node | None:
+        """count: a store goes, the advances of counters inside it stay: `out[k++] = x;` ->
+        `{ k++; }`, `out[i] = x;` -> `;`."""
+        if self.mode is not Mode.COUNT:
+            return None
+        if isinstance(node, c_ast.Assignment):
+            target = node.lvalue
+        elif isinstance(node, c_ast.UnaryOp) and node.op in ("p++", "++", "p--", "--"):
+            target = node.expr
+        else:
+            return None
+        if not _is_memory(target):
+            return None
+        kept = [n for n in _advances(node, self.advanced) if n is not node]
+        return c_ast.Compound(kept, coord=node.coord) if kept else c_ast.EmptyStatement(coord=node.coord)
+
+
+def _advances(node: c_ast.Node, counters: set[str]) -> list[c_ast.Node]:
+    """The outermost counter advances (`k++`, `k += m`) in a tree, in order."""
+    step = _advance(node)
+    if step and text(step[0]) in counters:
+        return [node]
+    return [found for _, child in node.children() for found in _advances(child, counters)]
 
 
 def _set_child(parent: c_ast.Node, name: str, value: c_ast.Node) -> None:

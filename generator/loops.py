@@ -1,6 +1,6 @@
 """Facts about a loop and its body that the plan stages share: what the body reads and writes
 (`uses`), its counting variable and bounds, the locals it defines, and integer expressions the
-host can evaluate from scalar arguments (`host_expr`)."""
+host can evaluate from scalar arguments (`host_expr`, as akcuda.plan.expr expressions)."""
 
 from __future__ import annotations
 
@@ -8,35 +8,32 @@ from pycparser import c_ast
 
 from akcuda.generator.ast_util import ids, text, walk
 from akcuda.generator.cuda_generator import is_call
-
-Expr = list  # JSON expression tree evaluated by the plan executor: ["arg", n] | ["int", v] | [op, a, b]
-
-
-HOST_OPERATORS = {"+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||"}
+from akcuda.plan.expr import BINARY, Arg, Binary, Cond, Expr, Int, Unary
 
 
 def host_expr(node: c_ast.Node, scalars: set[str] | dict[str, c_ast.Node | None]) -> Expr | None:
-    """Translate an integer expression over scalar arguments to the executor's JSON form.
-    `scalars` may map a top-level local to its definition over arguments (then inlined)."""
+    """Translate an integer expression over scalar arguments to a plan expression (None if the
+    host cannot compute it). `scalars` may map a top-level local to its definition over
+    arguments (then inlined)."""
     match node:
         case c_ast.ID(name=name) if name in scalars:
             definition = scalars.get(name) if isinstance(scalars, dict) else None
-            return ["arg", name] if definition is None else host_expr(definition, scalars)
+            return Arg(name) if definition is None else host_expr(definition, scalars)
         case c_ast.TernaryOp(cond=cond, iftrue=a, iffalse=b):
             parts = [host_expr(x, scalars) for x in (cond, a, b)]
-            return None if None in parts else ["?:", *parts]
+            return None if None in parts else Cond(*parts)
         case c_ast.Constant(type=t, value=v) if "int" in t or t == "long":
-            return ["int", int(v.rstrip("uUlL"), 0)]
+            return Int(int(v.rstrip("uUlL"), 0))
         case c_ast.Cast(expr=inner):
             return host_expr(inner, scalars)
         case c_ast.ID(name="true" | "false" as name):
-            return ["int", int(name == "true")]
+            return Int(int(name == "true"))
         case c_ast.UnaryOp(op="-" | "!" as op, expr=inner):
             sub = host_expr(inner, scalars)
-            return None if sub is None else ["neg" if op == "-" else "!", sub]
-        case c_ast.BinaryOp(op=op, left=left, right=right) if op in HOST_OPERATORS:
+            return None if sub is None else Unary("neg" if op == "-" else "!", sub)
+        case c_ast.BinaryOp(op=op, left=left, right=right) if op in BINARY:
             a, b = host_expr(left, scalars), host_expr(right, scalars)
-            return None if a is None or b is None else [op, a, b]
+            return None if a is None or b is None else Binary(op, a, b)
     return None
 
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, text, walk
-from akcuda.generator.loops import Expr, counting_var, host_expr, init_value, inline, over_inputs, uses, written_anywhere
+from akcuda.generator.loops import counting_var, host_expr, init_value, inline, over_inputs, uses, written_anywhere
+from akcuda.plan.expr import Binary, Expr, Memory
+
 
 def previous_values(loop: c_ast.For, decls: dict[str, c_ast.Decl], scalars: dict, pointers: set[str],
                     live_after: set[str]) -> c_ast.For | None:
@@ -148,7 +150,7 @@ def peel_sentinel(loop: c_ast.For, scalars: dict) -> Peeled | None:
     array = place.lstrip("*").split("[")[0].strip()
     return Peeled(c_ast.For(loop.init, only_first, loop.next, loop.stmt, coord=loop.coord),
                   from_second(_substitute(loop.stmt, lambda node: node is setter, setter.iffalse)),
-                  from_second(loop.stmt), ["!=", ["memory", array], host_expr(sentinel, {})])
+                  from_second(loop.stmt), Binary("!=", Memory(array), host_expr(sentinel, {})))
 
 
 def _sentinel_test(cond: c_ast.Node) -> tuple[str, c_ast.Node] | None:

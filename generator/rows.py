@@ -8,15 +8,16 @@ can tell (ranges ordered and disjoint, bounds over scalars, the longest row) it 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, ids, rebuild, signed_terms, text, walk
-from akcuda.generator.loops import (Expr, Uses, counting_var, host_expr, init_value, inline, is_zero, loop_bound,
-                             loop_ranges, mentions, private_definitions, row_element, same_text, uses,
-                             written_anywhere)
+from akcuda.generator.loops import (Uses, counting_var, host_expr, init_value, inline, is_zero, loop_bound,
+                                    loop_ranges, mentions, private_definitions, row_element, same_text, uses,
+                                    written_anywhere)
+from akcuda.plan.expr import Binary, Expr, Int
+
 
 def _segments(body: c_ast.Node, var: str, pointers: set[str], definitions: dict[str, c_ast.Node],
               varying: set[str]) -> dict[str, tuple[tuple, str | None]]:
@@ -83,8 +84,8 @@ class RunTimeChecks:
     the step and runs the step's serial form (the C order) when it does not hold."""
     segments: set = field(default_factory=set)    # row ranges that must be ordered and disjoint
     ordered: set = field(default_factory=set)     # row ranges that must be ordered (B[i] >= A[i])
-    longest: set = field(default_factory=set)     # (row range, bound): no row longer than bound
-    requires: list = field(default_factory=list)  # host expressions that must be true
+    longest: set = field(default_factory=set)     # (*row range, bound Expr): no row longer than bound
+    requires: list[Expr] = field(default_factory=list)  # host expressions that must be true
 
 
 @dataclass
@@ -168,7 +169,7 @@ class RowProver:
         if isinstance(node, c_ast.TernaryOp):
             return self._at_least_zero(node.iftrue) and self._at_least_zero(node.iffalse)
         if (host := host_expr(node, self.scalars)) is not None:
-            return self._require([">=", host, ["int", 0]])
+            return self._require(Binary(">=", host, Int(0)))
         length = _row_length(signed_terms(node), self.var, self.stable)
         if length and self.checks is not None:
             self.checks.ordered.add((length[0], "stops", length[1]))  # B[i] - A[i] >= 0
@@ -187,10 +188,10 @@ class RowProver:
             return any(self._at_most(node, arm) for arm in (bound.iftrue, bound.iffalse))
         high, limit = host_expr(node, self.scalars), host_expr(bound, self.scalars)
         if high is not None and limit is not None:
-            return self._require(["<=", high, limit])
+            return self._require(Binary("<=", high, limit))
         length = _row_length(signed_terms(node), self.var, self.stable)
         if limit is not None and length and self.checks is not None:  # the longest row, at run time
-            self.checks.longest.add((length[0], "stops", length[1], json.dumps(limit)))
+            self.checks.longest.add((length[0], "stops", length[1], limit))
             return True
         return False
 
@@ -229,7 +230,7 @@ def _is_minimum(node: c_ast.TernaryOp, larger: bool = False) -> bool:
     return picked == (sides if (cond.op in ("<", "<=")) != larger else sides[::-1])
 
 
-def row_prover(loop: c_ast.For, var: str, body: "Uses", pointers: set[str], scalars: dict,
+def row_prover(loop: c_ast.For, var: str, body: Uses, pointers: set[str], scalars: dict,
           checks: RunTimeChecks | None, private: set[str] = frozenset()) -> RowProver:
     definitions = private_definitions(loop.stmt)
     stable = pointers - (written_anywhere(body) - _read_then_written(loop.stmt, var))

@@ -22,6 +22,8 @@ generate-kernels: venv
 	$(BIN)/akcuda pipeline
 
 test: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/akcuda import
 	$(BIN)/python -m pytest -q tests
 

@@ -48,8 +48,19 @@ def c_value(e: E.Expr, env: dict[str, int]) -> int:
         q = Fraction(a, b)
         quotient = q.numerator // q.denominator if q >= 0 else -((-q.numerator) // q.denominator)
         return quotient if e.op == "/" else a - b * quotient
-    return int({"+": a + b, "-": a - b, "*": a * b, "<": a < b, "<=": a <= b, ">": a > b,
-                ">=": a >= b, "==": a == b, "!=": a != b}[e.op])
+    return int(
+        {
+            "+": a + b,
+            "-": a - b,
+            "*": a * b,
+            "<": a < b,
+            "<=": a <= b,
+            ">": a > b,
+            ">=": a >= b,
+            "==": a == b,
+            "!=": a != b,
+        }[e.op]
+    )
 
 
 @given(trees, small, small)
@@ -69,7 +80,9 @@ def test_json_round_trip(tree):
     assert E.from_json(E.to_json(tree)) == tree
 
 
-@pytest.mark.parametrize(("a", "b", "quotient", "remainder"), [(7, 2, 3, 1), (-7, 2, -3, -1), (7, -2, -3, 1), (-7, -2, 3, -1)])
+@pytest.mark.parametrize(
+    ("a", "b", "quotient", "remainder"), [(7, 2, 3, 1), (-7, 2, -3, -1), (7, -2, -3, 1), (-7, -2, 3, -1)]
+)
 def test_division_truncates_toward_zero(a, b, quotient, remainder):
     env = {"a": a, "b": b}
     assert E.evaluate(E.Binary("/", E.Arg("a"), E.Arg("b")), env) == quotient

@@ -22,6 +22,7 @@ def plan_files(tmp_path_factory, upstream_cpp) -> list:
     return sorted(out.glob("*.plan.json"))
 
 
+@pytest.mark.gxx  # plan_files translates every kernel (g++ -E)
 def test_every_generated_plan_round_trips(spec_counts, plan_files):
     files = plan_files
     assert len(files) == spec_counts.kernels - len(spec_counts.pending_kernels)
@@ -32,6 +33,7 @@ def test_every_generated_plan_round_trips(spec_counts, plan_files):
         assert P.from_json(P.to_json(plan)) == plan
 
 
+@pytest.mark.gxx  # plan_files translates every kernel (g++ -E)
 def test_helper_rows_are_named_fields(plan_files):
     """A counter's helper rows (flag, key, actual advance) point inside the step's scan buffer
     and at no other counter's row."""
@@ -49,6 +51,7 @@ def test_helper_rows_are_named_fields(plan_files):
                     assert (c.array is None) == (c.kind == P.CounterKind.LOCAL)
 
 
+@pytest.mark.gxx  # plan_files translates every kernel (g++ -E)
 def test_load_keeps_objects(tmp_path, plan_files):
     path = plan_files[0]
     copy = tmp_path / path.name
@@ -57,11 +60,15 @@ def test_load_keeps_objects(tmp_path, plan_files):
     assert plans.load(copy) is first
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d.update(schema_version=P.SCHEMA_VERSION + 1), "schema version"),
-    (lambda d: d.pop("entries"), "malformed"),
-    (lambda d: next(iter(d["entries"].values()))["steps"][0].update(kind="diagonal"), "malformed"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(schema_version=P.SCHEMA_VERSION + 1), "schema version"),
+        (lambda d: d.pop("entries"), "malformed"),
+        (lambda d: next(iter(d["entries"].values()))["steps"][0].update(kind="diagonal"), "malformed"),
+    ],
+)
+@pytest.mark.gxx  # plan_files translates every kernel (g++ -E)
 def test_bad_plan_is_an_error_naming_the_kernel(change, message, plan_files):
     data = json.loads(plan_files[0].read_text())
     change(data)

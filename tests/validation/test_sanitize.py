@@ -9,26 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from akcuda.toolchain import cli, specs, upstream
 from akcuda import paths
+from akcuda.toolchain import cli
 from akcuda.validation import sanitize
-from akcuda.generator.translate import translate
 
 COMPACT = "awkward_ListArray_compact_offsets"
 # Kernels with failure paths on invalid input: the sanitized run must stay silent on all cases.
 # flatten_nextcarry's upstream vectors _3 and _4 give tocarry room only for the prefix the C loop
 # reaches before failing, so a translation that stores past the first failure overruns it.
-FAITHFUL = ("awkward_ListArray_compact_offsets", "awkward_IndexedArray_flatten_nextcarry",
-            "awkward_ListArray_validity", "awkward_UnionArray_validity", "awkward_IndexedArray_validity",
-            "awkward_NumpyArray_utf8_to_utf32_padded")
-
-
-def _generate(folder: Path, kernel: str, mutate=lambda text: text) -> None:
-    """Translate one real kernel into folder (the .cu text optionally mutated)."""
-    cpp = upstream.cpp_dir()
-    translation = translate(specs.load_all()[kernel], cpp / "src" / "cpu-kernels", cpp / "include")
-    (folder / f"{kernel}.cu").write_text(mutate(translation.source))
-    (folder / f"{kernel}.plan.json").write_text(json.dumps(translation.plan))
+FAITHFUL = (
+    "awkward_ListArray_compact_offsets",
+    "awkward_IndexedArray_flatten_nextcarry",
+    "awkward_ListArray_validity",
+    "awkward_UnionArray_validity",
+    "awkward_IndexedArray_validity",
+    "awkward_NumpyArray_utf8_to_utf32_padded",
+)
 
 
 def _run(tmp_path: Path, pattern: str) -> dict:
@@ -41,12 +37,13 @@ def gen(tmp_path: Path) -> Path:
     return tmp_path / "gen"
 
 
-def test_planted_out_of_bounds_write_is_caught(tmp_path, gen, upstream_cpp):
+@pytest.mark.gxx
+def test_planted_out_of_bounds_write_is_caught(tmp_path, gen, translate_upstream):
     def overrun(text: str) -> str:
         assert "AKC_STORE(tooffsets[i + 1]) = " in text
         return text.replace("AKC_STORE(tooffsets[i + 1]) = ", "AKC_STORE(tooffsets[i + 2]) = ")
 
-    _generate(gen, COMPACT, overrun)
+    translate_upstream(gen, COMPACT, overrun)
     result = _run(tmp_path, "awkward_ListArray64_compact_offsets_64")
     assert not sanitize.ok(result)
     report = result["reports"][0]
@@ -57,13 +54,15 @@ def test_planted_out_of_bounds_write_is_caught(tmp_path, gen, upstream_cpp):
     assert result["summary"]["reports"] == len(result["reports"]) >= 1
 
 
-def test_planted_signed_overflow_is_caught(tmp_path, gen, upstream_cpp):
+@pytest.mark.gxx
+def test_planted_signed_overflow_is_caught(tmp_path, gen, translate_upstream):
     def overflow(text: str) -> str:
         assert "AKC_STORE(tooffsets[i + 1]) = " in text
-        return text.replace("AKC_STORE(tooffsets[i + 1]) = ",
-                            "AKC_STORE(tooffsets[i + 1]) = kSliceNone + (int64_t)(i + 1) + ")
+        return text.replace(
+            "AKC_STORE(tooffsets[i + 1]) = ", "AKC_STORE(tooffsets[i + 1]) = kSliceNone + (int64_t)(i + 1) + "
+        )
 
-    _generate(gen, COMPACT, overflow)
+    translate_upstream(gen, COMPACT, overflow)
     result = _run(tmp_path, "awkward_ListArray64_compact_offsets_64")
     assert not sanitize.ok(result)
     report = result["reports"][0]
@@ -72,44 +71,50 @@ def test_planted_signed_overflow_is_caught(tmp_path, gen, upstream_cpp):
     assert f"{COMPACT}.cu:" in report["where"]
 
 
-def test_cli_fails_loudly_on_a_report(tmp_path, gen, upstream_cpp, monkeypatch, capsys):
-    _generate(gen, COMPACT, lambda text: text.replace("AKC_STORE(tooffsets[i + 1]) = ",
-                                                      "AKC_STORE(tooffsets[i + 2]) = "))
+@pytest.mark.gxx
+def test_cli_fails_loudly_on_a_report(tmp_path, gen, translate_upstream, monkeypatch, capsys):
+    translate_upstream(
+        gen, COMPACT, lambda text: text.replace("AKC_STORE(tooffsets[i + 1]) = ", "AKC_STORE(tooffsets[i + 2]) = ")
+    )
     for name, value in (("GENERATED", gen), ("HOSTLIB", tmp_path / "host"), ("BUILD", tmp_path)):
         monkeypatch.setattr(paths, name, value)
     report = tmp_path / "sanitize.json"
-    argv = ["sanitize", "-k", "awkward_ListArray64_compact_offsets_64", "--max-reports", "1",
-            "--json", str(report)]
+    argv = ["sanitize", "-k", "awkward_ListArray64_compact_offsets_64", "--max-reports", "1", "--json", str(report)]
     assert cli.main(argv) == 1
     printed = capsys.readouterr().out
     assert "heap-buffer-overflow" in printed and "WRITE of size 8" in printed
     assert json.loads(report.read_text())["summary"]["reports"] == 1
 
 
+@pytest.mark.gxx
 @pytest.mark.parametrize("kernel", FAITHFUL)
-def test_faithful_translation_runs_every_case_with_zero_reports(tmp_path, gen, upstream_cpp, kernel):
-    _generate(gen, kernel)
+def test_faithful_translation_runs_every_case_with_zero_reports(tmp_path, gen, translate_upstream, kernel):
+    translate_upstream(gen, kernel)
     result = _run(tmp_path, None)  # every specialization of the kernel in gen/
     summary = result["summary"]
-    assert result["reports"] == [], [{k: r[k] for k in ("symbol", "case", "kind", "where")}
-                                     for r in result["reports"]]
+    assert result["reports"] == [], [{k: r[k] for k in ("symbol", "case", "kind", "where")} for r in result["reports"]]
     assert result["parity_failures"] == [] and result["build_failures"] == {}
     assert summary["kernels"] == 1 and summary["skipped"] == 0 and summary["restarts"] == 0
     assert summary["sources"].get("invalid", 0) > 0  # bad inputs ran, not just valid ones
 
 
 def test_reports_are_parsed_from_both_sanitizers():
-    log = ("=================================================================\n"
-           "==7==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1 at pc 0x2\n"
-           "READ of size 4 at 0x1 thread T0\n"
-           "    #0 0x3 in void k__s0<int>(int*) /g/k.cu:9\n"
-           "    #1 0x4 in akc_run_grid<...> emulation.h:94\n"
-           "SUMMARY: AddressSanitizer: heap-buffer-overflow /g/k.cu:9 in void k__s0<int>(int*)\n"
-           "/g/k.cu:12:5: runtime error: shift exponent -1 is negative\n"
-           "    #0 0x5 in (/site-packages/awkward_cpp/lib/libawkward-cpu-kernels.so+0x10)\n")
+    log = (
+        "=================================================================\n"
+        "==7==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1 at pc 0x2\n"
+        "READ of size 4 at 0x1 thread T0\n"
+        "    #0 0x3 in void k__s0<int>(int*) /g/k.cu:9\n"
+        "    #1 0x4 in akc_run_grid<...> emulation.h:94\n"
+        "SUMMARY: AddressSanitizer: heap-buffer-overflow /g/k.cu:9 in void k__s0<int>(int*)\n"
+        "/g/k.cu:12:5: runtime error: shift exponent -1 is negative\n"
+        "    #0 0x5 in (/site-packages/awkward_cpp/lib/libawkward-cpu-kernels.so+0x10)\n"
+    )
     asan, ubsan = sanitize.parse_reports(log)
-    assert (asan["kind"], asan["where"], asan["origin"]) == \
-        ("heap-buffer-overflow", "/g/k.cu:9 in void k__s0<int>(int*)", "generated kernel")
+    assert (asan["kind"], asan["where"], asan["origin"]) == (
+        "heap-buffer-overflow",
+        "/g/k.cu:9 in void k__s0<int>(int*)",
+        "generated kernel",
+    )
     assert (ubsan["kind"], ubsan["where"]) == ("shift exponent -1 is negative", "/g/k.cu:12:5")
 
 
@@ -124,7 +129,8 @@ def test_cpu_reference_overruns_are_told_apart(upstream_cpp):
     assert sanitize.cpu_writes_past_end(nextcarry, case) == []
 
 
-def test_every_parity_case_runs_clean_under_asan_and_ubsan(tmp_path, upstream_cpp):
+@pytest.mark.gxx
+def test_every_parity_case_runs_clean_under_asan_and_ubsan(tmp_path, upstream_cpp, spec_counts):
     """The whole suite, invalid inputs included: no report of our own. The only reports allowed
     are on upstream vectors where the C reference itself goes past a buffer."""
     from akcuda.toolchain import pipeline
@@ -133,5 +139,5 @@ def test_every_parity_case_runs_clean_under_asan_and_ubsan(tmp_path, upstream_cp
     result = sanitize.run_sanitized(None, tmp_path)
     s = result["summary"]
     assert sanitize.ok(result), result["reports"][:3]
-    assert s["specializations"] == 436 and s["cases"] > 16_000 and s["skipped"] == 0
+    assert s["specializations"] == spec_counts.translated and s["cases"] > 16_000 and s["skipped"] == 0
     assert all(r["cpu_writes_past_end"] for r in result["reports"])

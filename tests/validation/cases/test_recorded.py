@@ -14,9 +14,17 @@ from akcuda.validation.cases.recorded import load_recorded_cases, reads_output, 
 
 # A few operations that between them record T** tables (combinations, union flatten — the
 # latter passed by Awkward as a ctypes pointer), a failing kernel, reducers and option types.
-OPERATIONS = ["slice_jagged_int", "combinations_3_replacement", "combinations_regular", "flatten_union",
-              "error_int_out_of_range", "argmax_axis0", "fill_none_bitmasked", "pad_none_option",
-              "sum_mask_identity"]
+OPERATIONS = [
+    "slice_jagged_int",
+    "combinations_3_replacement",
+    "combinations_regular",
+    "flatten_union",
+    "error_int_out_of_range",
+    "argmax_axis0",
+    "fill_none_bitmasked",
+    "pad_none_option",
+    "sum_mask_identity",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +38,7 @@ def _cases(folder):
     return {symbol: load_recorded_cases(symbol, folder) for symbol in recorded_symbols(folder)}
 
 
+@pytest.mark.gxx
 def test_recording_saves_every_call_and_undoes_its_patches(recorded):
     summary, folder = recorded
     assert summary.operations == len(OPERATIONS)
@@ -39,11 +48,16 @@ def test_recording_saves_every_call_and_undoes_its_patches(recorded):
     assert Numpy.__dict__["memory_ptr"].__module__.startswith("awkward")
 
 
+@pytest.mark.gxx
 def test_loaded_cases_are_recorded_cases_with_named_arguments(recorded):
     _, folder = recorded
     cases = _cases(folder)
-    assert {"awkward_ListArray32_combinations_64", "awkward_RegularArray_combinations_64",
-            "awkward_UnionArray64_flatten_combine_64", "awkward_ListArray64_getitem_next_at_64"} <= set(cases)
+    assert {
+        "awkward_ListArray32_combinations_64",
+        "awkward_RegularArray_combinations_64",
+        "awkward_UnionArray64_flatten_combine_64",
+        "awkward_ListArray64_getitem_next_at_64",
+    } <= set(cases)
     for symbol, found in cases.items():
         _, special = awkward_plugin.specialization(symbol)
         for case in found:
@@ -57,6 +71,7 @@ def test_loaded_cases_are_recorded_cases_with_named_arguments(recorded):
     assert any(c.expect_failure and c.notes["message"] == "index out of range" for c in failing)
 
 
+@pytest.mark.gxx
 def test_recorded_cases_pass_parity_on_the_host_target(recorded):
     _, folder = recorded
     target = executor.HostTarget()
@@ -76,13 +91,20 @@ def test_recorded_cases_pass_parity_on_the_host_target(recorded):
 def test_an_output_the_kernel_reads_is_given_with_its_contents():
     _, adjust = awkward_plugin.specialization("awkward_NumpyArray_reduce_adjust_starts_64")
     # toptr holds argmin positions that the kernel rebases in place: it reads them.
-    before = {"toptr": np.array([1, 5, -1], dtype=np.int64), "outlength": 3,
-              "offsets": np.array([0, 2, 5, 5], dtype=np.int64),
-              "starts": np.array([0, 2, 5], dtype=np.int64)}
+    before = {
+        "toptr": np.array([1, 5, -1], dtype=np.int64),
+        "outlength": 3,
+        "offsets": np.array([0, 2, 5, 5], dtype=np.int64),
+        "starts": np.array([0, 2, 5], dtype=np.int64),
+    }
     assert reads_output(adjust, before, "toptr")
     _, compact = awkward_plugin.specialization("awkward_ListArray64_compact_offsets_64")
-    garbage = {"tooffsets": np.array([7, 7, 7], dtype=np.int64), "fromstarts": np.array([0, 3], dtype=np.int64),
-               "fromstops": np.array([3, 4], dtype=np.int64), "length": 2}
+    garbage = {
+        "tooffsets": np.array([7, 7, 7], dtype=np.int64),
+        "fromstarts": np.array([0, 3], dtype=np.int64),
+        "fromstops": np.array([3, 4], dtype=np.int64),
+        "length": 2,
+    }
     assert not reads_output(compact, garbage, "tooffsets")
 
 

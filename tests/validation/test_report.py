@@ -18,8 +18,16 @@ def results() -> list[SpecResult]:
     return [
         SpecResult("awkward_A_int64", "awkward_A", "passed", 5, 5, translated=True, compiled=True, plan=plan),
         SpecResult("awkward_A_int32", "awkward_A", "passed", 4, 4, translated=True, compiled=True),
-        SpecResult("awkward_B_int64", "awkward_B", "failed", 6, 5, translated=True, compiled=True,
-                   failure={"case": "random_7", "reason": EVIL, "cpu": [1, 2, 3], "ours": [1, 2, 4]}),
+        SpecResult(
+            "awkward_B_int64",
+            "awkward_B",
+            "failed",
+            6,
+            5,
+            translated=True,
+            compiled=True,
+            failure={"case": "random_7", "reason": EVIL, "cpu": [1, 2, 3], "ours": [1, 2, 4]},
+        ),
         SpecResult("awkward_B_uint8", "awkward_B", "pending", reason="needs a sequential scan"),
         SpecResult("awkward_C_float64", "awkward_C", "untranslated", reason="uses goto"),
         SpecResult("awkward_C_bool", "awkward_C", "compile-failed", translated=True, reason="nvrtc: error X"),
@@ -89,7 +97,13 @@ def test_render_summary(report):
     s = report["summary"]
     row = next(line for line in out.splitlines() if "specializations" in line)
     assert [int(x) for x in row.replace("│", " ").split()[1:]] == [
-        s["specializations"], s["translated"], s["compiled"], s["passed"], s["failed"], s["pending"]]
+        s["specializations"],
+        s["translated"],
+        s["compiled"],
+        s["passed"],
+        s["failed"],
+        s["pending"],
+    ]
     assert f"{s['cases_passed']}/{s['cases']}" in out
     assert "parity 12.25s" in out
     assert "awkward_B_int64 [random_7]" in out and "<script>" in out  # plain text on a console

@@ -11,12 +11,16 @@ pytest.importorskip("cuda.bindings.nvrtc")
 
 from akcuda.toolchain.compile import ARCHS, compile_all, compile_source, summarize  # noqa: E402
 
+pytestmark = pytest.mark.nvrtc
+
 PRELUDE = """#ifdef __CUDACC_RTC__
 typedef int int32_t;
 typedef long long int64_t;
 #endif
 """
-TEMPLATE = PRELUDE + """
+TEMPLATE = (
+    PRELUDE
+    + """
 template <typename C, typename T>
 __global__ void awkward_demo_compact(T* toptr, const C* fromstarts, const C* fromstops, int64_t length) {
   int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
@@ -25,8 +29,11 @@ __global__ void awkward_demo_compact(T* toptr, const C* fromstarts, const C* fro
   }
 }
 """
+)
 TEMPLATE_NAMES = ["awkward_demo_compact<int32_t, int64_t>", "awkward_demo_compact<int64_t, int64_t>"]
-PLAIN = PRELUDE + """
+PLAIN = (
+    PRELUDE
+    + """
 __global__ void awkward_demo_fill(int64_t* toptr, int64_t length, int64_t value) {
   int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   if (i < length) {
@@ -34,18 +41,25 @@ __global__ void awkward_demo_fill(int64_t* toptr, int64_t length, int64_t value)
   }
 }
 """
-SYNTAX_ERROR = PRELUDE + """
+)
+SYNTAX_ERROR = (
+    PRELUDE
+    + """
 __global__ void awkward_demo_broken(int64_t* toptr) {
   toptr[0] = 1
 }
 """
-UNUSED = PRELUDE + """
+)
+UNUSED = (
+    PRELUDE
+    + """
 __global__ void awkward_demo_unused(int64_t* toptr) {
   int64_t unused = 3;
   toptr[0] = 1;
 }
 """
-DIRECTIVE = "#warning \"not finished\"\n" + PLAIN.replace("awkward_demo_fill", "awkward_demo_directive")
+)
+DIRECTIVE = '#warning "not finished"\n' + PLAIN.replace("awkward_demo_fill", "awkward_demo_directive")
 
 
 @pytest.fixture()
@@ -108,8 +122,11 @@ def test_compile_all(generated: Path, tmp_path: Path) -> None:
     s = summarize(results)
     assert s["kernels"] == 5 and s["ok"] == 2 * len(ARCHS) and s["failed"] == 3 * len(ARCHS)
     assert s["warnings"] == 2 * len(ARCHS) and s["per_arch"]["sm_90"] == {"ok": 2, "failed": 3}
-    assert {f["kernel"] for f in s["failures"]} == {"awkward_demo_broken", "awkward_demo_unused",
-                                                    "awkward_demo_directive"}
+    assert {f["kernel"] for f in s["failures"]} == {
+        "awkward_demo_broken",
+        "awkward_demo_unused",
+        "awkward_demo_directive",
+    }
 
     # Second call: cache hits for the good kernels (files untouched), failures are retried.
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
@@ -121,8 +138,8 @@ def test_compile_all(generated: Path, tmp_path: Path) -> None:
 
     # Changing the source invalidates only that kernel.
     (generated / "awkward_demo_fill.cu").write_text(PLAIN + "\n// touched\n")
-    third = compile_all(generated, out, kernels=["awkward_demo_fill", "awkward_demo_compact"], jobs=1,
-                        progress=False)
+    third = compile_all(generated, out, kernels=["awkward_demo_fill", "awkward_demo_compact"], jobs=1, progress=False)
     assert [(r.kernel, r.cached) for r in third] == [("awkward_demo_fill", False)] * len(ARCHS) + [
-        ("awkward_demo_compact", True)] * len(ARCHS)
+        ("awkward_demo_compact", True)
+    ] * len(ARCHS)
     assert all(r.ok for r in third)

@@ -7,8 +7,8 @@ import math
 import awkward as ak
 import pytest
 
-from akcuda.validation import corpus
 from akcuda.toolchain import specs
+from akcuda.validation import corpus
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +16,7 @@ def host_run(upstream_cpp):
     return corpus.run_corpus("host")
 
 
+@pytest.mark.gxx
 def test_every_operation_is_identical_on_host(host_run):
     different = {op["name"]: op["difference"] for op in host_run["operations"] if not op["identical"]}
     assert different == {}
@@ -24,6 +25,7 @@ def test_every_operation_is_identical_on_host(host_run):
     assert summary["identical"] == summary["operations"] and summary["different"] == 0
 
 
+@pytest.mark.gxx
 def test_every_operation_runs_kernels_and_only_sorts_fall_back(host_run):
     summary, operations = host_run["summary"], host_run["operations"]
     assert all(op["calls"] > 0 for op in operations), [op["name"] for op in operations if not op["calls"]]
@@ -34,6 +36,7 @@ def test_every_operation_runs_kernels_and_only_sorts_fall_back(host_run):
         assert op["via_akcuda"] == (not op["fallbacks"]), op["name"]
 
 
+@pytest.mark.gxx
 def test_errors_are_part_of_the_corpus(host_run):
     errors = [op for op in host_run["operations"] if op["error"]]
     assert len(errors) >= 5
@@ -45,9 +48,25 @@ def test_the_corpus_covers_every_reducer_axis_and_option():
     for reducer in corpus.REDUCERS:
         assert {f"{reducer}_axis0", f"{reducer}_axis1", f"{reducer}_axis-1", f"{reducer}_mask_identity"} <= names
         assert any(n.startswith(f"{reducer}_keepdims") for n in names)
-    for family in ("slice_", "num_", "flatten_", "combinations_", "argcombinations", "cartesian",
-                   "local_index", "pad_none", "fill_none", "drop_none", "is_none", "concatenate",
-                   "where", "zip", "records", "union", "error_"):
+    for family in (
+        "slice_",
+        "num_",
+        "flatten_",
+        "combinations_",
+        "argcombinations",
+        "cartesian",
+        "local_index",
+        "pad_none",
+        "fill_none",
+        "drop_none",
+        "is_none",
+        "concatenate",
+        "where",
+        "zip",
+        "records",
+        "union",
+        "error_",
+    ):
         assert any(n.startswith(family) for n in names), family
 
 
@@ -56,8 +75,17 @@ def test_inputs_are_seeded_and_varied():
     assert all(corpus.same(ak.to_list(one[k]), ak.to_list(again[k])) for k in one)
     assert not corpus.same(ak.to_list(one.jag_i64), ak.to_list(other.jag_i64))
     kinds = {type(a.layout).__name__ for a in one.values()}
-    assert {"ListOffsetArray", "ListArray", "RegularArray", "IndexedOptionArray", "ByteMaskedArray",
-            "BitMaskedArray", "UnmaskedArray", "RecordArray", "UnionArray"} <= kinds
+    assert {
+        "ListOffsetArray",
+        "ListArray",
+        "RegularArray",
+        "IndexedOptionArray",
+        "ByteMaskedArray",
+        "BitMaskedArray",
+        "UnmaskedArray",
+        "RecordArray",
+        "UnionArray",
+    } <= kinds
     dtypes = {str(t) for a in one.values() for t in [a.type]}
     assert any("float32" in t for t in dtypes) and any("uint8" in t for t in dtypes)
 
@@ -70,6 +98,7 @@ def test_same_is_exact():
     assert not corpus.same([1, 2], [1, 2, 3])
 
 
+@pytest.mark.gxx
 def test_a_wrong_kernel_would_be_caught(monkeypatch, upstream_cpp):
     """The comparison is not vacuous: corrupting one kernel's output makes operations differ."""
     from akcuda.runtime import awkward_plugin

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from akcuda.toolchain import upstream
 from akcuda.validation.cases.upstream import load_upstream_cases, upstream_stats
 
 HEADER = "import ctypes\nimport pytest\nfrom awkward_cpp.cpu_kernels import lib\n\n"
 
-PASSING = '''
+PASSING = """
 def test_cpuawkward_demo_fill_1():
     out = [9, 9, 9]
     out = (ctypes.c_int64*len(out))(*out)
@@ -25,9 +26,9 @@ def test_cpuawkward_demo_fill_1():
     pytest_out = [1, 2, 3]
     assert out[:len(pytest_out)] == pytest.approx(pytest_out)
     assert not ret_pass.str
-'''
+"""
 
-FAILING = '''
+FAILING = """
 def test_cpuawkward_demo_fill_2():
     out = [9]
     out = (ctypes.c_int64*len(out))(*out)
@@ -41,21 +42,21 @@ def test_cpuawkward_demo_fill_3():
     n = 7
     funcC = getattr(lib, 'awkward_demo_fill')
     assert funcC(out, n).str.decode('utf-8') == "made-up failure"
-'''
+"""
 
-NOT_IMPLEMENTED = '''
+NOT_IMPLEMENTED = """
 def test_cpuawkward_demo_other_1():
     raise NotImplementedError('no vectors here')
-'''
+"""
 
-MALFORMED = '''
+MALFORMED = """
 def test_cpuawkward_demo_other_2():
     funcC = getattr(lib, 'awkward_demo_other')
     ret_pass = funcC(never_assigned)
     assert not ret_pass.str
-'''
+"""
 
-NESTED = '''
+NESTED = """
 def test_unit_cpuawkward_demo_pairs_1():
     rows = [[0, 0], [1, 1]]
     rows = rows_ct_ptr
@@ -64,7 +65,7 @@ def test_unit_cpuawkward_demo_pairs_1():
     ret_pass = funcC(length, rows)
     pytest_rows = [[np.True_, np.False_], [3, 4]]
     assert not ret_pass.str
-'''
+"""
 
 
 def _write(root: Path, folder: str, name: str, body: str) -> None:
@@ -75,8 +76,7 @@ def _write(root: Path, folder: str, name: str, body: str) -> None:
 @pytest.fixture
 def sdist(tmp_path: Path) -> Path:
     _write(tmp_path, "tests-cpu-kernels", "test_cpuawkward_demo_fill.py", PASSING + FAILING)
-    _write(tmp_path, "tests-cpu-kernels", "test_cpuawkward_demo_other.py",
-           NOT_IMPLEMENTED + MALFORMED)
+    _write(tmp_path, "tests-cpu-kernels", "test_cpuawkward_demo_other.py", NOT_IMPLEMENTED + MALFORMED)
     _write(tmp_path, "tests-cpu-kernels", "test_cpuawkward_demo_broken.py", "def test_x(:\n")
     _write(tmp_path, "tests-cpu-kernels-explicit", "test_unit_cpuawkward_demo_pairs.py", NESTED)
     return tmp_path
@@ -123,15 +123,14 @@ def test_nested_pointer_argument_and_numpy_bools(sdist: Path) -> None:
 
 
 def test_files_are_never_executed(tmp_path: Path) -> None:
-    body = '''
+    body = f"""
 def test_cpuawkward_demo_boom_1():
     n = 1
-    open(__import__("os").path.join(r"{p}", "ran"), "w")
+    open(__import__("os").path.join(r"{tmp_path}", "ran"), "w")
     funcC = getattr(lib, 'awkward_demo_boom')
     ret_pass = funcC(n)
-'''.format(p=tmp_path)
-    _write(tmp_path, "tests-cpu-kernels", "test_cpuawkward_demo_boom.py",
-           "raise SystemExit('imported')\n" + body)
+"""
+    _write(tmp_path, "tests-cpu-kernels", "test_cpuawkward_demo_boom.py", "raise SystemExit('imported')\n" + body)
     (case,) = load_upstream_cases(tmp_path)["awkward_demo_boom"]
     assert case.args == {"n": 1} and case.expect_failure is None
     assert not (tmp_path / "ran").exists()
@@ -143,14 +142,13 @@ def _real_sdist() -> Path:
     env = os.environ.get("AKCUDA_UPSTREAM_CPP")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1] / "build" / "upstream" / "awkward_cpp-57"
+    return upstream.cpp_dir()  # build/upstream/awkward_cpp-57 at the repository root
 
 
 def test_real_upstream_vectors() -> None:
     folder = _real_sdist()
     if not (folder / "tests-cpu-kernels").is_dir():
-        pytest.skip(f"awkward-cpp 57 sdist not unpacked at {folder} "
-                    "(run the fetch stage or set AKCUDA_UPSTREAM_CPP)")
+        pytest.skip(f"awkward-cpp 57 sdist not unpacked at {folder} (run the fetch stage or set AKCUDA_UPSTREAM_CPP)")
     start = time.perf_counter()
     cases = load_upstream_cases(folder)
     elapsed = time.perf_counter() - start

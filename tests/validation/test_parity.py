@@ -3,29 +3,16 @@ and catches deliberately wrong ones (wrong output, wrong error identity)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from akcuda.runtime import executor
-from akcuda.validation import parity
 from akcuda.toolchain import specs, upstream
+from akcuda.validation import parity
 from akcuda.validation.cases import Case
 from akcuda.validation.cases.generated import generated_cases
 from akcuda.validation.cases.upstream import load_upstream_cases
-from akcuda.generator.translate import translate
 
 KERNEL = "awkward_ListArray_compact_offsets"
-
-
-def _generate(folder, kernel, mutate=lambda text: text):
-    spec = specs.load_all()[kernel]
-    cpp = upstream.cpp_dir()
-    translation = translate(spec, cpp / "src" / "cpu-kernels", cpp / "include")
-    text = mutate(translation.source)
-    (folder / f"{kernel}.cu").write_text(text)
-    (folder / f"{kernel}.plan.json").write_text(json.dumps(translation.plan))
-    return spec
 
 
 def _outcomes(folder, kernel, block=7):
@@ -40,8 +27,9 @@ def _outcomes(folder, kernel, block=7):
     return out
 
 
-def test_faithful_translation_passes_every_case(tmp_path, upstream_cpp):
-    _generate(tmp_path, KERNEL)
+@pytest.mark.gxx
+def test_faithful_translation_passes_every_case(tmp_path, translate_upstream):
+    translate_upstream(tmp_path, KERNEL)
     outcomes = _outcomes(tmp_path, KERNEL)
     assert len(outcomes) > 100
     assert all(o.passed for o in outcomes), [o for o in outcomes if not o.passed][:3]
@@ -50,25 +38,35 @@ def test_faithful_translation_passes_every_case(tmp_path, upstream_cpp):
 
 # Deliberately wrong translations: (generated text, its replacement, what every failing case says).
 MUTATIONS = {
-    "wrong output in row 5": ("AKC_STORE(tooffsets[i + 1]) = akc_ctr0;",
-                              "AKC_STORE(tooffsets[i + 1]) = akc_ctr0 + (i == 5);", "tooffsets differs at index"),
-    "wrong error identity": ("(int64_t)(i), (int64_t)(kSliceNone)",
-                             "(int64_t)(i + 1), (int64_t)(kSliceNone)", "different outcome"),
+    "wrong output in row 5": (
+        "AKC_STORE(tooffsets[i + 1]) = akc_ctr0;",
+        "AKC_STORE(tooffsets[i + 1]) = akc_ctr0 + (i == 5);",
+        "tooffsets differs at index",
+    ),
+    "wrong error identity": (
+        "(int64_t)(i), (int64_t)(kSliceNone)",
+        "(int64_t)(i + 1), (int64_t)(kSliceNone)",
+        "different outcome",
+    ),
     "write past the end": ("AKC_STORE(tooffsets[i + 1]) = ", "AKC_STORE(tooffsets[i + 2]) = ", ""),
-    "write past the end, then fail": ("{ akc_fail(", "{ AKC_STORE(tooffsets[length + 1]) = 0; akc_fail(",
-                                      "failed as the CPU did, but wrote past the end of tooffsets"),
+    "write past the end, then fail": (
+        "{ akc_fail(",
+        "{ AKC_STORE(tooffsets[length + 1]) = 0; akc_fail(",
+        "failed as the CPU did, but wrote past the end of tooffsets",
+    ),
 }
 
 
+@pytest.mark.gxx
 @pytest.mark.parametrize("mutation", MUTATIONS)
-def test_a_wrong_translation_is_caught(tmp_path, upstream_cpp, mutation):
+def test_a_wrong_translation_is_caught(tmp_path, translate_upstream, mutation):
     old, new, reason = MUTATIONS[mutation]
 
     def mutate(text):
         assert old in text
         return text.replace(old, new)
 
-    _generate(tmp_path, KERNEL, mutate)
+    translate_upstream(tmp_path, KERNEL, mutate)
     failed = [o for o in _outcomes(tmp_path, KERNEL) if not o.passed]
     assert failed and all(reason in o.reason for o in failed)
     if mutation == "wrong error identity":
@@ -82,7 +80,7 @@ def test_materialize_fills_outputs_with_the_sentinel_and_a_guard(value, dtype, e
     (buffer,) = parity.materialize(special, case)
     n = 3 if expect else 2
     assert len(buffer) == n + parity.GUARD
-    assert set(buffer.view("uint8")[n * buffer.itemsize:].tolist()) == {parity.SENTINEL_BYTE}
+    assert set(buffer.view("uint8")[n * buffer.itemsize :].tolist()) == {parity.SENTINEL_BYTE}
     if expect:
         assert buffer[:n].tolist() == expect
     else:

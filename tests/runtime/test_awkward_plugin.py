@@ -10,6 +10,8 @@ from awkward._backends.numpy import NumpyBackend
 from akcuda.runtime import awkward_plugin
 from akcuda.validation import corpus
 
+pytestmark = pytest.mark.gxx  # every test starts from the host build of the generated kernels
+
 
 @pytest.fixture(scope="module", autouse=True)
 def ready(upstream_cpp):
@@ -64,13 +66,16 @@ def test_kernel_objects_keep_awkwards_interface():
             NumpyBackend.instance()[("awkward_no_such_kernel", np.int64)]
 
 
-@pytest.mark.parametrize("name, expect", [
-    ("slice_range_axis1", "awkward_ListArray_getitem_next_range"),
-    ("sum_axis1", "awkward_reduce_sum"),
-    ("combinations_2", "awkward_ListArray_combinations"),
-    ("flatten_union", "awkward_UnionArray_flatten_combine"),
-    ("pad_none_axis1", "awkward_ListOffsetArray_rpad_axis1"),
-])
+@pytest.mark.parametrize(
+    "name, expect",
+    [
+        ("slice_range_axis1", "awkward_ListArray_getitem_next_range"),
+        ("sum_axis1", "awkward_reduce_sum"),
+        ("combinations_2", "awkward_ListArray_combinations"),
+        ("flatten_union", "awkward_UnionArray_flatten_combine"),
+        ("pad_none_axis1", "awkward_ListOffsetArray_rpad_axis1"),
+    ],
+)
 def test_trace_shows_each_call_went_through_akcuda(name, expect):
     arrays = corpus.make_arrays()
     op = corpus.select([name])[0]
@@ -92,12 +97,16 @@ def test_nothing_is_traced_once_uninstalled():
     assert recorder.calls == []
 
 
-@pytest.mark.parametrize("make_error", [
-    lambda a: a[:, 2],                                  # awkward_ListArray_getitem_next_at
-    lambda a: a[[0, 2], [1, 5]],                        # awkward_ListArray_getitem_next_array_advanced
-    lambda a: a[ak.Array([[0], [], [0, 7]])],           # awkward_ListArray_getitem_jagged_apply
-    lambda a: a + ak.Array([[1], [2], [3]])[::-1],      # awkward_ListArray_broadcast_tooffsets
-], ids=["int", "advanced", "jagged", "broadcast"])
+@pytest.mark.parametrize(
+    "make_error",
+    [
+        lambda a: a[:, 2],  # awkward_ListArray_getitem_next_at
+        lambda a: a[[0, 2], [1, 5]],  # awkward_ListArray_getitem_next_array_advanced
+        lambda a: a[ak.Array([[0], [], [0, 7]])],  # awkward_ListArray_getitem_jagged_apply
+        lambda a: a + ak.Array([[1], [2], [3]])[::-1],  # awkward_ListArray_broadcast_tooffsets
+    ],
+    ids=["int", "advanced", "jagged", "broadcast"],
+)
 def test_kernel_errors_are_the_same_exception_with_the_same_text(make_error):
     array = ak.Array([[1, 2, 3], [], [4, 5]])
     stock = _outcome(lambda: make_error(array))
@@ -125,21 +134,8 @@ def test_unknown_target_is_refused():
         awkward_plugin.install("tpu")
 
 
-def _gpu() -> str | None:
-    """None when a CUDA GPU is usable, else why not."""
-    try:
-        import cupy
-    except ImportError:
-        return "no GPU: CuPy is not installed"
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "no GPU: CUDA reports no device"
-    except Exception as exc:  # no driver, no device
-        return f"no GPU: {exc}"
-    return None
-
-
-@pytest.mark.skipif(_gpu() is not None, reason=str(_gpu()))
+@pytest.mark.gpu  # skips, saying why, where no GPU is usable (tests/conftest.py)
+@pytest.mark.nvrtc
 def test_cuda_target_runs_awkward_on_the_gpu():
     array = ak.to_backend(ak.Array([[1, 2, 3], [], [4, 5]]), "cuda")
     with awkward_plugin.installed("cuda"), awkward_plugin.trace() as recorder:

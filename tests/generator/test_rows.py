@@ -1,0 +1,114 @@
+"""Row proofs (rows.py): writes that land on places distinct per iteration, and what only the data
+can tell, checked at run time; on small kernels written for these tests (tests/kernels/), run on
+the host emulation under the race check and compared with independent NumPy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from akcuda.runtime import executor
+
+pytestmark = pytest.mark.gxx  # g++ -E to translate, a g++ host build to run
+
+I64, PI64 = "int64_t", "int64_t*"
+
+ROWS = (
+    "akc_demo_rows",
+    [("akc_demo_rows", [], [PI64] * 6 + [I64, I64])],
+    ["byoffset", "bycount", "byshift", "cursor", "offsets", "counts", "limit", "length"],
+)
+PAD = (
+    "akc_demo_pad",
+    [("akc_demo_pad", [], [PI64, PI64, I64, I64, I64])],
+    ["toindex", "marks", "target", "size", "length"],
+)
+
+
+def _rows_reference(offsets, counts, cursor, limit, size):
+    """The C loops of akc_demo_rows in order (a later row overwrites an earlier one)."""
+    byoffset, bycount, byshift = (np.full(size, -1, np.int64) for _ in range(3))
+    cursor = cursor.copy()
+    for i in range(len(counts)):
+        byoffset[offsets[i] : offsets[i + 1]] = i
+    for i in range(len(counts)):
+        start, stop = cursor[i], cursor[i] + counts[i]
+        bycount[start:stop] = np.arange(stop - start)
+        cursor[i] = stop
+    for i in range(len(counts)):
+        byshift[offsets[i] - offsets[0] : min(offsets[i + 1] - offsets[0], limit)] = i
+    return byoffset, bycount, byshift, cursor
+
+
+@pytest.mark.parametrize("overlapping", [False, True])
+def test_row_ranges_by_base_counts_and_shift_run_in_parallel_when_disjoint(tmp_path, demo, overlapping):
+    steps, _, run = demo.translated(demo.spec(*ROWS), tmp_path)
+    assert [s["kind"] for s in steps[:2]] + [steps[-1]["kind"]] == ["parallel"] * 3
+    assert steps[0]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": True}]
+    assert steps[1]["segments"] == [{"starts": ["cursor", 0], "counts": ["counts", 0], "disjoint": True}]
+    assert steps[-1]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": True}]
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 5, 60)
+    offsets = np.concatenate([[3], 3 + np.cumsum(counts)])
+    cursor = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    if overlapping:  # row 10 starts inside row 9's range: the C order decides, serially
+        offsets[10], cursor[10] = offsets[9] + 1, cursor[9] + 1
+        counts[9] = 3
+    size = int(offsets.max() + counts.sum() + 8)
+    out = [np.full(size, -1, np.int64) for _ in range(3)]
+    values = [*out, cursor.copy(), offsets, counts, 100, 60]
+    assert run(values) is None
+    for got, want in zip([*out, values[3]], _rows_reference(offsets, counts, cursor, 100, size), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("target, size", [(4, 5), (4, 2), (4, 0), (-2, 3)])
+def test_clipping_bounds_become_run_time_requirements(tmp_path, demo, target, size):
+    steps, _, run = demo.translated(demo.spec(*PAD), tmp_path)
+    (pad,) = [s for s in steps if s["kind"] == "parallel"]
+    # a negative target would write before each row: the C order then runs, serially
+    assert executor.evaluate(pad["requires"], {"target": target, "size": size}) == (target >= 0)
+    marks = np.array([4, -1, 7, -1, -1, 0], np.int64)
+    length = 6
+    toindex = np.full(max(target, 0) * length, -9, np.int64)
+    assert run([toindex, marks, target, size, length]) is None
+    expected = np.full(max(target, 0) * length, -9, np.int64)
+    for i in range(length):
+        for j in range(target):
+            expected[i * target + j] = i * size + j if j < size else -1
+    np.testing.assert_array_equal(toindex, expected)
+    # the counter reads back the place it writes: numbered in order, through count-scan-fill
+    assert [s["kind"] for s in steps][-1] == "scan"
+    np.testing.assert_array_equal(marks, [4, 0, 7, 1, 2, 0])
+
+
+BLOCKS = (
+    "akc_demo_blocks",
+    [("akc_demo_blocks", [], ["int32_t*", "const int32_t*", "const int64_t*", I64, I64])],
+    ["torows", "values", "offsets", "width", "length"],
+)
+
+
+@pytest.mark.parametrize("longest", [4, 6])
+def test_block_copies_stay_in_their_row_or_keep_the_c_order(tmp_path, demo, longest):
+    spec = demo.spec(*BLOCKS)
+    steps, _, run = demo.translated(spec, tmp_path)
+    (step,) = [s for s in steps if s["kind"] == "parallel"]
+    assert {"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": False, "longest": ["arg", "width"]} in step[
+        "segments"
+    ]
+    width, sizes = 4, np.array([2, 0, longest, 1, 3], np.int64)  # a 6 spills into the next row
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    values = np.arange(100, 100 + offsets[-1], dtype=np.int32)
+    torows = np.full(width * 5 + 4, 7, np.int32)
+    special = spec["specializations"][0]
+    target = executor.HostTarget(generated=tmp_path)
+    assert executor._disjoint(
+        target, step, special, [torows, values, offsets, width, 5], {"width": width, "length": 5}, 5
+    ) == (longest <= width)
+    assert run([torows, values, offsets, width, 5]) is None
+    expected = np.full(width * 5 + 4, 7, np.int32)
+    for i in range(5):  # the C order: a later row overwrites what an earlier one spilled
+        expected[i * width : i * width + sizes[i]] = values[offsets[i] : offsets[i + 1]]
+        expected[i * width + sizes[i] : max((i + 1) * width, i * width + sizes[i])] = -1
+    np.testing.assert_array_equal(torows, expected)

@@ -157,12 +157,12 @@ def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
     order = sorted(range(len(step.counters)), key=lambda k: step.counters[k].kind != "running")
     return macros().fill(locals=_locals(gen, decls), head=_head(gen, step.loop),
                          counters=step.counters, order=order,
-                         statements=_statements(gen, body), first=ErrorSlot.FIRST.value)
+                         statements=_statements(gen, body), first=ErrorSlot.FIRST.macro)
 
 
 def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
     return macros().finish(locals=_locals(gen, decls), counters=step.counters,
-                           iteration=ErrorSlot.ITERATION.value)
+                           iteration=ErrorSlot.ITERATION.macro)
 
 
 def _variable(step: Step) -> str:

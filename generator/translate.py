@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
 from pycparser import c_ast, c_parser
 
 from akcuda.generator import analyze
@@ -20,11 +19,11 @@ from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
 from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
 from akcuda.generator.preprocess import Preprocessed, preprocess
+from akcuda.generator.render import environment
 from akcuda.generator.steps import step_kernels
-from akcuda.plan import expr as E
 from akcuda.plan import model as P
+from akcuda.plan.errors import ErrorSlot
 
-TEMPLATES = Path(__file__).with_name("templates")
 HELPER_SOURCES = ("kernel-utils.cpp", "unicode.cpp")
 
 
@@ -93,11 +92,6 @@ def _helper_library(kernel_dir: Path, include_dir: Path) -> dict[str, tuple[c_as
         for fname, func in parsed.functions.items():
             out[fname] = (func, parsed)
     return out
-
-
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
 def _called(func: c_ast.FuncDef) -> list[str]:
@@ -177,7 +171,7 @@ def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast
 def _emit_entry(family: Family, entry: str, steps: list[analyze.Step], decls: list[c_ast.Decl]) -> list[dict]:
     """Every launch of one entry's steps, as the kernel template renders them."""
     header = _template_header(family.templates.get(entry, []))
-    params = ", ".join(family.generator()._generate_decl(p) for p in _params(family.parsed.functions[entry]))
+    params = ", ".join(family.generator().declaration(p) for p in _params(family.parsed.functions[entry]))
     kernels = []
     for k, step in enumerate(steps):
         def make_gen(mode: str, k: int = k) -> CudaGenerator:
@@ -221,9 +215,9 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         kernels += _emit_entry(family, entry, steps, decls)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
     plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations)
-    source = _environment().get_template("kernel.cu.j2").render(
+    source = environment().get_template("kernel.cu.j2").render(
         kernel=family.kernel, source=spec["source"], sha256=spec["sha256"],
-        prelude=(TEMPLATES / "prelude.cuh").read_text(), helpers=helpers, kernels=kernels,
+        error_slots=list(ErrorSlot), helpers=helpers, kernels=kernels,
         specializations=[{"symbol": s["symbol"],
                           "launches": [launch for roles in specializations[s["symbol"]].launches
                                        for launch in roles.values()],
@@ -237,10 +231,9 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 def plan_step(step: analyze.Step) -> P.Step:
     """The plan's record of an analysis step."""
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
-    return P.Step(
-        P.StepKind(step.kind), line, step.reason, _constant_work(step), _expr(step.count), _expr(step.first),
-        _expr(step.guard), _expr(step.requires), step.checked, tuple(_segment(s) for s in step.segments),
-        plan_counters(step.counters), len(step.counters))
+    return P.Step(P.StepKind(step.kind), line, step.reason, step.constant_work, step.count, step.first,
+                  step.guard, step.requires, step.checked, tuple(step.segments), plan_counters(step.counters),
+                  len(step.counters))
 
 
 # Where a counter's helper row (the entry after it) goes in the plan's Counter.
@@ -264,23 +257,6 @@ def plan_counters(found: list[Found]) -> tuple[P.Counter, ...]:
 def _array(place: str) -> str:
     """The array a memory place names: '*total' -> 'total', 'toindex[k]' -> 'toindex'."""
     return re.match(r"[\s*(]*(\w+)", place).group(1)
-
-
-# TODO(lead): drop these adapters once the analysis produces typed values everywhere.
-def _expr(value) -> E.Expr | None:
-    return E.from_json(value) if isinstance(value, list) else value
-
-
-def _constant_work(step: analyze.Step) -> bool:
-    return getattr(step, "constant_work", step.kind == "serial" and step.reason == "constant work outside loops")
-
-
-def _segment(segment) -> P.Segment:
-    if isinstance(segment, P.Segment):
-        return segment
-    ref = lambda pair: None if pair is None else P.RowRef(pair[0], pair[1])  # noqa: E731
-    return P.Segment(ref(segment["starts"]), ref(segment.get("stops")), ref(segment.get("counts")),
-                     segment.get("disjoint", True), _expr(segment.get("longest")))
 
 
 def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:

@@ -28,7 +28,7 @@ class SpecResult:
     reason: str | None = None  # why pending / untranslated / compile-failed
     translated: bool = False
     compiled: bool = False
-    plan: list[dict] | None = None  # steps: {"name", "kind", "width", "reason"}
+    plan: list[dict] | None = None  # steps as the plans report describes them: kind, width, launches, ...
     coverage: dict | None = None  # cases per source, failure messages reached / in the source
 
 

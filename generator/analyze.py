@@ -24,34 +24,45 @@ from pycparser import c_ast
 from akcuda.generator.ast_util import block, ids, text, walk
 from akcuda.generator.counters import Counter, find_counters, running_statements
 from akcuda.generator.cuda_generator import is_call
-from akcuda.generator.loops import (INTEGER_TYPES, Uses, block_copy, counting_var, host_expr, init_value, inline,
-                                    over_inputs, private_definitions, same_text, type_names, uses)
+from akcuda.generator.loops import (
+    INTEGER_TYPES,
+    Uses,
+    block_copy,
+    counting_var,
+    host_expr,
+    init_value,
+    inline,
+    over_inputs,
+    private_definitions,
+    same_text,
+    type_names,
+    uses,
+)
 from akcuda.generator.rewrites import forwarded_stores, peel_sentinel, previous_values
 from akcuda.generator.rows import RowProver, RunTimeChecks, row_prover
 from akcuda.plan import expr
 from akcuda.plan.expr import Binary, Expr, Int, Unary
 from akcuda.plan.model import RowRef, Segment
 
-
 CONSTANT_WORK = "constant work outside loops"
 
 
 @dataclass
 class Step:
-    kind: str                     # "serial" | "parallel" | "scan" (count-scan-fill)
+    kind: str  # "serial" | "parallel" | "scan" (count-scan-fill)
     stmts: list[c_ast.Node]
-    count: Expr | None = None     # parallel: number of iterations, over scalar arguments
-    reason: str | None = None     # serial: why no rule applied
+    count: Expr | None = None  # parallel: number of iterations, over scalar arguments
+    reason: str | None = None  # serial: why no rule applied
     loop: c_ast.For | None = None
     counters: list[Counter] = field(default_factory=list)
-    guard: Expr | None = None     # run the step only when this holds (a branch on scalar arguments)
-    checked: bool = False         # parallel with failures: a check launch finds the first one
+    guard: Expr | None = None  # run the step only when this holds (a branch on scalar arguments)
+    checked: bool = False  # parallel with failures: a check launch finds the first one
     segments: list[Segment] = field(default_factory=list)  # row ranges checked at run time, else serial
     requires: Expr | None = None  # a host condition the parallel form relies on, else serial
     serial_form: c_ast.Node | None = None  # what runs when a run-time check fails (default: loop)
-    first: Expr | None = None     # the loop's first iteration (where that check starts)
+    first: Expr | None = None  # the loop's first iteration (where that check starts)
     shadows: list = field(default_factory=list)  # check launch: places kept privately
-    constant_work: bool = False   # serial: no rule was needed (the reason is CONSTANT_WORK)
+    constant_work: bool = False  # serial: no rule was needed (the reason is CONSTANT_WORK)
 
 
 @dataclass(frozen=True)
@@ -59,34 +70,47 @@ class Analysis:
     """What the rules share about one function."""
 
     scalars: dict[str, c_ast.Node | None]  # scalar arguments (None) and locals fixed by them (their definition)
-    helpers_writing: set[str]              # helpers that write through pointer parameters
-    pointers: set[str]                     # pointer parameters
-    integral: Callable[[str], bool]        # is an array's element type an integer in every specialization?
-    decls: list[c_ast.Decl]                # top-level locals, in order
-    slots: dict[str, int]                  # top-level local -> its slot in the spill buffer
-    integral_locals: set[str]              # top-level locals of an integer type
-    boolean_locals: set[str]               # top-level locals of type bool
-    element_types: dict[str, list[str]]    # pointer parameter -> its element type's names
+    helpers_writing: set[str]  # helpers that write through pointer parameters
+    pointers: set[str]  # pointer parameters
+    integral: Callable[[str], bool]  # is an array's element type an integer in every specialization?
+    decls: list[c_ast.Decl]  # top-level locals, in order
+    slots: dict[str, int]  # top-level local -> its slot in the spill buffer
+    integral_locals: set[str]  # top-level locals of an integer type
+    boolean_locals: set[str]  # top-level locals of type bool
+    element_types: dict[str, list[str]]  # pointer parameter -> its element type's names
 
     @classmethod
-    def of(cls, func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str], pointers: set[str],
-           integral: Callable[[str], bool], integral_type: Callable[[str], bool]) -> Analysis:
+    def of(
+        cls,
+        func: c_ast.FuncDef,
+        scalars: set[str],
+        helpers_writing: set[str],
+        pointers: set[str],
+        integral: Callable[[str], bool],
+        integral_type: Callable[[str], bool],
+    ) -> Analysis:
         """The facts about `func`; `integral_type` says whether a type name is an integer in every
         specialization."""
         decls = [s for s in func.body.block_items or [] if isinstance(s, c_ast.Decl)]
         params = func.decl.type.args.params if func.decl.type.args else []
         return cls(
             scalars=_host_scalars(scalars, decls, uses(func.body).written_ids),
-            helpers_writing=helpers_writing, pointers=pointers, integral=integral, decls=decls,
+            helpers_writing=helpers_writing,
+            pointers=pointers,
+            integral=integral,
+            decls=decls,
             slots={d.name: k for k, d in enumerate(decls)},
             integral_locals={d.name for d in decls if any(map(integral_type, type_names(d)))},
             boolean_locals={d.name for d in decls if type_names(d) == ["bool"]},
-            element_types={p.name: type_names(p) for p in params
-                           if isinstance(p.type, c_ast.PtrDecl) and type_names(p)})
+            element_types={
+                p.name: type_names(p) for p in params if isinstance(p.type, c_ast.PtrDecl) and type_names(p)
+            },
+        )
 
 
-def _host_scalars(scalars: set[str], decls: list[c_ast.Decl],
-                  assigned: dict[str, c_ast.Node]) -> dict[str, c_ast.Node | None]:
+def _host_scalars(
+    scalars: set[str], decls: list[c_ast.Decl], assigned: dict[str, c_ast.Node]
+) -> dict[str, c_ast.Node | None]:
     """The scalar arguments, and the top-level locals never assigned whose definition the host can
     compute from them (`int64_t n = length * size;`), mapped to that definition."""
     out = dict.fromkeys(scalars)
@@ -117,15 +141,18 @@ def _assigned_before_use(items: list[c_ast.Node], name: str) -> bool:
             continue
         if isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ID):
             return item.lvalue.name == name and name not in uses(item.rvalue).ids
-        if any(name in ids(later) for later in items[position + 1:]):
+        if any(name in ids(later) for later in items[position + 1 :]):
             return False
         if isinstance(item, c_ast.For):
-            return not ids(c_ast.ExprList([n for n in (item.init, item.cond, item.next) if n])) & {name} \
-                and _assigned_before_use(block(item.stmt), name)
+            return not ids(c_ast.ExprList([n for n in (item.init, item.cond, item.next) if n])) & {
+                name
+            } and _assigned_before_use(block(item.stmt), name)
         if isinstance(item, c_ast.If) and name not in ids(item.cond):
-            return all(_assigned_before_use(block(branch), name)
-                       for branch in (item.iftrue, item.iffalse) if branch is not None
-                       and name in ids(branch))
+            return all(
+                _assigned_before_use(block(branch), name)
+                for branch in (item.iftrue, item.iffalse)
+                if branch is not None and name in ids(branch)
+            )
         return False
     return False
 
@@ -155,14 +182,18 @@ def _loop_shape(loop: c_ast.For, ctx: Analysis) -> tuple[str, Expr | None, Uses,
         name = call.name.name if isinstance(call.name, c_ast.ID) else "?"
         if block_copy(call) is not None:
             continue  # its destination range is checked like any other write
-        if name.startswith("std_") or name == "?" or (
-                name in ctx.helpers_writing and not _private_call(call, body.declared, ctx.pointers)):
+        if (
+            name.startswith("std_")
+            or name == "?"
+            or (name in ctx.helpers_writing and not _private_call(call, body.declared, ctx.pointers))
+        ):
             return var, count, body, f"calls '{name}', which writes memory"
     return var, count, body, None
 
 
-def parallel_loop(loop: c_ast.For, ctx: Analysis, live_after: set[str] = frozenset(),
-                  checks: RunTimeChecks | None = None) -> tuple[Expr | None, str | None]:
+def parallel_loop(
+    loop: c_ast.For, ctx: Analysis, live_after: set[str] = frozenset(), checks: RunTimeChecks | None = None
+) -> tuple[Expr | None, str | None]:
     """(iteration count, None) if the loop can run one thread per iteration, else (None, why)."""
     var, count, body, reason = _loop_shape(loop, ctx)
     if reason:
@@ -193,8 +224,7 @@ def _shared_places(body: Uses, rows: RowProver, pointers: set[str]) -> str | Non
     return None
 
 
-def shadows_for_check(loop: c_ast.For,
-                      counters: list[Counter] = ()) -> list[tuple[str, c_ast.Node, bool]] | None:
+def shadows_for_check(loop: c_ast.For, counters: list[Counter] = ()) -> list[tuple[str, c_ast.Node, bool]] | None:
     """For a parallel loop with failure checks: the (array, index, read first) places an iteration
     both writes and reads, which its check launch keeps in private shadows instead of memory. None
     when a shadow's index depends on the iteration's own locals (it could not be declared up
@@ -218,13 +248,18 @@ def _written_first(body: c_ast.Node, place: str) -> bool:
     iteration never reads the memory's old value)?"""
     for item in block(body):
         if place in text(item):
-            return (isinstance(item, c_ast.Assignment) and item.op == "=" and text(item.lvalue) == place
-                    and place not in text(item.rvalue))
+            return (
+                isinstance(item, c_ast.Assignment)
+                and item.op == "="
+                and text(item.lvalue) == place
+                and place not in text(item.rvalue)
+            )
     return False
 
 
-def scan_loop(loop: c_ast.For, ctx: Analysis, live_after: set[str] = frozenset(),
-              checks: RunTimeChecks | None = None) -> tuple[Expr | None, list[Counter], str | None]:
+def scan_loop(
+    loop: c_ast.For, ctx: Analysis, live_after: set[str] = frozenset(), checks: RunTimeChecks | None = None
+) -> tuple[Expr | None, list[Counter], str | None]:
     """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
     var, count, body, reason = _loop_shape(loop, ctx)
     if reason:
@@ -234,8 +269,16 @@ def scan_loop(loop: c_ast.For, ctx: Analysis, live_after: set[str] = frozenset()
     carried -= private
     rows = row_prover(loop, var, body, ctx.pointers, ctx.scalars, checks, private)
     counters, reason = find_counters(
-        loop.stmt, var, carried, ctx.slots, body.array_writes, rows.distinct,
-        body.declared | private, _keys(loop, var, rows.stable, ctx.scalars), rows.within)
+        loop.stmt,
+        var,
+        carried,
+        ctx.slots,
+        body.array_writes,
+        rows.distinct,
+        body.declared | private,
+        _keys(loop, var, rows.stable, ctx.scalars),
+        rows.within,
+    )
     reason = reason or _untyped_counter(counters, ctx) or _read_back(loop, var, body, counters)
     return (None, [], reason) if reason else (count, counters, None)
 
@@ -245,10 +288,12 @@ def _untyped_counter(counters: list[Counter], ctx: Analysis) -> str | None:
     last-value local), or a value in memory not of an integer type in every specialization (a
     floating-point sum would be reordered); None if every counter is integral."""
     for counter in counters:
-        array = counter.place.lstrip("*").split("[")[0].strip() \
-            if counter.kind in ("memory", "running", "keyed") else None
+        array = (
+            counter.place.lstrip("*").split("[")[0].strip() if counter.kind in ("memory", "running", "keyed") else None
+        )
         if counter.kind == "local" and counter.name not in ctx.integral_locals | (
-                ctx.boolean_locals if counter.op == "last" else set()):
+            ctx.boolean_locals if counter.op == "last" else set()
+        ):
             return f"counter '{counter.name}' is not of an integer type"
         if array is not None and not ctx.integral(array):
             return f"running value in '{array}' is not of an integer type in every specialization"
@@ -286,8 +331,11 @@ def _self_updates(body: c_ast.Node) -> dict[str, int]:
     for node in walk(body):
         if isinstance(node, c_ast.Assignment) and isinstance(node.lvalue, c_ast.ArrayRef):
             place = text(node.lvalue)
-            out[place] = out.get(place, 0) + (node.op != "=") + sum(
-                isinstance(n, c_ast.ArrayRef) and text(n) == place for n in walk(node.rvalue))
+            out[place] = (
+                out.get(place, 0)
+                + (node.op != "=")
+                + sum(isinstance(n, c_ast.ArrayRef) and text(n) == place for n in walk(node.rvalue))
+            )
     return out
 
 
@@ -326,8 +374,9 @@ def _has_loop(node: c_ast.Node) -> bool:
     return any(isinstance(n, (c_ast.For, c_ast.While, c_ast.DoWhile)) for n in walk(node))
 
 
-def _loop_step(loop: c_ast.For, ctx: Analysis, guard: Expr | None,
-               live_after: set[str]) -> tuple[Step | None, str | None]:
+def _loop_step(
+    loop: c_ast.For, ctx: Analysis, guard: Expr | None, live_after: set[str]
+) -> tuple[Step | None, str | None]:
     """The parallel or count-scan-fill step of a loop, or None and why no rule applies."""
     checks, counters = RunTimeChecks(), []
     count, reason = parallel_loop(loop, ctx, live_after, checks)
@@ -338,9 +387,17 @@ def _loop_step(loop: c_ast.For, ctx: Analysis, guard: Expr | None,
     if count is None:
         return None, reason
     kind = "scan" if counters else "parallel"
-    step = Step(kind, [loop], count=count, loop=loop, counters=counters, guard=guard,
-                segments=_checked_segments(checks), requires=expr.all_of(checks.requires),
-                first=host_expr(init_value(loop), ctx.scalars))
+    step = Step(
+        kind,
+        [loop],
+        count=count,
+        loop=loop,
+        counters=counters,
+        guard=guard,
+        segments=_checked_segments(checks),
+        requires=expr.all_of(checks.requires),
+        first=host_expr(init_value(loop), ctx.scalars),
+    )
     if kind == "parallel" and has_failure(loop):
         shadows = shadows_for_check(loop)
         step.checked, step.shadows = shadows is not None, shadows or []
@@ -354,6 +411,7 @@ def _loop_step(loop: c_ast.For, ctx: Analysis, guard: Expr | None,
 def _checked_segments(checks: RunTimeChecks) -> list[Segment]:
     """The row ranges the run-time checks name, in a fixed order: `[A[i], B[i])` ordered (and
     disjoint, unless it only needs to be ordered), then those no longer than a bound."""
+
     def segment(start: tuple[str, int], end: str, stop: tuple[str, int], **more) -> Segment:
         return Segment(RowRef(*start), **{end: RowRef(*stop)}, **more)
 
@@ -377,7 +435,7 @@ class _Planner:
         """Plan each statement of `items` under `guard`; `after` is what statements after
         `items` read."""
         for position, stmt in enumerate(items):
-            live_after = after | {n for later in items[position + 1:] for n in uses(later).ids}
+            live_after = after | {n for later in items[position + 1 :] for n in uses(later).ids}
             if isinstance(stmt, c_ast.Return) and is_call(stmt.expr, "success") and guard is None:
                 continue
             if isinstance(stmt, c_ast.For):
@@ -385,8 +443,9 @@ class _Planner:
             elif isinstance(stmt, c_ast.If) and _has_loop(stmt):
                 self.plan_branch(stmt, guard, live_after)
             else:
-                self.add_serial(stmt, guard, "a loop nested in a top-level statement other than a loop"
-                                if _has_loop(stmt) else None)
+                self.add_serial(
+                    stmt, guard, "a loop nested in a top-level statement other than a loop" if _has_loop(stmt) else None
+                )
 
     def plan_loop(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> None:
         """A top-level loop, after the rewrites (forwarded stores, previous values): its parallel
@@ -440,9 +499,14 @@ class _Planner:
             steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
 
 
-def plan_steps(func: c_ast.FuncDef, scalars: set[str], helpers_writing: set[str],
-               pointers: set[str] = frozenset(), integral=lambda array: False,
-               integral_type=INTEGER_TYPES.__contains__) -> tuple[list[Step], list[c_ast.Decl]]:
+def plan_steps(
+    func: c_ast.FuncDef,
+    scalars: set[str],
+    helpers_writing: set[str],
+    pointers: set[str] = frozenset(),
+    integral=lambda array: False,
+    integral_type=INTEGER_TYPES.__contains__,
+) -> tuple[list[Step], list[c_ast.Decl]]:
     """Split the body into steps (parallel loops, count-scan-fill loops, serial runs of the
     rest) and return them with the top-level locals that live in the spill buffer."""
     ctx = Analysis.of(func, scalars, helpers_writing, pointers, integral, integral_type)

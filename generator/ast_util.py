@@ -54,6 +54,9 @@ def block(node: c_ast.Node) -> list[c_ast.Node]:
 
 def read_names(node: c_ast.Node) -> set[str]:
     """Names whose value a tree may read: every mention but the target of a plain `=`."""
-    targets = {id(n.lvalue) for n in walk(node)
-               if isinstance(n, c_ast.Assignment) and n.op == "=" and isinstance(n.lvalue, c_ast.ID)}
+    targets = {
+        id(n.lvalue)
+        for n in walk(node)
+        if isinstance(n, c_ast.Assignment) and n.op == "=" and isinstance(n.lvalue, c_ast.ID)
+    }
     return {n.name for n in walk(node) if isinstance(n, c_ast.ID) and id(n) not in targets}

@@ -34,15 +34,15 @@ from akcuda.generator.cuda_generator import is_call
 
 @dataclass
 class Counter:
-    kind: str            # where it lives: "local" | "memory" | "running" | "keyed" (`X[key]`),
-                         # or a helper row: "flag" (of a "last"), "key" (of a "keyed")
-    name: str            # the variable the emitted body advances
-    place: str = ""      # memory: the C lvalue text; running: the array name
-    slot: int = -1       # local: its slot in the spilled-locals buffer
-    base: str = ""       # running at a local counter k: k (the sum is read back as X[k - 1]);
-                         # keyed: the key as an expression over the iteration's inputs
-    op: str = "sum"      # "sum" (scanned) | "max" | "min" (reduced) | "last" + "seen" (below)
-                         # | "speculated" + "actual": a sum whose advances are known up front
+    kind: str  # where it lives: "local" | "memory" | "running" | "keyed" (`X[key]`),
+    # or a helper row: "flag" (of a "last"), "key" (of a "keyed")
+    name: str  # the variable the emitted body advances
+    place: str = ""  # memory: the C lvalue text; running: the array name
+    slot: int = -1  # local: its slot in the spilled-locals buffer
+    base: str = ""  # running at a local counter k: k (the sum is read back as X[k - 1]);
+    # keyed: the key as an expression over the iteration's inputs
+    op: str = "sum"  # "sum" (scanned) | "max" | "min" (reduced) | "last" + "seen" (below)
+    # | "speculated" + "actual": a sum whose advances are known up front
 
     @property
     def target(self) -> str:
@@ -68,7 +68,7 @@ def _advance(stmt: c_ast.Node) -> tuple[c_ast.Node, c_ast.Node] | None:
         terms = _signed_terms(stmt.rvalue)
         own = [k for k, (sign, term) in enumerate(terms) if sign > 0 and text(_uncast(term)) == target]
         if len(own) == 1 and len(terms) > 1:
-            rest = terms[:own[0]] + terms[own[0] + 1:]
+            rest = terms[: own[0]] + terms[own[0] + 1 :]
             if not any(text(t) == target for _, t in rest):
                 return stmt.lvalue, rebuild(rest)
     return None
@@ -183,10 +183,17 @@ def _statements(node: c_ast.Node):
         yield node
 
 
-def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dict[str, int],
-                  writes: list[tuple[str, c_ast.Node, c_ast.Node]], per_iteration,
-                  private: set[str] = frozenset(), key_of=lambda index: None,
-                  within=lambda offset, amount: False) -> tuple[list[Counter], str | None]:
+def find_counters(
+    body: c_ast.Node,
+    var: str,
+    carried: set[str],
+    top_locals: dict[str, int],
+    writes: list[tuple[str, c_ast.Node, c_ast.Node]],
+    per_iteration,
+    private: set[str] = frozenset(),
+    key_of=lambda index: None,
+    within=lambda offset, amount: False,
+) -> tuple[list[Counter], str | None]:
     """The counters of a loop body, or the reason it has state that is not a counter.
     `key_of(index)` is the C text of an index fixed for the whole iteration (over its inputs),
     or None: a counter at such a place is *keyed*, one running count per key.
@@ -196,8 +203,15 @@ def find_counters(body: c_ast.Node, var: str, carried: set[str], top_locals: dic
     counters, reason = _local_counters(body, carried, top_locals, extrema, key_of)
     if reason:
         return [], reason
-    counters += _memory_counters(body, var, {var} | carried | set(private), extrema,
-                                 {c.name for c in counters if c.op == "sum"}, key_of, len(counters))
+    counters += _memory_counters(
+        body,
+        var,
+        {var} | carried | set(private),
+        extrema,
+        {c.name for c in counters if c.op == "sum"},
+        key_of,
+        len(counters),
+    )
     reason = _misused(body, var, counters) or _stray_write(body, counters, writes, per_iteration, within)
     return ([], reason) if reason else (counters, None)
 
@@ -212,8 +226,9 @@ def _extrema(body: c_ast.Node) -> dict[str, str]:
     return out
 
 
-def _local_counters(body: c_ast.Node, carried: set[str], top_locals: dict[str, int], extrema: dict[str, str],
-                    key_of) -> tuple[list[Counter], str | None]:
+def _local_counters(
+    body: c_ast.Node, carried: set[str], top_locals: dict[str, int], extrema: dict[str, str], key_of
+) -> tuple[list[Counter], str | None]:
     """The carried top-level locals as counters: only ever assigned (`last`, with a flag row),
     read as a position (`speculated`, with a row of actual advances), else advanced or a running
     extremum; or why a carried name is not a counter."""
@@ -237,8 +252,9 @@ def _local_counters(body: c_ast.Node, carried: set[str], top_locals: dict[str, i
     return counters, None
 
 
-def _memory_counters(body: c_ast.Node, var: str, varying: set[str], extrema: dict[str, str],
-                     advanced: set[str], key_of, first: int) -> list[Counter]:
+def _memory_counters(
+    body: c_ast.Node, var: str, varying: set[str], extrema: dict[str, str], advanced: set[str], key_of, first: int
+) -> list[Counter]:
     """Counters in memory, numbered from `first`: `*total += m` or a running extremum at a place
     not indexed by `varying` names (memory), `current[tag]++` at a key the iteration fixes
     (keyed, with its key row), `X[i + 1] = X[i] + m` or `X[k] = X[k - 1] + m` at an `advanced`
@@ -273,22 +289,34 @@ def _misused(body: c_ast.Node, var: str, counters: list[Counter]) -> str | None:
     place, a running sum at a counter not stored just before it advances, an extremum also
     advanced, or a counter used other than as an advance, a position or a value; else None."""
     for counter in counters:
-        reason = (_keyed_alone(body, counter) if counter.kind == "keyed" else
-                  _running_in_step(body, var, counter) if counter.kind == "running" and counter.base else None)
+        reason = (
+            _keyed_alone(body, counter)
+            if counter.kind == "keyed"
+            else _running_in_step(body, var, counter)
+            if counter.kind == "running" and counter.base
+            else None
+        )
         if reason:
             return reason
-    mixed = [c.target for c in counters if c.op in ("max", "min") and any(
-        _advance(stmt) and text(_advance(stmt)[0]) == c.target for stmt in _statements(body))]
+    mixed = [
+        c.target
+        for c in counters
+        if c.op in ("max", "min")
+        and any(_advance(stmt) and text(_advance(stmt)[0]) == c.target for stmt in _statements(body))
+    ]
     if mixed:
         return f"'{mixed[0]}' is both a running extremum and advanced"
-    checker = _CounterUses(_counted(counters) - {c.name for c in counters if c.op == "speculated"},
-                           {c.name for c in counters if c.op == "last"})
+    checker = _CounterUses(
+        _counted(counters) - {c.name for c in counters if c.op == "speculated"},
+        {c.name for c in counters if c.op == "last"},
+    )
     checker.visit(body)
     return checker.problem
 
 
-def _stray_write(body: c_ast.Node, counters: list[Counter], writes: list[tuple[str, c_ast.Node, c_ast.Node]],
-                 per_iteration, within) -> str | None:
+def _stray_write(
+    body: c_ast.Node, counters: list[Counter], writes: list[tuple[str, c_ast.Node, c_ast.Node]], per_iteration, within
+) -> str | None:
     """A write (other than to a counter) neither distinct per iteration nor inside its counter's
     advance, else None."""
     names = _counted(counters)
@@ -307,6 +335,7 @@ def _stray_write(body: c_ast.Node, counters: list[Counter], writes: list[tuple[s
 
 def _assigned_as_statements(body: c_ast.Node, name: str) -> bool:
     """Is every assignment to `name` a statement of its own (so count can mark it)?"""
+
     def assigns(node: c_ast.Node) -> bool:
         return isinstance(node, c_ast.Assignment) and text(node.lvalue) == name
 
@@ -322,8 +351,15 @@ def _nominal_advance(body: c_ast.Node, name: str, key_of) -> str | None:
     for loop in (n for n in walk(body) if isinstance(n, c_ast.For)):
         init = loop.init.decls if isinstance(loop.init, c_ast.DeclList) else []
         cond = loop.cond
-        if not (len(init) == 1 and loop.next is None and isinstance(cond, c_ast.BinaryOp) and cond.op == "<"
-                and text(cond.left) == name and text(cond.right) == init[0].name and init[0].init is not None):
+        if not (
+            len(init) == 1
+            and loop.next is None
+            and isinstance(cond, c_ast.BinaryOp)
+            and cond.op == "<"
+            and text(cond.left) == name
+            and text(cond.right) == init[0].name
+            and init[0].init is not None
+        ):
             continue
         terms = _signed_terms(init[0].init)
         rest = [(sign, t) for sign, t in terms if text(t) != name]
@@ -364,8 +400,12 @@ def _extremum(stmt: c_ast.Node) -> tuple[str, c_ast.Node, c_ast.Node] | None:
     """(op, target, value) of a running maximum or minimum:
     `if (P < E) P = E;` (max), `if (P > E) P = E;` (min), either way round, or
     `x = (x < v) ? x : v;` (min) and its mirror images."""
-    if isinstance(stmt, c_ast.If) and stmt.iffalse is None and isinstance(stmt.cond, c_ast.BinaryOp) \
-            and stmt.cond.op in _PICKS_LARGER:
+    if (
+        isinstance(stmt, c_ast.If)
+        and stmt.iffalse is None
+        and isinstance(stmt.cond, c_ast.BinaryOp)
+        and stmt.cond.op in _PICKS_LARGER
+    ):
         inner = stmt.iftrue.block_items if isinstance(stmt.iftrue, c_ast.Compound) else [stmt.iftrue]
         if not (inner and len(inner) == 1 and isinstance(inner[0], c_ast.Assignment) and inner[0].op == "="):
             return None
@@ -460,11 +500,16 @@ class Mode(str, enum.Enum):
     """The launch a rewritten loop body is for."""
 
     COUNT = "count"  # stores suppressed: how far each counter advances
-    FILL = "fill"    # from the scanned starting values, storing
+    FILL = "fill"  # from the scanned starting values, storing
 
 
-def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: Mode | str,
-            shadows: list[tuple[str, c_ast.Node, bool]] = ()) -> c_ast.Node:
+def rewrite(
+    body: c_ast.Node,
+    var: str,
+    counters: list[Counter],
+    mode: Mode | str,
+    shadows: list[tuple[str, c_ast.Node, bool]] = (),
+) -> c_ast.Node:
     """A copy of the loop body for `count` or `fill` (`mode`, a Mode or its value): memory
     counters and running sums become private variables; in `count` every other store is
     dropped, except to places the iteration reads back, which go to private shadows declared up
@@ -478,8 +523,9 @@ def rewrite(body: c_ast.Node, var: str, counters: list[Counter], mode: Mode | st
     return body
 
 
-def _with_shadows(body: c_ast.Node,
-                  shadows: list[tuple[str, c_ast.Node, bool]]) -> tuple[c_ast.Compound, dict[str, str]]:
+def _with_shadows(
+    body: c_ast.Node, shadows: list[tuple[str, c_ast.Node, bool]]
+) -> tuple[c_ast.Compound, dict[str, str]]:
     """`{ ... }` -> `{ auto akc_shadow0 = X[i]; ... }` and {'X[i]': 'akc_shadow0'}: a private
     shadow per (array, index, read_first) place, initialized from memory only when the C
     iteration reads it first, else `akc_zero_of(X)` (no access the C does not make)."""
@@ -489,8 +535,11 @@ def _with_shadows(body: c_ast.Node,
         place = c_ast.ArrayRef(c_ast.ID(array), copy.deepcopy(index))
         names[text(place)] = name
         initial = place if read_first else c_ast.FuncCall(c_ast.ID("akc_zero_of"), c_ast.ExprList([c_ast.ID(array)]))
-        declared.append(c_ast.Decl(name, [], [], [], [], c_ast.TypeDecl(
-            name, [], None, c_ast.IdentifierType(["auto"])), initial, None))
+        declared.append(
+            c_ast.Decl(
+                name, [], [], [], [], c_ast.TypeDecl(name, [], None, c_ast.IdentifierType(["auto"])), initial, None
+            )
+        )
     items = (body.block_items or []) if isinstance(body, c_ast.Compound) else [body]
     return c_ast.Compound(declared + items), names
 
@@ -509,8 +558,16 @@ class _Rewrite(c_ast.NodeVisitor):
         self.extrema = {c.target: c for c in counters if c.op in ("max", "min")}
         self.advanced = {c.target for c in counters if c.kind != "running" and c.op == "sum"}
         self.seen = {c.name: flag.name for c, flag in zip(counters, counters[1:], strict=False) if c.op == "last"}
-        self.patterns = (self.mark_last_value, self.read_shadow, self.reduce_extremum, self.keep_memory_advance,
-                         self.rename_memory_counter, self.sum_running, self.keep_shadow_store, self.drop_store)
+        self.patterns = (
+            self.mark_last_value,
+            self.read_shadow,
+            self.reduce_extremum,
+            self.keep_memory_advance,
+            self.rename_memory_counter,
+            self.sum_running,
+            self.keep_shadow_store,
+            self.drop_store,
+        )
 
     def generic_visit(self, node: c_ast.Node) -> None:
         for name, child in node.children():
@@ -532,8 +589,13 @@ class _Rewrite(c_ast.NodeVisitor):
 
     def mark_last_value(self, node: c_ast.Node) -> c_ast.Node | None:
         """count, x a last-value local: `x = e;` -> `{ x = e; akc_seen1 = akc_tid; }`."""
-        if not (self.mode is Mode.COUNT and isinstance(node, c_ast.Assignment) and node.op == "="
-                and isinstance(node.lvalue, c_ast.ID) and node.lvalue.name in self.seen):
+        if not (
+            self.mode is Mode.COUNT
+            and isinstance(node, c_ast.Assignment)
+            and node.op == "="
+            and isinstance(node.lvalue, c_ast.ID)
+            and node.lvalue.name in self.seen
+        ):
             return None
         mark = c_ast.Assignment("=", c_ast.ID(self.seen[node.lvalue.name]), c_ast.ID("akc_tid"))
         return c_ast.Compound([node, mark], coord=node.coord)
@@ -554,9 +616,20 @@ class _Rewrite(c_ast.NodeVisitor):
             return c_ast.EmptyStatement(coord=node.coord)
         counter, value = self.extrema[text(found[1])], found[2]
         ctr = c_ast.ID(counter.name, coord=node.coord)
-        call = c_ast.FuncCall(c_ast.ID(f"akc_{counter.op}"), c_ast.ExprList(
-            [ctr, c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
-                None, [], None, c_ast.IdentifierType(["int64_t"]))), value)]))
+        call = c_ast.FuncCall(
+            c_ast.ID(f"akc_{counter.op}"),
+            c_ast.ExprList(
+                [
+                    ctr,
+                    c_ast.Cast(
+                        c_ast.Typename(
+                            None, [], None, c_ast.TypeDecl(None, [], None, c_ast.IdentifierType(["int64_t"]))
+                        ),
+                        value,
+                    ),
+                ]
+            ),
+        )
         return c_ast.Assignment("=", ctr, call, coord=node.coord)
 
     def keep_memory_advance(self, node: c_ast.Node) -> c_ast.Node | None:

@@ -39,8 +39,7 @@ class TranslationError(Exception):
 
 
 def is_call(node: c_ast.Node | None, name: str) -> bool:
-    return (isinstance(node, c_ast.FuncCall) and isinstance(node.name, c_ast.ID)
-            and node.name.name == name)
+    return isinstance(node, c_ast.FuncCall) and isinstance(node.name, c_ast.ID) and node.name.name == name
 
 
 class Normalizer(c_ast.NodeVisitor):
@@ -65,8 +64,7 @@ class Normalizer(c_ast.NodeVisitor):
             if getattr(inner.type, "names", None) == ["void"] and inner is param.type:
                 continue  # `f(void)`
             inner.declname = f"akc_unnamed{k}"
-            params[k] = c_ast.Decl(inner.declname, param.quals, [], [], [], param.type, None, None,
-                                   coord=param.coord)
+            params[k] = c_ast.Decl(inner.declname, param.quals, [], [], [], param.type, None, None, coord=param.coord)
         self.generic_visit(node)
 
 
@@ -79,8 +77,14 @@ def _stored(lvalue: c_ast.Node) -> c_ast.FuncCall:
 class CudaGenerator(c_generator.CGenerator):
     """CGenerator that writes CUDA C++ for one kernel family."""
 
-    def __init__(self, kernel: str, call_template_args: dict[tuple[str, int, str], list[str]],
-                 messages: list[str], step: int = 0, mode: str = "plain"):
+    def __init__(
+        self,
+        kernel: str,
+        call_template_args: dict[tuple[str, int, str], list[str]],
+        messages: list[str],
+        step: int = 0,
+        mode: str = "plain",
+    ):
         super().__init__()
         self.kernel = kernel
         self.call_template_args = call_template_args
@@ -145,9 +149,14 @@ class CudaGenerator(c_generator.CGenerator):
         identity, attempt = (self.expression(a) for a in args[1:3])
         line = call.coord.line if call.coord else 0
         # fill knows it is the first failing iteration (later ones do not run): it reports directly
-        return macros().fail(step=self.step, direct=self.mode == "fill",
-                             message=self.messages.index(message), identity=identity,
-                             attempt=attempt, line=line)
+        return macros().fail(
+            step=self.step,
+            direct=self.mode == "fill",
+            message=self.messages.index(message),
+            identity=identity,
+            attempt=attempt,
+            line=line,
+        )
 
     # Stores to memory go through AKC_STORE (`_stored`).
     def visit_Assignment(self, n: c_ast.Assignment) -> str:

@@ -136,15 +136,23 @@ BLOCK_COPIES = ("std_memcpy", "std_memset")
 
 def block_copy(call: c_ast.FuncCall) -> tuple[c_ast.ArrayRef, c_ast.Node | None, c_ast.Node] | None:
     """`memcpy(&X[d], &Y[e], n * sizeof(T))` -> (X[d], Y[e], n); memset -> (X[d], None, n)."""
-    if not (isinstance(call.name, c_ast.ID) and call.name.name in BLOCK_COPIES and call.args
-            and len(call.args.exprs) == 3):
+    if not (
+        isinstance(call.name, c_ast.ID) and call.name.name in BLOCK_COPIES and call.args and len(call.args.exprs) == 3
+    ):
         return None
     destination, middle, size = call.args.exprs
-    if not (isinstance(destination, c_ast.UnaryOp) and destination.op == "&"
-            and isinstance(destination.expr, c_ast.ArrayRef)):
+    if not (
+        isinstance(destination, c_ast.UnaryOp)
+        and destination.op == "&"
+        and isinstance(destination.expr, c_ast.ArrayRef)
+    ):
         return None
-    if not (isinstance(size, c_ast.BinaryOp) and size.op == "*" and isinstance(size.right, c_ast.UnaryOp)
-            and size.right.op == "sizeof"):
+    if not (
+        isinstance(size, c_ast.BinaryOp)
+        and size.op == "*"
+        and isinstance(size.right, c_ast.UnaryOp)
+        and size.right.op == "sizeof"
+    ):
         return None
     if call.name.name == "std_memset":
         return destination.expr, None, size.left
@@ -163,8 +171,20 @@ def same_text(a: c_ast.Node, b: c_ast.Node) -> bool:
     return text(a) == text(b)
 
 
-INTEGER_TYPES = {"int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t",
-                 "uint64_t", "size_t", "int", "long", "unsigned"}
+INTEGER_TYPES = {
+    "int8_t",
+    "uint8_t",
+    "int16_t",
+    "uint16_t",
+    "int32_t",
+    "uint32_t",
+    "int64_t",
+    "uint64_t",
+    "size_t",
+    "int",
+    "long",
+    "unsigned",
+}
 
 
 def type_names(decl: c_ast.Decl) -> list[str]:
@@ -195,15 +215,24 @@ def counting_var(loop: c_ast.For, clipped: bool = False) -> str | None:
     cond, step = loop.cond, loop.next
     while clipped and isinstance(cond, c_ast.BinaryOp) and cond.op == "&&":
         cond = cond.left
-    if not (isinstance(cond, c_ast.BinaryOp) and cond.op in ("<", "<=")
-            and isinstance(cond.left, c_ast.ID) and cond.left.name == var):
+    if not (
+        isinstance(cond, c_ast.BinaryOp)
+        and cond.op in ("<", "<=")
+        and isinstance(cond.left, c_ast.ID)
+        and cond.left.name == var
+    ):
         return None
     increments = (
-        isinstance(step, c_ast.UnaryOp) and step.op in ("p++", "++")
-        and isinstance(step.expr, c_ast.ID) and step.expr.name == var
+        isinstance(step, c_ast.UnaryOp)
+        and step.op in ("p++", "++")
+        and isinstance(step.expr, c_ast.ID)
+        and step.expr.name == var
     ) or (
-        isinstance(step, c_ast.Assignment) and step.op == "+=" and isinstance(step.lvalue, c_ast.ID)
-        and step.lvalue.name == var and isinstance(step.rvalue, c_ast.Constant)
+        isinstance(step, c_ast.Assignment)
+        and step.op == "+="
+        and isinstance(step.lvalue, c_ast.ID)
+        and step.lvalue.name == var
+        and isinstance(step.rvalue, c_ast.Constant)
         and step.rvalue.value == "1"
     )
     if not increments or var in uses(loop.stmt).written_ids:
@@ -221,8 +250,11 @@ def loop_bound(loop: c_ast.For) -> tuple[str, c_ast.Node]:
 
 def loop_ranges(body: c_ast.Node) -> dict[str, tuple[c_ast.Node, c_ast.Node]]:
     """Inner loop variables `for (j = lo; j < hi; j++)` that the body never reassigns -> (lo, hi)."""
-    return {var: (init_value(node), node.cond.right) for node in walk(body)
-            if isinstance(node, c_ast.For) and (var := counting_var(node)) and node.cond.op == "<"}
+    return {
+        var: (init_value(node), node.cond.right)
+        for node in walk(body)
+        if isinstance(node, c_ast.For) and (var := counting_var(node)) and node.cond.op == "<"
+    }
 
 
 def row_element(node: c_ast.Node, var: str, pointers: set[str]) -> tuple[str, int] | None:
@@ -250,9 +282,14 @@ def private_definitions(body: c_ast.Node) -> dict[str, c_ast.Node]:
     assigned = set(found.written_ids) - loop_vars
     decls = [n for n in walk(body) if isinstance(n, c_ast.Decl)]
     names = [d.name for d in decls]
-    return {d.name: d.init for d in decls
-            if d.init is not None and names.count(d.name) == 1 and d.name not in found.written_ids
-            and not ids(d.init) & assigned}
+    return {
+        d.name: d.init
+        for d in decls
+        if d.init is not None
+        and names.count(d.name) == 1
+        and d.name not in found.written_ids
+        and not ids(d.init) & assigned
+    }
 
 
 def inline(node: c_ast.Node, definitions: dict[str, c_ast.Node]) -> c_ast.Node:
@@ -274,5 +311,7 @@ def over_inputs(node: c_ast.Node, var: str, stable: set[str], scalars) -> bool:
     those alone (so any launch of the loop can compute it again for iteration `var`)?"""
     arrays = [n for n in walk(node) if isinstance(n, c_ast.ArrayRef)]
     allowed = {var} | set(scalars)
-    return all(isinstance(a.name, c_ast.ID) and a.name.name in stable and ids(a.subscript) <= allowed
-               for a in arrays) and ids(node) - {a.name.name for a in arrays} <= allowed
+    return (
+        all(isinstance(a.name, c_ast.ID) and a.name.name in stable and ids(a.subscript) <= allowed for a in arrays)
+        and ids(node) - {a.name.name for a in arrays} <= allowed
+    )

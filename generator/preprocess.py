@@ -18,10 +18,18 @@ STUBS = Path(__file__).with_name("stubs")
 
 # Names pycparser must know as types; the emitter prints them back unchanged.
 PRELUDE_TYPES = {
-    "int8_t": "signed char", "uint8_t": "unsigned char", "int16_t": "short",
-    "uint16_t": "unsigned short", "int32_t": "int", "uint32_t": "unsigned int",
-    "int64_t": "long long", "uint64_t": "unsigned long long", "size_t": "unsigned long",
-    "bool": "_Bool", "ERROR": "int", "akc_auto": "int",
+    "int8_t": "signed char",
+    "uint8_t": "unsigned char",
+    "int16_t": "short",
+    "uint16_t": "unsigned short",
+    "int32_t": "int",
+    "uint32_t": "unsigned int",
+    "int64_t": "long long",
+    "uint64_t": "unsigned long long",
+    "size_t": "unsigned long",
+    "bool": "_Bool",
+    "ERROR": "int",
+    "akc_auto": "int",
 }
 
 
@@ -92,8 +100,7 @@ def _matching_paren(text: str, open_at: int) -> int:
 
 
 _TEMPLATE = re.compile(r"\btemplate\s*<([^<>]*)>")
-_WRAPPER = re.compile(
-    r"\bERROR\s+(\w+)\s*\(([^()]*)\)\s*\{\s*return\s+(\w+)\s*(?:<([^<>]*)>)?\s*\([^;]*\)\s*;\s*\}")
+_WRAPPER = re.compile(r"\bERROR\s+(\w+)\s*\(([^()]*)\)\s*\{\s*return\s+(\w+)\s*(?:<([^<>]*)>)?\s*\([^;]*\)\s*;\s*\}")
 _STATIC_CAST = re.compile(r"\bstatic_cast\s*<([^<>]*)>\s*\(")
 _TEMPLATE_CALL = re.compile(r"\b(\w+)\s*<([^<>;()]*)>\s*\(")
 _BRACE_INIT = re.compile(r"\b(\w+)\s*\{([^{}]*)\}")
@@ -139,7 +146,7 @@ def preprocess(path: Path, include_dirs: list[Path]) -> Preprocessed:
 
     def template_decl(match: re.Match) -> str:
         params = [p.split()[-1] for p in _split_args(match.group(1))]
-        head = re.match(r"\s*(?:inline\s+)?[\w:]+[\s*&]+(\w+)\s*\(", text[match.end():])
+        head = re.match(r"\s*(?:inline\s+)?[\w:]+[\s*&]+(\w+)\s*\(", text[match.end() :])
         if head and params:
             out.templates[head.group(1)] = params
         return _blank(match.group(0))
@@ -153,8 +160,8 @@ def preprocess(path: Path, include_dirs: list[Path]) -> Preprocessed:
 
     while (match := _STATIC_CAST.search(text)) is not None:
         close = _matching_paren(text, match.end() - 1)
-        inner = text[match.end():close]
-        text = f"{text[:match.start()]}(({match.group(1)})({inner}){text[close:]}"
+        inner = text[match.end() : close]
+        text = f"{text[: match.start()]}(({match.group(1)})({inner}){text[close:]}"
     lines = _line_map(text)
 
     def template_call(match: re.Match) -> str:
@@ -168,8 +175,8 @@ def preprocess(path: Path, include_dirs: list[Path]) -> Preprocessed:
     text = _TEMPLATE_CALL.sub(template_call, text)
     type_names = set(PRELUDE_TYPES) | {p for ps in out.templates.values() for p in ps}
     text = _BRACE_INIT.sub(
-        lambda m: f"(({m.group(1)})({m.group(2).strip() or 0}))" if m.group(1) in type_names
-        else m.group(0), text)
+        lambda m: f"(({m.group(1)})({m.group(2).strip() or 0}))" if m.group(1) in type_names else m.group(0), text
+    )
     text = re.sub(r"\b__restrict__\b", "restrict", text)
     text = re.sub(r"\bauto\b", "akc_auto", text)
     text = re.sub(r"\bstd::(\w+)", r"std_\1", text)

@@ -17,8 +17,13 @@ TEMPLATES = Path(__file__).with_name("templates")
 @functools.cache
 def environment() -> jinja2.Environment:
     """The shared environment: strict about undefined names, block tags own no whitespace."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
 
 
 @functools.cache

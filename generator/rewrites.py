@@ -15,8 +15,9 @@ from akcuda.generator.loops import counting_var, host_expr, init_value, inline, 
 from akcuda.plan.expr import Binary, Expr, Memory
 
 
-def previous_values(loop: c_ast.For, decls: dict[str, c_ast.Decl], scalars: dict, pointers: set[str],
-                    live_after: set[str]) -> c_ast.For | None:
+def previous_values(
+    loop: c_ast.For, decls: dict[str, c_ast.Decl], scalars: dict, pointers: set[str], live_after: set[str]
+) -> c_ast.For | None:
     """A copy of the loop where a top-level local `x` that the body reads and, as its last
     statement, sets from this iteration's inputs (`x = e`, as in `previous = offsets[i]`) is
     read instead as the previous iteration's `e` (its value before the loop in the first), so
@@ -36,9 +37,13 @@ def previous_values(loop: c_ast.For, decls: dict[str, c_ast.Decl], scalars: dict
     for item in items[:-1]:  # this iteration's values, each set once at the top level
         if isinstance(item, c_ast.Decl) and item.init is not None and item.name not in assigned:
             once[item.name] = item.init
-        elif isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ID) \
-                and sum(isinstance(n, c_ast.Assignment) and text(n.lvalue) == item.lvalue.name
-                        for n in walk(loop.stmt)) == 1:
+        elif (
+            isinstance(item, c_ast.Assignment)
+            and item.op == "="
+            and isinstance(item.lvalue, c_ast.ID)
+            and sum(isinstance(n, c_ast.Assignment) and text(n.lvalue) == item.lvalue.name for n in walk(loop.stmt))
+            == 1
+        ):
             once[item.lvalue.name] = item.rvalue
     value = inline(last.rvalue, once)
     stable = pointers - written_anywhere(uses(loop.stmt))
@@ -48,8 +53,9 @@ def previous_values(loop: c_ast.For, decls: dict[str, c_ast.Decl], scalars: dict
     private = f"akc_previous_{name}"
     decl = copy.deepcopy(decls[name])
     decl.name = _declared(decl).declname = private
-    decl.init = c_ast.TernaryOp(c_ast.BinaryOp("==", c_ast.ID(var), copy.deepcopy(init_value(loop))),
-                                c_ast.ID(name), before)
+    decl.init = c_ast.TernaryOp(
+        c_ast.BinaryOp("==", c_ast.ID(var), copy.deepcopy(init_value(loop))), c_ast.ID(name), before
+    )
     body = [decl] + [_substitute(item, _named(name), c_ast.ID(private)) for item in items[:-1]]
     return c_ast.For(loop.init, loop.cond, loop.next, c_ast.Compound(body, coord=loop.stmt.coord), coord=loop.coord)
 
@@ -90,21 +96,34 @@ def forwarded_stores(loop: c_ast.For, element_types: dict[str, list[str]]) -> c_
     var, items = counting_var(loop), list(block(loop.stmt))
     changed = False
     for k, item in enumerate(items):
-        if not (isinstance(item, c_ast.Assignment) and item.op == "=" and isinstance(item.lvalue, c_ast.ArrayRef)
-                and text(item.lvalue.subscript) == var and isinstance(item.rvalue, c_ast.ID)
-                and text(item.lvalue.name) in element_types):
+        if not (
+            isinstance(item, c_ast.Assignment)
+            and item.op == "="
+            and isinstance(item.lvalue, c_ast.ArrayRef)
+            and text(item.lvalue.subscript) == var
+            and isinstance(item.rvalue, c_ast.ID)
+            and text(item.lvalue.name) in element_types
+        ):
             continue
         place, local = text(item.lvalue), item.rvalue.name
-        value = c_ast.Cast(c_ast.Typename(None, [], None, c_ast.TypeDecl(
-            None, [], None, c_ast.IdentifierType(element_types[text(item.lvalue.name)]))), c_ast.ID(local))
+        value = c_ast.Cast(
+            c_ast.Typename(
+                None,
+                [],
+                None,
+                c_ast.TypeDecl(None, [], None, c_ast.IdentifierType(element_types[text(item.lvalue.name)])),
+            ),
+            c_ast.ID(local),
+        )
         for j in range(k + 1, len(items)):
             later = uses(items[j])
             sets_local = local in later.written_ids
             if any(f"{a}[{text(i)}]" == place for a, i, _ in later.array_writes) or (
-                    sets_local and not (isinstance(items[j], c_ast.Assignment) and text(items[j].lvalue) == local)):
+                sets_local and not (isinstance(items[j], c_ast.Assignment) and text(items[j].lvalue) == local)
+            ):
                 break  # only an assignment to the local itself reads before it writes
             if any(f"{a}[{text(i)}]" == place for a, i in later.array_reads):
-                at_place = lambda node: isinstance(node, c_ast.ArrayRef) and text(node) == place  # noqa: E731
+                at_place = lambda node, place=place: isinstance(node, c_ast.ArrayRef) and text(node) == place  # noqa: E731
                 items[j], changed = _substitute(items[j], at_place, value), True
             if sets_local:
                 break
@@ -115,10 +134,10 @@ def forwarded_stores(loop: c_ast.For, element_types: dict[str, list[str]]) -> c_
 
 @dataclass
 class Peeled:
-    first: c_ast.For      # the first iteration, as a loop of one
-    rest: c_ast.For       # the others, with the setting branch taken out
+    first: c_ast.For  # the first iteration, as a loop of one
+    rest: c_ast.For  # the others, with the setting branch taken out
     rest_as_is: c_ast.For  # the others as written (when the check fails)
-    check: Expr           # what must hold after the first iteration
+    check: Expr  # what must hold after the first iteration
 
 
 def peel_sentinel(loop: c_ast.For, scalars: dict) -> Peeled | None:
@@ -148,9 +167,12 @@ def peel_sentinel(loop: c_ast.For, scalars: dict) -> Peeled | None:
 
     only_first = c_ast.BinaryOp("&&", loop.cond, c_ast.BinaryOp("<", c_ast.ID(var), c_ast.BinaryOp("+", start, one)))
     array = place.lstrip("*").split("[")[0].strip()
-    return Peeled(c_ast.For(loop.init, only_first, loop.next, loop.stmt, coord=loop.coord),
-                  from_second(_substitute(loop.stmt, lambda node: node is setter, setter.iffalse)),
-                  from_second(loop.stmt), Binary("!=", Memory(array), host_expr(sentinel, {})))
+    return Peeled(
+        c_ast.For(loop.init, only_first, loop.next, loop.stmt, coord=loop.coord),
+        from_second(_substitute(loop.stmt, lambda node: node is setter, setter.iffalse)),
+        from_second(loop.stmt),
+        Binary("!=", Memory(array), host_expr(sentinel, {})),
+    )
 
 
 def _sentinel_test(cond: c_ast.Node) -> tuple[str, c_ast.Node] | None:
@@ -159,5 +181,6 @@ def _sentinel_test(cond: c_ast.Node) -> tuple[str, c_ast.Node] | None:
         return None
     left = cond.left
     scalar_place = (isinstance(left, c_ast.UnaryOp) and left.op == "*" and isinstance(left.expr, c_ast.ID)) or (
-        isinstance(left, c_ast.ArrayRef) and isinstance(left.name, c_ast.ID) and text(left.subscript) == "0")
+        isinstance(left, c_ast.ArrayRef) and isinstance(left.name, c_ast.ID) and text(left.subscript) == "0"
+    )
     return (text(left), cond.right) if scalar_place else None

@@ -13,14 +13,28 @@ from dataclasses import dataclass, field
 from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, ids, rebuild, signed_terms, text, walk
-from akcuda.generator.loops import (Uses, counting_var, host_expr, init_value, inline, is_zero, loop_bound,
-                                    loop_ranges, mentions, private_definitions, row_element, same_text, uses,
-                                    written_anywhere)
+from akcuda.generator.loops import (
+    Uses,
+    counting_var,
+    host_expr,
+    init_value,
+    inline,
+    is_zero,
+    loop_bound,
+    loop_ranges,
+    mentions,
+    private_definitions,
+    row_element,
+    same_text,
+    uses,
+    written_anywhere,
+)
 from akcuda.plan.expr import Binary, Expr, Int
 
 
-def _segments(body: c_ast.Node, var: str, pointers: set[str], definitions: dict[str, c_ast.Node],
-              varying: set[str]) -> dict[str, tuple[tuple, str | None]]:
+def _segments(
+    body: c_ast.Node, var: str, pointers: set[str], definitions: dict[str, c_ast.Node], varying: set[str]
+) -> dict[str, tuple[tuple, str | None]]:
     """Inner loops whose variable runs over row i's own range of positions -> {j: (range, base)}:
     `for (j = A[i]; j < B[i]; ...)` (offsets: B is A shifted by one), the same shifted by an
     invariant `- c`, `for (j = A[i]; j < A[i] + C[i]; ...)` (counts), or
@@ -72,8 +86,9 @@ def _read_then_written(body: c_ast.Node, var: str) -> set[str]:
         writers = [k for k, item in enumerate(each) if array in written_anywhere(item)]
         readers = [k for k, item in enumerate(each) if any(a == array for a, _ in item.array_reads)]
         last_read = max(readers, default=-1)
-        if last_read < min(writers) or (last_read == min(writers) == max(writers)
-                                        and isinstance(items[last_read], c_ast.Assignment)):
+        if last_read < min(writers) or (
+            last_read == min(writers) == max(writers) and isinstance(items[last_read], c_ast.Assignment)
+        ):
             out.add(array)
     return out
 
@@ -82,22 +97,24 @@ def _read_then_written(body: c_ast.Node, var: str) -> set[str]:
 class RunTimeChecks:
     """What a parallel form relies on that only the data can tell. The executor checks it before
     the step and runs the step's serial form (the C order) when it does not hold."""
-    segments: set = field(default_factory=set)    # row ranges that must be ordered and disjoint
-    ordered: set = field(default_factory=set)     # row ranges that must be ordered (B[i] >= A[i])
-    longest: set = field(default_factory=set)     # (*row range, bound Expr): no row longer than bound
+
+    segments: set = field(default_factory=set)  # row ranges that must be ordered and disjoint
+    ordered: set = field(default_factory=set)  # row ranges that must be ordered (B[i] >= A[i])
+    longest: set = field(default_factory=set)  # (*row range, bound Expr): no row longer than bound
     requires: list[Expr] = field(default_factory=list)  # host expressions that must be true
 
 
 @dataclass
 class RowProver:
     """Proves that a loop's writes go to places distinct per iteration."""
+
     var: str
-    varying: set[str]                 # names that change within an iteration
-    ranges: dict[str, tuple]          # inner loop variable -> (lo, hi)
-    segments: dict                    # inner loop variable -> (row range, base), see _segments
+    varying: set[str]  # names that change within an iteration
+    ranges: dict[str, tuple]  # inner loop variable -> (lo, hi)
+    segments: dict  # inner loop variable -> (row range, base), see _segments
     definitions: dict[str, c_ast.Node]
     scalars: dict
-    stable: set[str]                  # arrays whose elements hold for the whole loop
+    stable: set[str]  # arrays whose elements hold for the whole loop
     checks: RunTimeChecks | None
 
     def distinct(self, index: c_ast.Node) -> bool:
@@ -130,8 +147,12 @@ class RowProver:
         # a*i + r + c with r an inner loop variable in [0, a) and c invariant: a shift of the
         # whole array does not make two iterations meet
         inner = [(s, t) for s, t in rest if mentions(t, set(self.ranges))]
-        if len(inner) != 1 or inner[0][0] != 1 or not isinstance(inner[0][1], c_ast.ID) \
-                or any(mentions(t, varying) for s, t in rest if t is not inner[0][1]):
+        if (
+            len(inner) != 1
+            or inner[0][0] != 1
+            or not isinstance(inner[0][1], c_ast.ID)
+            or any(mentions(t, varying) for s, t in rest if t is not inner[0][1])
+        ):
             return False
         lo, hi = (inline(x, self.definitions) for x in self.ranges[inner[0][1].name])
         return self._at_least_zero(lo) and self._at_most(hi, factor)
@@ -141,8 +162,7 @@ class RowProver:
         terms = signed_terms(inline(index, self.definitions))
         with_var = [t for s, t in terms if _factor(t, self.var) is not None]  # the row's a*i
         factor = _factor(with_var[0], self.var) if len(with_var) == 1 else None
-        if factor is None or mentions(factor, self.varying) or not any(
-                s == 1 and t is with_var[0] for s, t in terms):
+        if factor is None or mentions(factor, self.varying) or not any(s == 1 and t is with_var[0] for s, t in terms):
             return False
         rest = [(s, t) for s, t in terms if t is not with_var[0]]
         start = rebuild(rest) if rest else c_ast.Constant("int", "0")
@@ -200,8 +220,11 @@ def _factor(term: c_ast.Node, var: str) -> c_ast.Node | None:
     """`a` of `a * i` or `i * a` (a not mentioning i), else None."""
     if not (isinstance(term, c_ast.BinaryOp) and term.op == "*"):
         return None
-    factor = term.right if isinstance(term.left, c_ast.ID) and term.left.name == var else (
-        term.left if isinstance(term.right, c_ast.ID) and term.right.name == var else None)
+    factor = (
+        term.right
+        if isinstance(term.left, c_ast.ID) and term.left.name == var
+        else (term.left if isinstance(term.right, c_ast.ID) and term.right.name == var else None)
+    )
     return None if factor is None or mentions(factor, {var}) else factor
 
 
@@ -230,10 +253,24 @@ def _is_minimum(node: c_ast.TernaryOp, larger: bool = False) -> bool:
     return picked == (sides if (cond.op in ("<", "<=")) != larger else sides[::-1])
 
 
-def row_prover(loop: c_ast.For, var: str, body: Uses, pointers: set[str], scalars: dict,
-          checks: RunTimeChecks | None, private: set[str] = frozenset()) -> RowProver:
+def row_prover(
+    loop: c_ast.For,
+    var: str,
+    body: Uses,
+    pointers: set[str],
+    scalars: dict,
+    checks: RunTimeChecks | None,
+    private: set[str] = frozenset(),
+) -> RowProver:
     definitions = private_definitions(loop.stmt)
     stable = pointers - (written_anywhere(body) - _read_then_written(loop.stmt, var))
-    return RowProver(var, body.declared | {var} | set(private), loop_ranges(loop.stmt),
-                 _segments(loop.stmt, var, stable, definitions, body.declared | set(body.written_ids)),
-                 definitions, scalars, stable, checks)
+    return RowProver(
+        var,
+        body.declared | {var} | set(private),
+        loop_ranges(loop.stmt),
+        _segments(loop.stmt, var, stable, definitions, body.declared | set(body.written_ids)),
+        definitions,
+        scalars,
+        stable,
+        checks,
+    )

@@ -17,22 +17,23 @@ from dataclasses import dataclass
 from pycparser import c_ast
 
 from akcuda.generator.analyze import Step, has_failure
-from akcuda.generator.loops import uses
 from akcuda.generator.counters import rewrite
 from akcuda.generator.cuda_generator import CudaGenerator
+from akcuda.generator.loops import uses
 from akcuda.generator.render import macros
 from akcuda.plan.errors import ErrorSlot
 
 
 @dataclass
 class StepKernel:
-    role: str      # "main" | "serial" | "check" | "count" | "fill" | "finish" | "nominal"
+    role: str  # "main" | "serial" | "check" | "count" | "fill" | "finish" | "nominal"
     body: str
 
 
 @dataclass(frozen=True)
 class Local:
     """A top-level local in the spill buffer: its `T name` and its name."""
+
     type: str
     name: str
 
@@ -40,6 +41,7 @@ class Local:
 @dataclass(frozen=True)
 class Head:
     """The per-thread loop variable: its `T name` and the loop's first value."""
+
     declaration: str
     start: str
 
@@ -77,8 +79,7 @@ def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKern
     kernels = _parallel_kernels(make_gen, step, decls)
     if _checked_at_run_time(step):  # the executor runs this instead when the data do not allow the parallel form
         gen = make_gen("plain")
-        body = macros().serial(locals=_locals(gen, decls),
-                               statements=[gen.statement(step.serial_form or step.loop)])
+        body = macros().serial(locals=_locals(gen, decls), statements=[gen.statement(step.serial_form or step.loop)])
         kernels.append(StepKernel("serial", body))
     return kernels
 
@@ -86,8 +87,11 @@ def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKern
 def _checked_at_run_time(step: Step) -> bool:
     """Does the step's parallel form rest on something only the data tell (row ranges, bounds,
     keys inside their array, cursors consuming their shares)?"""
-    return bool(step.segments) or step.requires is not None or any(
-        c.kind == "keyed" or c.op == "speculated" for c in step.counters)
+    return (
+        bool(step.segments)
+        or step.requires is not None
+        or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters)
+    )
 
 
 def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
@@ -95,13 +99,17 @@ def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[Ste
         return [StepKernel("main", _serial(make_gen("plain"), step, decls))]
     if step.kind == "parallel" and step.checked:
         # a check launch finds the first failing iteration; the main launch (fill's form) stops there
-        return [StepKernel("check", _count(make_gen("count"), step, decls, "check")),
-                StepKernel("main", _fill(make_gen("fill"), step, decls))]
+        return [
+            StepKernel("check", _count(make_gen("count"), step, decls, "check")),
+            StepKernel("main", _fill(make_gen("fill"), step, decls)),
+        ]
     if step.kind == "parallel":
         return [StepKernel("main", _parallel(make_gen("plain"), step, decls))]
-    kernels = [StepKernel("count", _count(make_gen("count"), step, decls)),
-               StepKernel("fill", _fill(make_gen("fill"), step, decls)),
-               StepKernel("finish", _finish(make_gen("plain"), step, decls))]
+    kernels = [
+        StepKernel("count", _count(make_gen("count"), step, decls)),
+        StepKernel("fill", _fill(make_gen("fill"), step, decls)),
+        StepKernel("finish", _finish(make_gen("plain"), step, decls)),
+    ]
     if not _fill_needed(step):
         del kernels[1]
     if any(c.op == "speculated" for c in step.counters):
@@ -112,8 +120,11 @@ def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[Ste
 def _fill_needed(step: Step) -> bool:
     """Does the fill launch do anything: store, report a failure, or advance a scanned counter?
     (A loop that only reduces or picks a last value is done after count and finish.)"""
-    return (any(c.op == "sum" for c in step.counters) or bool(uses(step.loop.stmt).array_writes)
-            or has_failure(step.loop.stmt))
+    return (
+        any(c.op == "sum" for c in step.counters)
+        or bool(uses(step.loop.stmt).array_writes)
+        or has_failure(step.loop.stmt)
+    )
 
 
 def _serial(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
@@ -132,13 +143,13 @@ def _serial_statement(gen: CudaGenerator, stmt: c_ast.Node) -> str:
 
 def _parallel(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
     gen.continue_returns = True  # a `continue` ends this thread's iteration
-    return macros().parallel(locals=_locals(gen, decls), head=_head(gen, step.loop),
-                             statements=_statements(gen, step.loop.stmt))
+    return macros().parallel(
+        locals=_locals(gen, decls), head=_head(gen, step.loop), statements=_statements(gen, step.loop.stmt)
+    )
 
 
 def _nominal(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
-    return macros().nominal(locals=_locals(gen, decls), head=_head(gen, step.loop),
-                            counters=step.counters)
+    return macros().nominal(locals=_locals(gen, decls), head=_head(gen, step.loop), counters=step.counters)
 
 
 def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], role: str = "count") -> str:
@@ -146,8 +157,12 @@ def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], role: str = 
     gen.continue_returns = False
     gen.continue_text = macros().next_iteration()
     body = rewrite(step.loop.stmt, _variable(step), step.counters, "count", step.shadows)
-    return getattr(macros(), role)(locals=_locals(gen, decls), head=_head(gen, step.loop),
-                                   counters=step.counters, statements=_statements(gen, body))
+    return getattr(macros(), role)(
+        locals=_locals(gen, decls),
+        head=_head(gen, step.loop),
+        counters=step.counters,
+        statements=_statements(gen, body),
+    )
 
 
 def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
@@ -155,14 +170,18 @@ def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
     body = rewrite(step.loop.stmt, _variable(step), step.counters, "fill")
     # running sums first: one at a local counter k starts from X[k - 1] before k moves on
     order = sorted(range(len(step.counters)), key=lambda k: step.counters[k].kind != "running")
-    return macros().fill(locals=_locals(gen, decls), head=_head(gen, step.loop),
-                         counters=step.counters, order=order,
-                         statements=_statements(gen, body), first=ErrorSlot.FIRST.macro)
+    return macros().fill(
+        locals=_locals(gen, decls),
+        head=_head(gen, step.loop),
+        counters=step.counters,
+        order=order,
+        statements=_statements(gen, body),
+        first=ErrorSlot.FIRST.macro,
+    )
 
 
 def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
-    return macros().finish(locals=_locals(gen, decls), counters=step.counters,
-                           iteration=ErrorSlot.ITERATION.macro)
+    return macros().finish(locals=_locals(gen, decls), counters=step.counters, iteration=ErrorSlot.ITERATION.macro)
 
 
 def _variable(step: Step) -> str:

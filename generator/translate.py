@@ -65,8 +65,11 @@ class Family:
     def wrapper_args(self, entry: str) -> list[list[str]]:
         """The template arguments of every specialization that instantiates `entry`."""
         wrappers = self.parsed.pp.wrappers
-        return [wrappers[s["symbol"]].template_args for s in self.spec["specializations"]
-                if s["symbol"] in wrappers and wrappers[s["symbol"]].target == entry]
+        return [
+            wrappers[s["symbol"]].template_args
+            for s in self.spec["specializations"]
+            if s["symbol"] in wrappers and wrappers[s["symbol"]].target == entry
+        ]
 
 
 def parse(path: Path, include_dirs: list[Path]) -> Parsed:
@@ -114,8 +117,9 @@ def gather(spec: dict, kernel_dir: Path, include_dir: Path) -> Family:
     call_targs = {}
     for other in [p for _, p in library.values()] + [parsed]:
         templates.update(other.pp.templates)
-        call_targs.update({(str(other.pp.path), line, name): targs
-                           for (line, name), targs in other.pp.call_template_args.items()})
+        call_targs.update(
+            {(str(other.pp.path), line, name): targs for (line, name), targs in other.pp.call_template_args.items()}
+        )
     entries: list[str] = []
     for special in spec["specializations"]:
         wrapper = parsed.pp.wrappers.get(special["symbol"])
@@ -124,8 +128,7 @@ def gather(spec: dict, kernel_dir: Path, include_dir: Path) -> Family:
         entry = wrapper.target if wrapper is not None else special["symbol"]
         if entry not in entries:
             entries.append(entry)
-    local = {name: f for name, f in parsed.functions.items()
-             if name not in entries and name not in parsed.pp.wrappers}
+    local = {name: f for name, f in parsed.functions.items() if name not in entries and name not in parsed.pp.wrappers}
     helpers = {**{n: f for n, (f, _) in library.items()}, **local}
     return Family(spec, parsed, templates, call_targs, entries, helpers, _call_order(parsed, entries, helpers))
 
@@ -151,8 +154,12 @@ def _call_order(parsed: Parsed, entries: list[str], helpers: dict[str, c_ast.Fun
 
 def _emit_helpers(family: Family) -> list[str]:
     """Each helper as a `__device__` function."""
-    return [_template_header(family.templates.get(name, [])) + "__device__ " + family.generator().visit(family.helpers[name])
-            for name in family.helper_order]
+    return [
+        _template_header(family.templates.get(name, []))
+        + "__device__ "
+        + family.generator().visit(family.helpers[name])
+        for name in family.helper_order
+    ]
 
 
 def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast.Decl]]:
@@ -160,12 +167,16 @@ def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast
     func = family.parsed.functions[entry]
     params = _params(func)
     scalars = {p.name for p in params if isinstance(p.type, c_ast.TypeDecl)}
-    writing = {name for name, f in family.helpers.items()
-               if any(isinstance(p.type, c_ast.PtrDecl) for p in _params(f))}
+    writing = {name for name, f in family.helpers.items() if any(isinstance(p.type, c_ast.PtrDecl) for p in _params(f))}
     tparams, targs = family.templates.get(entry, []), family.wrapper_args(entry)
-    return plan_steps(func, scalars, writing, {p.name for p in params} - scalars,
-                      functools.partial(_integral, params, tparams, targs),
-                      functools.partial(_integral_type, tparams, targs))
+    return plan_steps(
+        func,
+        scalars,
+        writing,
+        {p.name for p in params} - scalars,
+        functools.partial(_integral, params, tparams, targs),
+        functools.partial(_integral_type, tparams, targs),
+    )
 
 
 def _emit_entry(family: Family, entry: str, steps: list[analyze.Step], decls: list[c_ast.Decl]) -> list[dict]:
@@ -174,17 +185,26 @@ def _emit_entry(family: Family, entry: str, steps: list[analyze.Step], decls: li
     params = ", ".join(family.generator().declaration(p) for p in _params(family.parsed.functions[entry]))
     kernels = []
     for k, step in enumerate(steps):
+
         def make_gen(mode: str, k: int = k) -> CudaGenerator:
             made = family.generator(step=k, mode=mode)
             made.in_kernel, made.indent_level, made.spilled = True, 2, bool(decls)
             return made
 
         for sk in step_kernels(make_gen, step, decls):
-            kernels.append({
-                "name": f"{entry}__s{k}" + ("" if sk.role == "main" else f"_{sk.role}"), "role": sk.role,
-                "target": entry, "step": k, "kind": f"{step.kind} {sk.role}", "reason": step.reason,
-                "template": header, "params": params, "body": sk.body,
-            })
+            kernels.append(
+                {
+                    "name": f"{entry}__s{k}" + ("" if sk.role == "main" else f"_{sk.role}"),
+                    "role": sk.role,
+                    "target": entry,
+                    "step": k,
+                    "kind": f"{step.kind} {sk.role}",
+                    "reason": step.reason,
+                    "template": header,
+                    "params": params,
+                    "body": sk.body,
+                }
+            )
     return kernels
 
 
@@ -199,7 +219,8 @@ def _specialization(family: Family, special: dict, kernels: list[dict]) -> P.Spe
     for kernel in kernels:
         if kernel["target"] == entry:
             by_step.setdefault(kernel["step"], {})[P.Role(kernel["role"])] = P.Launch(
-                f"{kernel['name']}{suffix}", f"akc_host__{symbol}__{kernel['name'][len(entry) + 2:]}")
+                f"{kernel['name']}{suffix}", f"akc_host__{symbol}__{kernel['name'][len(entry) + 2 :]}"
+            )
     return P.Specialization(symbol, entry, targs, tuple(by_step[k] for k in sorted(by_step)))
 
 
@@ -210,30 +231,57 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     entries, kernels = {}, []
     for entry in family.entries:
         steps, decls = _analyze(family, entry)
-        entries[entry] = P.Entry(tuple(family.templates.get(entry, [])), tuple(d.name for d in decls),
-                                 tuple(plan_step(s) for s in steps))
+        entries[entry] = P.Entry(
+            tuple(family.templates.get(entry, [])), tuple(d.name for d in decls), tuple(plan_step(s) for s in steps)
+        )
         kernels += _emit_entry(family, entry, steps, decls)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
     plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations)
-    source = environment().get_template("kernel.cu.j2").render(
-        kernel=family.kernel, source=spec["source"], sha256=spec["sha256"],
-        error_slots=list(ErrorSlot), helpers=helpers, kernels=kernels,
-        specializations=[{"symbol": s["symbol"],
-                          "launches": [launch for roles in specializations[s["symbol"]].launches
-                                       for launch in roles.values()],
-                          "ctypes": [a["ctype"].replace("const ", "") for a in s["args"]]}
-                         for s in spec["specializations"]])
+    source = (
+        environment()
+        .get_template("kernel.cu.j2")
+        .render(
+            kernel=family.kernel,
+            source=spec["source"],
+            sha256=spec["sha256"],
+            error_slots=list(ErrorSlot),
+            helpers=helpers,
+            kernels=kernels,
+            specializations=[
+                {
+                    "symbol": s["symbol"],
+                    "launches": [
+                        launch for roles in specializations[s["symbol"]].launches for launch in roles.values()
+                    ],
+                    "ctypes": [a["ctype"].replace("const ", "") for a in s["args"]],
+                }
+                for s in spec["specializations"]
+            ],
+        )
+    )
     return Translation(family.kernel, source, plan)
 
 
 # ---------------------------------------------------------------- analysis -> plan
 
+
 def plan_step(step: analyze.Step) -> P.Step:
     """The plan's record of an analysis step."""
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
-    return P.Step(P.StepKind(step.kind), line, step.reason, step.constant_work, step.count, step.first,
-                  step.guard, step.requires, step.checked, tuple(step.segments), plan_counters(step.counters),
-                  len(step.counters))
+    return P.Step(
+        P.StepKind(step.kind),
+        line,
+        step.reason,
+        step.constant_work,
+        step.count,
+        step.first,
+        step.guard,
+        step.requires,
+        step.checked,
+        tuple(step.segments),
+        plan_counters(step.counters),
+        len(step.counters),
+    )
 
 
 # Where a counter's helper row (the entry after it) goes in the plan's Counter.
@@ -248,9 +296,17 @@ def plan_counters(found: list[Found]) -> tuple[P.Counter, ...]:
         if c.kind in ("flag", "key"):
             continue
         helper = "key_row" if c.kind == "keyed" else _HELPER_ROWS.get(c.op)
-        out.append(P.Counter(P.CounterKind(c.kind), P.CounterOp(c.op), c.name, row, c.place,
-                             _array(c.place) if c.kind != "local" else None,
-                             **({helper: row + 1} if helper else {})))
+        out.append(
+            P.Counter(
+                P.CounterKind(c.kind),
+                P.CounterOp(c.op),
+                c.name,
+                row,
+                c.place,
+                _array(c.place) if c.kind != "local" else None,
+                **({helper: row + 1} if helper else {}),
+            )
+        )
     return tuple(out)
 
 

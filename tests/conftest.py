@@ -141,15 +141,16 @@ class DemoKernels:
         """Translate a demo kernel into `folder`; its plan entry's steps, the plan and a runner
         on the host emulation (under the race check)."""
         from akcuda.runtime import executor
+        from akcuda.runtime.host import HostTarget
 
         translation = self.write(spec, folder)
         special = spec["specializations"][0]
 
         def run(values: list, seed: int = 1, block: int = 3):
-            target = executor.HostTarget(seed=seed, generated=folder)
+            target = HostTarget(seed=seed, generated=folder)
             return executor.run(translation.plan, special, values, target, block)
 
-        return translation.plan["entries"][spec["name"]]["steps"], translation.plan, run
+        return list(translation.plan.entries[spec["name"]].steps), translation.plan, run
 
 
 @pytest.fixture(scope="session")
@@ -173,9 +174,8 @@ def demo_generated(tmp_path_factory, demo) -> Path:
 def translate_upstream(upstream_cpp) -> Callable[..., dict]:
     """translate_upstream(folder, kernel, mutate=...): translate one real kernel into folder (the
     .cu text optionally mutated); its spec."""
-    from akcuda.generator.translate import translate
-
     from akcuda import plan
+    from akcuda.generator.translate import translate
 
     def generate(folder: Path, kernel: str, mutate: Callable[[str], str] = lambda text: text) -> dict:
         spec = specs.load_all()[kernel]

@@ -10,6 +10,12 @@ console = Console(stderr=True)
 
 def progress() -> Progress:
     """A transient bar: description, bar, done/total, elapsed time and the current item."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("{task.fields[item]}"), console=console,
-                    transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[item]}"),
+        console=console,
+        transient=True,
+    )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from akcuda.generator.analyze import plan_steps
 from akcuda.generator.translate import parse
+from akcuda.plan.expr import Arg, Binary, Int
 
 pytestmark = pytest.mark.gxx  # parsing preprocesses with g++ -E
 
@@ -21,7 +23,7 @@ def test_independent_loop_is_parallel_and_integer_running_sum_is_a_scan(demo):
         integral=lambda array: array == "tooffsets",
     )
     assert [s.kind for s in steps] == ["parallel", "serial", "scan"]
-    assert steps[0].count == ["-", ["arg", "length"], ["int", 0]]
+    assert steps[0].count == Binary("-", Arg("length"), Int(0))
     assert [(c.kind, c.place) for c in steps[2].counters] == [("running", "tooffsets")]
     # a floating-point running sum would be reordered by a scan: it stays serial, with the reason
     steps, _ = plan_steps(func, {"length"}, set(), {"tolengths", "tooffsets", "fromstarts", "fromstops"})

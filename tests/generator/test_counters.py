@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from akcuda.plan.model import CounterKind, CounterOp, Role, RowRef, Segment, StepKind
+
 pytestmark = pytest.mark.gxx  # g++ -E to translate, a g++ host build to run
 
 I64, PI64 = "int64_t", "int64_t*"
@@ -20,15 +22,15 @@ LAST = (
 @pytest.mark.parametrize("seed", [1, 2])
 def test_locals_only_assigned_keep_the_last_assigning_iteration(tmp_path, demo, seed):
     steps, plan, run = demo.translated(demo.spec(*LAST), tmp_path)
-    (scan,) = [s for s in steps if s["kind"] == "scan"]
-    assert [(c["name"], c["op"]) for c in scan["counters"]] == [
-        ("found", "last"),
-        ("akc_seen1", "seen"),
-        ("last", "last"),
-        ("akc_seen3", "seen"),
+    (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
+    # each last-value local has its flag row (the assigning iteration) right after its own
+    assert [(c.name, c.op, c.row, c.flag_row) for c in scan.counters] == [
+        ("found", CounterOp.LAST, 0, 1),
+        ("last", CounterOp.LAST, 2, 3),
     ]
+    assert scan.scan_rows == 4
     # nothing is stored in the loop, so no fill launch: count, then finish
-    assert set(plan["specializations"]["akc_demo_last"]["steps"][steps.index(scan)]) == {"count", "finish"}
+    assert set(plan.specializations["akc_demo_last"].launches[steps.index(scan)]) == {Role.COUNT, Role.FINISH}
     rng = np.random.default_rng(seed)
     counts = rng.integers(0, 6, 400)
     offsets = np.concatenate([[0], np.cumsum(counts)])
@@ -51,10 +53,11 @@ KEYED = (
 @pytest.mark.parametrize("seed", [1, 2])
 def test_keyed_counters_running_sums_at_counters_and_previous_values(tmp_path, demo, seed):
     steps, _, run = demo.translated(demo.spec(*KEYED), tmp_path)
-    loops = [s for s in steps if s["kind"] != "serial"]
-    assert [s["kind"] for s in loops] == ["parallel", "scan", "scan", "parallel"]
-    assert [c["kind"] for c in loops[1]["counters"]] == ["keyed", "key"]
-    assert sorted((c["kind"], c["base"]) for c in loops[2]["counters"]) == [("local", ""), ("running", "k")]
+    loops = [s for s in steps if s.kind != StepKind.SERIAL]
+    assert [s.kind for s in loops] == [StepKind.PARALLEL, StepKind.SCAN, StepKind.SCAN, StepKind.PARALLEL]
+    ((keyed,),) = [loops[1].counters]
+    assert (keyed.kind, keyed.row, keyed.key_row, loops[1].scan_rows) == (CounterKind.KEYED, 0, 1, 2)
+    assert sorted(c.kind for c in loops[2].counters) == [CounterKind.LOCAL, CounterKind.RUNNING]
     rng = np.random.default_rng(seed)
     n, numtags = 3000, 5
     tags = rng.integers(0, numtags, n).astype(np.int8)
@@ -88,9 +91,9 @@ OVERRUN = ("akc_demo_overrun", [("akc_demo_overrun", [], [PI64, "const int64_t*"
 @pytest.mark.parametrize("backwards", [False, True])
 def test_counters_read_back_through_memory_and_updated_in_place(tmp_path, demo, backwards):
     steps, _, run = demo.translated(demo.spec(*PADROWS), tmp_path)
-    assert [s["kind"] for s in steps if s["kind"] != "serial"] == ["scan", "scan"]
+    assert [s.kind for s in steps if s.kind != StepKind.SERIAL] == [StepKind.SCAN, StepKind.SCAN]
     # `j` from the list's size up to target stays inside the row only if the size is >= 0
-    assert steps[1]["segments"] == [{"starts": ["starts", 0], "stops": ["stops", 0], "disjoint": False}]
+    assert steps[1].segments == (Segment(RowRef("starts"), stops=RowRef("stops"), disjoint=False),)
     rng = np.random.default_rng(3)
     n, target = 200, 3
     sizes = rng.integers(0, 6, n)
@@ -122,7 +125,7 @@ def test_counters_read_back_through_memory_and_updated_in_place(tmp_path, demo, 
 def test_a_write_past_its_counters_advance_keeps_the_c_order(tmp_path, demo):
     steps, _, run = demo.translated(demo.spec(*OVERRUN), tmp_path)
     (step,) = steps
-    assert step["kind"] == "serial" and "may leave the range its counter's advance claims" in step["reason"]
+    assert step.kind == StepKind.SERIAL and "may leave the range its counter's advance claims" in step.reason
     sizes = np.array([2, 0, 3, 1], np.int64)
     out = np.full(8, -1, np.int64)
     assert run([out, sizes, 4]) is None
@@ -151,9 +154,9 @@ def _tokens(bytes_, offsets):
 @pytest.mark.parametrize("crossing", [False, True])
 def test_a_cursor_read_as_a_position_is_speculated_and_checked(tmp_path, demo, crossing):
     steps, plan, run = demo.translated(demo.spec(*CURSOR), tmp_path)
-    (scan,) = [s for s in steps if s["kind"] == "scan"]
-    assert [c["op"] for c in scan["counters"]] == ["speculated", "actual"]
-    assert "nominal" in plan["specializations"]["akc_demo_cursor"]["steps"][steps.index(scan)]
+    (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
+    assert [(c.op, c.row, c.actual_row) for c in scan.counters] == [(CounterOp.SPECULATED, 0, 1)]
+    assert Role.NOMINAL in plan.specializations["akc_demo_cursor"].launches[steps.index(scan)]
     rng = np.random.default_rng(11)
     widths = rng.integers(1, 5, 600)  # whole tokens: each row ends where a token ends
     tokens = (rng.integers(0, 64, 600) * 4 + widths - 1).astype(np.uint8)

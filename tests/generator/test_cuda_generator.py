@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from akcuda.generator.cuda_generator import TranslationError
 from akcuda.generator.translate import translate
-
 from akcuda.runtime import executor
 from akcuda.toolchain import compile as nvrtc_compile
 
@@ -47,6 +47,6 @@ def test_generated_demo_kernels_compile_cleanly_with_nvrtc(demo_generated, arch)
     for name in ("akc_demo_offsets", "akc_demo_regular"):
         plan = executor.load_plan(name, demo_generated)
         cubin, _, lowered, log = nvrtc_compile.compile_source(
-            (demo_generated / f"{name}.cu").read_text(), f"{name}.cu", plan["name_expressions"], arch
+            (demo_generated / f"{name}.cu").read_text(), f"{name}.cu", plan.name_expressions, arch
         )
-        assert log == "" and cubin is not None and set(lowered) == set(plan["name_expressions"])
+        assert log == "" and cubin is not None and set(lowered) == set(plan.name_expressions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from akcuda.generator.preprocess import preprocess
 from akcuda.generator.translate import parse
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from akcuda.plan.expr import Binary, Int, Memory, Unary
+from akcuda.plan.model import StepKind
+
 pytestmark = pytest.mark.gxx  # g++ -E to translate, a g++ host build to run
 
 I64, PI64 = "int64_t", "int64_t*"
@@ -29,8 +32,8 @@ def _common(values):
 @pytest.mark.parametrize("case", ["same", "differs", "first is the sentinel"])
 def test_a_place_set_once_from_its_sentinel_peels_the_first_iteration(tmp_path, demo, case):
     steps, _, run = demo.translated(demo.spec(*COMMON), tmp_path)
-    assert [s["kind"] for s in steps] == ["serial", "parallel"]
-    assert steps[1]["requires"] == ["!=", ["memory", "common"], ["neg", ["int", 1]]] and steps[1]["checked"]
+    assert [s.kind for s in steps] == [StepKind.SERIAL, StepKind.PARALLEL]
+    assert steps[1].requires == Binary("!=", Memory("common"), Unary("neg", Int(1))) and steps[1].checked
     values = np.full(300, 7, np.int64) + 100 * np.arange(300)
     if case == "differs":
         values[[37, 150]] = 8

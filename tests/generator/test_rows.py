@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from akcuda.plan.expr import Arg, evaluate
+from akcuda.plan.model import RowRef, Segment, StepKind
 from akcuda.runtime import executor
 
 pytestmark = pytest.mark.gxx  # g++ -E to translate, a g++ host build to run
@@ -43,10 +45,10 @@ def _rows_reference(offsets, counts, cursor, limit, size):
 @pytest.mark.parametrize("overlapping", [False, True])
 def test_row_ranges_by_base_counts_and_shift_run_in_parallel_when_disjoint(tmp_path, demo, overlapping):
     steps, _, run = demo.translated(demo.spec(*ROWS), tmp_path)
-    assert [s["kind"] for s in steps[:2]] + [steps[-1]["kind"]] == ["parallel"] * 3
-    assert steps[0]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": True}]
-    assert steps[1]["segments"] == [{"starts": ["cursor", 0], "counts": ["counts", 0], "disjoint": True}]
-    assert steps[-1]["segments"] == [{"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": True}]
+    assert [s.kind for s in steps[:2]] + [steps[-1].kind] == [StepKind.PARALLEL] * 3
+    assert steps[0].segments == (Segment(RowRef("offsets"), stops=RowRef("offsets", 1)),)
+    assert steps[1].segments == (Segment(RowRef("cursor"), counts=RowRef("counts")),)
+    assert steps[-1].segments == (Segment(RowRef("offsets"), stops=RowRef("offsets", 1)),)
     rng = np.random.default_rng(7)
     counts = rng.integers(0, 5, 60)
     offsets = np.concatenate([[3], 3 + np.cumsum(counts)])
@@ -65,9 +67,9 @@ def test_row_ranges_by_base_counts_and_shift_run_in_parallel_when_disjoint(tmp_p
 @pytest.mark.parametrize("target, size", [(4, 5), (4, 2), (4, 0), (-2, 3)])
 def test_clipping_bounds_become_run_time_requirements(tmp_path, demo, target, size):
     steps, _, run = demo.translated(demo.spec(*PAD), tmp_path)
-    (pad,) = [s for s in steps if s["kind"] == "parallel"]
+    (pad,) = [s for s in steps if s.kind == StepKind.PARALLEL]
     # a negative target would write before each row: the C order then runs, serially
-    assert executor.evaluate(pad["requires"], {"target": target, "size": size}) == (target >= 0)
+    assert evaluate(pad.requires, {"target": target, "size": size}) == (target >= 0)
     marks = np.array([4, -1, 7, -1, -1, 0], np.int64)
     length = 6
     toindex = np.full(max(target, 0) * length, -9, np.int64)
@@ -78,7 +80,7 @@ def test_clipping_bounds_become_run_time_requirements(tmp_path, demo, target, si
             expected[i * target + j] = i * size + j if j < size else -1
     np.testing.assert_array_equal(toindex, expected)
     # the counter reads back the place it writes: numbered in order, through count-scan-fill
-    assert [s["kind"] for s in steps][-1] == "scan"
+    assert steps[-1].kind == StepKind.SCAN
     np.testing.assert_array_equal(marks, [4, 0, 7, 1, 2, 0])
 
 
@@ -93,19 +95,15 @@ BLOCKS = (
 def test_block_copies_stay_in_their_row_or_keep_the_c_order(tmp_path, demo, longest):
     spec = demo.spec(*BLOCKS)
     steps, _, run = demo.translated(spec, tmp_path)
-    (step,) = [s for s in steps if s["kind"] == "parallel"]
-    assert {"starts": ["offsets", 0], "stops": ["offsets", 1], "disjoint": False, "longest": ["arg", "width"]} in step[
-        "segments"
-    ]
+    (step,) = [s for s in steps if s.kind == StepKind.PARALLEL]
+    longest_row = Segment(RowRef("offsets"), stops=RowRef("offsets", 1), disjoint=False, longest=Arg("width"))
+    assert longest_row in step.segments
     width, sizes = 4, np.array([2, 0, longest, 1, 3], np.int64)  # a 6 spills into the next row
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     values = np.arange(100, 100 + offsets[-1], dtype=np.int32)
     torows = np.full(width * 5 + 4, 7, np.int32)
-    special = spec["specializations"][0]
-    target = executor.HostTarget(generated=tmp_path)
-    assert executor._disjoint(
-        target, step, special, [torows, values, offsets, width, 5], {"width": width, "length": 5}, 5
-    ) == (longest <= width)
+    arrays = {"torows": torows, "values": values, "offsets": offsets}
+    assert executor.rows_hold(np, step, arrays, {"width": width, "length": 5}, 5) == (longest <= width)
     assert run([torows, values, offsets, width, 5]) is None
     expected = np.full(width * 5 + 4, 7, np.int32)
     for i in range(5):  # the C order: a later row overwrites what an earlier one spilled

@@ -8,13 +8,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from akcuda.plan import expr as E
+from akcuda.plan.errors import KernelFailure
 from akcuda.runtime import executor
+from akcuda.runtime.cuda import prebuilt_cubin
+from akcuda.runtime.host import HostTarget, RaceDetected
 
 
 def _run(demo, generated, symbol, values, block, seed):
     plan = executor.load_plan("akc_demo_offsets", generated)
     special = next(s for s in demo.offsets["specializations"] if s["symbol"] == symbol)
-    target = executor.HostTarget(seed=seed, generated=generated)
+    target = HostTarget(seed=seed, generated=generated)
     return executor.run(plan, special, values, target, block)
 
 
@@ -47,23 +51,26 @@ def test_parallel_failure_reports_the_first_bad_row_in_sequential_order(demo, de
         block,
         5,
     )
-    assert failure == executor.KernelFailure("row stops before it starts", 17, 17, failure.line)
+    assert failure == KernelFailure("row stops before it starts", 17, 17, failure.line)
 
 
 @pytest.mark.gxx
 def test_regular_kernel_fills_two_dimensions(demo, demo_generated):
     plan = executor.load_plan("akc_demo_regular", demo_generated)
     out = np.full(5 * 3, -1, np.int64)
-    target = executor.HostTarget(seed=3, generated=demo_generated)
+    target = HostTarget(seed=3, generated=demo_generated)
     assert executor.run(plan, demo.regular["specializations"][0], [out, 3, 5, 10], target, block=4) is None
     np.testing.assert_array_equal(out, np.minimum(np.arange(15), 10))
 
 
 def test_evaluate_follows_c_integer_semantics():
-    assert executor.evaluate(["/", ["int", -7], ["int", 2]], {}) == -3
-    assert executor.evaluate(["%", ["int", -7], ["int", 2]], {}) == -1
-    assert executor.evaluate(["-", ["arg", "length"], ["int", 1]], {"length": 10}) == 9
-    assert executor.evaluate(["neg", ["*", ["arg", "a"], ["int", 3]]], {"a": 2}) == -6
+    def evaluate(data: list, scalars: dict) -> int:  # the plan's JSON form, as the translator writes it
+        return E.evaluate(E.from_json(data), scalars)
+
+    assert evaluate(["/", ["int", -7], ["int", 2]], {}) == -3
+    assert evaluate(["%", ["int", -7], ["int", 2]], {}) == -1
+    assert evaluate(["-", ["arg", "length"], ["int", 1]], {"length": 10}) == 9
+    assert evaluate(["neg", ["*", ["arg", "a"], ["int", 3]]], {"a": 2}) == -6
 
 
 @pytest.mark.gxx
@@ -76,9 +83,7 @@ def test_race_check_catches_two_threads_writing_one_address(demo, demo_generated
     (racy / "akc_demo_offsets.plan.json").write_text((demo_generated / "akc_demo_offsets.plan.json").read_text())
     starts = np.arange(10, dtype=np.int32)
     values = [np.zeros(10, np.int64), np.zeros(11, np.int64), starts, starts + 1, 10]
-    with pytest.raises(
-        executor.RaceDetected, match=r"race in akc_demo_offsets__s0<int32_t, int64_t>: .* argument 0 element \d"
-    ):
+    with pytest.raises(RaceDetected, match=r"race in akc_demo_offsets__s0<int32_t, int64_t>: .* argument 0 element \d"):
         _run(demo, racy, "akc_demo32_offsets_64", values, 4, 1)
     # the faithful translation runs clean under the same check
     assert _run(demo, demo_generated, "akc_demo32_offsets_64", values, 4, 1) is None
@@ -109,9 +114,9 @@ def test_prebuilt_cubins_are_used_only_for_the_same_source_and_arch(upstream_cpp
     assert not any(pipeline.generate(kernel).values())
     compile_all(paths.GENERATED, paths.COMPILED, kernels=[kernel], progress=False)
     source = (paths.GENERATED / f"{kernel}.cu").read_text()
-    found = executor.prebuilt_cubin(paths.COMPILED, kernel, "sm_90", source)
+    found = prebuilt_cubin(paths.COMPILED, kernel, "sm_90", source)
     assert found is not None and found[0].read_bytes()[:4] == b"\x7fELF"
     plan = executor.load_plan(kernel)
-    assert set(found[1]) == set(plan["name_expressions"])
-    assert executor.prebuilt_cubin(paths.COMPILED, kernel, "sm_90", source + "// edited\n") is None
-    assert executor.prebuilt_cubin(paths.COMPILED, kernel, "sm_75", source) is None
+    assert set(found[1]) == set(plan.name_expressions)
+    assert prebuilt_cubin(paths.COMPILED, kernel, "sm_90", source + "// edited\n") is None
+    assert prebuilt_cubin(paths.COMPILED, kernel, "sm_75", source) is None

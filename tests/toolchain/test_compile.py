@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from akcuda import plan
+from akcuda.plan.model import Launch, Plan, Role, Specialization
+
 pytest.importorskip("cuda.bindings.nvrtc")
 
 from akcuda.toolchain.compile import ARCHS, compile_all, compile_source, summarize  # noqa: E402
@@ -62,6 +65,11 @@ __global__ void awkward_demo_unused(int64_t* toptr) {
 DIRECTIVE = '#warning "not finished"\n' + PLAIN.replace("awkward_demo_fill", "awkward_demo_directive")
 
 
+def _launching(names: list[str]) -> dict[str, Specialization]:
+    """Plan specializations whose kernels are exactly `names` (what compile reads of a plan)."""
+    return {name: Specialization(name, name, launches=({Role.MAIN: Launch(name, "")},)) for name in names}
+
+
 @pytest.fixture()
 def generated(tmp_path: Path) -> Path:
     gen = tmp_path / "generated"
@@ -74,7 +82,7 @@ def generated(tmp_path: Path) -> Path:
         ("awkward_demo_directive", DIRECTIVE, ["awkward_demo_directive"]),
     ]:
         (gen / f"{name}.cu").write_text(src)
-        (gen / f"{name}.plan.json").write_text(json.dumps({"name_expressions": names}))
+        plan.save(Plan(name, specializations=_launching(names)), gen / f"{name}.plan.json")
     return gen
 
 

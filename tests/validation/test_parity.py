@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from akcuda.runtime import executor
+from akcuda.runtime.host import HostTarget
 from akcuda.toolchain import specs, upstream
 from akcuda.validation import parity
 from akcuda.validation.cases import Case
@@ -18,7 +19,7 @@ KERNEL = "awkward_ListArray_compact_offsets"
 def _outcomes(folder, kernel, block=7):
     spec = specs.load_all()[kernel]
     plan = executor.load_plan(kernel, folder)
-    target = executor.HostTarget(seed=3, generated=folder)
+    target = HostTarget(seed=3, generated=folder)
     cases = load_upstream_cases(upstream.cpp_dir())
     out = []
     for special in spec["specializations"]:

@@ -14,12 +14,12 @@ NO_ERROR = (1 << 63) - 1  # INT64_MAX: no iteration has failed
 
 class ErrorSlot(enum.IntEnum):
     ITERATION = 0  # the failing iteration (atomicMin: the first in sequential order)
-    STEP = 1       # the step it failed in
-    MESSAGE = 2    # index into the plan's messages; -1 until the failing iteration reports
+    STEP = 1  # the step it failed in
+    MESSAGE = 2  # index into the plan's messages; -1 until the failing iteration reports
     IDENTITY = 3
     ATTEMPT = 4
-    LINE = 5       # the C source line of the failure
-    FIRST = 6      # a count or check launch's first failing iteration; fill stops there
+    LINE = 5  # the C source line of the failure
+    FIRST = 6  # a count or check launch's first failing iteration; fill stops there
 
     @property
     def macro(self) -> str:
@@ -28,8 +28,7 @@ class ErrorSlot(enum.IntEnum):
 
 def initial_record() -> list[int]:
     """The record before a run: no failure anywhere."""
-    values = {ErrorSlot.ITERATION: NO_ERROR, ErrorSlot.STEP: -1, ErrorSlot.MESSAGE: -1,
-              ErrorSlot.FIRST: NO_ERROR}
+    values = {ErrorSlot.ITERATION: NO_ERROR, ErrorSlot.STEP: -1, ErrorSlot.MESSAGE: -1, ErrorSlot.FIRST: NO_ERROR}
     return [values.get(slot, 0) for slot in ErrorSlot]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 BINARY = ("+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||")
 UNARY = ("neg", "!")
@@ -59,7 +59,7 @@ class Cond:
     otherwise: Expr
 
 
-Expr = Union[Int, Arg, Memory, Unary, Binary, Cond]
+Expr = Int | Arg | Memory | Unary | Binary | Cond
 
 
 def all_of(conditions: list[Expr]) -> Expr | None:
@@ -77,10 +77,17 @@ def _c_div(a: int, b: int) -> int:
 
 
 _ARITHMETIC = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": _c_div,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": _c_div,
     "%": lambda a, b: a - b * _c_div(a, b),
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 

@@ -23,35 +23,35 @@ class PlanError(ValueError):
 
 
 class StepKind(str, enum.Enum):
-    SERIAL = "serial"      # one thread runs the statements in C order
+    SERIAL = "serial"  # one thread runs the statements in C order
     PARALLEL = "parallel"  # one thread per loop iteration
-    SCAN = "scan"          # count, scan, fill (and finish)
+    SCAN = "scan"  # count, scan, fill (and finish)
 
 
 class Role(str, enum.Enum):
     """The launches a step may have, in the order they run."""
 
-    SERIAL = "serial"    # a checked step's C-order form, when the data do not allow the parallel one
+    SERIAL = "serial"  # a checked step's C-order form, when the data do not allow the parallel one
     NOMINAL = "nominal"  # each iteration's nominal share of a speculated counter
-    CHECK = "check"      # a checked parallel step: finds the first failing iteration
-    COUNT = "count"      # stores suppressed: how far each counter advances
-    MAIN = "main"        # a serial or parallel step's launch
-    FILL = "fill"        # the iteration again from its scanned start, storing
-    FINISH = "finish"    # one thread: the counters' final values
+    CHECK = "check"  # a checked parallel step: finds the first failing iteration
+    COUNT = "count"  # stores suppressed: how far each counter advances
+    MAIN = "main"  # a serial or parallel step's launch
+    FILL = "fill"  # the iteration again from its scanned start, storing
+    FINISH = "finish"  # one thread: the counters' final values
 
 
 class CounterKind(str, enum.Enum):
-    LOCAL = "local"      # a top-level local (`k++`)
-    MEMORY = "memory"    # a place in memory (`*total += m`)
+    LOCAL = "local"  # a top-level local (`k++`)
+    MEMORY = "memory"  # a place in memory (`*total += m`)
     RUNNING = "running"  # a running sum stored per iteration (`out[i + 1] = out[i] + m`)
-    KEYED = "keyed"      # a counter per key (`current[tag]++`)
+    KEYED = "keyed"  # a counter per key (`current[tag]++`)
 
 
 class CounterOp(str, enum.Enum):
-    SUM = "sum"                # advances scanned into starting values
-    MAX = "max"                # a running maximum, reduced
-    MIN = "min"                # a running minimum, reduced
-    LAST = "last"              # only assigned: the last assigning iteration's value wins
+    SUM = "sum"  # advances scanned into starting values
+    MAX = "max"  # a running maximum, reduced
+    MIN = "min"  # a running minimum, reduced
+    LAST = "last"  # only assigned: the last assigning iteration's value wins
     SPECULATED = "speculated"  # a sum whose advances are known up front (nominal shares)
 
 
@@ -68,7 +68,7 @@ class Counter:
     op: CounterOp
     name: str
     row: int
-    place: str = ""          # the C lvalue a MEMORY/RUNNING/KEYED counter lives at (for reports)
+    place: str = ""  # the C lvalue a MEMORY/RUNNING/KEYED counter lives at (for reports)
     array: str | None = None  # the array argument it lives in (MEMORY, RUNNING, KEYED)
     flag_row: int | None = None
     key_row: int | None = None
@@ -99,16 +99,16 @@ class Segment:
 class Step:
     kind: StepKind
     line: int | None = None
-    reason: str | None = None      # serial: why no rule applied
-    constant_work: bool = False    # serial: the statements do no input-sized work
-    count: Expr | None = None      # iterations of a parallel or scan step
-    first: Expr | None = None      # its first iteration (where row checks start)
-    guard: Expr | None = None      # the step runs only where this holds
-    requires: Expr | None = None   # the parallel form holds only where this holds, else C order
-    checked: bool = False          # a parallel step with failures: a check launch first
+    reason: str | None = None  # serial: why no rule applied
+    constant_work: bool = False  # serial: the statements do no input-sized work
+    count: Expr | None = None  # iterations of a parallel or scan step
+    first: Expr | None = None  # its first iteration (where row checks start)
+    guard: Expr | None = None  # the step runs only where this holds
+    requires: Expr | None = None  # the parallel form holds only where this holds, else C order
+    checked: bool = False  # a parallel step with failures: a check launch first
     segments: tuple[Segment, ...] = ()
     counters: tuple[Counter, ...] = ()
-    scan_rows: int = 0             # rows of the scan buffer (each n + 1 long)
+    scan_rows: int = 0  # rows of the scan buffer (each n + 1 long)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Entry:
 @dataclass(frozen=True)
 class Launch:
     expression: str  # the kernel's name expression (with template arguments) for NVRTC
-    host: str        # its entry point in the host emulation library
+    host: str  # its entry point in the host emulation library
 
 
 @dataclass(frozen=True)
@@ -144,14 +144,19 @@ class Plan:
     @property
     def name_expressions(self) -> list[str]:
         """Every kernel name expression, for NVRTC's lowered names."""
-        return [launch.expression for s in self.specializations.values()
-                for roles in s.launches for launch in roles.values()]
+        return [
+            launch.expression
+            for s in self.specializations.values()
+            for roles in s.launches
+            for launch in roles.values()
+        ]
 
     def entry_of(self, symbol: str) -> Entry:
         return self.entries[self.specializations[symbol].entry]
 
 
 # ---------------------------------------------------------------- JSON
+
 
 def _segment_json(s: Segment) -> dict:
     out: dict[str, Any] = {"starts": [s.starts.array, s.starts.shift]}
@@ -175,11 +180,18 @@ def _counter_json(c: Counter) -> dict:
 
 def _step_json(s: Step) -> dict:
     return {
-        "kind": s.kind.value, "line": s.line, "reason": s.reason, "constant_work": s.constant_work,
-        "count": E.to_json(s.count), "first": E.to_json(s.first), "guard": E.to_json(s.guard),
-        "requires": E.to_json(s.requires), "checked": s.checked,
+        "kind": s.kind.value,
+        "line": s.line,
+        "reason": s.reason,
+        "constant_work": s.constant_work,
+        "count": E.to_json(s.count),
+        "first": E.to_json(s.first),
+        "guard": E.to_json(s.guard),
+        "requires": E.to_json(s.requires),
+        "checked": s.checked,
         "segments": [_segment_json(x) for x in s.segments],
-        "counters": [_counter_json(c) for c in s.counters], "scan_rows": s.scan_rows,
+        "counters": [_counter_json(c) for c in s.counters],
+        "scan_rows": s.scan_rows,
     }
 
 
@@ -190,13 +202,28 @@ def to_json(plan: Plan) -> dict:
         "kernel": plan.kernel,
         "messages": list(plan.messages),
         "name_expressions": plan.name_expressions,
-        "entries": {name: {"template_params": list(e.template_params), "locals": list(e.locals),
-                           "steps": [_step_json(s) for s in e.steps]} for name, e in plan.entries.items()},
+        "entries": {
+            name: {
+                "template_params": list(e.template_params),
+                "locals": list(e.locals),
+                "steps": [_step_json(s) for s in e.steps],
+            }
+            for name, e in plan.entries.items()
+        },
         "specializations": {
-            symbol: {"entry": s.entry, "template_args": list(s.template_args),
-                     "launches": [{role.value: {"expression": l.expression, "host": l.host}
-                                   for role, l in roles.items()} for roles in s.launches]}
-            for symbol, s in plan.specializations.items()},
+            symbol: {
+                "entry": s.entry,
+                "template_args": list(s.template_args),
+                "launches": [
+                    {
+                        role.value: {"expression": launch.expression, "host": launch.host}
+                        for role, launch in roles.items()
+                    }
+                    for roles in s.launches
+                ],
+            }
+            for symbol, s in plan.specializations.items()
+        },
     }
 
 
@@ -209,26 +236,68 @@ def from_json(data: dict) -> Plan:
     where = data.get("kernel", "?") if isinstance(data, dict) else "?"
     try:
         if data["schema_version"] != SCHEMA_VERSION:
-            raise PlanError(f"plan {where}: schema version {data['schema_version']}, "
-                            f"this akcuda reads {SCHEMA_VERSION} (run `akcuda generate`)")
+            raise PlanError(
+                f"plan {where}: schema version {data['schema_version']}, "
+                f"this akcuda reads {SCHEMA_VERSION} (run `akcuda generate`)"
+            )
         entries = {
-            name: Entry(tuple(e["template_params"]), tuple(e["locals"]), tuple(
-                Step(StepKind(s["kind"]), s["line"], s["reason"], s["constant_work"],
-                     E.from_json(s["count"]), E.from_json(s["first"]), E.from_json(s["guard"]),
-                     E.from_json(s["requires"]), s["checked"],
-                     tuple(Segment(_ref(g["starts"]), _ref(g.get("stops")), _ref(g.get("counts")),
-                                   g["disjoint"], E.from_json(g.get("longest"))) for g in s["segments"]),
-                     tuple(Counter(CounterKind(c["kind"]), CounterOp(c["op"]), c["name"], c["row"],
-                                   c.get("place", ""), c.get("array"), c.get("flag_row"),
-                                   c.get("key_row"), c.get("actual_row")) for c in s["counters"]),
-                     s["scan_rows"])
-                for s in e["steps"]))
-            for name, e in data["entries"].items()}
+            name: Entry(
+                tuple(e["template_params"]),
+                tuple(e["locals"]),
+                tuple(
+                    Step(
+                        StepKind(s["kind"]),
+                        s["line"],
+                        s["reason"],
+                        s["constant_work"],
+                        E.from_json(s["count"]),
+                        E.from_json(s["first"]),
+                        E.from_json(s["guard"]),
+                        E.from_json(s["requires"]),
+                        s["checked"],
+                        tuple(
+                            Segment(
+                                _ref(g["starts"]),
+                                _ref(g.get("stops")),
+                                _ref(g.get("counts")),
+                                g["disjoint"],
+                                E.from_json(g.get("longest")),
+                            )
+                            for g in s["segments"]
+                        ),
+                        tuple(
+                            Counter(
+                                CounterKind(c["kind"]),
+                                CounterOp(c["op"]),
+                                c["name"],
+                                c["row"],
+                                c.get("place", ""),
+                                c.get("array"),
+                                c.get("flag_row"),
+                                c.get("key_row"),
+                                c.get("actual_row"),
+                            )
+                            for c in s["counters"]
+                        ),
+                        s["scan_rows"],
+                    )
+                    for s in e["steps"]
+                ),
+            )
+            for name, e in data["entries"].items()
+        }
         specializations = {
-            symbol: Specialization(symbol, s["entry"], tuple(s["template_args"]), tuple(
-                {Role(role): Launch(l["expression"], l["host"]) for role, l in roles.items()}
-                for roles in s["launches"]))
-            for symbol, s in data["specializations"].items()}
+            symbol: Specialization(
+                symbol,
+                s["entry"],
+                tuple(s["template_args"]),
+                tuple(
+                    {Role(role): Launch(launch["expression"], launch["host"]) for role, launch in roles.items()}
+                    for roles in s["launches"]
+                ),
+            )
+            for symbol, s in data["specializations"].items()
+        }
         return Plan(data["kernel"], tuple(data["messages"]), entries, specializations)
     except PlanError:
         raise

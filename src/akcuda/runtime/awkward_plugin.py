@@ -40,16 +40,17 @@ KernelFactory = Callable[[tuple, Callable[[], Any]], Any]
 
 # ---------------------------------------------------------------- tracing
 
+
 @dataclass(frozen=True)
 class KernelCall:
     """One kernel call as Awkward made it."""
 
-    kernel: str               # the look-up's kernel name, e.g. "awkward_ListArray_num"
-    symbol: str | None        # the exported specialization, when known
-    target: str               # "host" or "cuda" through akcuda; the backend's name for a fallback
-    via: str                  # "akcuda" or "fallback"
+    kernel: str  # the look-up's kernel name, e.g. "awkward_ListArray_num"
+    symbol: str | None  # the exported specialization, when known
+    target: str  # "host" or "cuda" through akcuda; the backend's name for a fallback
+    via: str  # "akcuda" or "fallback"
     reason: str | None = None  # why it fell back
-    error: str | None = None   # the kernel's failure message, if it failed
+    error: str | None = None  # the kernel's failure message, if it failed
 
 
 @dataclass
@@ -98,6 +99,7 @@ def trace() -> Iterator[Trace]:
 
 # ---------------------------------------------------------------- kernel objects
 
+
 class _Address:
     """A raw pointer (Awkward passes T** tables as ctypes pointers) in the form the executor
     reads: ``.ctypes.data``."""
@@ -127,8 +129,7 @@ def kernel_error(failure: KernelFailure | None, source: str) -> Any:
     if failure.line and failure.line > 0:
         url = SOURCE_URL.format(version=_cpp_version(), source=source, line=failure.line)
         filename = f"\n\n({url})".encode()
-    return _error_type()(failure.message.encode(errors="surrogateescape"), filename,
-                         failure.identity, failure.attempt)
+    return _error_type()(failure.message.encode(errors="surrogateescape"), filename, failure.identity, failure.attempt)
 
 
 class AkcudaKernel:
@@ -167,8 +168,11 @@ class AkcudaKernel:
         args = maybe_materialize(*args)
         values = [self._value(x, arg) for x, arg in zip(args, self._special["args"])]
         failure = executor.run(_plan(self._spec["name"]), self._special, values, self._target)
-        _record(KernelCall(self._key[0], self.symbol, self._target.name, "akcuda",
-                           error=failure.message if failure else None))
+        _record(
+            KernelCall(
+                self._key[0], self.symbol, self._target.name, "akcuda", error=failure.message if failure else None
+            )
+        )
         return kernel_error(failure, self._spec["source"])
 
 
@@ -191,12 +195,21 @@ class FallbackKernel:
     def __call__(self, *args: Any) -> Any:
         result = self._original(*args)
         text = getattr(result, "str", None)
-        _record(KernelCall(self.key[0], self._symbol, self._backend, "fallback", self.reason,
-                           text.decode(errors="surrogateescape") if text else None))
+        _record(
+            KernelCall(
+                self.key[0],
+                self._symbol,
+                self._backend,
+                "fallback",
+                self.reason,
+                text.decode(errors="surrogateescape") if text else None,
+            )
+        )
         return result
 
 
 # ---------------------------------------------------------------- routing look-ups
+
 
 @functools.cache
 def _specializations() -> dict[str, tuple[dict, dict]]:
@@ -261,6 +274,7 @@ class _Router:
 
 # ---------------------------------------------------------------- patching
 
+
 def _backend_class(backend: str) -> type:
     if backend == "cpu":
         from awkward._backends.numpy import NumpyBackend
@@ -290,7 +304,7 @@ class _Patch:
 
 
 _patches: dict[str, _Patch] = {}  # backend name ("cpu" or "cuda") -> its patch
-_targets: dict[str, Any] = {}     # target name -> the one shared target instance
+_targets: dict[str, Any] = {}  # target name -> the one shared target instance
 
 
 def shared_target(name: str) -> Any:
@@ -332,7 +346,7 @@ def install(target: str = "host") -> None:
 
 def uninstall(target: str | None = None) -> None:
     """Undo ``install`` (for one target, or all), restoring the original attributes."""
-    for backend in ([_backend_for(target)] if target else list(_patches)):
+    for backend in [_backend_for(target)] if target else list(_patches):
         release(backend)
 
 

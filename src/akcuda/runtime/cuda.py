@@ -54,8 +54,9 @@ class CudaTarget:
                 self._modules[kernel] = (self.xp.RawModule(path=str(cubin)), lowered)
             else:
                 plan = plans.load(self.generated / f"{kernel}.plan.json")
-                module = self.xp.RawModule(code=source, options=("-std=c++17", "--fmad=false"),
-                                           name_expressions=plan.name_expressions)
+                module = self.xp.RawModule(
+                    code=source, options=("-std=c++17", "--fmad=false"), name_expressions=plan.name_expressions
+                )
                 self._modules[kernel] = (module, None)
         return self._modules[kernel]
 

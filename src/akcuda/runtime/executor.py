@@ -8,6 +8,7 @@ A target offers `xp` (its array module), `launch`, `to_device`, `to_host` and `p
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from akcuda import plan as plans
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure, initial_record
 from akcuda.plan.expr import evaluate
-from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, Step, StepKind
+from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, RowRef, Step, StepKind
 
 # What every step kernel takes after the C kernel's own arguments: the error record, the
 # spilled locals, the scan buffer, the iteration count and the report index.
@@ -45,17 +46,23 @@ class _Run:
         self.entry = self.plan.entries[self.spec_plan.entry]
         self.names = [a["name"] for a in self.special["args"]]
         self.ctypes = [a["ctype"] for a in self.special["args"]] + PLAN_CTYPES
-        self.scalars = {a["name"]: v for a, v in zip(self.special["args"], self.values)
-                        if base_type(a["ctype"])[1] == 0}
+        self.scalars = {
+            a["name"]: v for a, v in zip(self.special["args"], self.values) if base_type(a["ctype"])[1] == 0
+        }
         self.err = self.target.to_device(np.array(initial_record(), dtype=np.int64))
         self.spill = self.target.to_device(np.zeros(max(1, len(self.entry.locals)), dtype=np.int64))
         self.empty = self.target.to_device(np.zeros(1, dtype=np.int64))
         self.counts: dict[int, int] = {}
 
     def launch(self, k: int, role: Role, grid: int, threads: int, n: int, report: int, scan=None) -> None:
-        self.target.launch(self.plan.kernel, self.spec_plan.launches[k][role], grid, threads,
-                           [*self.values, self.err, self.spill, self.empty if scan is None else scan, n, report],
-                           self.ctypes)
+        self.target.launch(
+            self.plan.kernel,
+            self.spec_plan.launches[k][role],
+            grid,
+            threads,
+            [*self.values, self.err, self.spill, self.empty if scan is None else scan, n, report],
+            self.ctypes,
+        )
 
     def serial(self, k: int) -> None:
         """The step in C order, in one thread."""
@@ -68,8 +75,9 @@ class _Run:
         return int(self.target.to_host(self.err)[slot])
 
 
-def combine(xp, scan, counters: tuple[Counter, ...], rows: int, n: int,
-            only: CounterOp | None = None) -> list[tuple[Counter, Any, Any]]:
+def combine(
+    xp, scan, counters: tuple[Counter, ...], rows: int, n: int, only: CounterOp | None = None
+) -> list[tuple[Counter, Any, Any]]:
     """In place, per counter (or only those with op `only`): a sum's (or a speculated counter's
     nominal) advances in row[0:n] become starting values in row[0:n+1] (exclusive scan, total
     last); a max/min reduces into row[n]; a last-value counter's flag row gets the last assigning
@@ -116,37 +124,40 @@ def _as_nominal(run: _Run, step: Step, scan, n: int) -> bool:
     exactly its nominal share (so the positions count and fill started from were the C's)?"""
     first = min(n, run.error_slot(ErrorSlot.FIRST))
     view = scan.reshape(step.scan_rows, n + 1)
-    return all(bool(run.target.xp.all(view[c.row, 1:first + 1] - view[c.row, :first] == view[c.actual_row, :first]))
-               for c in step.counters if c.op == CounterOp.SPECULATED)
+    return all(
+        bool(run.target.xp.all(view[c.row, 1 : first + 1] - view[c.row, :first] == view[c.actual_row, :first]))
+        for c in step.counters
+        if c.op == CounterOp.SPECULATED
+    )
 
 
-def _rows_hold(run: _Run, step: Step, n: int) -> bool:
+def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, Any], n: int) -> bool:
     """Are the rows' ranges [A[i], B[i]) (or [A[i], A[i] + C[i])) that the step's parallel form
     relies on ordered, and where it says so non-overlapping or no longer than a bound? (One
     read-back; the C reads exactly these elements.)"""
     if not step.segments:
         return True
-    first = evaluate(step.first, run.scalars)
-    xp = run.target.xp
+    first = evaluate(step.first, scalars)
 
-    def rows(ref):
-        return run.array(ref.array)[first + ref.shift:first + ref.shift + n]
+    def rows(ref: RowRef):
+        return arrays[ref.array][first + ref.shift : first + ref.shift + n]
 
     for segment in step.segments:
         starts = rows(segment.starts)
         stops = rows(segment.stops) if segment.stops is not None else starts + rows(segment.counts)
         if not bool(xp.all(starts <= stops)) or (segment.disjoint and not bool(xp.all(stops[:-1] <= starts[1:]))):
             return False
-        if segment.longest is not None and not bool(xp.all(stops - starts <= evaluate(segment.longest, run.scalars))):
+        if segment.longest is not None and not bool(xp.all(stops - starts <= evaluate(segment.longest, scalars))):
             return False
     return True
 
 
 def _parallel_form_holds(run: _Run, step: Step, n: int) -> bool:
     """What the data must show before the step may run in parallel (else it runs in C order)."""
-    if step.requires is not None and not evaluate(step.requires, run.scalars, dict(zip(run.names, run.values))):
+    arrays = dict(zip(run.names, run.values))
+    if step.requires is not None and not evaluate(step.requires, run.scalars, arrays):
         return False
-    return _rows_hold(run, step, n)
+    return rows_hold(run.target.xp, step, arrays, run.scalars, n)
 
 
 def _run_parallel(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
@@ -168,7 +179,9 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
         run.err[:] = run.target.to_device(np.array(initial_record(), dtype=np.int64))
         run.serial(k)  # an iteration consumed other than its share: C order
         return
-    keyed = [(run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, step.counters, step.scan_rows, n)]
+    keyed = [
+        (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, step.counters, step.scan_rows, n)
+    ]
     if any(len(keys) and not (0 <= int(keys.min()) and int(keys.max()) < len(array)) for array, keys, _ in keyed):
         run.serial(k)  # a key outside its array: the C order, as it is
         return
@@ -205,5 +218,9 @@ def run(plan: Plan, special: dict, values: list, target, block: int = 256) -> Ke
         failed = int(record[ErrorSlot.STEP])
         state.launch(failed, Role.MAIN, 1, 1, state.counts[failed], int(record[ErrorSlot.ITERATION]))
         record = target.to_host(state.err)
-    return KernelFailure(plan.messages[int(record[ErrorSlot.MESSAGE])], int(record[ErrorSlot.IDENTITY]),
-                         int(record[ErrorSlot.ATTEMPT]), int(record[ErrorSlot.LINE]))
+    return KernelFailure(
+        plan.messages[int(record[ErrorSlot.MESSAGE])],
+        int(record[ErrorSlot.IDENTITY]),
+        int(record[ErrorSlot.ATTEMPT]),
+        int(record[ErrorSlot.LINE]),
+    )

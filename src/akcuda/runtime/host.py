@@ -68,7 +68,8 @@ class HostTarget:
         if report[0]:
             raise RaceDetected(
                 f"race in {launch.expression}: threads {report[2]} and {report[3]} both wrote "
-                f"{_locate(int(report[1]), values)} ({report[0]} racing store(s))")
+                f"{_locate(int(report[1]), values)} ({report[0]} racing store(s))"
+            )
 
     def to_host(self, array) -> np.ndarray:
         return array

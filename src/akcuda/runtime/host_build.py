@@ -57,8 +57,9 @@ def build(cu: Path, out_dir: Path | None = None, extra: tuple[str, ...] = ()) ->
     return HostBuild(cu.stem, True, library)
 
 
-def build_all(sources: list[Path], out_dir: Path, extra: tuple[str, ...] = (),
-              jobs: int | None = None) -> list[HostBuild]:
+def build_all(
+    sources: list[Path], out_dir: Path, extra: tuple[str, ...] = (), jobs: int | None = None
+) -> list[HostBuild]:
     """Build kernel families in parallel, `jobs` g++ processes at a time (cached as `build`)."""
     with ThreadPoolExecutor(jobs or os.cpu_count() or 1) as pool:
         return list(pool.map(lambda cu: build(cu, out_dir, extra), sources))

@@ -44,8 +44,7 @@ def _specs(args) -> int:
         out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
     loaded = specs.load_all()
     n = sum(len(s["specializations"]) for s in loaded.values())
-    out.print(f"specs check: {len(loaded)} kernels, {n} specializations, "
-              f"{len(problems)} difference(s) from upstream")
+    out.print(f"specs check: {len(loaded)} kernels, {n} specializations, {len(problems)} difference(s) from upstream")
     return 1 if problems else 0
 
 
@@ -57,9 +56,11 @@ def _generate(args) -> int:
     for reason in failed.values():
         out.print(f"[red]✗[/] {escape(reason)}", highlight=False)
     steps = _step_counts(results)
-    out.print(f"generate: {len(results) - len(failed)}/{len(results)} kernel families translated "
-              f"into {paths.GENERATED} ({steps['parallel']} parallel steps, {steps['scan']} count-scan-fill, "
-              f"{steps['serial']} serial)")
+    out.print(
+        f"generate: {len(results) - len(failed)}/{len(results)} kernel families translated "
+        f"into {paths.GENERATED} ({steps['parallel']} parallel steps, {steps['scan']} count-scan-fill, "
+        f"{steps['serial']} serial)"
+    )
     return 1 if failed else 0
 
 
@@ -83,8 +84,10 @@ def _compile(args) -> int:
     failed = {k: v for k, v in results.items() if v}
     for kernel, log in failed.items():
         out.print(f"[red]✗ {kernel}[/]: {escape(log)}", highlight=False)
-    out.print(f"compile: {len(results) - len(failed)}/{len(results)} kernel families compiled with NVRTC "
-              f"for sm_80 and sm_90 in {time.perf_counter() - start:.1f}s")
+    out.print(
+        f"compile: {len(results) - len(failed)}/{len(results)} kernel families compiled with NVRTC "
+        f"for sm_80 and sm_90 in {time.perf_counter() - start:.1f}s"
+    )
     return 1 if failed else 0
 
 
@@ -92,10 +95,12 @@ def _parity(args) -> int:
     from akcuda.validation import report, suite
 
     start = time.perf_counter()
-    results = suite.parity_results(args.target, args.k, tuple(args.sources.split(",")),
-                                      args.block, tuple(args.seed))
-    rep = report.build_report(results, {"parity": time.perf_counter() - start},
-                              {"target": args.target, "block": args.block, "seeds": args.seed})
+    results = suite.parity_results(args.target, args.k, tuple(args.sources.split(",")), args.block, tuple(args.seed))
+    rep = report.build_report(
+        results,
+        {"parity": time.perf_counter() - start},
+        {"target": args.target, "block": args.block, "seeds": args.seed},
+    )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rep, indent=1, default=str))
@@ -126,10 +131,12 @@ def _plans(args) -> int:
                 seen.add(key)
                 out.print(f"[yellow]width 1[/] {row['kernel']}: {escape(step['reason'])}", highlight=False)
     s = rep["summary"]
-    out.print(f"plans: {s['specializations']} specializations; steps {s['steps']}; launches median "
-              f"{s['launches_median']}, max {s['launches_max']}; passes over the input median "
-              f"{s['passes_median']}, max {s['passes_max']}; {s['width1_input_sized']} with an "
-              f"input-sized width-1 step; written to {path.relative_to(paths.ROOT)}")
+    out.print(
+        f"plans: {s['specializations']} specializations; steps {s['steps']}; launches median "
+        f"{s['launches_median']}, max {s['launches_max']}; passes over the input median "
+        f"{s['passes_median']}, max {s['passes_max']}; {s['width1_input_sized']} with an "
+        f"input-sized width-1 step; written to {path.relative_to(paths.ROOT)}"
+    )
     return 0
 
 
@@ -141,34 +148,44 @@ def _gpu_check(args) -> int:
         out.print(f"[yellow]gpu-check: no GPU here[/] ({result['reason']}); wrote {args.out}/gpu-check.json")
         return 2
     p, c = result["parity"], result["corpus"]
-    out.print(f"gpu-check on {result['device']}: parity {p['passed']}/{p['specializations'] - p['pending']} "
-              f"specializations passed ({p['cases']} cases); corpus {c['identical']}/{c['operations']} identical; "
-              f"results in {args.out}")
+    out.print(
+        f"gpu-check on {result['device']}: parity {p['passed']}/{p['specializations'] - p['pending']} "
+        f"specializations passed ({p['cases']} cases); corpus {c['identical']}/{c['operations']} identical; "
+        f"results in {args.out}"
+    )
     return 0 if p["failed"] == 0 and c["different"] == 0 else 1
 
 
 def _pipeline(args) -> int:
     from akcuda.toolchain import pipeline
 
-    return pipeline.run(out, args.k, args.block, args.seed, lambda: _import(args),
-                        lambda: _record(argparse.Namespace(out=None)))
+    return pipeline.run(
+        out, args.k, args.block, args.seed, lambda: _import(args), lambda: _record(argparse.Namespace(out=None))
+    )
 
 
 def _sanitize(args) -> int:
     """Every parity case against the ASan+UBSan host build; non-zero on any report."""
     from akcuda.validation import sanitize
 
-    result = sanitize.run_sanitized(args.k, paths.BUILD / "sanitize", tuple(args.seeds or [1]),
-                                    max_reports=args.max_reports)
+    result = sanitize.run_sanitized(
+        args.k, paths.BUILD / "sanitize", tuple(args.seeds or [1]), max_reports=args.max_reports
+    )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
     for k, r in enumerate(result["reports"]):
-        out.print(f"[red]✗ {r['sanitizer'] or 'crash'}: {r['kind']}[/] in {r['symbol']} "
-                  f"({r['origin']}), case {r['case']} seed {r['seed']}", highlight=False)
+        out.print(
+            f"[red]✗ {r['sanitizer'] or 'crash'}: {r['kind']}[/] in {r['symbol']} "
+            f"({r['origin']}), case {r['case']} seed {r['seed']}",
+            highlight=False,
+        )
         if r.get("cpu_writes_past_end"):
-            out.print(f"  the CPU reference also writes past {', '.join(r['cpu_writes_past_end'])}: "
-                      "the upstream kernel or test vector is out of bounds", highlight=False)
+            out.print(
+                f"  the CPU reference also writes past {', '.join(r['cpu_writes_past_end'])}: "
+                "the upstream kernel or test vector is out of bounds",
+                highlight=False,
+            )
         if k < 5:  # the text of the first few; the rest are in the JSON and the log folder
             out.print(r["head"], highlight=False, markup=False)
     for kernel, log in result["build_failures"].items():
@@ -176,16 +193,23 @@ def _sanitize(args) -> int:
     for f in result["parity_failures"][:10]:
         out.print(f"[red]✗ parity[/] {f['symbol']} {escape(str(f['case']))}: {escape(f['reason'])}", highlight=False)
     s = result["summary"]
-    out.print(f"sanitize: {s['specializations']} specializations, {s['cases']} cases under ASan+UBSan "
-              f"in {s['seconds']}s: {s['reports']} report(s), {s['parity_failed']} parity failure(s), "
-              f"{s['build_failed']} build failure(s); logs in {s['logs']}", highlight=False)
+    out.print(
+        f"sanitize: {s['specializations']} specializations, {s['cases']} cases under ASan+UBSan "
+        f"in {s['seconds']}s: {s['reports']} report(s), {s['parity_failed']} parity failure(s), "
+        f"{s['build_failed']} build failure(s); logs in {s['logs']}",
+        highlight=False,
+    )
     if s["cpu_also_out_of_bounds"]:
-        out.print(f"{s['cpu_also_out_of_bounds']} of the reports are on cases where the CPU reference "
-                  "overruns a buffer too (faithful translations of out-of-bounds upstream calls)",
-                  highlight=False)
+        out.print(
+            f"{s['cpu_also_out_of_bounds']} of the reports are on cases where the CPU reference "
+            "overruns a buffer too (faithful translations of out-of-bounds upstream calls)",
+            highlight=False,
+        )
     if s["skipped"]:
-        out.print(f"[yellow]{s['skipped']} case(s) skipped after --max-reports {args.max_reports} "
-                  "reports in one specialization[/]")
+        out.print(
+            f"[yellow]{s['skipped']} case(s) skipped after --max-reports {args.max_reports} "
+            "reports in one specialization[/]"
+        )
     return 0 if sanitize.ok(result) else 1
 
 
@@ -203,14 +227,17 @@ def _corpus(args) -> int:
     table = Table(title=f"akcuda corpus ({s['target']})")
     for column in ("operations", "identical", "different", "via akcuda", "needs pending", "kernel calls"):
         table.add_column(column, justify="right")
-    table.add_row(*(str(s[k]) for k in ("operations", "identical", "different", "via_akcuda",
-                                        "needs_pending", "kernel_calls")))
+    table.add_row(
+        *(str(s[k]) for k in ("operations", "identical", "different", "via_akcuda", "needs_pending", "kernel_calls"))
+    )
     out.print(table)
     for op in result["operations"]:
         if not op["identical"]:
             out.print(f"[red]✗ {escape(op['name'])}[/]: {escape(op['difference'])}", highlight=False)
-    out.print(f"fallback kernels: {', '.join(s['fallback_kernels']) or 'none'}; "
-              f"{s['kernels']} kernels used, {s['seconds']}s", highlight=False)
+    out.print(
+        f"fallback kernels: {', '.join(s['fallback_kernels']) or 'none'}; {s['kernels']} kernels used, {s['seconds']}s",
+        highlight=False,
+    )
     return 0 if s["different"] == 0 else 1
 
 
@@ -219,12 +246,14 @@ def _record(args) -> int:
     from akcuda.validation.cases import recorded
 
     summary = recorded.record(Path(args.out) if args.out else None)
-    out.print(f"record: {summary.operations} operations made {summary.calls} kernel calls; "
-              f"{summary.distinct} distinct ({summary.errors} failing) saved for {summary.symbols} "
-              f"specializations in {summary.folder}"
-              + (f"; {summary.skipped} not recordable" if summary.skipped else "")
-              + (f"; {summary.unfaithful} did not replay as recorded" if summary.unfaithful else ""),
-              highlight=False)
+    out.print(
+        f"record: {summary.operations} operations made {summary.calls} kernel calls; "
+        f"{summary.distinct} distinct ({summary.errors} failing) saved for {summary.symbols} "
+        f"specializations in {summary.folder}"
+        + (f"; {summary.skipped} not recordable" if summary.skipped else "")
+        + (f"; {summary.unfaithful} did not replay as recorded" if summary.unfaithful else ""),
+        highlight=False,
+    )
     return 0 if summary.unfaithful == 0 else 1
 
 
@@ -250,18 +279,21 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("specs", help="write kernel-specs/ from upstream facts (or --check them)")
     p.add_argument("--check", action="store_true")
     p.set_defaults(fn=_specs)
-    for name, fn, text in (("generate", _generate, "translate kernels to CUDA"),
-                           ("compile", _compile, "compile generated CUDA with NVRTC"),
-                           ("parity", _parity, "compare generated kernels with the CPU"),
-                           ("plans", _plans, "show each specialization's plan steps and widths"),
-                           ("pipeline", _pipeline, "import, check, generate, compile, parity, report")):
+    for name, fn, text in (
+        ("generate", _generate, "translate kernels to CUDA"),
+        ("compile", _compile, "compile generated CUDA with NVRTC"),
+        ("parity", _parity, "compare generated kernels with the CPU"),
+        ("plans", _plans, "show each specialization's plan steps and widths"),
+        ("pipeline", _pipeline, "import, check, generate, compile, parity, report"),
+    ):
         p = sub.add_parser(name, help=text)
         p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
         p.set_defaults(fn=fn)
         if name in ("parity", "pipeline"):
             p.add_argument("--block", type=int, default=256, help="threads per block")
-            p.add_argument("--seed", type=int, action="append", default=None,
-                           help="shuffle seed of the emulated grid (repeatable)")
+            p.add_argument(
+                "--seed", type=int, action="append", default=None, help="shuffle seed of the emulated grid (repeatable)"
+            )
         if name == "parity":
             p.add_argument("--target", choices=("host", "cuda"), default="host")
             p.add_argument("--json", metavar="FILE")
@@ -270,10 +302,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
     p.add_argument("--json", metavar="FILE")
     # dest "seeds": main() turns a missing --seed into [1, 2]; one seed is enough here
-    p.add_argument("--seed", dest="seeds", type=int, action="append", default=None,
-                   help="shuffle seed of the emulated grid (repeatable; default 1)")
-    p.add_argument("--max-reports", type=int, default=10,
-                   help="skip the rest of a specialization after this many reports")
+    p.add_argument(
+        "--seed",
+        dest="seeds",
+        type=int,
+        action="append",
+        default=None,
+        help="shuffle seed of the emulated grid (repeatable; default 1)",
+    )
+    p.add_argument(
+        "--max-reports", type=int, default=10, help="skip the rest of a specialization after this many reports"
+    )
     p.set_defaults(fn=_sanitize)
     _add_awkward_commands(sub)
     args = parser.parse_args(argv)

@@ -35,6 +35,7 @@ _WARNING_LINE = re.compile(r"^(?:\S.*?: warning|ptxas warning)\b", re.M)
 @dataclass
 class CompileResult:
     """Outcome of compiling one kernel family for one architecture."""
+
     kernel: str
     arch: str
     ok: bool
@@ -69,8 +70,9 @@ def _get(prog, what: str) -> bytes:
     return buf.rstrip(b"\0") if what != "CUBIN" else buf
 
 
-def compile_source(source: str, name: str, name_expressions: list[str], arch: str
-                   ) -> tuple[bytes | None, bytes | None, dict[str, str], str]:
+def compile_source(
+    source: str, name: str, name_expressions: list[str], arch: str
+) -> tuple[bytes | None, bytes | None, dict[str, str], str]:
     """Compile with NVRTC; return (cubin, ptx, lowered names, log). Errors go to the log, never raised."""
     prog, log = None, ""
     try:
@@ -82,8 +84,10 @@ def compile_source(source: str, name: str, name_expressions: list[str], arch: st
         log = _get(prog, "ProgramLog").decode(errors="replace").strip()
         if res != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             return None, None, {}, log or f"nvrtcCompileProgram: {res.name}"
-        lowered = {e: _check(nvrtc.nvrtcGetLoweredName(prog, e.encode()), f"nvrtcGetLoweredName({e!r})")
-                   .rstrip(b"\0").decode() for e in name_expressions}
+        lowered = {
+            e: _check(nvrtc.nvrtcGetLoweredName(prog, e.encode()), f"nvrtcGetLoweredName({e!r})").rstrip(b"\0").decode()
+            for e in name_expressions
+        }
         return _get(prog, "CUBIN"), _get(prog, "PTX"), lowered, log  # PTX comes free with an sm_XX target
     except Exception as exc:  # binding-level failures are reported, not raised
         return None, None, {}, f"{log}\n{type(exc).__name__}: {exc}".strip()
@@ -141,14 +145,23 @@ def _compile_one(generated_dir: Path, out_dir: Path, kernel: str, arch: str) -> 
     paths[0].parent.mkdir(parents=True, exist_ok=True)
     _write(paths[0], cubin)
     _write(paths[1], ptx)
-    _write(paths[2], json.dumps({**fp, "kernel": kernel, "arch": arch, "seconds": round(seconds, 4),
-                                 "lowered": lowered}, indent=1).encode())
+    _write(
+        paths[2],
+        json.dumps(
+            {**fp, "kernel": kernel, "arch": arch, "seconds": round(seconds, 4), "lowered": lowered}, indent=1
+        ).encode(),
+    )
     return CompileResult(kernel, arch, True, seconds, "", paths[0], paths[1], lowered)
 
 
-def compile_all(generated_dir: Path, out_dir: Path, kernels: list[str] | None = None,
-                archs: tuple[str, ...] = ARCHS, jobs: int | None = os.cpu_count(), progress: bool = True
-                ) -> list[CompileResult]:
+def compile_all(
+    generated_dir: Path,
+    out_dir: Path,
+    kernels: list[str] | None = None,
+    archs: tuple[str, ...] = ARCHS,
+    jobs: int | None = os.cpu_count(),
+    progress: bool = True,
+) -> list[CompileResult]:
     """Compile every <kernel>.cu (or the named ones) for each arch, in parallel, skipping cache hits."""
     generated_dir, out_dir = Path(generated_dir), Path(out_dir)
     if kernels is None:
@@ -165,13 +178,19 @@ def compile_all(generated_dir: Path, out_dir: Path, kernels: list[str] | None = 
             else:
                 todo.append((kernel, arch))
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     jobs = max(1, min(jobs or 1, len(todo)))
     # fork (cheap, and no `if __name__ == "__main__"` demands on callers); every worker is forked at the
     # first submit, before rich starts its refresh thread, so no thread is ever forked.
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) if jobs > 1 else None
     futs = {pool.submit(_compile_one, generated_dir, out_dir, k, a): (k, a) for k, a in todo} if pool else {}
-    bar = Progress(TextColumn("[bold]nvrtc[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), disable=not progress)
+    bar = Progress(
+        TextColumn("[bold]nvrtc[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=not progress,
+    )
     try:
         with bar:
             task = bar.add_task("compile", total=len(results) + len(todo), completed=len(results))
@@ -197,9 +216,10 @@ def compile_all(generated_dir: Path, out_dir: Path, kernels: list[str] | None = 
 
 def summarize(results: list[CompileResult], log_lines: int = 8) -> dict:
     """Counts (kernels, ok, failed, cached, warnings, seconds, per arch) and the failures' first log lines."""
-    per_arch = {a: {"ok": sum(r.ok for r in results if r.arch == a),
-                    "failed": sum(not r.ok for r in results if r.arch == a)}
-                for a in dict.fromkeys(r.arch for r in results)}
+    per_arch = {
+        a: {"ok": sum(r.ok for r in results if r.arch == a), "failed": sum(not r.ok for r in results if r.arch == a)}
+        for a in dict.fromkeys(r.arch for r in results)
+    }
     return {
         "kernels": len({r.kernel for r in results}),
         "compiles": len(results),
@@ -209,8 +229,11 @@ def summarize(results: list[CompileResult], log_lines: int = 8) -> dict:
         "warnings": sum(len(_WARNING_LINE.findall(r.log)) for r in results),
         "seconds": round(sum(r.seconds for r in results), 3),
         "per_arch": per_arch,
-        "failures": [{"kernel": r.kernel, "arch": r.arch, "log": "\n".join(r.log.splitlines()[:log_lines])}
-                     for r in results if not r.ok],
+        "failures": [
+            {"kernel": r.kernel, "arch": r.arch, "log": "\n".join(r.log.splitlines()[:log_lines])}
+            for r in results
+            if not r.ok
+        ],
     }
 
 

@@ -15,8 +15,7 @@ def generate(pattern: str | None = None, out: Path | None = None) -> dict[str, s
     out = out or paths.GENERATED
     out.mkdir(parents=True, exist_ok=True)
     kernel_dir, include = upstream.cpp_dir() / "src" / "cpu-kernels", upstream.cpp_dir() / "include"
-    chosen = [s for s in specs.load_all().values()
-              if s["status"] == "translate" and specs.matches(pattern, s["name"])]
+    chosen = [s for s in specs.load_all().values() if s["status"] == "translate" and specs.matches(pattern, s["name"])]
     results: dict[str, str | None] = {}
     with progress() as bar:
         task = bar.add_task("translate", total=len(chosen), item="")

@@ -33,8 +33,9 @@ class Stages:
         return value
 
 
-def run(out: Console, pattern: str | None, block: int, seeds: list[int],
-        fetch: Callable[[], int], record: Callable[[], int]) -> int:
+def run(
+    out: Console, pattern: str | None, block: int, seeds: list[int], fetch: Callable[[], int], record: Callable[[], int]
+) -> int:
     """Every stage in order; 0 when every chosen specialization translated, compiled and passed.
     `fetch` and `record` are the CLI's own import and record commands (they print their summary)."""
     stage = Stages(out)
@@ -50,11 +51,20 @@ def run(out: Console, pattern: str | None, block: int, seeds: list[int],
     plans.write(plans.build(pattern))
     compiled = stage("compile", lambda: compile_kernels(pattern))
     stage("record", record)
-    results = stage("parity (host)", lambda: suite.parity_results(
-        "host", pattern, SOURCES, block, tuple(seeds), translated, compiled))
-    rep = report.build_report(results, stage.seconds, {
-        "target": "host", "block": block, "seeds": seeds,
-        "upstream": [f"{p.name}=={p.version}" for p in upstream.PINS]})
+    results = stage(
+        "parity (host)",
+        lambda: suite.parity_results("host", pattern, SOURCES, block, tuple(seeds), translated, compiled),
+    )
+    rep = report.build_report(
+        results,
+        stage.seconds,
+        {
+            "target": "host",
+            "block": block,
+            "seeds": seeds,
+            "upstream": [f"{p.name}=={p.version}" for p in upstream.PINS],
+        },
+    )
     written = report.write_report(rep, paths.REPORT)
     report.render_summary(rep, out)
     out.print("report: " + ", ".join(str(p.relative_to(paths.ROOT)) for p in written))

@@ -22,18 +22,36 @@ DIRECTIONS = ("in", "out", "inout")
 STATUSES = ("translate", "pending")
 # The sort family needs a sorting library (std::sort and friends), not this translator.
 SORT_FAMILY = {
-    "awkward_sort", "awkward_argsort", "awkward_ListOffsetArray_local_preparenext_64",
-    "awkward_ListOffsetArray_argsort_strings", "awkward_NumpyArray_sort_asstrings_uint8",
+    "awkward_sort",
+    "awkward_argsort",
+    "awkward_ListOffsetArray_local_preparenext_64",
+    "awkward_ListOffsetArray_argsort_strings",
+    "awkward_NumpyArray_sort_asstrings_uint8",
 }
 PENDING_REASON = "sort family: needs a device sorting library (a later issue)"
 ANNOTATIONS = ("generate", "invalid", "notes")
 
 _CTYPE_NAMES = {
-    "c_bool": "bool", "c_int8": "int8_t", "c_uint8": "uint8_t", "c_int16": "int16_t",
-    "c_uint16": "uint16_t", "c_int32": "int32_t", "c_uint32": "uint32_t", "c_int64": "int64_t",
-    "c_uint64": "uint64_t", "c_float": "float", "c_double": "double", "c_byte": "int8_t",
-    "c_ubyte": "uint8_t", "c_short": "int16_t", "c_ushort": "uint16_t", "c_int": "int32_t",
-    "c_uint": "uint32_t", "c_long": "int64_t", "c_ulong": "uint64_t", "c_longlong": "int64_t",
+    "c_bool": "bool",
+    "c_int8": "int8_t",
+    "c_uint8": "uint8_t",
+    "c_int16": "int16_t",
+    "c_uint16": "uint16_t",
+    "c_int32": "int32_t",
+    "c_uint32": "uint32_t",
+    "c_int64": "int64_t",
+    "c_uint64": "uint64_t",
+    "c_float": "float",
+    "c_double": "double",
+    "c_byte": "int8_t",
+    "c_ubyte": "uint8_t",
+    "c_short": "int16_t",
+    "c_ushort": "uint16_t",
+    "c_int": "int32_t",
+    "c_uint": "uint32_t",
+    "c_long": "int64_t",
+    "c_ulong": "uint64_t",
+    "c_longlong": "int64_t",
     "c_ulonglong": "uint64_t",
 }
 
@@ -43,6 +61,7 @@ class SpecError(ValueError):
 
 
 # ---------------------------------------------------------------- loading with line numbers
+
 
 class _LineDict(dict):
     lines: dict[str, int]
@@ -60,8 +79,9 @@ _Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node: loader.con
 
 
 def _fail(path: Path, where: dict, field: str, problem: str) -> None:
-    line = getattr(where, "lines", {}).get(field.split(".")[-1].split("[")[0],
-                                            getattr(where, "lines", {}).get("<start>", 0))
+    line = getattr(where, "lines", {}).get(
+        field.split(".")[-1].split("[")[0], getattr(where, "lines", {}).get("<start>", 0)
+    )
     raise SpecError(f"{path}:{line}: field '{field}': {problem}")
 
 
@@ -116,6 +136,7 @@ def load_all(folder: Path | None = None) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- deriving the facts
 
+
 def ctype_name(ctype: Any) -> str:
     """ctypes type -> C spelling: POINTER(POINTER(c_int64)) -> 'int64_t**'."""
     stars = ""
@@ -132,8 +153,11 @@ def _signatures() -> dict[str, dict]:
 
     out = {}
     for key, func in by_signature(lib).items():
-        out[func.__name__] = {"kernel": key[0], "ctypes": [ctype_name(t) for t in func.argtypes],
-                              "dirs": list(func.dir)}
+        out[func.__name__] = {
+            "kernel": key[0],
+            "ctypes": [ctype_name(t) for t in func.argtypes],
+            "dirs": list(func.dir),
+        }
     return out
 
 
@@ -161,27 +185,37 @@ def derive_specs(cpp_dir: Path, awkward_dir: Path) -> dict[str, dict]:
     for symbol, sig in sorted(sigs.items()):
         kernel = sig["kernel"]
         source, tparams, targs = symbol_home[symbol]
-        spec = specs.setdefault(kernel, {
-            "name": kernel,
-            "source": str(source.relative_to(cpp_dir)),
-            "sha256": upstream.sha256_of(source),
-            "status": "pending" if kernel in SORT_FAMILY else "translate",
-            "template_params": tparams,
-            "specializations": [],
-        })
+        spec = specs.setdefault(
+            kernel,
+            {
+                "name": kernel,
+                "source": str(source.relative_to(cpp_dir)),
+                "sha256": upstream.sha256_of(source),
+                "status": "pending" if kernel in SORT_FAMILY else "translate",
+                "template_params": tparams,
+                "specializations": [],
+            },
+        )
         if kernel in SORT_FAMILY:
             spec["pending_reason"] = PENDING_REASON
         args = []
         for k, (ctype, direction) in enumerate(zip(sig["ctypes"], sig["dirs"])):
             arg = roles[symbol]["args"][k]
             const = "Const[" in arg["type"] and ctype.endswith("*")
-            args.append({"name": arg["name"], "ctype": ("const " if const else "") + ctype,
-                         "dir": direction, "role": arg.get("role")})
+            args.append(
+                {
+                    "name": arg["name"],
+                    "ctype": ("const " if const else "") + ctype,
+                    "dir": direction,
+                    "role": arg.get("role"),
+                }
+            )
         spec["specializations"].append({"symbol": symbol, "template_args": targs, "args": args})
     return specs
 
 
 # ---------------------------------------------------------------- writing and checking
+
 
 class _Dumper(yaml.SafeDumper):
     pass
@@ -203,9 +237,11 @@ _Dumper.add_representer(list, _represent_list)
 
 
 def dump_spec(spec: dict) -> str:
-    return ("# akcuda kernel spec: facts derived from awkward-cpp 57 by `akcuda specs`;\n"
-            "# annotations below them are written by hand and kept on regeneration.\n"
-            + yaml.dump(spec, Dumper=_Dumper, sort_keys=False, width=100))
+    return (
+        "# akcuda kernel spec: facts derived from awkward-cpp 57 by `akcuda specs`;\n"
+        "# annotations below them are written by hand and kept on regeneration.\n"
+        + yaml.dump(spec, Dumper=_Dumper, sort_keys=False, width=100)
+    )
 
 
 def write_specs(folder: Path | None = None, log=print) -> int:
@@ -221,8 +257,10 @@ def write_specs(folder: Path | None = None, log=print) -> int:
                 if key in old:
                     spec[key] = old[key]
         path.write_text(dump_spec(spec))
-    log(f"wrote {len(derived)} kernel specs "
-        f"({sum(len(s['specializations']) for s in derived.values())} specializations) to {folder}")
+    log(
+        f"wrote {len(derived)} kernel specs "
+        f"({sum(len(s['specializations']) for s in derived.values())} specializations) to {folder}"
+    )
     return len(derived)
 
 
@@ -252,8 +290,9 @@ def check_specs(folder: Path | None = None) -> list[str]:
             for a, b in zip(have["args"], special["args"]):
                 for field in ("name", "ctype", "dir", "role"):
                     if a.get(field) != b.get(field):
-                        problems.append(f"{symbol}: arg {b['name']}: {field} is {a.get(field)!r}, "
-                                        f"upstream says {b.get(field)!r}")
+                        problems.append(
+                            f"{symbol}: arg {b['name']}: {field} is {a.get(field)!r}, upstream says {b.get(field)!r}"
+                        )
         problems += [f"{name}: specialization {s} is not upstream" for s in ours]
     return problems
 

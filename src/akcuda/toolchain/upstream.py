@@ -32,10 +32,12 @@ class Pin:
 
 # The one place where upstream versions and hashes are pinned.
 PINS = (
-    Pin("awkward-cpp", "57", "awkward_cpp-57.tar.gz",
-        "df2fff584d72b9942db6eb700fa24fe898bc65e369eecbcd35bcf81269aa41d2"),
-    Pin("awkward", "2.14.0", "awkward-2.14.0.tar.gz",
-        "f5bce2ddfd4b5ad5277462b01adf94fd6ca90c33a56949fb8c00490c30725737"),
+    Pin(
+        "awkward-cpp", "57", "awkward_cpp-57.tar.gz", "df2fff584d72b9942db6eb700fa24fe898bc65e369eecbcd35bcf81269aa41d2"
+    ),
+    Pin(
+        "awkward", "2.14.0", "awkward-2.14.0.tar.gz", "f5bce2ddfd4b5ad5277462b01adf94fd6ca90c33a56949fb8c00490c30725737"
+    ),
 )
 
 
@@ -63,16 +65,27 @@ def sha256_of(path: Path) -> str:
 
 def _download(pin: Pin, dest: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--disable-pip-version-check", "-d", tmp,
-               f"{pin.name}=={pin.version}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "-d",
+            tmp,
+            f"{pin.name}=={pin.version}",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         got = Path(tmp) / pin.sdist
         if proc.returncode != 0 or not got.exists():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             raise UpstreamError(
                 f"could not download {pin.name}=={pin.version} from the package registry "
-                f"(is the registry reachable?): {' | '.join(tail)}")
+                f"(is the registry reachable?): {' | '.join(tail)}"
+            )
         shutil.move(str(got), dest)
     return dest
 
@@ -91,7 +104,8 @@ def fetch(root: Path | None = None, log=print) -> list[Path]:
         if actual != pin.sha256:
             raise UpstreamError(
                 f"{archive.name}: sha256 {actual} does not match the pinned {pin.sha256}; "
-                f"delete it to download again, or update the pin in akcuda/upstream.py")
+                f"delete it to download again, or update the pin in akcuda/upstream.py"
+            )
         target = root / pin.folder
         marker = target / ".akcuda-unpacked"
         if not marker.exists():
@@ -100,5 +114,6 @@ def fetch(root: Path | None = None, log=print) -> list[Path]:
                 tar.extractall(root, filter="data")
             marker.write_text(pin.sha256)
         out.append(target)
-        log(f"{pin.name}=={pin.version}: ok ({target.relative_to(root.parent.parent) if root.is_relative_to(paths.ROOT) else target})")
+        shown = target.relative_to(root.parent.parent) if root.is_relative_to(paths.ROOT) else target
+        log(f"{pin.name}=={pin.version}: ok ({shown})")
     return out

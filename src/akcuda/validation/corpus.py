@@ -16,16 +16,17 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from akcuda.runtime import awkward_plugin, host_build
-from akcuda.toolchain.generate import generate
 from akcuda import paths
+from akcuda.runtime import awkward_plugin, host_build
 from akcuda.toolchain import specs
+from akcuda.toolchain.generate import generate
 
 DEFAULT_SEED = 2024
 WORDS = ("", "a", "bc", "def", "ghij", "klmno", "pq", "r")
 
 
 # ---------------------------------------------------------------- random arrays
+
 
 def _values(rng: np.random.Generator, n: int, dtype: str, nan: bool = False) -> np.ndarray:
     """n random values of a dtype; small ranges so that ties, zeros and negatives all occur."""
@@ -48,8 +49,9 @@ def _offsets(counts: np.ndarray) -> ak.index.Index64:
     return ak.index.Index64(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
 
-def jagged(rng: np.random.Generator, n: int, dtype: str, max_len: int = 5, min_len: int = 0,
-           nan: bool = False) -> ak.contents.ListOffsetArray:
+def jagged(
+    rng: np.random.Generator, n: int, dtype: str, max_len: int = 5, min_len: int = 0, nan: bool = False
+) -> ak.contents.ListOffsetArray:
     """var * dtype, list lengths uniform in [min_len, max_len]."""
     counts = _counts(rng, n, max_len, min_len)
     content = ak.contents.NumpyArray(_values(rng, int(counts.sum()), dtype, nan))
@@ -70,8 +72,9 @@ def jagged_options(rng: np.random.Generator, n: int) -> ak.contents.ListOffsetAr
     return ak.contents.ListOffsetArray(_offsets(counts), indexed_option(rng, values))
 
 
-def list_array(rng: np.random.Generator, n: int, index: str, dtype: str = "float64",
-               min_len: int = 0) -> ak.contents.ListArray:
+def list_array(
+    rng: np.random.Generator, n: int, index: str, dtype: str = "float64", min_len: int = 0
+) -> ak.contents.ListArray:
     """A ListArray whose lists sit in shuffled order in its content (starts not monotonic),
     with starts/stops of the given index type (int32, uint32, int64)."""
     counts = _counts(rng, n, 4, min_len)
@@ -84,8 +87,9 @@ def list_array(rng: np.random.Generator, n: int, index: str, dtype: str = "float
     return ak.contents.ListArray(index_type(starts.astype(index)), index_type(stops.astype(index)), content)
 
 
-def indexed_option(rng: np.random.Generator, content: ak.contents.Content, p: float = 0.25,
-                   index: str = "int64") -> ak.contents.IndexedOptionArray:
+def indexed_option(
+    rng: np.random.Generator, content: ak.contents.Content, p: float = 0.25, index: str = "int64"
+) -> ak.contents.IndexedOptionArray:
     """Every element of content, shuffled, with about p of them None."""
     idx = rng.permutation(content.length).astype(index)
     idx[rng.random(content.length) < p] = -1
@@ -93,19 +97,22 @@ def indexed_option(rng: np.random.Generator, content: ak.contents.Content, p: fl
     return ak.contents.IndexedOptionArray(index_type(idx), content)
 
 
-def byte_masked(rng: np.random.Generator, content: ak.contents.Content,
-                valid_when: bool = True) -> ak.contents.ByteMaskedArray:
+def byte_masked(
+    rng: np.random.Generator, content: ak.contents.Content, valid_when: bool = True
+) -> ak.contents.ByteMaskedArray:
     valid = rng.random(content.length) < 0.75
     mask = (valid if valid_when else ~valid).astype(np.int8)
     return ak.contents.ByteMaskedArray(ak.index.Index8(mask), content, valid_when=valid_when)
 
 
-def bit_masked(rng: np.random.Generator, content: ak.contents.Content,
-               lsb_order: bool = True) -> ak.contents.BitMaskedArray:
+def bit_masked(
+    rng: np.random.Generator, content: ak.contents.Content, lsb_order: bool = True
+) -> ak.contents.BitMaskedArray:
     valid = rng.random(content.length) < 0.75
     bits = np.packbits(valid, bitorder="little" if lsb_order else "big")
-    return ak.contents.BitMaskedArray(ak.index.IndexU8(bits), content, valid_when=True,
-                                      length=content.length, lsb_order=lsb_order)
+    return ak.contents.BitMaskedArray(
+        ak.index.IndexU8(bits), content, valid_when=True, length=content.length, lsb_order=lsb_order
+    )
 
 
 def union(rng: np.random.Generator, n: int, index: str = "int64") -> ak.contents.UnionArray:
@@ -182,11 +189,13 @@ def make_arrays(seed: int = DEFAULT_SEED) -> Arrays:
     arrays["strings"] = strings(rng, 60)
     counts = ak.num(arrays.jag_full)
     arrays["jagged_index"] = ak.Array(
-        [[int(j) for j in rng.integers(-int(c), int(c), rng.integers(0, 4))] for c in counts])
+        [[int(j) for j in rng.integers(-int(c), int(c), rng.integers(0, 4))] for c in counts]
+    )
     return arrays
 
 
 # ---------------------------------------------------------------- the operations
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -307,13 +316,36 @@ def _structure() -> None:
     _op("error_jagged_bool_mismatch", lambda a: a.jag_i64[a.jag_i32 > 0])
 
 
-REDUCERS = ("sum", "prod", "min", "max", "argmin", "argmax", "count", "count_nonzero",
-            "any", "all", "mean", "var", "std")
+REDUCERS = (
+    "sum",
+    "prod",
+    "min",
+    "max",
+    "argmin",
+    "argmax",
+    "count",
+    "count_nonzero",
+    "any",
+    "all",
+    "mean",
+    "var",
+    "std",
+)
 # Which input each reducer sees: every dtype and layout kind gets reduced somewhere.
 REDUCER_INPUTS = {
-    "sum": "jag_i32", "prod": "jag_f32", "min": "opt_inner", "max": "jag_f64", "argmin": "jag_u8",
-    "argmax": "bytemasked", "count": "nested", "count_nonzero": "jag_bool", "any": "big_f64",
-    "all": "jag_bool", "mean": "jag_i64", "var": "la32", "std": "bitmasked",
+    "sum": "jag_i32",
+    "prod": "jag_f32",
+    "min": "opt_inner",
+    "max": "jag_f64",
+    "argmin": "jag_u8",
+    "argmax": "bytemasked",
+    "count": "nested",
+    "count_nonzero": "jag_bool",
+    "any": "big_f64",
+    "all": "jag_bool",
+    "mean": "jag_i64",
+    "var": "la32",
+    "std": "bitmasked",
 }
 KEEPDIMS_INPUTS = ("nested", "la64", "opt_outer", "regular")
 
@@ -344,6 +376,7 @@ _reductions()
 
 
 # ---------------------------------------------------------------- comparing results
+
 
 def snapshot(value: Any) -> Any:
     """A plain-Python picture of a result, exact enough to compare runs."""
@@ -393,6 +426,7 @@ def _difference(stock: tuple, ours: tuple) -> str:
 
 
 # ---------------------------------------------------------------- running
+
 
 def prepare(target: str = "host") -> None:
     """Make sure the generated kernels exist (``akcuda generate`` for any missing) and, for the

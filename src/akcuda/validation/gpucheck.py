@@ -30,15 +30,22 @@ def gpu_available() -> tuple[bool, str]:
 def summary_markdown(device: str, parity: dict, corpus: dict, seconds: dict[str, float]) -> str:
     """A short Markdown page of the GPU results, to paste into an issue."""
     p, c = parity["summary"], corpus["summary"]
-    lines = [f"# akcuda GPU check on {device}", "",
-             "| | total | passed | failed | pending | cases |", "|---|---|---|---|---|---|",
-             f"| specializations (parity, cuda) | {p['specializations']} | {p['passed']} | {p['failed']} "
-             f"| {p['pending']} | {p['cases']} |", "",
-             "| corpus | operations | identical | different | via akcuda |", "|---|---|---|---|---|",
-             f"| install(target=\"cuda\") | {c['operations']} | {c['identical']} | {c['different']} "
-             f"| {c['via_akcuda']} |", "",
-             "Fallback kernels: " + (", ".join(c["fallback_kernels"]) or "none"), "",
-             "Wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items())]
+    lines = [
+        f"# akcuda GPU check on {device}",
+        "",
+        "| | total | passed | failed | pending | cases |",
+        "|---|---|---|---|---|---|",
+        f"| specializations (parity, cuda) | {p['specializations']} | {p['passed']} | {p['failed']} "
+        f"| {p['pending']} | {p['cases']} |",
+        "",
+        "| corpus | operations | identical | different | via akcuda |",
+        "|---|---|---|---|---|",
+        f'| install(target="cuda") | {c["operations"]} | {c["identical"]} | {c["different"]} | {c["via_akcuda"]} |',
+        "",
+        "Fallback kernels: " + (", ".join(c["fallback_kernels"]) or "none"),
+        "",
+        "Wall time: " + ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()),
+    ]
     failures = [s for s in parity["specializations"] if s["status"] == "failed"]
     if failures:
         lines += ["", "## Parity failures", ""]
@@ -68,7 +75,12 @@ def run(out_dir: Path) -> dict:
     (out_dir / "gpu-parity.json").write_text(json.dumps(parity, indent=1, default=str))
     (out_dir / "gpu-corpus.json").write_text(json.dumps(corpus_result, indent=1, default=str))
     (out_dir / "gpu-check.md").write_text(summary_markdown(device, parity, corpus_result, seconds))
-    result = {"gpu": True, "device": device, "parity": parity["summary"], "corpus": corpus_result["summary"],
-              "seconds": seconds}
+    result = {
+        "gpu": True,
+        "device": device,
+        "parity": parity["summary"],
+        "corpus": corpus_result["summary"],
+        "seconds": seconds,
+    }
     (out_dir / "gpu-check.json").write_text(json.dumps(result, indent=1, default=str))
     return result

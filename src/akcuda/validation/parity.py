@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from akcuda.runtime import executor
-from akcuda.validation import reference
-from akcuda.validation.cases import Case
 from akcuda.plan.ctype import DTYPES, base_type
 from akcuda.plan.errors import KernelFailure
 from akcuda.plan.model import Plan
+from akcuda.runtime import executor
+from akcuda.validation import reference
+from akcuda.validation.cases import Case
 
 SENTINEL_BYTE = 0x7B
 UPSTREAM_PLACEHOLDER = 123  # what upstream vectors put in an output buffer they do not care about
@@ -43,8 +43,7 @@ def _buffer(values: Any, dtype, fill: bool) -> np.ndarray:
     out = np.empty(n + GUARD, dtype=dtype)
     out.view(np.uint8)[:] = SENTINEL_BYTE
     if not fill and n:
-        out[:n] = np.asarray(values).astype(dtype, copy=False) if dtype != np.bool_ else \
-            np.asarray(values).astype(bool)
+        out[:n] = np.asarray(values).astype(dtype, copy=False) if dtype != np.bool_ else np.asarray(values).astype(bool)
     return out
 
 
@@ -74,8 +73,9 @@ def materialize(special: dict, case: Case) -> list:
 
 
 def _copy(values: list) -> list:
-    return [[a.copy() for a in v] if isinstance(v, list) else
-            v.copy() if isinstance(v, np.ndarray) else v for v in values]
+    return [
+        [a.copy() for a in v] if isinstance(v, list) else v.copy() if isinstance(v, np.ndarray) else v for v in values
+    ]
 
 
 def _equal(a: np.ndarray, b: np.ndarray) -> bool:
@@ -94,10 +94,9 @@ def _overrun(special: dict, device: list, tables: list, cpu_values: list, target
     parts = iter(tables)
     for arg, value, theirs in zip(special["args"], device, cpu_values):
         stars = base_type(arg["ctype"])[1]
-        ours = [target.to_host(p) for p in next(parts)] if stars == 2 else \
-            [target.to_host(value)] if stars == 1 else []
+        ours = [target.to_host(p) for p in next(parts)] if stars == 2 else [target.to_host(value)] if stars == 1 else []
         for mine, cpu in zip(ours, theirs if stars == 2 else [theirs]):
-            if GUARD and mine[len(mine) - GUARD:].tobytes() != cpu[len(cpu) - GUARD:].tobytes():
+            if GUARD and mine[len(mine) - GUARD :].tobytes() != cpu[len(cpu) - GUARD :].tobytes():
                 return arg["name"]
     return None
 
@@ -121,9 +120,9 @@ def run_case(plan: Plan, special: dict, case: Case, target, block: int = 256) ->
     except Exception as exc:  # a launch that crashes is a parity failure, not a harness crash
         return CaseOutcome(case.name, False, f"run raised {type(exc).__name__}: {exc}")
 
-    if (cpu is None) != (ours is None) or (cpu is not None and
-                                           (cpu.message, cpu.identity, cpu.attempt) !=
-                                           (ours.message, ours.identity, ours.attempt)):
+    if (cpu is None) != (ours is None) or (
+        cpu is not None and (cpu.message, cpu.identity, cpu.attempt) != (ours.message, ours.identity, ours.attempt)
+    ):
         return CaseOutcome(case.name, False, "different outcome", _failure_text(cpu), _failure_text(ours))
     if cpu is not None:
         # outputs are not compared on failure, but nothing may be written past a buffer's end
@@ -138,15 +137,24 @@ def run_case(plan: Plan, special: dict, case: Case, target, block: int = 256) ->
             if isinstance(theirs, list):
                 next(parts)
             continue
-        pairs = (zip([target.to_host(p) for p in next(parts)], theirs) if isinstance(theirs, list)
-                 else [(target.to_host(mine), theirs)])
+        pairs = (
+            zip([target.to_host(p) for p in next(parts)], theirs)
+            if isinstance(theirs, list)
+            else [(target.to_host(mine), theirs)]
+        )
         for k, (got, want) in enumerate(pairs):
             if not _equal(got, want):
-                where = int(np.flatnonzero(got.view(np.uint8) != want.view(np.uint8))[0]
-                            // got.itemsize) if got.dtype.kind != "f" else \
-                    int(np.flatnonzero(~((got == want) | (np.isnan(got) & np.isnan(want))))[0])
+                where = (
+                    int(np.flatnonzero(got.view(np.uint8) != want.view(np.uint8))[0] // got.itemsize)
+                    if got.dtype.kind != "f"
+                    else int(np.flatnonzero(~((got == want) | (np.isnan(got) & np.isnan(want))))[0])
+                )
                 label = arg["name"] + (f"[{k}]" if isinstance(theirs, list) else "")
-                return CaseOutcome(case.name, False, f"{label} differs at index {where}",
-                                   want[max(0, where - 3):where + 4].tolist(),
-                                   got[max(0, where - 3):where + 4].tolist())
+                return CaseOutcome(
+                    case.name,
+                    False,
+                    f"{label} differs at index {where}",
+                    want[max(0, where - 3) : where + 4].tolist(),
+                    got[max(0, where - 3) : where + 4].tolist(),
+                )
     return CaseOutcome(case.name, True)

@@ -7,14 +7,14 @@ import json
 import statistics
 from pathlib import Path
 
+from akcuda import paths
 from akcuda.plan.expr import to_text
 from akcuda.plan.model import Plan, Role, Step, StepKind
 from akcuda.runtime import executor
-from akcuda import paths
 from akcuda.toolchain import specs
 
 KINDS = tuple(kind.value for kind in StepKind)
-FALLBACK = Role.SERIAL                  # a parallel step's launch kept for inputs whose rows overlap
+FALLBACK = Role.SERIAL  # a parallel step's launch kept for inputs whose rows overlap
 ONE_THREAD = {Role.FINISH, Role.SERIAL}  # roles that do constant work (a finish) or are the fallback
 
 
@@ -30,18 +30,28 @@ def describe(plan: Plan, symbol: str) -> dict:
     for step, roles in zip(plan.entries[special.entry].steps, special.launches):
         launched = [role for role in roles if not (role == FALLBACK and step.kind != StepKind.SERIAL)]
         input_sized = _input_sized(step)
-        steps.append({
-            "kind": step.kind.value, "line": step.line,
-            "width": "1" if step.kind == StepKind.SERIAL else to_text(step.count),
-            "launches": len(launched), "counters": [c.name for c in step.counters],
-            "reason": step.reason, "width1_input_sized": input_sized,
-            "passes": 0 if step.kind == StepKind.SERIAL and not input_sized else
-            sum(r not in ONE_THREAD or input_sized for r in launched),
-        })
-    return {"symbol": symbol, "kernel": plan.kernel, "steps": steps,
-            "launches": sum(s["launches"] for s in steps),
-            "passes": sum(s["passes"] for s in steps),
-            "width1_input_sized": any(s["width1_input_sized"] for s in steps)}
+        steps.append(
+            {
+                "kind": step.kind.value,
+                "line": step.line,
+                "width": "1" if step.kind == StepKind.SERIAL else to_text(step.count),
+                "launches": len(launched),
+                "counters": [c.name for c in step.counters],
+                "reason": step.reason,
+                "width1_input_sized": input_sized,
+                "passes": 0
+                if step.kind == StepKind.SERIAL and not input_sized
+                else sum(r not in ONE_THREAD or input_sized for r in launched),
+            }
+        )
+    return {
+        "symbol": symbol,
+        "kernel": plan.kernel,
+        "steps": steps,
+        "launches": sum(s["launches"] for s in steps),
+        "passes": sum(s["passes"] for s in steps),
+        "width1_input_sized": any(s["width1_input_sized"] for s in steps),
+    }
 
 
 def build(pattern: str | None = None, generated: Path | None = None) -> dict:

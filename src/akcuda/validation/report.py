@@ -34,11 +34,13 @@ class SpecResult:
 
 def _plain(obj: Any) -> Any:
     """Make obj JSON-safe (numpy arrays/scalars via tolist/item, anything else via str)."""
+
     def default(o: Any) -> Any:
         for attr in ("tolist", "item"):
             if hasattr(o, attr):
                 return getattr(o, attr)()
         return str(o)
+
     return json.loads(json.dumps(obj, default=default))
 
 
@@ -49,11 +51,21 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
         if r.status not in STATUSES:
             raise ValueError(f"{r.symbol}: unknown status {r.status!r}")
         compiled = r.compiled or r.status in RAN  # a case ran, so it compiled
-        specs.append({"symbol": r.symbol, "kernel": r.kernel, "status": r.status,
-                      "translated": r.translated or compiled, "compiled": compiled,
-                      "cases": r.cases, "cases_passed": r.cases_passed,
-                      "failure": _plain(r.failure), "reason": r.reason, "plan": _plain(r.plan),
-                      "coverage": _plain(r.coverage)})
+        specs.append(
+            {
+                "symbol": r.symbol,
+                "kernel": r.kernel,
+                "status": r.status,
+                "translated": r.translated or compiled,
+                "compiled": compiled,
+                "cases": r.cases,
+                "cases_passed": r.cases_passed,
+                "failure": _plain(r.failure),
+                "reason": r.reason,
+                "plan": _plain(r.plan),
+                "coverage": _plain(r.coverage),
+            }
+        )
     by_kernel: dict[str, list[dict]] = {}
     for s in specs:
         by_kernel.setdefault(s["kernel"], []).append(s)
@@ -61,19 +73,42 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
     for name in sorted(by_kernel):
         ks = by_kernel[name]
         n = {st: sum(s["status"] == st for s in ks) for st in STATUSES}
-        status = ("failed" if n["failed"] or n["compile-failed"] else "passed" if n["passed"] == len(ks)
-                  else "partial" if n["passed"] else "pending")
-        kernels.append({"name": name, "specializations": len(ks), "passed": n["passed"], "failed": n["failed"],
-                        "pending": n["pending"], "untranslated": n["untranslated"],
-                        "compile_failed": n["compile-failed"], "status": status,
-                        "translated": all(s["translated"] for s in ks), "compiled": all(s["compiled"] for s in ks)})
+        status = (
+            "failed"
+            if n["failed"] or n["compile-failed"]
+            else "passed"
+            if n["passed"] == len(ks)
+            else "partial"
+            if n["passed"]
+            else "pending"
+        )
+        kernels.append(
+            {
+                "name": name,
+                "specializations": len(ks),
+                "passed": n["passed"],
+                "failed": n["failed"],
+                "pending": n["pending"],
+                "untranslated": n["untranslated"],
+                "compile_failed": n["compile-failed"],
+                "status": status,
+                "translated": all(s["translated"] for s in ks),
+                "compiled": all(s["compiled"] for s in ks),
+            }
+        )
     count = lambda st: sum(s["status"] == st for s in specs)  # noqa: E731
     summary = {
-        "kernels": len(kernels), "specializations": len(specs),
-        "translated": sum(s["translated"] for s in specs), "compiled": sum(s["compiled"] for s in specs),
-        "passed": count("passed"), "failed": count("failed"), "pending": count("pending"),
-        "untranslated": count("untranslated"), "compile_failed": count("compile-failed"),
-        "cases": sum(s["cases"] for s in specs), "cases_passed": sum(s["cases_passed"] for s in specs),
+        "kernels": len(kernels),
+        "specializations": len(specs),
+        "translated": sum(s["translated"] for s in specs),
+        "compiled": sum(s["compiled"] for s in specs),
+        "passed": count("passed"),
+        "failed": count("failed"),
+        "pending": count("pending"),
+        "untranslated": count("untranslated"),
+        "compile_failed": count("compile-failed"),
+        "cases": sum(s["cases"] for s in specs),
+        "cases_passed": sum(s["cases_passed"] for s in specs),
         "kernels_translated": sum(k["translated"] for k in kernels),
         "kernels_compiled": sum(k["compiled"] for k in kernels),
         "kernels_passed": sum(k["status"] == "passed" for k in kernels),
@@ -82,18 +117,29 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
         "error_messages": sum(len((s["coverage"] or {}).get("errors_in_source", [])) for s in specs),
         "error_messages_reached": sum(len((s["coverage"] or {}).get("errors_reached", [])) for s in specs),
     }
-    return {"summary": summary, "specializations": specs, "kernels": kernels,
-            "stages": {k: float(v) for k, v in stages.items()}, "meta": _plain(meta)}
+    return {
+        "summary": summary,
+        "specializations": specs,
+        "kernels": kernels,
+        "stages": {k: float(v) for k, v in stages.items()},
+        "meta": _plain(meta),
+    }
 
 
 def _context(report: dict) -> dict:
     """Template variables: the report plus failures, not-run specializations and specs grouped by kernel."""
     specs = report["specializations"]
     order = {"failed": 0, "compile-failed": 1, "untranslated": 2, "pending": 3, "passed": 4}
-    groups = {k["name"]: sorted((s for s in specs if s["kernel"] == k["name"]), key=lambda s: order[s["status"]])
-              for k in report["kernels"]}
-    return {**report, "failures": [s for s in specs if s["status"] in ("failed", "compile-failed")],
-            "not_run": [s for s in specs if s["status"] in ("pending", "untranslated")], "groups": groups}
+    groups = {
+        k["name"]: sorted((s for s in specs if s["kernel"] == k["name"]), key=lambda s: order[s["status"]])
+        for k in report["kernels"]
+    }
+    return {
+        **report,
+        "failures": [s for s in specs if s["status"] in ("failed", "compile-failed")],
+        "not_run": [s for s in specs if s["status"] in ("pending", "untranslated")],
+        "groups": groups,
+    }
 
 
 def _why(s: dict) -> str:
@@ -106,8 +152,7 @@ def _clip(text: str, n: int) -> str:
 
 
 def _render(name: str, report: dict) -> str:
-    env = jinja2.Environment(autoescape=name.endswith(".html.j2"),
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(autoescape=name.endswith(".html.j2"), trim_blocks=True, lstrip_blocks=True)
     env.filters["why"] = _why
     md_safe = str.maketrans({"|": "\\|", "<": "&lt;", "\n": " "})
     env.filters["cell"] = lambda v, n=200: _clip(str(v).translate(md_safe), n)
@@ -144,21 +189,34 @@ def render_summary(report: dict, console: Any = None) -> None:
     t = Table(title="akcuda parity")
     for col in ("", "total", "translated", "compiled", "passed", "failed", "pending"):
         t.add_column(col, justify="left" if not col else "right")
-    t.add_row("kernels", *(str(s[f"kernels_{c}"] if c else s["kernels"])
-                           for c in ("", "translated", "compiled", "passed", "failed", "pending")))
-    t.add_row("specializations", *(str(s[c]) for c in
-                                   ("specializations", "translated", "compiled", "passed", "failed", "pending")))
+    t.add_row(
+        "kernels",
+        *(
+            str(s[f"kernels_{c}"] if c else s["kernels"])
+            for c in ("", "translated", "compiled", "passed", "failed", "pending")
+        ),
+    )
+    t.add_row(
+        "specializations",
+        *(str(s[c]) for c in ("specializations", "translated", "compiled", "passed", "failed", "pending")),
+    )
     console.print(t)
-    console.print(f"failure messages reached: {s['error_messages_reached']}/{s['error_messages']} "
-                  "(specialization × message)")
-    console.print(f"cases: {s['cases_passed']}/{s['cases']} passed; untranslated: {s['untranslated']}, "
-                  f"compile-failed: {s['compile_failed']}")
+    console.print(
+        f"failure messages reached: {s['error_messages_reached']}/{s['error_messages']} (specialization × message)"
+    )
+    console.print(
+        f"cases: {s['cases_passed']}/{s['cases']} passed; untranslated: {s['untranslated']}, "
+        f"compile-failed: {s['compile_failed']}"
+    )
     if report["stages"]:
         console.print("stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in report["stages"].items()))
     failures = _context(report)["failures"]
     for f in failures[:10]:
         case = (f["failure"] or {}).get("case")
-        console.print(Text.assemble((f["status"].upper(), "red"), f" {f['symbol']}"
-                                    + (f" [{case}]" if case else "") + f": {_why(f)}"))
+        console.print(
+            Text.assemble(
+                (f["status"].upper(), "red"), f" {f['symbol']}" + (f" [{case}]" if case else "") + f": {_why(f)}"
+            )
+        )
     if len(failures) > 10:
         console.print(f"… and {len(failures) - 10} more failures")

@@ -25,19 +25,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from akcuda import paths
 from akcuda.runtime import executor, host_build
 from akcuda.runtime.host import HostTarget
 from akcuda.toolchain import specs
 from akcuda.validation import parity, reference
 from akcuda.validation.cases.sources import SOURCES, collect_cases
-from akcuda import paths
 
 SANITIZER_EXIT = 86  # the child's exit status when a sanitizer halted it
 HEAD_LINES = 14  # lines of a report kept in the summary (the log keeps all)
@@ -48,8 +49,9 @@ _UBSAN_LINE = re.compile(r"^(?P<where>\S+:\d+(?::\d+)?): runtime error: (?P<what
 @cache
 def asan_runtime() -> str:
     """The ASan runtime g++ links against (preloaded into the child)."""
-    found = subprocess.run(["g++", "-print-file-name=libasan.so"], capture_output=True,
-                           text=True, check=True).stdout.strip()
+    found = subprocess.run(
+        ["g++", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     if not os.path.isabs(found) or not os.path.exists(found):
         raise RuntimeError(f"g++ has no ASan runtime (got {found!r})")
     return os.path.realpath(found)
@@ -64,8 +66,10 @@ def child_env(log_dir: Path) -> dict[str, str]:
     # preload another library first; the runtime is preloaded here anyway. redzone=128: an
     # overrun by up to 16 int64 elements lands in a redzone (the default 16 bytes let a write a
     # few elements past a small buffer land silently in a neighbouring live buffer).
-    env["ASAN_OPTIONS"] = (f"{common}:log_path={log_dir / 'asan'}:detect_leaks=0:"
-                           "verify_asan_link_order=0:abort_on_error=0:symbolize=1:redzone=128")
+    env["ASAN_OPTIONS"] = (
+        f"{common}:log_path={log_dir / 'asan'}:detect_leaks=0:"
+        "verify_asan_link_order=0:abort_on_error=0:symbolize=1:redzone=128"
+    )
     # UBSan's log_path is set too, though GCC's UBSan writes to stderr next to ASan anyway
     env["UBSAN_OPTIONS"] = f"{common}:log_path={log_dir / 'ubsan'}:print_stacktrace=1:symbolize=1"
     package_root = str(Path(__file__).resolve().parents[2])
@@ -77,9 +81,13 @@ def child_env(log_dir: Path) -> dict[str, str]:
 def chosen(pattern: str | None, generated: Path) -> list[tuple[dict, dict]]:
     """The (spec, specialization) pairs that `parity_results` would run and that have code."""
 
-    return [(spec, special) for spec, special in specs.specializations(specs.load_all())
-            if spec["status"] != "pending" and (generated / f"{spec['name']}.cu").exists()
-            and specs.matches(pattern, spec["name"], special["symbol"])]
+    return [
+        (spec, special)
+        for spec, special in specs.specializations(specs.load_all())
+        if spec["status"] != "pending"
+        and (generated / f"{spec['name']}.cu").exists()
+        and specs.matches(pattern, spec["name"], special["symbol"])
+    ]
 
 
 def build_libraries(kernels: list[str], generated: Path, lib_dir: Path) -> dict[str, str]:
@@ -110,8 +118,15 @@ def _child_cases(job: dict) -> Iterator[tuple[int, dict, dict, Any, Any]]:
             cases = collect_cases(spec, special, SOURCES)
         except Exception as exc:  # reported once (a resumed child is past it), not fatal
             if index >= job["start"]:
-                _emit({"failed": None, "symbol": special["symbol"], "case": None, "seed": None,
-                       "reason": f"cannot collect cases: {type(exc).__name__}: {exc}"})
+                _emit(
+                    {
+                        "failed": None,
+                        "symbol": special["symbol"],
+                        "case": None,
+                        "seed": None,
+                        "reason": f"cannot collect cases: {type(exc).__name__}: {exc}",
+                    }
+                )
             continue
         for case in cases:
             for target in targets:
@@ -131,15 +146,30 @@ def child_main(job: dict) -> int:
 
     parity.GUARD = 0  # no guard band: ASan's redzone starts right after every buffer
     for index, plan, special, case, target in _child_cases(job):
-        _emit({"case": index, "symbol": special["symbol"], "kernel": plan.kernel,
-               "name": case.name, "source": case.source, "seed": target.seed})
+        _emit(
+            {
+                "case": index,
+                "symbol": special["symbol"],
+                "kernel": plan.kernel,
+                "name": case.name,
+                "source": case.source,
+                "seed": target.seed,
+            }
+        )
         try:
             outcome = parity.run_case(plan, special, case, target, job["block"])
         except Exception as exc:  # the harness could not build the case: reported, not fatal
             outcome = parity.CaseOutcome(case.name, False, f"harness error: {type(exc).__name__}: {exc}")
         if not outcome.passed:
-            _emit({"failed": index, "symbol": special["symbol"], "case": case.name,
-                   "seed": target.seed, "reason": outcome.reason})
+            _emit(
+                {
+                    "failed": index,
+                    "symbol": special["symbol"],
+                    "case": case.name,
+                    "seed": target.seed,
+                    "reason": outcome.reason,
+                }
+            )
     return 0
 
 
@@ -153,23 +183,28 @@ def parse_reports(text: str) -> list[dict[str, str]]:
         found = _ASAN_KIND.search(block)
         if found:
             summary = re.search(r"^SUMMARY: AddressSanitizer: \S+ (.*)$", block, re.M)
-            reports.append(_report("AddressSanitizer", found.group(1),
-                                   summary.group(1) if summary else "", block[found.start():]))
+            reports.append(
+                _report("AddressSanitizer", found.group(1), summary.group(1) if summary else "", block[found.start() :])
+            )
     starts = list(_UBSAN_LINE.finditer(text))
     for k, m in enumerate(starts):
         end = starts[k + 1].start() if k + 1 < len(starts) else len(text)
         what = m.group("what")
         # the kind is the clause before the values ("signed integer overflow: 1 + 2 ...")
         kind = what.split(":")[0] if ":" in what else what
-        reports.append(_report("UndefinedBehaviorSanitizer", kind.strip(), m.group("where"),
-                               text[m.start():end]))
+        reports.append(_report("UndefinedBehaviorSanitizer", kind.strip(), m.group("where"), text[m.start() : end]))
     return reports
 
 
 def _report(sanitizer: str, kind: str, where: str, text: str) -> dict[str, str]:
     lines = [line for line in text.splitlines() if line.strip()]
-    return {"sanitizer": sanitizer, "kind": kind, "where": where, "origin": _origin(text),
-            "head": "\n".join(lines[:HEAD_LINES])}
+    return {
+        "sanitizer": sanitizer,
+        "kind": kind,
+        "where": where,
+        "origin": _origin(text),
+        "head": "\n".join(lines[:HEAD_LINES]),
+    }
 
 
 def _origin(text: str) -> str:
@@ -190,8 +225,9 @@ def _read_logs(log_dir: Path, pid: int) -> str:
 def _run_child(job: dict, env: dict[str, str], timeout: float | None) -> tuple[int, str, list, int]:
     """One child run: (exit status, stderr, progress events, pid); its log files end in .<pid>."""
     cmd = [sys.executable, "-m", "akcuda.validation.sanitize", "--child"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=paths.ROOT)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=paths.ROOT
+    )
     try:
         stdout, stderr = proc.communicate(json.dumps(job), timeout=timeout)
     except subprocess.TimeoutExpired:  # a hung kernel: reported like a crash of that case
@@ -201,8 +237,9 @@ def _run_child(job: dict, env: dict[str, str], timeout: float | None) -> tuple[i
     return proc.returncode, stderr, events, proc.pid
 
 
-def run_shard(job: dict, env: dict[str, str], log_dir: Path, timeout: float | None = None,
-              max_reports: int = 10) -> dict:
+def run_shard(
+    job: dict, env: dict[str, str], log_dir: Path, timeout: float | None = None, max_reports: int = 10
+) -> dict:
     """Run one shard to its end, restarting the child after each case a sanitizer halted.
 
     After `max_reports` reports in one specialization its remaining cases are skipped (and
@@ -219,15 +256,13 @@ def run_shard(job: dict, env: dict[str, str], log_dir: Path, timeout: float | No
         ran.update(e["source"] for e in cases)
         end = next((e["end"] for e in events if "end" in e), None)
         if status == 0 and end is not None:
-            return {"cases": ran, "total": end, "reports": reports, "failures": failures,
-                    "restarts": restarts}
+            return {"cases": ran, "total": end, "reports": reports, "failures": failures, "restarts": restarts}
         last = cases[-1] if cases else None
         # GCC's UBSan ignores log_path when the ASan runtime is loaded: it writes to stderr
         (log_dir / f"stderr.{pid}").write_text(stderr)
         reports += _halt_reports(status, stderr, last, _read_logs(log_dir, pid))
         if last is None:  # the child died before its first case: nothing to resume from
-            return {"cases": ran, "total": None, "reports": reports, "failures": failures,
-                    "restarts": restarts}
+            return {"cases": ran, "total": None, "reports": reports, "failures": failures, "restarts": restarts}
         per_symbol[last["symbol"]] = per_symbol.get(last["symbol"], 0) + 1
         if per_symbol[last["symbol"]] >= max_reports:
             job["skip"].append(last["symbol"])
@@ -237,13 +272,23 @@ def run_shard(job: dict, env: dict[str, str], log_dir: Path, timeout: float | No
 
 def _halt_reports(status: int, stderr: str, last: dict | None, log: str) -> list[dict]:
     """The reports of a child that did not finish, attributed to the case it was running."""
-    where = {"kernel": last["kernel"], "symbol": last["symbol"], "case": last["name"],
-             "seed": last["seed"]} if last else {"kernel": None, "symbol": None, "case": None, "seed": None}
+    where = (
+        {"kernel": last["kernel"], "symbol": last["symbol"], "case": last["name"], "seed": last["seed"]}
+        if last
+        else {"kernel": None, "symbol": None, "case": None, "seed": None}
+    )
     found = parse_reports(log)
     if not found:  # no sanitizer spoke: a crash or a Python error is still a loud failure
         tail = "\n".join((stderr or "").strip().splitlines()[-HEAD_LINES:])
-        found = [{"sanitizer": None, "kind": f"child exited with status {status}",
-                  "where": "", "origin": "other", "head": tail}]
+        found = [
+            {
+                "sanitizer": None,
+                "kind": f"child exited with status {status}",
+                "where": "",
+                "origin": "other",
+                "head": tail,
+            }
+        ]
     return [{**where, **r} for r in found]
 
 
@@ -256,8 +301,7 @@ def cpu_writes_past_end(symbol: str, case_name: str) -> list[str]:
     """
 
     pairs = [(k, s) for k, s in specs.specializations(specs.load_all()) if s["symbol"] == symbol]
-    cases = [c for c in collect_cases(*pairs[0], SOURCES) if c.name == case_name] \
-        if pairs else []
+    cases = [c for c in collect_cases(*pairs[0], SOURCES) if c.name == case_name] if pairs else []
     if not cases or parity.GUARD == 0:
         return []
     special = pairs[0][1]
@@ -266,8 +310,10 @@ def cpu_writes_past_end(symbol: str, case_name: str) -> list[str]:
     past = []
     for arg, value in zip(special["args"], values):
         for array in value if isinstance(value, list) else [value]:
-            if isinstance(array, np.ndarray) and \
-                    (array.view(np.uint8)[-parity.GUARD * array.itemsize:] != parity.SENTINEL_BYTE).any():
+            if (
+                isinstance(array, np.ndarray)
+                and (array.view(np.uint8)[-parity.GUARD * array.itemsize :] != parity.SENTINEL_BYTE).any()
+            ):
                 past.append(arg["name"])
     return past
 
@@ -276,9 +322,17 @@ def _shards(symbols: list[str], jobs: int) -> list[list[str]]:
     return [s for s in (symbols[k::jobs] for k in range(jobs)) if s]
 
 
-def run_sanitized(pattern: str | None, out_dir: Path, seeds: tuple[int, ...] = (1,), *,
-                  generated: Path | None = None, block: int = 256, jobs: int | None = None,
-                  timeout: float | None = None, max_reports: int = 10) -> dict:
+def run_sanitized(
+    pattern: str | None,
+    out_dir: Path,
+    seeds: tuple[int, ...] = (1,),
+    *,
+    generated: Path | None = None,
+    block: int = 256,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    max_reports: int = 10,
+) -> dict:
     """Run every parity case of the matching kernels against the ASan+UBSan host build.
 
     Returns {"summary": {"specializations", "cases", "reports", ...}, "reports": [...],
@@ -300,28 +354,34 @@ def run_sanitized(pattern: str | None, out_dir: Path, seeds: tuple[int, ...] = (
     build_failures = build_libraries(kernels, generated, lib_dir)
     symbols = [special["symbol"] for spec, special in pairs if spec["name"] not in build_failures]
     env = child_env(log_dir)
-    base = {"generated": str(generated), "lib_dir": str(lib_dir), "seeds": list(seeds),
-            "block": block, "start": 0}
+    base = {"generated": str(generated), "lib_dir": str(lib_dir), "seeds": list(seeds), "block": block, "start": 0}
     shards = _shards(symbols, jobs or min(os.cpu_count() or 1, 8))
     with ThreadPoolExecutor(max(1, len(shards))) as pool:
-        results = list(pool.map(lambda s: run_shard({**base, "symbols": s}, env, log_dir, timeout,
-                                                    max_reports), shards))
+        results = list(
+            pool.map(lambda s: run_shard({**base, "symbols": s}, env, log_dir, timeout, max_reports), shards)
+        )
     reports = [r for res in results for r in res["reports"]]
     for report in reports:
         if report["symbol"] and report["case"]:
             report["cpu_writes_past_end"] = cpu_writes_past_end(report["symbol"], report["case"])
     ran = sum((r["cases"] for r in results), Counter())  # cases run, per source
     failures = [f for res in results for f in res["failures"]]
-    summary = {"kernels": len(kernels), "specializations": len(pairs),
-               "cases": sum(ran.values()), "sources": dict(ran), "reports": len(reports),
-               # reports on cases where the uninstrumented C kernel overruns a buffer too
-               "cpu_also_out_of_bounds": sum(bool(r.get("cpu_writes_past_end")) for r in reports),
-               "skipped": sum((r["total"] or r["cases"].total()) - r["cases"].total() for r in results),
-               "parity_failed": len(failures), "build_failed": len(build_failures),
-               "restarts": sum(r["restarts"] for r in results),
-               "seconds": round(time.perf_counter() - start, 1), "logs": str(log_dir)}
-    return {"summary": summary, "reports": reports, "parity_failures": failures,
-            "build_failures": build_failures}
+    summary = {
+        "kernels": len(kernels),
+        "specializations": len(pairs),
+        "cases": sum(ran.values()),
+        "sources": dict(ran),
+        "reports": len(reports),
+        # reports on cases where the uninstrumented C kernel overruns a buffer too
+        "cpu_also_out_of_bounds": sum(bool(r.get("cpu_writes_past_end")) for r in reports),
+        "skipped": sum((r["total"] or r["cases"].total()) - r["cases"].total() for r in results),
+        "parity_failed": len(failures),
+        "build_failed": len(build_failures),
+        "restarts": sum(r["restarts"] for r in results),
+        "seconds": round(time.perf_counter() - start, 1),
+        "logs": str(log_dir),
+    }
+    return {"summary": summary, "reports": reports, "parity_failures": failures, "build_failures": build_failures}
 
 
 def ok(result: dict) -> bool:
@@ -329,8 +389,7 @@ def ok(result: dict) -> bool:
     buffer is an upstream test vector's doing, counted but not held against the translation),
     no parity failure, no build failure."""
     s = result["summary"]
-    return (s["reports"] - s["cpu_also_out_of_bounds"] == 0 and s["parity_failed"] == 0
-            and s["build_failed"] == 0)
+    return s["reports"] - s["cpu_also_out_of_bounds"] == 0 and s["parity_failed"] == 0 and s["build_failed"] == 0
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--child"]:

@@ -17,24 +17,30 @@ from akcuda.validation.plans import describe
 from akcuda.validation.report import SpecResult
 
 
-def parity_results(target_name: str = "host", pattern: str | None = None,
-                   sources: tuple[str, ...] = SOURCES, block: int = 256, seeds: tuple[int, ...] = (1,),
-                   translated: dict | None = None, compiled: dict | None = None) -> list[SpecResult]:
+def parity_results(
+    target_name: str = "host",
+    pattern: str | None = None,
+    sources: tuple[str, ...] = SOURCES,
+    block: int = 256,
+    seeds: tuple[int, ...] = (1,),
+    translated: dict | None = None,
+    compiled: dict | None = None,
+) -> list[SpecResult]:
     """Run parity for every matching specialization; pending and broken ones are reported too."""
     all_specs = specs.load_all()
     chosen = [(k, s) for k, s in specs.specializations(all_specs) if specs.matches(pattern, k["name"], s["symbol"])]
     targets = [make_target(target_name, seed) for seed in seeds]
     if target_name == "host":  # build the emulation libraries in parallel up front
         kernels = sorted({k["name"] for k, _ in chosen if k["status"] == "translate"})
-        host_build.build_all([paths.GENERATED / f"{k}.cu" for k in kernels
-                        if (paths.GENERATED / f"{k}.cu").exists()], targets[0].out_dir)
+        host_build.build_all(
+            [paths.GENERATED / f"{k}.cu" for k in kernels if (paths.GENERATED / f"{k}.cu").exists()], targets[0].out_dir
+        )
     results = []
     with progress() as bar:
         task = bar.add_task(f"parity ({target_name})", total=len(chosen), item="")
         for spec, special in chosen:
             bar.update(task, item=special["symbol"])
-            results.append(_one(spec, special, targets, sources, block,
-                                translated or {}, compiled or {}))
+            results.append(_one(spec, special, targets, sources, block, translated or {}, compiled or {}))
             bar.advance(task)
     return results
 
@@ -86,10 +92,12 @@ def _one(spec, special, targets, sources, block, translated, compiled) -> SpecRe
                 if outcome.cpu_failure:
                     reached.add(outcome.cpu_failure)
             elif result.failure is None:
-                result.failure = {"case": case.name, "reason": outcome.reason,
-                                  "cpu": outcome.cpu, "ours": outcome.ours}
-    result.coverage = {"sources": dict(per_source), "errors_reached": sorted(reached),
-                       "errors_in_source": list(plan.messages)}
+                result.failure = {"case": case.name, "reason": outcome.reason, "cpu": outcome.cpu, "ours": outcome.ours}
+    result.coverage = {
+        "sources": dict(per_source),
+        "errors_reached": sorted(reached),
+        "errors_in_source": list(plan.messages),
+    }
     if not cases:
         result.reason = "no parity cases"
     elif result.failure is None:

@@ -8,6 +8,7 @@ from awkward._backends.numpy import NumpyBackend
 from awkward._nplikes.numpy import Numpy
 
 from akcuda.runtime import awkward_plugin, executor
+from akcuda.runtime.host import HostTarget
 from akcuda.validation import corpus, parity
 from akcuda.validation.cases import Case
 from akcuda.validation.cases.recorded import load_recorded_cases, reads_output, record, recorded_symbols
@@ -74,7 +75,7 @@ def test_loaded_cases_are_recorded_cases_with_named_arguments(recorded):
 @pytest.mark.gxx
 def test_recorded_cases_pass_parity_on_the_host_target(recorded):
     _, folder = recorded
-    target = executor.HostTarget()
+    target = HostTarget()
     ran = 0
     for symbol, cases in _cases(folder).items():
         spec, special = awkward_plugin.specialization(symbol)

@@ -56,15 +56,29 @@ def _functions(rng: np.random.Generator) -> dict[str, Any]:
         return np.sort(rng.integers(0, max(int(bins), 1), size=int(size), dtype=np.int64))
 
     return {
-        "len": len, "sum": lambda a: int(np.sum(a)), "max": lambda *a: int(np.max(a[0] if len(a) == 1 else a, initial=0)),
-        "min": lambda *a: int(np.min(a[0] if len(a) == 1 else a)), "abs": abs, "int": int,
-        "arange": lambda *a: np.arange(*a, dtype=np.int64), "cumsum": lambda a: np.cumsum(a, dtype=np.int64),
-        "concat": lambda parts: np.concatenate([np.atleast_1d(np.asarray(p, dtype=np.int64)) if not
-                                                isinstance(p, np.ndarray) else p for p in parts]),
-        "zeros": lambda k: np.zeros(int(k), dtype=np.int64), "ones": lambda k: np.ones(int(k), dtype=np.int64),
-        "full": lambda k, v: np.full(int(k), v), "repeat": np.repeat, "where": np.where, "diff": np.diff,
-        "minimum": np.minimum, "maximum": np.maximum, "clip": np.clip, "sort": np.sort,
-        "randint": randint, "parents": parents,
+        "len": len,
+        "sum": lambda a: int(np.sum(a)),
+        "max": lambda *a: int(np.max(a[0] if len(a) == 1 else a, initial=0)),
+        "min": lambda *a: int(np.min(a[0] if len(a) == 1 else a)),
+        "abs": abs,
+        "int": int,
+        "arange": lambda *a: np.arange(*a, dtype=np.int64),
+        "cumsum": lambda a: np.cumsum(a, dtype=np.int64),
+        "concat": lambda parts: np.concatenate(
+            [np.atleast_1d(np.asarray(p, dtype=np.int64)) if not isinstance(p, np.ndarray) else p for p in parts]
+        ),
+        "zeros": lambda k: np.zeros(int(k), dtype=np.int64),
+        "ones": lambda k: np.ones(int(k), dtype=np.int64),
+        "full": lambda k, v: np.full(int(k), v),
+        "repeat": np.repeat,
+        "where": np.where,
+        "diff": np.diff,
+        "minimum": np.minimum,
+        "maximum": np.maximum,
+        "clip": np.clip,
+        "sort": np.sort,
+        "randint": randint,
+        "parents": parents,
         "bools": lambda k, p=0.5: rng.random(int(k)) < p,
         "floats": lambda k, lo=-10.0, hi=10.0: rng.uniform(lo, hi, int(k)),
         "permutation": lambda k: rng.permutation(int(k)).astype(np.int64),
@@ -74,9 +88,27 @@ def _functions(rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-_ALLOWED = (ast.Expression, ast.Name, ast.Load, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare,
-            ast.BoolOp, ast.IfExp, ast.Call, ast.Subscript, ast.Slice, ast.List, ast.Tuple,
-            ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.keyword)
+_ALLOWED = (
+    ast.Expression,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.BoolOp,
+    ast.IfExp,
+    ast.Call,
+    ast.Subscript,
+    ast.Slice,
+    ast.List,
+    ast.Tuple,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+    ast.boolop,
+    ast.keyword,
+)
 
 
 def safe_eval(expr: Any, env: dict[str, Any], where: str) -> Any:
@@ -102,14 +134,12 @@ def _seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
 
 
-def build_case(spec: dict, special: dict, recipe: dict, size: int, label: str, source: str,
-               where: str) -> Case:
+def build_case(spec: dict, special: dict, recipe: dict, size: int, label: str, source: str, where: str) -> Case:
     """Evaluate one recipe at one size for one specialization."""
     rng = np.random.default_rng(_seed(special["symbol"], label, size))
     env: dict[str, Any] = dict(_functions(rng))
     env["n"] = size
-    env["unsigned"] = {a["name"]: a["ctype"].replace("const ", "").startswith("uint")
-                       for a in special["args"]}
+    env["unsigned"] = {a["name"]: a["ctype"].replace("const ", "").startswith("uint") for a in special["args"]}
     for name, expr in (recipe.get("let") or {}).items():
         env[name] = safe_eval(expr, env, f"{where}.let.{name}")
     args = {}
@@ -128,8 +158,7 @@ def build_case(spec: dict, special: dict, recipe: dict, size: int, label: str, s
         elif isinstance(value, (np.integer, np.bool_, np.floating)):
             value = value.item()
         args[arg["name"]] = value
-    return Case(special["symbol"], f"{source}:{label}:n={size}", source, args,
-                expect_failure=source == "invalid")
+    return Case(special["symbol"], f"{source}:{label}:n={size}", source, args, expect_failure=source == "invalid")
 
 
 def generated_cases(spec: dict, special: dict, sizes: tuple[int, ...] | None = None) -> list[Case]:
@@ -138,13 +167,20 @@ def generated_cases(spec: dict, special: dict, sizes: tuple[int, ...] | None = N
     if not recipe:
         return []
     where = f"kernel-specs/{spec['name']}.yml: generate"
-    cases = [build_case(spec, special, recipe, size, "generate", "generated", where)
-             for size in sizes or recipe.get("sizes") or DEFAULT_SIZES]
+    cases = [
+        build_case(spec, special, recipe, size, "generate", "generated", where)
+        for size in sizes or recipe.get("sizes") or DEFAULT_SIZES
+    ]
     for k, variant in enumerate(spec.get("invalid") or []):
-        merged = {"let": {**(recipe.get("let") or {}), **(variant.get("let") or {})},
-                  "args": {**(recipe.get("args") or {}), **(variant.get("args") or {})}}
+        merged = {
+            "let": {**(recipe.get("let") or {}), **(variant.get("let") or {})},
+            "args": {**(recipe.get("args") or {}), **(variant.get("args") or {})},
+        }
         label = variant.get("name", f"invalid{k}")
         for size in variant.get("sizes") or (1, 300):
-            cases.append(build_case(spec, special, merged, size, label, "invalid",
-                                    f"kernel-specs/{spec['name']}.yml: invalid[{k}]"))
+            cases.append(
+                build_case(
+                    spec, special, merged, size, label, "invalid", f"kernel-specs/{spec['name']}.yml: invalid[{k}]"
+                )
+            )
     return cases

@@ -25,13 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from akcuda.runtime import awkward_plugin
-from akcuda.validation import corpus
 from akcuda import paths
-from akcuda.validation import reference
-from akcuda.validation.cases import Case
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import KernelFailure
+from akcuda.runtime import awkward_plugin
+from akcuda.validation import corpus, reference
+from akcuda.validation.cases import Case
 
 
 def recorded_dir() -> Path:
@@ -44,6 +43,7 @@ class Unrecordable(ValueError):
 
 # ---------------------------------------------------------------- capturing calls
 
+
 @dataclass
 class Call:
     """One kernel call: arguments before it (by name), outputs after it, its failure if any."""
@@ -51,9 +51,9 @@ class Call:
     symbol: str
     op: str
     before: dict[str, Any]
-    after: dict[str, Any]     # as Awkward saw them, uninitialised bytes included
+    after: dict[str, Any]  # as Awkward saw them, uninitialised bytes included
     failure: KernelFailure | None
-    outputs: dict[str, Any] = field(default_factory=dict)   # what the case gives each output
+    outputs: dict[str, Any] = field(default_factory=dict)  # what the case gives each output
     expected: dict[str, Any] = field(default_factory=dict)  # after, unwritten elements as zero
 
 
@@ -137,8 +137,7 @@ class _RecordingKernel:
         if before is None:
             self._recorder.skipped += 1
             return result
-        after = {a["name"]: self._recorder.capture.value(x, a)
-                 for x, a in zip(args, spec_args) if a["dir"] != "in"}
+        after = {a["name"]: self._recorder.capture.value(x, a) for x, a in zip(args, spec_args) if a["dir"] != "in"}
         failure = None
         if result.str:
             failure = KernelFailure(result.str.decode(errors="surrogateescape"), int(result.id), int(result.attempt))
@@ -184,12 +183,14 @@ def _fingerprint(call: Call) -> str:
             digest.update(json.dumps(call.outputs[name]).encode())
             continue
         for part in _parts(value):
-            digest.update(part.tobytes() + str(part.dtype).encode() if isinstance(part, np.ndarray)
-                          else repr(part).encode())
+            digest.update(
+                part.tobytes() + str(part.dtype).encode() if isinstance(part, np.ndarray) else repr(part).encode()
+            )
     return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- which outputs the kernel reads
+
 
 def _rows(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint8).reshape(len(a), a.itemsize)
@@ -273,6 +274,7 @@ def settle(call: Call, special: dict) -> bool:
 
 # ---------------------------------------------------------------- saving and loading
 
+
 def _store(arrays: dict[str, np.ndarray], key: str, value: Any) -> Any:
     """Put arrays into the .npz dictionary; return the JSON-able description of value."""
     if isinstance(value, list):
@@ -296,13 +298,15 @@ def save(calls: list[Call], special: dict, folder: Path) -> Path:
             else:
                 args[name] = _store(arrays, f"{i}.{name}", call.before[name])
         after = {name: _store(arrays, f"{i}.{name}@after", value) for name, value in call.expected.items()}
-        failure = None if call.failure is None else \
-            {"message": call.failure.message, "identity": call.failure.identity, "attempt": call.failure.attempt}
+        failure = (
+            None
+            if call.failure is None
+            else {"message": call.failure.message, "identity": call.failure.identity, "attempt": call.failure.attempt}
+        )
         meta.append({"name": f"{call.op}#{i}", "op": call.op, "args": args, "after": after, "failure": failure})
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{special['symbol']}.npz"
-    np.savez_compressed(path, __meta__=np.array(json.dumps({"symbol": special["symbol"], "calls": meta})),
-                        **arrays)
+    np.savez_compressed(path, __meta__=np.array(json.dumps({"symbol": special["symbol"], "calls": meta})), **arrays)
     return path
 
 
@@ -327,9 +331,16 @@ def load_recorded_cases(symbol: str, folder: Path | None = None) -> list[Case]:
         notes = {"op": call["op"], "expected": {k: _load(v, arrays) for k, v in call["after"].items()}}
         if call["failure"]:
             notes["message"] = call["failure"]["message"]
-        cases.append(Case(symbol=symbol, name=f"recorded:{call['name']}", source="recorded",
-                          args={k: _load(v, arrays) for k, v in call["args"].items()},
-                          expect_failure=call["failure"] is not None, notes=notes))
+        cases.append(
+            Case(
+                symbol=symbol,
+                name=f"recorded:{call['name']}",
+                source="recorded",
+                args={k: _load(v, arrays) for k, v in call["args"].items()},
+                expect_failure=call["failure"] is not None,
+                notes=notes,
+            )
+        )
     return cases
 
 
@@ -339,15 +350,16 @@ def recorded_symbols(folder: Path | None = None) -> list[str]:
 
 # ---------------------------------------------------------------- recording the corpus
 
+
 @dataclass
 class RecordSummary:
     operations: int
-    calls: int       # kernel calls seen
-    distinct: int    # calls saved (duplicates dropped)
-    skipped: int     # calls that could not be recorded
+    calls: int  # kernel calls seen
+    distinct: int  # calls saved (duplicates dropped)
+    skipped: int  # calls that could not be recorded
     symbols: int
     folder: Path
-    errors: int      # saved calls in which the C kernel failed
+    errors: int  # saved calls in which the C kernel failed
     unfaithful: int  # calls whose rerun disagreed with what Awkward saw (expected: 0)
 
 
@@ -370,7 +382,13 @@ def record(folder: Path | None = None, names: list[str] | None = None, seed: int
     for symbol, calls in sorted(recorder.calls.items()):
         save(calls, awkward_plugin.specialization(symbol)[1], folder)
     saved = [c for calls in recorder.calls.values() for c in calls]
-    return RecordSummary(len(operations), recorder.total, len(saved), recorder.skipped,
-                         len(recorder.calls), folder, sum(c.failure is not None for c in saved),
-                         recorder.unfaithful)
-
+    return RecordSummary(
+        len(operations),
+        recorder.total,
+        len(saved),
+        recorder.skipped,
+        len(recorder.calls),
+        folder,
+        sum(c.failure is not None for c in saved),
+        recorder.unfaithful,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import gc
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,15 @@ from akcuda.validation.cases import Case
 FOLDERS = ("tests-cpu-kernels", "tests-cpu-kernels-explicit")
 _NP_BOOLS = {"True_": True, "False_": False}
 # Which child leads towards the call at the head of a statement or expression.
-_HEAD = {ast.Assign: "value", ast.Expr: "value", ast.Assert: "test", ast.Compare: "left",
-         ast.UnaryOp: "operand", ast.Attribute: "value", ast.Call: "func"}
+_HEAD = {
+    ast.Assign: "value",
+    ast.Expr: "value",
+    ast.Assert: "test",
+    ast.Compare: "left",
+    ast.UnaryOp: "operand",
+    ast.Attribute: "value",
+    ast.Call: "func",
+}
 
 
 class Unparsable(ValueError):
@@ -40,8 +47,7 @@ class _NumpyBools(ast.NodeTransformer):
     """Rewrite ``np.True_`` / ``np.False_`` (seen in expected outputs) into constants."""
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-        if isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy") \
-                and node.attr in _NP_BOOLS:
+        if isinstance(node.value, ast.Name) and node.value.id in ("np", "numpy") and node.attr in _NP_BOOLS:
             return ast.Constant(_NP_BOOLS[node.attr])
         return node
 
@@ -77,10 +83,15 @@ def _failure_assert(test: ast.expr) -> tuple[bool | None, str | None]:
         return False, None
     if _is_str_of(test):
         return True, None
-    if isinstance(test, ast.Compare) and len(test.comparators) == 1 \
-            and isinstance(test.ops[0], ast.Eq) and isinstance(test.left, ast.Call) \
-            and isinstance(test.left.func, ast.Attribute) and test.left.func.attr == "decode" \
-            and _is_str_of(test.left.func.value):
+    if (
+        isinstance(test, ast.Compare)
+        and len(test.comparators) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and isinstance(test.left, ast.Call)
+        and isinstance(test.left.func, ast.Attribute)
+        and test.left.func.attr == "decode"
+        and _is_str_of(test.left.func.value)
+    ):
         return True, _literal(test.comparators[0])
     return None, None
 
@@ -97,11 +108,9 @@ def _parse_function(fn: ast.FunctionDef, label: str) -> Case | None:
             if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":
                 return None
             raise Unparsable(f"raises {ast.unparse(stmt)[:60]}")
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
-                and isinstance(stmt.targets[0], ast.Name):
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             name, value = stmt.targets[0].id, stmt.value
-            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
-                    and value.func.id == "getattr":
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "getattr":
                 symbol = _literal(value.args[1])
             elif call is None or name not in values:  # the last literal before the call counts
                 try:
@@ -124,8 +133,9 @@ def _parse_function(fn: ast.FunctionDef, label: str) -> Case | None:
     return _make_case(symbol, label, call, values, expect, notes)
 
 
-def _make_case(symbol: str, label: str, call: ast.Call, values: dict[str, Any],
-               expect: bool | None, notes: dict[str, Any]) -> Case:
+def _make_case(
+    symbol: str, label: str, call: ast.Call, values: dict[str, Any], expect: bool | None, notes: dict[str, Any]
+) -> Case:
     """Build the Case: arguments in call order, expected outputs (``pytest_<arg>``) in notes."""
     if call.keywords or not all(isinstance(a, ast.Name) for a in call.args):
         raise Unparsable(f"funcC argument is not a plain name: {ast.unparse(call)[:80]}")
@@ -136,8 +146,14 @@ def _make_case(symbol: str, label: str, call: ast.Call, values: dict[str, Any],
     expected = {n: values[f"pytest_{n}"] for n in names if f"pytest_{n}" in values}
     if expected:
         notes["expected"] = expected
-    return Case(symbol=symbol, name=label, source="upstream",
-                args={n: values[n] for n in names}, expect_failure=expect, notes=notes)
+    return Case(
+        symbol=symbol,
+        name=label,
+        source="upstream",
+        args={n: values[n] for n in names},
+        expect_failure=expect,
+        notes=notes,
+    )
 
 
 def _parse_file(path: Path, folder: str, out: _Parsed) -> None:
@@ -169,7 +185,7 @@ def _parse_file(path: Path, folder: str, out: _Parsed) -> None:
 FILE_PREFIXES = {"tests-cpu-kernels": "test_cpu", "tests-cpu-kernels-explicit": "test_unit_cpu"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parse_one(path: str, folder: str) -> _Parsed:
     """One test file, parsed once per process."""
     out = _Parsed()
@@ -226,7 +242,12 @@ def load_upstream_cases(cpp_dir: Path) -> dict[str, list[Case]]:
 def upstream_stats(cpp_dir: Path) -> dict[str, Any]:
     """Counts: files, functions, cases, symbols, not_implemented, and unparsable with reasons."""
     parsed = _parse_all(str(Path(cpp_dir).resolve()))
-    return {"files": parsed.files, "functions": parsed.functions,
-            "cases": sum(map(len, parsed.cases.values())), "symbols": len(parsed.cases),
-            "not_implemented": parsed.not_implemented,
-            "unparsable": len(parsed.unparsable), "unparsable_reasons": list(parsed.unparsable)}
+    return {
+        "files": parsed.files,
+        "functions": parsed.functions,
+        "cases": sum(map(len, parsed.cases.values())),
+        "symbols": len(parsed.cases),
+        "not_implemented": parsed.not_implemented,
+        "unparsable": len(parsed.unparsable),
+        "unparsable_reasons": list(parsed.unparsable),
+    }

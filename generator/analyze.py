@@ -288,15 +288,14 @@ def _untyped_counter(counters: list[Counter], ctx: Analysis) -> str | None:
     last-value local), or a value in memory not of an integer type in every specialization (a
     floating-point sum would be reordered); None if every counter is integral."""
     for counter in counters:
-        array = (
-            counter.place.lstrip("*").split("[")[0].strip() if counter.kind in ("memory", "running", "keyed") else None
-        )
         if counter.kind == "local" and counter.name not in ctx.integral_locals | (
             ctx.boolean_locals if counter.op == "last" else set()
         ):
             return f"counter '{counter.name}' is not of an integer type"
-        if array is not None and not ctx.integral(array):
-            return f"running value in '{array}' is not of an integer type in every specialization"
+        if counter.kind in ("memory", "running", "keyed") and not (counter.array and ctx.integral(counter.array)):
+            return (
+                f"running value in '{counter.array or counter.place}' is not of an integer type in every specialization"
+            )
     return None
 
 

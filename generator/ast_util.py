@@ -31,6 +31,14 @@ def is_memory(node: c_ast.Node) -> bool:
     return isinstance(node, c_ast.ArrayRef) or (isinstance(node, c_ast.UnaryOp) and node.op == "*")
 
 
+def memory_array(node: c_ast.Node) -> str | None:
+    """The array argument an lvalue in memory names: `a[i]` -> 'a', `*p` -> 'p' (else None)."""
+    match node:
+        case c_ast.ArrayRef(name=c_ast.ID(name=name)) | c_ast.UnaryOp(op="*", expr=c_ast.ID(name=name)):
+            return name
+    return None
+
+
 def signed_terms(node: c_ast.Node, sign: int = 1) -> list[tuple[int, c_ast.Node]]:
     """Flatten + and - into (sign, term) pairs: a - (b + c) -> [(1, a), (-1, b), (-1, c)]."""
     if isinstance(node, c_ast.BinaryOp) and node.op in "+-":

@@ -27,7 +27,7 @@ from pycparser import c_ast
 
 from akcuda.generator.ast_util import ids as _ids
 from akcuda.generator.ast_util import is_memory as _is_memory
-from akcuda.generator.ast_util import read_names, rebuild, text, walk
+from akcuda.generator.ast_util import memory_array, read_names, rebuild, text, walk
 from akcuda.generator.ast_util import signed_terms as _signed_terms
 from akcuda.generator.cuda_generator import is_call
 
@@ -38,6 +38,7 @@ class Counter:
     # or a helper row: "flag" (of a "last"), "key" (of a "keyed")
     name: str  # the variable the emitted body advances
     place: str = ""  # memory: the C lvalue text; running: the array name
+    array: str = ""  # memory, running, keyed: the array argument it lives in
     slot: int = -1  # local: its slot in the spilled-locals buffer
     base: str = ""  # running at a local counter k: k (the sum is read back as X[k - 1]);
     # keyed: the key as an expression over the iteration's inputs
@@ -259,21 +260,23 @@ def _memory_counters(
     not indexed by `varying` names (memory), `current[tag]++` at a key the iteration fixes
     (keyed, with its key row), `X[i + 1] = X[i] + m` or `X[k] = X[k - 1] + m` at an `advanced`
     local k (running)."""
-    places: dict[str, tuple[str, str, str]] = {}
+    places: dict[str, tuple[str, str, str, str]] = {}
     for stmt in _statements(body):
         found = _extremum(stmt)
         step = _advance(stmt)
         target = found[1] if found else step[0] if step else None
         if target is not None and _is_memory(target) and not (_ids(target) & varying):
-            places.setdefault(text(target), ("memory", extrema[text(target)] if found else "sum", ""))
+            places.setdefault(
+                text(target), ("memory", extrema[text(target)] if found else "sum", "", memory_array(target) or "")
+            )
         elif step and isinstance(target, c_ast.ArrayRef) and (key := key_of(target.subscript)) is not None:
-            places.setdefault(text(target), ("keyed", "sum", key))
+            places.setdefault(text(target), ("keyed", "sum", key, memory_array(target) or ""))
         running = _running_parts(stmt, var, advanced)
         if running:
-            places.setdefault(running[0], ("running", "sum", running[2]))
+            places.setdefault(running[0], ("running", "sum", running[2], running[0]))
     out: list[Counter] = []
-    for place, (kind, op, base) in places.items():
-        out.append(Counter(kind, f"akc_ctr{first + len(out)}", place=place, op=op, base=base))
+    for place, (kind, op, base, array) in places.items():
+        out.append(Counter(kind, f"akc_ctr{first + len(out)}", place=place, array=array, op=op, base=base))
         if kind == "keyed":
             out.append(Counter("key", f"akc_key{first + len(out)}", op="key", base=base))
     return out
@@ -484,7 +487,7 @@ def _running_in_step(body: c_ast.Node, var: str, counter: Counter) -> str | None
 
 def _keyed_alone(body: c_ast.Node, counter: Counter) -> str | None:
     """A keyed counter's array is only ever used at that one place in the loop."""
-    array = counter.place.split("[")[0]
+    array = counter.array
     for node in walk(body):
         if isinstance(node, c_ast.ArrayRef) and text(node.name) == array and text(node) != counter.place:
             return f"'{array}' is used at '{text(node)}' besides its counter '{counter.place}'"

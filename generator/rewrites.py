@@ -166,7 +166,7 @@ def peel_sentinel(loop: c_ast.For, scalars: dict) -> Peeled | None:
         return c_ast.For(init, loop.cond, loop.next, body, coord=loop.coord)
 
     only_first = c_ast.BinaryOp("&&", loop.cond, c_ast.BinaryOp("<", c_ast.ID(var), c_ast.BinaryOp("+", start, one)))
-    array = place.lstrip("*").split("[")[0].strip()
+    array = next(a for a, _, node in uses(setter.iftrue).array_writes if text(node) == place)
     return Peeled(
         c_ast.For(loop.init, only_first, loop.next, loop.stmt, coord=loop.coord),
         from_second(_substitute(loop.stmt, lambda node: node is setter, setter.iffalse)),

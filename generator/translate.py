@@ -7,7 +7,6 @@ parse (preprocess + pycparser) -> gather (entries, helpers) -> analyze (plan ste
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -303,16 +302,11 @@ def plan_counters(found: list[Found]) -> tuple[P.Counter, ...]:
                 c.name,
                 row,
                 c.place,
-                _array(c.place) if c.kind != "local" else None,
+                c.array or None,
                 **({helper: row + 1} if helper else {}),
             )
         )
     return tuple(out)
-
-
-def _array(place: str) -> str:
-    """The array a memory place names: '*total' -> 'total', 'toindex[k]' -> 'toindex'."""
-    return re.match(r"[\s*(]*(\w+)", place).group(1)
 
 
 def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:

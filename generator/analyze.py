@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, ids, text, walk
-from akcuda.generator.counters import Counter, find_counters, running_statements
+from akcuda.generator.counters import Counter, LoopBody, find_counters, running_statements
 from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.loops import (
     INTEGER_TYPES,
@@ -268,17 +268,17 @@ def scan_loop(
     private = privatized(loop, carried, live_after)
     carried -= private
     rows = row_prover(loop, var, body, ctx.pointers, ctx.scalars, checks, private)
-    counters, reason = find_counters(
+    facts = LoopBody(
         loop.stmt,
         var,
         carried,
-        ctx.slots,
         body.array_writes,
         rows.distinct,
         body.declared | private,
         _keys(loop, var, rows.stable, ctx.scalars),
         rows.within,
     )
+    counters, reason = find_counters(facts, ctx.slots)
     reason = reason or _untyped_counter(counters, ctx) or _read_back(loop, var, body, counters)
     return (None, [], reason) if reason else (count, counters, None)
 

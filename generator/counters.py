@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pycparser import c_ast
@@ -184,22 +185,32 @@ def _statements(node: c_ast.Node):
         yield node
 
 
-def find_counters(
-    body: c_ast.Node,
-    var: str,
-    carried: set[str],
-    top_locals: dict[str, int],
-    writes: list[tuple[str, c_ast.Node, c_ast.Node]],
-    per_iteration,
-    private: set[str] = frozenset(),
-    key_of=lambda index: None,
-    within=lambda offset, amount: False,
-) -> tuple[list[Counter], str | None]:
-    """The counters of a loop body, or the reason it has state that is not a counter.
-    `key_of(index)` is the C text of an index fixed for the whole iteration (over its inputs),
-    or None: a counter at such a place is *keyed*, one running count per key.
-    `within(offset, amount)` says whether a write at `counter + offset` provably stays inside
-    the range `[counter, counter + amount)` that the iteration's advance claims."""
+@dataclass(frozen=True)
+class LoopBody:
+    """What the counter rule asks of one loop: its body and counting variable, the variables
+    it carries from one iteration to the next and those private to an iteration, its writes
+    (array, index, node), and the row prover's answers.
+
+    `per_iteration(index)`: is a write at `index` distinct per iteration; `key_of(index)`: the C
+    text of an index fixed for the whole iteration (over its inputs), or None — a counter at such
+    a place is *keyed*, one running count per key; `within(offset, amount)`: does a write at
+    `counter + offset` provably stay inside the range `[counter, counter + amount)` that the
+    iteration's advance claims."""
+
+    body: c_ast.Node
+    var: str
+    carried: set[str]
+    writes: list[tuple[str, c_ast.Node, c_ast.Node]]
+    per_iteration: Callable[[c_ast.Node], bool]
+    private: set[str] = frozenset()
+    key_of: Callable[[c_ast.Node], str | None] = lambda index: None
+    within: Callable[[c_ast.Node, c_ast.Node], bool] = lambda offset, amount: False
+
+
+def find_counters(loop: LoopBody, top_locals: dict[str, int]) -> tuple[list[Counter], str | None]:
+    """The counters of a loop body (top-level locals by their spill slot), or the reason it has
+    state that is not a counter."""
+    body, var, carried, key_of = loop.body, loop.var, loop.carried, loop.key_of
     extrema = _extrema(body)
     counters, reason = _local_counters(body, carried, top_locals, extrema, key_of)
     if reason:
@@ -207,13 +218,13 @@ def find_counters(
     counters += _memory_counters(
         body,
         var,
-        {var} | carried | set(private),
+        {var} | carried | set(loop.private),
         extrema,
         {c.name for c in counters if c.op == "sum"},
         key_of,
         len(counters),
     )
-    reason = _misused(body, var, counters) or _stray_write(body, counters, writes, per_iteration, within)
+    reason = _misused(body, var, counters) or _stray_write(body, counters, loop.writes, loop.per_iteration, loop.within)
     return ([], reason) if reason else (counters, None)
 
 

@@ -231,6 +231,56 @@ def _ref(data: list | None) -> RowRef | None:
     return None if data is None else RowRef(str(data[0]), int(data[1]))
 
 
+def _segment_from(data: dict) -> Segment:
+    return Segment(
+        _ref(data["starts"]),
+        _ref(data.get("stops")),
+        _ref(data.get("counts")),
+        data["disjoint"],
+        E.from_json(data.get("longest")),
+    )
+
+
+def _counter_from(data: dict) -> Counter:
+    rows = {name: data.get(name) for name in ("flag_row", "key_row", "actual_row")}
+    return Counter(
+        CounterKind(data["kind"]),
+        CounterOp(data["op"]),
+        data["name"],
+        data["row"],
+        data.get("place", ""),
+        data.get("array"),
+        **rows,
+    )
+
+
+def _step_from(data: dict) -> Step:
+    expressions = {name: E.from_json(data[name]) for name in ("count", "first", "guard", "requires")}
+    return Step(
+        StepKind(data["kind"]),
+        data["line"],
+        data["reason"],
+        data["constant_work"],
+        checked=data["checked"],
+        segments=tuple(map(_segment_from, data["segments"])),
+        counters=tuple(map(_counter_from, data["counters"])),
+        scan_rows=data["scan_rows"],
+        **expressions,
+    )
+
+
+def _entry_from(data: dict) -> Entry:
+    return Entry(tuple(data["template_params"]), tuple(data["locals"]), tuple(map(_step_from, data["steps"])))
+
+
+def _specialization_from(symbol: str, data: dict) -> Specialization:
+    launches = tuple(
+        {Role(role): Launch(launch["expression"], launch["host"]) for role, launch in roles.items()}
+        for roles in data["launches"]
+    )
+    return Specialization(symbol, data["entry"], tuple(data["template_args"]), launches)
+
+
 def from_json(data: dict) -> Plan:
     """Read a plan written by `to_json`; anything else raises PlanError naming what is wrong."""
     where = data.get("kernel", "?") if isinstance(data, dict) else "?"
@@ -240,64 +290,8 @@ def from_json(data: dict) -> Plan:
                 f"plan {where}: schema version {data['schema_version']}, "
                 f"this akcuda reads {SCHEMA_VERSION} (run `akcuda generate`)"
             )
-        entries = {
-            name: Entry(
-                tuple(e["template_params"]),
-                tuple(e["locals"]),
-                tuple(
-                    Step(
-                        StepKind(s["kind"]),
-                        s["line"],
-                        s["reason"],
-                        s["constant_work"],
-                        E.from_json(s["count"]),
-                        E.from_json(s["first"]),
-                        E.from_json(s["guard"]),
-                        E.from_json(s["requires"]),
-                        s["checked"],
-                        tuple(
-                            Segment(
-                                _ref(g["starts"]),
-                                _ref(g.get("stops")),
-                                _ref(g.get("counts")),
-                                g["disjoint"],
-                                E.from_json(g.get("longest")),
-                            )
-                            for g in s["segments"]
-                        ),
-                        tuple(
-                            Counter(
-                                CounterKind(c["kind"]),
-                                CounterOp(c["op"]),
-                                c["name"],
-                                c["row"],
-                                c.get("place", ""),
-                                c.get("array"),
-                                c.get("flag_row"),
-                                c.get("key_row"),
-                                c.get("actual_row"),
-                            )
-                            for c in s["counters"]
-                        ),
-                        s["scan_rows"],
-                    )
-                    for s in e["steps"]
-                ),
-            )
-            for name, e in data["entries"].items()
-        }
-        specializations = {
-            symbol: Specialization(
-                symbol,
-                s["entry"],
-                tuple(s["template_args"]),
-                tuple(
-                    {Role(role): Launch(launch["expression"], launch["host"]) for role, launch in roles.items()}
-                    for roles in s["launches"]
-                ),
-            )
-            for symbol, s in data["specializations"].items()
-        }
+        entries = {name: _entry_from(e) for name, e in data["entries"].items()}
+        specializations = {symbol: _specialization_from(symbol, s) for symbol, s in data["specializations"].items()}
         return Plan(data["kernel"], tuple(data["messages"]), entries, specializations)
     except PlanError:
         raise

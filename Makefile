@@ -35,17 +35,37 @@ clean:
 sanitize: venv
 	$(BIN)/akcuda sanitize --json build/sanitize/sanitize.json
 
-# On a machine with an NVIDIA GPU and no network: `make gpu-check OUT=results WHEELS=wheels`.
-# WHEELS holds every wheel the project needs (made where the registry is reachable with
-# `pip download -d wheels setuptools wheel cupy-cuda12x .[test]`); build/upstream/*.tar.gz are
-# carried along too, and `akcuda import` then only verifies them.
-OUT ?= build/gpu-check
-WHEELS ?=
-.PHONY: gpu-check
-gpu-check:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q $(if $(WHEELS),--no-index --find-links $(WHEELS) --no-build-isolation) -e '.[gpu,test]'
-	$(BIN)/akcuda import
+# Per-call cost of every specialization (counting target), with GPU sweeps where a GPU exists:
+# build/bench/bench.{json,md} and PNG plots.
+.PHONY: bench
+bench: venv
+	$(BIN)/akcuda bench
+
+# Where the registry is reachable: `make gpu-bundle PY=3.12 BUNDLE=dir` writes one folder (at most
+# 40 MB) with the wheels a GPU machine lacks for that Python, akcuda's wheel, the pinned sdists
+# and the prebuilt build/generated and build/compiled.
+PY ?= 3.12
+BUNDLE ?= build/gpu-bundle
+.PHONY: gpu-bundle
+gpu-bundle: venv
 	$(BIN)/akcuda generate
 	$(BIN)/akcuda compile
-	$(BIN)/akcuda gpu-check --out $(OUT)
+	$(BIN)/akcuda bundle --python $(PY) --out $(BUNDLE)
+
+# On a GPU machine with CuPy and no network: `make gpu-check BUNDLE=dir OUT=dir`. Installs from the
+# bundle alone into a venv that sees the system's packages (its CuPy, NumPy, cuda-bindings, NVRTC);
+# akcuda itself with --no-deps so that its CUDA 12 pins do not replace the system's. Then cuda
+# parity on every specialization, the corpus with install(target="cuda") and the benchmark.
+OUT ?= build/gpu-check
+GPU_VENV ?= build/gpu-venv
+.PHONY: gpu-check
+gpu-check:
+	$(PYTHON) -m venv --system-site-packages $(GPU_VENV)
+	$(GPU_VENV)/bin/pip install -q --no-index --find-links $(BUNDLE)/wheels awkward awkward-cpp pycparser
+	-$(GPU_VENV)/bin/pip install -q --no-index --find-links $(BUNDLE)/wheels cuda-cccl
+	$(GPU_VENV)/bin/pip install -q --no-index --no-deps $(BUNDLE)/wheels/akcuda-*.whl
+	mkdir -p build/upstream && cp $(BUNDLE)/upstream/*.tar.gz build/upstream/
+	rm -rf build/generated build/compiled && cp -r $(BUNDLE)/generated $(BUNDLE)/compiled build/
+	$(GPU_VENV)/bin/akcuda import
+	$(GPU_VENV)/bin/akcuda gpu-check --out $(OUT)
+	$(GPU_VENV)/bin/akcuda bench --out $(OUT)

@@ -34,6 +34,8 @@ inline long long atomicAdd(long long* address, long long value) {
 // Race check: every store to memory goes through AKC_STORE, which records which emulated thread
 // wrote each address during a launch; a second thread writing the same address is a race
 // (generated kernels update shared memory only through atomics, which are not recorded).
+// The state is per host thread: a launch runs its whole grid in the thread that called it, and
+// several threads may run launches at once (ctypes releases the GIL).
 struct akc_race_state {
   std::unordered_map<const void*, int64_t> writer;
   int64_t thread = 0, races = 0, first_thread = -1, second_thread = -1;
@@ -41,7 +43,7 @@ struct akc_race_state {
   const char* stack_top = nullptr;  // locals of the emulated thread live below this
   bool enabled = false;
 };
-static akc_race_state akc_race;
+static thread_local akc_race_state akc_race;
 
 template <typename T>
 inline T& akc_record(T& place) {
@@ -62,7 +64,7 @@ inline T& akc_record(T& place) {
 }
 #define AKC_STORE(place) akc_record(place)
 
-// [races, address, first thread, second thread] of the last launch
+// [races, address, first thread, second thread] of this thread's last launch
 extern "C" void akc_race_report(int64_t* out) {
   out[0] = akc_race.races;
   out[1] = (int64_t)(intptr_t)akc_race.first_address;

@@ -3,14 +3,18 @@
 ``install(target="host")`` patches the ``cpu`` backend (``NumpyBackend.__getitem__``) so that every
 kernel Awkward asks for is the generated CUDA kernel run on the CPU through the emulated grid;
 ``install(target="cuda")`` does the same for the ``cuda`` backend (``CupyBackend``) with CuPy.
-Kernels akcuda does not have (the pending sort family, or a look-up it cannot map) fall back to
-Awkward's own kernel and are recorded as fallbacks. ``trace()`` shows which kernels ran and how.
+Kernels akcuda does not have (the pending sort family, or a look-up it cannot map) fall back:
+on the cpu backend to Awkward's own kernel, on the cuda backend to awkward_cpp's CPU kernel on
+copies of the arguments (which always runs, where Awkward's own may need CCCL); both are
+recorded as fallbacks. ``trace()`` shows which kernels ran and how.
 
 The patch is one class attribute per backend, and ``uninstall()`` puts back the exact original.
-An akcuda kernel returns the C kernel's ``struct Error`` (message, identity, attempt and the
+An akcuda kernel reports the C kernel's ``struct Error`` (message, identity, attempt and the
 upstream source URL with the failing line), so Awkward raises the same exception with the same
-text as with its CPU kernels — on the cuda target too, where it then raises at once rather than
-at the next synchronisation, and with the C kernel's text instead of Awkward's CUDA kernels'.
+text as with its CPU kernels. Errors are *immediate* (the call raises) or *deferred* (the cuda
+default, as Awkward's cuda backend: no synchronization per call; the first failing call is
+raised when Awkward synchronizes, ``awkward._connect.cuda.synchronize_cuda``, or by
+``synchronize()``).
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import KernelFailure
 from akcuda.plan.model import Plan
 from akcuda.runtime import executor, make_target
+from akcuda.runtime.executor import Mode
 from akcuda.toolchain import specs
 
 TARGETS = ("host", "cuda")
+DEFAULT_MODE = {"host": Mode.IMMEDIATE, "cuda": Mode.DEFERRED}
+MAX_PENDING = 8192  # as Awkward's MAX_PENDING_INVOCATIONS: synchronize after this many deferred calls
 K_SLICE_NONE = 9223372036854775807  # kSliceNone: what a successful C kernel reports as id/attempt
 SOURCE_URL = "https://github.com/scikit-hep/awkward/blob/awkward-cpp-{version}/awkward-cpp/{source}#L{line}"
 
@@ -48,7 +55,7 @@ class KernelCall:
     kernel: str  # the look-up's kernel name, e.g. "awkward_ListArray_num"
     symbol: str | None  # the exported specialization, when known
     target: str  # "host" or "cuda" through akcuda; the backend's name for a fallback
-    via: str  # "akcuda" or "fallback"
+    via: str  # "akcuda", "fallback" (Awkward's own kernel) or "cpu-copy" (awkward_cpp on copies)
     reason: str | None = None  # why it fell back
     error: str | None = None  # the kernel's failure message, if it failed
 
@@ -66,7 +73,7 @@ class Trace:
 
     @property
     def fallbacks(self) -> list[KernelCall]:
-        return [c for c in self.calls if c.via == "fallback"]
+        return [c for c in self.calls if c.via != "akcuda"]
 
     @property
     def all_akcuda(self) -> bool:
@@ -132,14 +139,40 @@ def kernel_error(failure: KernelFailure | None, source: str) -> Any:
     return _error_type()(failure.message.encode(errors="surrogateescape"), filename, failure.identity, failure.attempt)
 
 
+@dataclass(frozen=True)
+class _Deferred:
+    """What raising a deferred failure needs: the kernel's source and Awkward's error context."""
+
+    source: str
+    error_context: Any
+
+
+def _raise(failure: KernelFailure, deferred: _Deferred) -> None:
+    """Raise a deferred failure as Awkward raises a kernel error (its text, its context)."""
+    from awkward._backends.backend import Backend
+
+    error = ValueError(Backend.format_kernel_error(None, kernel_error(failure, deferred.source)))
+    if deferred.error_context is not None:
+        raise deferred.error_context.decorate_exception(ValueError, error)
+    raise error
+
+
+def synchronize(target: str = "cuda") -> None:
+    """Check the deferred calls of this thread's current stream; raise the first failure."""
+    found = executor.synchronize(shared_target(target))
+    if found is not None:
+        _raise(*found)
+
+
 class AkcudaKernel:
     """Called like Awkward's NumpyKernel / CupyKernel, runs the generated kernel instead."""
 
-    def __init__(self, key: tuple, spec: dict, special: dict, target: Any):
+    def __init__(self, key: tuple, spec: dict, special: dict, target: Any, mode: Mode = Mode.IMMEDIATE):
         self._key = key
         self._spec = spec
         self._special = special
         self._target = target
+        self._mode = mode
 
     @property
     def key(self) -> tuple:
@@ -167,7 +200,18 @@ class AkcudaKernel:
         assert len(args) == len(self._special["args"])
         args = maybe_materialize(*args)
         values = [self._value(x, arg) for x, arg in zip(args, self._special["args"])]
-        failure = executor.run(_plan(self._spec["name"]), self._special, values, self._target)
+        context = None
+        if self._mode == Mode.DEFERRED:
+            import awkward._errors
+
+            context = _Deferred(self._spec["source"], awkward._errors.ErrorContext.primary())
+        failure = executor.run(
+            _plan(self._spec["name"]), self._special, values, self._target, mode=self._mode, context=context
+        )
+        if self._mode == Mode.DEFERRED and executor.pending(self._target) >= MAX_PENDING:
+            found = executor.synchronize(self._target)
+            if found is not None:
+                _raise(*found)
         _record(
             KernelCall(
                 self._key[0], self.symbol, self._target.name, "akcuda", error=failure.message if failure else None
@@ -201,6 +245,52 @@ class FallbackKernel:
                 self._symbol,
                 self._backend,
                 "fallback",
+                self.reason,
+                text.decode(errors="surrogateescape") if text else None,
+            )
+        )
+        return result
+
+
+class CpuCopyKernel:
+    """On the cuda backend, a kernel akcuda does not have yet: awkward_cpp's CPU kernel runs on
+    host copies of the arguments, and the arrays it may write are copied back."""
+
+    def __init__(self, index: tuple, symbol: str, reason: str):
+        import awkward_cpp.cpu_kernels
+        from awkward._kernels import NumpyKernel
+
+        self._key = index
+        self._symbol = symbol
+        self._kernel = NumpyKernel(awkward_cpp.cpu_kernels.kernel[index], index)
+        found = specialization(symbol)
+        self._written = None if found is None else [a["dir"] != "in" for a in found[1]["args"]]
+        self.reason = reason
+
+    @property
+    def key(self) -> tuple:
+        return self._key
+
+    def __repr__(self) -> str:
+        return f"<CpuCopyKernel {self._symbol}: {self.reason}>"
+
+    def __call__(self, *args: Any) -> Any:
+        import cupy
+        from awkward._nplikes.array_like import maybe_materialize
+
+        args = maybe_materialize(*args)
+        copies = [cupy.asnumpy(x) if isinstance(x, cupy.ndarray) else x for x in args]
+        result = self._kernel(*copies)
+        for k, (x, copy) in enumerate(zip(args, copies)):
+            if isinstance(x, cupy.ndarray) and (self._written is None or self._written[k]):
+                x.set(copy)
+        text = getattr(result, "str", None)
+        _record(
+            KernelCall(
+                self._key[0],
+                self._symbol,
+                "cpu",
+                "cpu-copy",
                 self.reason,
                 text.decode(errors="surrogateescape") if text else None,
             )
@@ -254,22 +344,31 @@ def _why_not(symbol: str | None) -> str | None:
 class _Router:
     """Maps look-ups of one backend to akcuda kernels (or fallbacks), cached by key."""
 
-    def __init__(self, target: Any, backend: str):
+    def __init__(self, target: Any, backend: str, mode: Mode = Mode.IMMEDIATE):
         self.target = target
         self.backend = backend
+        self.mode = mode
         self._cache: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, index: tuple, original: Callable[[], Any]) -> Any:
-        if index not in self._cache:
-            symbol = symbol_of(index)
-            reason = _why_not(symbol)
-            if reason is None:
-                spec, special = _specializations()[symbol]
-                self._cache[index] = AkcudaKernel(index, spec, special, self.target)
-            else:
-                # The original look-up may raise (an unknown key): let it, as Awkward would.
-                self._cache[index] = FallbackKernel(original(), symbol, self.backend, reason)
-        return self._cache[index]
+        found = self._cache.get(index)
+        if found is None:
+            found = self._kernel(index, original)
+            with self._lock:
+                found = self._cache.setdefault(index, found)
+        return found
+
+    def _kernel(self, index: tuple, original: Callable[[], Any]) -> Any:
+        symbol = symbol_of(index)
+        reason = _why_not(symbol)
+        if reason is None:
+            spec, special = _specializations()[symbol]
+            return AkcudaKernel(index, spec, special, self.target, self.mode)
+        if self.backend == "cuda" and symbol is not None:
+            return CpuCopyKernel(index, symbol, reason)
+        # The original look-up may raise (an unknown key): let it, as Awkward would.
+        return FallbackKernel(original(), symbol, self.backend, reason)
 
 
 # ---------------------------------------------------------------- patching
@@ -309,9 +408,40 @@ _targets: dict[str, Any] = {}  # target name -> the one shared target instance
 
 def shared_target(name: str) -> Any:
     """The one target instance all akcuda kernels of this target use."""
-    if name not in _targets:
-        _targets[name] = make_target(name)
-    return _targets[name]
+    with _lock:
+        if name not in _targets:
+            _targets[name] = make_target(name)
+        return _targets[name]
+
+
+class _SyncPatch:
+    """Awkward's ``synchronize_cuda`` checks akcuda's deferred calls first, then its own."""
+
+    def __init__(self):
+        import awkward._connect.cuda as ak_cuda
+
+        self.module = ak_cuda
+        self.original = ak_cuda.synchronize_cuda
+        original = self.original
+
+        def synchronize_cuda(stream=None):
+            with stream if stream is not None else _nothing():
+                synchronize("cuda")
+            return original(stream)
+
+        synchronize_cuda.akcuda_patch = True
+        ak_cuda.synchronize_cuda = synchronize_cuda
+
+    def undo(self) -> None:
+        self.module.synchronize_cuda = self.original
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+_sync_patch: _SyncPatch | None = None
 
 
 def _backend_for(target: str) -> str:
@@ -330,18 +460,30 @@ def intercept(backend: str, factory: KernelFactory) -> None:
 
 def release(backend: str) -> None:
     """Undo ``intercept(backend, ...)`` (no-op if not patched)."""
+    global _sync_patch
     patch = _patches.pop(backend, None)
     if patch is not None:
         patch.undo()
+    if backend == "cuda" and _sync_patch is not None:
+        _sync_patch.undo()
+        _sync_patch = None
 
 
-def install(target: str = "host") -> None:
+def install(target: str = "host", errors: str | None = None) -> None:
     """Route Awkward's kernel look-ups to akcuda: "host" for the cpu backend (generated kernels
-    on the emulated grid), "cuda" for the cuda backend (generated kernels through CuPy)."""
+    on the emulated grid), "cuda" for the cuda backend (generated kernels through CuPy).
+    `errors`: "immediate" (the call raises; the host default, the only mode Awkward's cpu
+    backend has) or "deferred" (the cuda default: raised when Awkward synchronizes)."""
+    global _sync_patch
     backend = _backend_for(target)
+    mode = Mode(errors) if errors else DEFAULT_MODE[target]
+    if mode == Mode.DEFERRED and target != "cuda":
+        raise ValueError("deferred errors need Awkward's cuda backend (it has the synchronize points)")
     if backend in _patches:
         return  # already installed: installing twice must not stack patches
-    intercept(backend, _Router(shared_target(target), backend))
+    intercept(backend, _Router(shared_target(target), backend, mode))
+    if mode == Mode.DEFERRED:
+        _sync_patch = _SyncPatch()
 
 
 def uninstall(target: str | None = None) -> None:
@@ -355,10 +497,10 @@ def is_installed(target: str = "host") -> bool:
 
 
 @contextmanager
-def installed(target: str = "host") -> Iterator[None]:
-    """``install(target)`` for the block; leaves things as they were afterwards."""
+def installed(target: str = "host", errors: str | None = None) -> Iterator[None]:
+    """``install(target, errors)`` for the block; leaves things as they were afterwards."""
     already = is_installed(target)
-    install(target)
+    install(target, errors)
     try:
         yield
     finally:

@@ -1,29 +1,70 @@
-"""The `cuda` target: generated kernels on an NVIDIA GPU through CuPy's RawModule."""
+"""The `cuda` target: generated kernels on an NVIDIA GPU through CuPy's RawModule.
+
+A kernel family's binary is chosen once per process: a cubin `akcuda compile` built for the
+same major architecture and a minor no newer than the device's (an sm_80 cubin runs on sm_86),
+else the PTX built for the newest architecture not newer than the device (the driver compiles
+it), else NVRTC through CuPy, whose on-disk cache is keyed by the source, the options, the
+architecture and the CUDA version: everything that affects the binary. A specialization's
+function handles and argument conversions are resolved once (`bind`); the stream buffers are
+per thread and stream (`akcuda.runtime.buffers`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from akcuda import paths
 from akcuda import plan as plans
 from akcuda.plan.ctype import DTYPES, base_type
-from akcuda.plan.model import Launch
+from akcuda.plan.model import Plan, Role
+from akcuda.runtime.counting import Event, note
+
+OPTIONS = ("-std=c++17", "--fmad=false")
+
+
+def _record(compiled: Path, kernel: str, arch: str, source: str) -> dict | None:
+    meta = compiled / arch / f"{kernel}.lowered.json"
+    if not meta.exists():
+        return None
+    record = json.loads(meta.read_text())
+    return record if record.get("source_sha256") == hashlib.sha256(source.encode()).hexdigest() else None
 
 
 def prebuilt_cubin(compiled: Path, kernel: str, arch: str, source: str) -> tuple[Path, dict[str, str]] | None:
     """(cubin, lowered names) built by `akcuda compile` for `arch` from exactly `source`, if any."""
-    cubin, meta = compiled / arch / f"{kernel}.cubin", compiled / arch / f"{kernel}.lowered.json"
-    if not (cubin.exists() and meta.exists()):
-        return None
-    record = json.loads(meta.read_text())
-    if record.get("source_sha256") != hashlib.sha256(source.encode()).hexdigest():
-        return None
-    return cubin, record["lowered"]
+    cubin = compiled / arch / f"{kernel}.cubin"
+    record = _record(compiled, kernel, arch, source)
+    return (cubin, record["lowered"]) if record is not None and cubin.exists() else None
+
+
+def _arch_number(arch: str) -> int:
+    return int(arch.removeprefix("sm_"))
+
+
+def binaries(compiled: Path, kernel: str, capability: int, source: str) -> list[tuple[str, Path, dict[str, str]]]:
+    """The prebuilt binaries a device of `capability` (86 for sm_86) can load, best first:
+    ("cubin", path, lowered) for the same major and a minor no newer, then ("ptx", ...) for
+    the newest architecture not newer than the device."""
+    built = sorted(
+        (_arch_number(d.name), d.name) for d in (compiled.glob("sm_*") if compiled.exists() else []) if d.is_dir()
+    )
+    usable = [(number, arch) for number, arch in built if number <= capability]
+    out = []
+    for number, arch in reversed(usable):
+        found = prebuilt_cubin(compiled, kernel, arch, source)
+        if found is not None and number // 10 == capability // 10:
+            out.append(("cubin", *found))
+    for _, arch in reversed(usable):
+        record, ptx = _record(compiled, kernel, arch, source), compiled / arch / f"{kernel}.ptx"
+        if record is not None and ptx.exists():
+            out.append(("ptx", ptx, record["lowered"]))
+            break
+    return out
 
 
 class CudaTarget:
@@ -37,43 +78,72 @@ class CudaTarget:
         self.xp = cupy
         self.generated = generated or paths.GENERATED
         self.compiled = compiled or paths.COMPILED
-        capability = cupy.cuda.Device().compute_capability
-        self.arch = f"sm_{capability}"
+        self.capability = int(cupy.cuda.Device().compute_capability)
+        self.arch = f"sm_{self.capability}"
+        self.local = threading.local()
+        self.loaded: dict[str, str] = {}  # kernel family -> how its binary came ("cubin sm_80", "ptx", "nvrtc")
         self._modules: dict[str, tuple[Any, dict[str, str] | None]] = {}
+        self._bound: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def stream(self) -> int:
+        return self.xp.cuda.get_current_stream().ptr
 
     def module(self, kernel: str) -> tuple[Any, dict[str, str] | None]:
-        """The kernel family's module and, when it came prebuilt, its lowered names. A cubin from
-        `akcuda compile` is used when it was built for this device from the current source (no
-        compile at first call); otherwise CuPy compiles the source once and keeps it in its
-        on-disk cache, keyed by source, options, architecture and CUDA version."""
-        if kernel not in self._modules:
-            source = (self.generated / f"{kernel}.cu").read_text()
-            prebuilt = prebuilt_cubin(self.compiled, kernel, self.arch, source)
-            if prebuilt is not None:
-                cubin, lowered = prebuilt
-                self._modules[kernel] = (self.xp.RawModule(path=str(cubin)), lowered)
-            else:
-                plan = plans.load(self.generated / f"{kernel}.plan.json")
-                module = self.xp.RawModule(
-                    code=source, options=("-std=c++17", "--fmad=false"), name_expressions=plan.name_expressions
-                )
-                self._modules[kernel] = (module, None)
-        return self._modules[kernel]
+        """The kernel family's module and, when it came prebuilt, its lowered names."""
+        with self._lock:
+            if kernel not in self._modules:
+                self._modules[kernel] = self._load(kernel)
+            return self._modules[kernel]
+
+    def _load(self, kernel: str) -> tuple[Any, dict[str, str] | None]:
+        source = (self.generated / f"{kernel}.cu").read_text()
+        for kind, path, lowered in binaries(self.compiled, kernel, self.capability, source):
+            try:
+                module = self.xp.RawModule(path=str(path))
+                module.get_function(next(iter(lowered.values())))  # loads it: a driver too old fails here
+            except Exception:  # noqa: BLE001 - a binary this driver cannot load: try the next one
+                continue
+            self.loaded[kernel] = f"{kind} {path.parent.name}"
+            return module, lowered
+        plan = plans.load(self.generated / f"{kernel}.plan.json")
+        module = self.xp.RawModule(code=source, options=OPTIONS, name_expressions=plan.name_expressions)
+        self.loaded[kernel] = "nvrtc"
+        return module, None
 
     def pointer_table(self, arrays: list) -> Any:
         return self.xp.array([a.data.ptr for a in arrays], dtype=self.xp.uint64)
 
-    def launch(self, kernel: str, launch: Launch, grid: int, block: int, values: list, ctypes_: list[str]) -> None:
-        args = []
-        for value, ctype in zip(values, ctypes_):
-            name, stars = base_type(ctype)
-            args.append(value if stars else DTYPES[name](value))
-        module, lowered = self.module(kernel)
-        name = lowered[launch.expression] if lowered else launch.expression
-        module.get_function(name)((grid,), (block,), tuple(args))
+    def bind(self, plan: Plan, symbol: str, ctypes_: tuple[str, ...]) -> tuple[dict[Role, Callable], ...]:
+        """Per step and role of one specialization, a launcher with its function handle and
+        argument conversions resolved once."""
+        found = self._bound.get(symbol)
+        if found is None:
+            module, lowered = self.module(plan.kernel)
+            converters = []
+            for ctype in ctypes_:
+                name, stars = base_type(ctype)
+                converters.append(None if stars else DTYPES[name])
+            name = (lambda launch: lowered[launch.expression]) if lowered else (lambda launch: launch.expression)
+            found = tuple(
+                {role: _launcher(module.get_function(name(launch)), converters) for role, launch in roles.items()}
+                for roles in plan.specializations[symbol].launches
+            )
+            with self._lock:
+                self._bound.setdefault(symbol, found)
+        return found
 
-    def to_host(self, array) -> np.ndarray:
+    def to_host(self, array):
         return self.xp.asnumpy(array)
 
-    def to_device(self, array: np.ndarray):
+    def to_device(self, array):
+        note(Event.H2D)
         return self.xp.asarray(array)
+
+
+def _launcher(function, converters: list) -> Callable[[int, int, list], None]:
+    def run(grid: int, block: int, values: list) -> None:
+        note(Event.LAUNCH)
+        function((grid,), (block,), tuple(v if c is None else c(v) for c, v in zip(converters, values)))
+
+    return run

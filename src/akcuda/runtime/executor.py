@@ -2,28 +2,46 @@
 
 The same code drives the `host` target (NumPy arrays, the g++ emulation library) and the `cuda`
 target (CuPy arrays, RawModule kernels), so the host run tests the plan that runs on the GPU.
-A target offers `xp` (its array module), `launch`, `to_device`, `to_host` and `pointer_table`.
+A target offers `xp` (its array module), `bind` (a specialization's kernels, resolved once),
+`to_host`, `stream`, `local` (per-thread state) and `call_scope`.
+
+Per call the executor copies nothing to the device: the error record, the spilled locals and
+the scan scratch are the stream's persistent buffers (`akcuda.runtime.buffers`). Errors come in
+two modes (`Mode`): *immediate* reads the record back at the end of the call and reports the
+C kernel's failure at once; *deferred* leaves each call's record on the device and
+`synchronize` reports the first failing call in call order, as Awkward's cuda backend does.
 """
 
 from __future__ import annotations
 
+import enum
 import math
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 import numpy as np
 
 from akcuda import paths
 from akcuda import plan as plans
+from akcuda.plan import expr as E
 from akcuda.plan.ctype import base_type
-from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure, initial_record
-from akcuda.plan.expr import evaluate
+from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
+from akcuda.plan.expr import Expr, evaluate
 from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, RowRef, Step, StepKind
+from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
+from akcuda.runtime.counting import Event, note
 
 # What every step kernel takes after the C kernel's own arguments: the error record, the
 # spilled locals, the scan buffer, the iteration count and the report index.
 PLAN_CTYPES = ["int64_t*", "int64_t*", "int64_t*", "int64_t", "int64_t"]
+
+
+class Mode(str, enum.Enum):
+    IMMEDIATE = "immediate"  # the call reads its record back and reports at once
+    DEFERRED = "deferred"  # no read-back per call; `synchronize` reports the first failure
 
 
 def load_plan(kernel: str, generated=None) -> Plan:
@@ -31,58 +49,125 @@ def load_plan(kernel: str, generated=None) -> Plan:
     return plans.load((generated or paths.GENERATED) / f"{kernel}.plan.json")
 
 
-@dataclass
+@dataclass(frozen=True)
+class _Static:
+    """What a specialization's runs share, worked out once: argument names and C types, which
+    arguments are scalars, its entry and launches."""
+
+    entry: Any
+    launches: tuple
+    names: tuple[str, ...]
+    ctypes: tuple[str, ...]
+    scalar_positions: tuple[tuple[str, int], ...]
+
+
+_statics: dict[tuple[str, str], _Static] = {}
+_statics_lock = threading.Lock()
+
+
+def _static(plan: Plan, special: dict) -> _Static:
+    key = (plan.kernel, special["symbol"])
+    found = _statics.get(key)
+    if found is None:
+        spec_plan = plan.specializations[special["symbol"]]
+        args = special["args"]
+        found = _Static(
+            plan.entries[spec_plan.entry],
+            spec_plan.launches,
+            tuple(a["name"] for a in args),
+            tuple(a["ctype"] for a in args) + tuple(PLAN_CTYPES),
+            tuple((a["name"], k) for k, a in enumerate(args) if base_type(a["ctype"])[1] == 0),
+        )
+        with _statics_lock:
+            _statics.setdefault(key, found)
+    return found
+
+
+def needs_read_back(entry) -> list[str]:
+    """Why a specialization's plan reads data back in the middle of a call, whatever the error
+    mode (empty: it needs no read-back by its nature): row ranges or bounds only the data show,
+    cursors checked against their shares, keys placed within their array."""
+    why = []
+    for step in entry.steps:
+        if step.segments:
+            why.append("row ranges checked before the parallel form")
+        if step.requires is not None and _reads_memory(step.requires):
+            why.append("a bound read from an array before the parallel form")
+        if any(c.op == CounterOp.SPECULATED for c in step.counters):
+            why.append("cursors checked against their nominal shares")
+        if any(c.kind == CounterKind.KEYED for c in step.counters):
+            why.append("keys checked to lie within their array")
+    return list(dict.fromkeys(why))
+
+
+def _reads_memory(expr: Expr) -> bool:
+    """Does the expression read an array (`Memory`) anywhere?"""
+    if isinstance(expr, E.Memory):
+        return True
+    return any(_reads_memory(getattr(expr, f.name)) for f in fields(expr) if is_dataclass(getattr(expr, f.name)))
+
+
+class _Reads(Mapping):
+    """Arrays for `evaluate`: each element it reads is a read-back."""
+
+    def __init__(self, arrays: Mapping[str, Any]):
+        self._arrays = arrays
+
+    def __getitem__(self, name: str):
+        note(Event.D2H, why="a bound read from an array")
+        return self._arrays[name]
+
+    def __iter__(self):
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+
 class _Run:
-    """One specialization's run: its plan, arguments and device buffers."""
+    """One call: its plan, arguments, the record and locals it uses, its iteration counts."""
 
-    plan: Plan
-    special: dict
-    values: list
-    target: Any
-    block: int
-
-    def __post_init__(self) -> None:
-        self.spec_plan = self.plan.specializations[self.special["symbol"]]
-        self.entry = self.plan.entries[self.spec_plan.entry]
-        self.names = [a["name"] for a in self.special["args"]]
-        self.ctypes = [a["ctype"] for a in self.special["args"]] + PLAN_CTYPES
-        self.scalars = {
-            a["name"]: v for a, v in zip(self.special["args"], self.values) if base_type(a["ctype"])[1] == 0
-        }
-        self.err = self.target.to_device(np.array(initial_record(), dtype=np.int64))
-        self.spill = self.target.to_device(np.zeros(max(1, len(self.entry.locals)), dtype=np.int64))
-        self.empty = self.target.to_device(np.zeros(1, dtype=np.int64))
+    def __init__(self, plan: Plan, special: dict, values: list, target, block: int, err, spill, buffers):
+        self.plan = plan
+        self.static = _static(plan, special)
+        self.entry = self.static.entry
+        self.values = values
+        self.target = target
+        self.block = block
+        self.kernels = target.bind(plan, special["symbol"], self.static.ctypes)
+        self.scalars = {name: values[k] for name, k in self.static.scalar_positions}
+        self.err, self.spill, self.buffers = err, spill, buffers
         self.counts: dict[int, int] = {}
 
     def launch(self, k: int, role: Role, grid: int, threads: int, n: int, report: int, scan=None) -> None:
-        self.target.launch(
-            self.plan.kernel,
-            self.spec_plan.launches[k][role],
-            grid,
-            threads,
-            [*self.values, self.err, self.spill, self.empty if scan is None else scan, n, report],
-            self.ctypes,
-        )
+        scan = self.spill if scan is None else scan  # a step without counters reads no scan row
+        self.kernels[k][role](grid, threads, [*self.values, self.err, self.spill, scan, n, report])
 
     def serial(self, k: int) -> None:
         """The step in C order, in one thread."""
         self.launch(k, Role.SERIAL if self.entry.steps[k].kind != StepKind.SERIAL else Role.MAIN, 1, 1, 1, 0)
 
     def array(self, name: str):
-        return self.values[self.names.index(name)]
+        return self.values[self.static.names.index(name)]
 
-    def error_slot(self, slot: ErrorSlot) -> int:
-        return int(self.target.to_host(self.err)[slot])
+    def error_slot(self, slot: ErrorSlot, why: str) -> int:
+        note(Event.D2H, why=why)
+        return int(self.target.to_host(self.err[slot : slot + 1])[0])
+
+    def read_bool(self, value, why: str) -> bool:
+        note(Event.D2H, why=why)
+        return bool(value)
 
 
 def combine(
     xp, scan, counters: tuple[Counter, ...], rows: int, n: int, only: CounterOp | None = None
 ) -> list[tuple[Counter, Any, Any]]:
     """In place, per counter (or only those with op `only`): a sum's (or a speculated counter's
-    nominal) advances in row[0:n] become starting values in row[0:n+1] (exclusive scan, total
-    last); a max/min reduces into row[n]; a last-value counter's flag row gets the last assigning
-    iteration (or -1) at n and its row that iteration's value; a keyed counter's advances are
-    scanned within each key. Returns (counter, keys, totals) per keyed counter."""
+    nominal) advances in row[0:n] are scanned inclusively in place (an iteration starts at the
+    entry before its own, the total is row[n-1]); a max/min reduces into row[n]; a last-value
+    counter's flag row gets the last assigning iteration (or -1) at n and its row that
+    iteration's value; a keyed counter's advances are scanned, exclusively, within each key.
+    Returns (counter, keys, totals) per keyed counter."""
     view = scan.reshape(rows, n + 1)
     keyed = []
     for c in counters:
@@ -93,14 +178,17 @@ def combine(
             keys, totals = _scan_by_key(xp, row, view[c.key_row, :n], n)
             keyed.append((c, keys, totals))
         elif c.op in (CounterOp.SUM, CounterOp.SPECULATED):
-            row[1:] = xp.cumsum(row[:n])
-            row[0] = 0
+            xp.cumsum(row[:n], out=row[:n])
+            note(Event.LIBRARY)
         elif c.op in (CounterOp.MAX, CounterOp.MIN):
-            row[n] = row[:n].max() if c.op == CounterOp.MAX else row[:n].min()
+            (xp.max if c.op == CounterOp.MAX else xp.min)(row[:n], out=row[n:].reshape(()))
+            note(Event.LIBRARY)
         elif c.op == CounterOp.LAST:
-            last = view[c.flag_row, :n].max()
-            view[c.flag_row, n] = last
-            row[n] = row[xp.maximum(last, 0)]
+            flags = view[c.flag_row]
+            xp.max(flags[:n], out=flags[n:].reshape(()))
+            # an earlier failed step may leave the flags unset: stay inside the row
+            xp.take(row, xp.clip(flags[n:], 0, n - 1), out=row[n:])
+            note(Event.LIBRARY, 3)
     return keyed
 
 
@@ -116,25 +204,32 @@ def _scan_by_key(xp, advances, keys, n: int):
     advances[order] = inclusive - steps - before[xp.cumsum(first) - 1]
     last = xp.ones(n, dtype=bool)
     last[:-1] = first[1:]
+    note(Event.LIBRARY, 16)
+    note(Event.D2H, 3, why="distinct keys (boolean selections)")
     return sorted_keys[last], inclusive[last] - before
 
 
 def _as_nominal(run: _Run, step: Step, scan, n: int) -> bool:
     """Did every iteration before the first failing one advance each speculated counter by
     exactly its nominal share (so the positions count and fill started from were the C's)?"""
-    first = min(n, run.error_slot(ErrorSlot.FIRST))
+    first = min(n, run.error_slot(ErrorSlot.FIRST, "cursors checked against their nominal shares"))
     view = scan.reshape(step.scan_rows, n + 1)
-    return all(
-        bool(run.target.xp.all(view[c.row, 1 : first + 1] - view[c.row, :first] == view[c.actual_row, :first]))
-        for c in step.counters
-        if c.op == CounterOp.SPECULATED
-    )
+    xp = run.target.xp
+    for c in step.counters:
+        if c.op != CounterOp.SPECULATED or first == 0:
+            continue
+        ends = view[c.row, :first]  # inclusive scan: where each iteration's share ends
+        starts = xp.concatenate([xp.zeros(1, dtype=ends.dtype), ends[:-1]])
+        note(Event.LIBRARY, 4)
+        if not run.read_bool(xp.all(ends - starts == view[c.actual_row, :first]), "cursors against their shares"):
+            return False
+    return True
 
 
 def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, Any], n: int) -> bool:
     """Are the rows' ranges [A[i], B[i]) (or [A[i], A[i] + C[i])) that the step's parallel form
     relies on ordered, and where it says so non-overlapping or no longer than a bound? (One
-    read-back; the C reads exactly these elements.)"""
+    read-back per test; the C reads exactly these elements.)"""
     if not step.segments:
         return True
     first = evaluate(step.first, scalars)
@@ -142,20 +237,25 @@ def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, A
     def rows(ref: RowRef):
         return arrays[ref.array][first + ref.shift : first + ref.shift + n]
 
+    def holds(test) -> bool:
+        note(Event.LIBRARY, 2)
+        note(Event.D2H, why="row ranges checked before the parallel form")
+        return bool(xp.all(test))
+
     for segment in step.segments:
         starts = rows(segment.starts)
         stops = rows(segment.stops) if segment.stops is not None else starts + rows(segment.counts)
-        if not bool(xp.all(starts <= stops)) or (segment.disjoint and not bool(xp.all(stops[:-1] <= starts[1:]))):
+        if not holds(starts <= stops) or (segment.disjoint and not holds(stops[:-1] <= starts[1:])):
             return False
-        if segment.longest is not None and not bool(xp.all(stops - starts <= evaluate(segment.longest, scalars))):
+        if segment.longest is not None and not holds(stops - starts <= evaluate(segment.longest, scalars)):
             return False
     return True
 
 
 def _parallel_form_holds(run: _Run, step: Step, n: int) -> bool:
     """What the data must show before the step may run in parallel (else it runs in C order)."""
-    arrays = dict(zip(run.names, run.values))
-    if step.requires is not None and not evaluate(step.requires, run.scalars, arrays):
+    arrays = dict(zip(run.static.names, run.values))
+    if step.requires is not None and not evaluate(step.requires, run.scalars, _Reads(arrays)):
         return False
     return rows_hold(run.target.xp, step, arrays, run.scalars, n)
 
@@ -169,34 +269,34 @@ def _run_parallel(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
 def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     """Count, scan (on the array library), fill and finish; C order where the data say so."""
     xp = run.target.xp
-    scan = run.target.to_device(np.zeros(step.scan_rows * (n + 1), dtype=np.int64))
+    scan = run.buffers.scan_for(step.scan_rows * (n + 1))
     speculated = any(c.op == CounterOp.SPECULATED for c in step.counters)
     if speculated:  # starting positions from the nominal shares, before count reads there
         run.launch(k, Role.NOMINAL, grid, run.block, n, -1, scan)
         combine(xp, scan, step.counters, step.scan_rows, n, only=CounterOp.SPECULATED)
     run.launch(k, Role.COUNT, grid, run.block, n, -1, scan)
     if speculated and not _as_nominal(run, step, scan, n):
-        run.err[:] = run.target.to_device(np.array(initial_record(), dtype=np.int64))
+        run.buffers.reset(run.err)
         run.serial(k)  # an iteration consumed other than its share: C order
         return
     keyed = [
         (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, step.counters, step.scan_rows, n)
     ]
+    if keyed:
+        note(Event.D2H, 2 * len(keyed), why="keys checked to lie within their array")
     if any(len(keys) and not (0 <= int(keys.min()) and int(keys.max()) < len(array)) for array, keys, _ in keyed):
         run.serial(k)  # a key outside its array: the C order, as it is
         return
-    launches = run.spec_plan.launches[k]
+    launches = run.static.launches[k]
     if Role.FILL in launches:
         run.launch(k, Role.FILL, grid, run.block, n, -1, scan)
     run.launch(k, Role.FINISH, 1, 1, n, -1, scan)
-    if keyed and run.error_slot(ErrorSlot.ITERATION) == NO_ERROR:  # each key's count moves on by its total
-        for array, keys, totals in keyed:
+    if keyed and run.error_slot(ErrorSlot.ITERATION, "keys checked to lie within their array") == NO_ERROR:
+        for array, keys, totals in keyed:  # each key's count moves on by its total
             array[keys] = (array[keys].astype(np.int64) + totals).astype(array.dtype)
 
 
-def run(plan: Plan, special: dict, values: list, target, block: int = 256) -> KernelFailure | None:
-    """Run one specialization's plan on device values (arrays already on the target)."""
-    state = _Run(plan, special, values, target, block)
+def _steps(state: _Run) -> None:
     for k, step in enumerate(state.entry.steps):
         if step.guard is not None and not evaluate(step.guard, state.scalars):
             continue
@@ -209,18 +309,86 @@ def run(plan: Plan, special: dict, values: list, target, block: int = 256) -> Ke
         if not _parallel_form_holds(state, step, n):
             state.serial(k)  # the parallel form may not hold: keep the C order
             continue
-        grid = math.ceil(n / block)
+        grid = math.ceil(n / state.block)
         (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)
-    record = target.to_host(state.err)
+
+
+def _failure(state: _Run, record: np.ndarray) -> KernelFailure | None:
+    """The C kernel's failure from a run's record (None if it succeeded). A parallel step's
+    failing thread only noted its iteration: that iteration runs again to report the rest."""
     if record[ErrorSlot.ITERATION] == NO_ERROR:
         return None
-    if record[ErrorSlot.MESSAGE] < 0:  # a parallel step failed: re-run its first failing iteration to report it
+    if record[ErrorSlot.MESSAGE] < 0:
         failed = int(record[ErrorSlot.STEP])
         state.launch(failed, Role.MAIN, 1, 1, state.counts[failed], int(record[ErrorSlot.ITERATION]))
-        record = target.to_host(state.err)
+        note(Event.D2H, why="the failing iteration's report")
+        record = state.target.to_host(state.err)
     return KernelFailure(
-        plan.messages[int(record[ErrorSlot.MESSAGE])],
+        state.plan.messages[int(record[ErrorSlot.MESSAGE])],
         int(record[ErrorSlot.IDENTITY]),
         int(record[ErrorSlot.ATTEMPT]),
         int(record[ErrorSlot.LINE]),
     )
+
+
+def run(
+    plan: Plan,
+    special: dict,
+    values: list,
+    target,
+    block: int = 256,
+    mode: Mode = Mode.IMMEDIATE,
+    context: Any = None,
+) -> KernelFailure | None:
+    """Run one specialization's plan on device values (arrays already on the target). Immediate:
+    the C kernel's failure, or None. Deferred: None; the call's record waits for `synchronize`
+    (with `context`, whatever the caller needs to raise the failure)."""
+    scope = getattr(target, "call_scope", None)
+    with scope() if scope else nullcontext():
+        buffers = buffers_of(target)
+        locals_ = len(_static(plan, special).entry.locals)
+        if mode == Mode.DEFERRED:
+            chunk, row, err, spill = buffers.deferred_slot(locals_)
+            state = _Run(plan, special, values, target, block, err, spill, buffers)
+            _steps(state)
+            buffers.pending.append(Pending(state, chunk, row, context))
+            return None
+        state = _Run(plan, special, values, target, block, buffers.err, buffers.spill_for(locals_), buffers)
+        _steps(state)
+        note(Event.D2H, why="the error record")
+        record = target.to_host(state.err)
+        if record[ErrorSlot.ITERATION] == NO_ERROR and record[ErrorSlot.FIRST] == NO_ERROR:
+            return None  # nothing wrote the record: it is still the initial one
+        failure = _failure(state, record)
+        buffers.reset(state.err)
+        return failure
+
+
+def pending(target) -> int:
+    """Deferred calls on this thread's current stream not yet synchronized."""
+    return len(buffers_of(target).pending)
+
+
+def synchronize(target) -> tuple[KernelFailure, Any] | None:
+    """Check every deferred call of this thread's current stream, in call order (one read-back
+    per chunk of records): the first failure and its call's context, or None. The records are
+    ready for the next calls afterwards."""
+    buffers: StreamBuffers = buffers_of(target)
+    if not buffers.pending:
+        return None
+    note(Event.D2H, len(buffers.chunks), why="the deferred error records")
+    records = [target.to_host(chunk).reshape(-1, RECORD) for chunk in buffers.chunks]
+    found = None
+    for call in buffers.pending:
+        record = records[call.chunk][call.row]
+        if record[ErrorSlot.ITERATION] != NO_ERROR or record[ErrorSlot.FIRST] != NO_ERROR:
+            failure = _failure(call.run, record)
+            if failure is not None:
+                found = (failure, call.context)
+                break
+    dirty = any(bool((r[:, [ErrorSlot.ITERATION, ErrorSlot.FIRST]] != NO_ERROR).any()) for r in records)
+    buffers.drain()
+    if dirty:
+        for chunk in buffers.chunks:
+            buffers.reset(chunk)
+    return found

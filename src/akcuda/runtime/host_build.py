@@ -8,6 +8,7 @@ import ctypes
 import hashlib
 import os
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -46,8 +47,8 @@ def build(cu: Path, out_dir: Path | None = None, extra: tuple[str, ...] = ()) ->
     if library.exists():
         return HostBuild(cu.stem, True, library, cached=True)
     for stale in out_dir.glob(f"{cu.stem}.*.so"):
-        stale.unlink()
-    tmp = library.with_suffix(f".tmp{os.getpid()}")
+        stale.unlink(missing_ok=True)
+    tmp = library.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
     cmd = ["g++", *flags, "-include", str(EMULATION_HEADER), "-x", "c++", str(cu), "-o", str(tmp)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -66,9 +67,12 @@ def build_all(
 
 
 _loaded: dict[Path, ctypes.CDLL] = {}
+_loaded_lock = threading.Lock()
 
 
 def load(library: Path) -> ctypes.CDLL:
-    if library not in _loaded:
-        _loaded[library] = ctypes.CDLL(str(library))
-    return _loaded[library]
+    """The library, loaded once per process (thread-safe)."""
+    with _loaded_lock:
+        if library not in _loaded:
+            _loaded[library] = ctypes.CDLL(str(library))
+        return _loaded[library]

@@ -257,6 +257,38 @@ def _record(args) -> int:
     return 0 if summary.unfaithful == 0 else 1
 
 
+def _bench(args) -> int:
+    from akcuda.validation import bench
+
+    result = bench.run_bench(args.k, Path(args.out) if args.out else None)
+    s = result["summary"]
+    out.print(result["gpu_note"], highlight=False)
+    out.print(
+        f"bench: {s['specializations']} specializations; per call at most {s['h2d_copies_per_call_max']} "
+        f"host-to-device copies, {s['syncs_per_call_deferred_max']} syncs (deferred, no read-back by nature), "
+        f"{s['launches_per_call_max']} launches (median {s['launches_per_call_median']}); "
+        f"{s['over_upstream_launches']} launch more than Awkward's own of {s['upstream_countable']} countable "
+        f"-> {args.out or paths.BUILD / 'bench'}/bench.{{json,md}}",
+        highlight=False,
+    )
+    return 0
+
+
+def _bundle(args) -> int:
+    from akcuda.toolchain import bundle
+
+    try:
+        made = bundle.make_bundle(Path(args.out), args.python)
+    except bundle.BundleError as exc:
+        out.print(f"[red]bundle failed:[/] {escape(str(exc))}")
+        return 1
+    out.print(f"bundle: {made} ({bundle.size_of(made) / 2**20:.1f} MB) for Python {args.python}", highlight=False)
+    missing = made / "missing.txt"
+    if missing.exists() and missing.read_text().strip():
+        out.print(f"not in the bundle: {escape(missing.read_text().strip())}", highlight=False)
+    return 0
+
+
 def _add_awkward_commands(sub) -> None:
     """Parser entries of the Awkward-integration commands (corpus, record)."""
     p = sub.add_parser("corpus", help="run Awkward operations with and without akcuda installed")
@@ -276,6 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("gpu-check", help="parity and corpus on the cuda target (needs an NVIDIA GPU)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON and Markdown results")
     p.set_defaults(fn=_gpu_check)
+    p = sub.add_parser("bench", help="per-call cost of every specialization (counting target; GPU sweeps on a GPU)")
+    p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
+    p.add_argument("--out", metavar="DIR", help="folder for bench.json, bench.md and the plots (build/bench)")
+    p.set_defaults(fn=_bench)
+    p = sub.add_parser("bundle", help="one folder for `make gpu-check` on a GPU machine without network")
+    p.add_argument("--python", default="3.12", help="the GPU machine's Python version")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(fn=_bundle)
     p = sub.add_parser("specs", help="write kernel-specs/ from upstream facts (or --check them)")
     p.add_argument("--check", action="store_true")
     p.set_defaults(fn=_specs)

@@ -388,6 +388,10 @@ def snapshot(value: Any) -> Any:
         return ("scalar", str(value.dtype), value.item())
     if isinstance(value, np.ndarray):
         return ("ndarray", str(value.dtype), value.shape, value.tolist())
+    if hasattr(value, "__cuda_array_interface__") and hasattr(value, "get"):
+        # a CuPy array: a reducer over axis=None gives a 0-d one where NumPy gives a scalar
+        host = value.get()
+        return snapshot(host[()] if host.ndim == 0 else host)
     return ("python", type(value).__name__, value)
 
 
@@ -447,6 +451,7 @@ def _synchronize_cuda() -> None:
     import cupy
 
     stream = cupy.cuda.get_current_stream()
+    awkward_plugin.synchronize("cuda")  # akcuda's deferred calls first, in call order
     if stream.ptr in ak_cuda.cuda_streamptr_to_contexts:  # only after a stock CUDA kernel ran
         ak_cuda.synchronize_cuda(stream)
 

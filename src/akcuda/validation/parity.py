@@ -18,6 +18,7 @@ from akcuda.plan.ctype import DTYPES, base_type
 from akcuda.plan.errors import KernelFailure
 from akcuda.plan.model import Plan
 from akcuda.runtime import executor
+from akcuda.runtime.executor import Mode
 from akcuda.validation import reference
 from akcuda.validation.cases import Case
 
@@ -101,8 +102,11 @@ def _overrun(special: dict, device: list, tables: list, cpu_values: list, target
     return None
 
 
-def run_case(plan: Plan, special: dict, case: Case, target, block: int = 256) -> CaseOutcome:
-    """Run one case on the CPU reference and on the target, and compare."""
+def run_case(
+    plan: Plan, special: dict, case: Case, target, block: int = 256, mode: Mode = Mode.IMMEDIATE
+) -> CaseOutcome:
+    """Run one case on the CPU reference and on the target, and compare. In the deferred mode
+    the failure is the one the next synchronization reports."""
     cpu_values = materialize(special, case)
     our_values = _copy(cpu_values)
     cpu = reference.call(special, cpu_values)
@@ -116,7 +120,10 @@ def run_case(plan: Plan, special: dict, case: Case, target, block: int = 256) ->
         else:
             device.append(target.to_device(value) if isinstance(value, np.ndarray) else value)
     try:
-        ours = executor.run(plan, special, device, target, block)
+        ours = executor.run(plan, special, device, target, block, mode)
+        if mode == Mode.DEFERRED:
+            reported = executor.synchronize(target)
+            ours = None if reported is None else reported[0]
     except Exception as exc:  # a launch that crashes is a parity failure, not a harness crash
         return CaseOutcome(case.name, False, f"run raised {type(exc).__name__}: {exc}")
 

@@ -1,5 +1,6 @@
 """Parity over every chosen specialization: cases from each source, on one or more targets
-(shuffle seeds), with pending, untranslated and uncompiled ones reported as such."""
+(shuffle seeds) and in both error modes, with pending, untranslated and uncompiled ones
+reported as such."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from akcuda import paths
 from akcuda.plan import PlanError
 from akcuda.progress import progress
 from akcuda.runtime import executor, host_build, make_target
+from akcuda.runtime.executor import Mode
 from akcuda.toolchain import specs
 from akcuda.validation import parity
 from akcuda.validation.cases.generated import RecipeError
@@ -25,15 +27,18 @@ def parity_results(
     seeds: tuple[int, ...] = (1,),
     translated: dict | None = None,
     compiled: dict | None = None,
+    modes: tuple[Mode, ...] = (Mode.IMMEDIATE, Mode.DEFERRED),
 ) -> list[SpecResult]:
     """Run parity for every matching specialization; pending and broken ones are reported too."""
     all_specs = specs.load_all()
     chosen = [(k, s) for k, s in specs.specializations(all_specs) if specs.matches(pattern, k["name"], s["symbol"])]
-    targets = [make_target(target_name, seed) for seed in seeds]
-    if target_name == "host":  # build the emulation libraries in parallel up front
+    made: dict[int, object] = {}
+    targets = [(made.setdefault(seed, make_target(target_name, seed)), mode) for seed, mode in runs(seeds, modes)]
+    if target_name != "cuda":  # build the emulation libraries in parallel up front
         kernels = sorted({k["name"] for k, _ in chosen if k["status"] == "translate"})
         host_build.build_all(
-            [paths.GENERATED / f"{k}.cu" for k in kernels if (paths.GENERATED / f"{k}.cu").exists()], targets[0].out_dir
+            [paths.GENERATED / f"{k}.cu" for k in kernels if (paths.GENERATED / f"{k}.cu").exists()],
+            targets[0][0].out_dir,
         )
     results = []
     with progress() as bar:
@@ -43,6 +48,13 @@ def parity_results(
             results.append(_one(spec, special, targets, sources, block, translated or {}, compiled or {}))
             bar.advance(task)
     return results
+
+
+def runs(seeds: tuple[int, ...], modes: tuple[Mode, ...]) -> list[tuple[int, Mode]]:
+    """(seed, error mode) per run: the seeds take the modes in turn, and a mode no seed took
+    runs with the first seed. (1, 2) x both modes -> (1, immediate), (2, deferred)."""
+    pairs = [(seed, modes[k % len(modes)]) for k, seed in enumerate(seeds)]
+    return pairs + [(seeds[0], mode) for mode in modes if mode not in {m for _, m in pairs}]
 
 
 def _check_recipe(case, outcome: parity.CaseOutcome) -> None:
@@ -80,9 +92,9 @@ def _one(spec, special, targets, sources, block, translated, compiled) -> SpecRe
     reached, per_source = set(), Counter()
     for case in cases:
         per_source[case.source] += 1
-        for target in targets:
+        for target, mode in targets:
             try:
-                outcome = parity.run_case(plan, special, case, target, block)
+                outcome = parity.run_case(plan, special, case, target, block, mode)
             except Exception as exc:  # a case the harness cannot even build is reported, not fatal
                 outcome = parity.CaseOutcome(case.name, False, f"harness error: {type(exc).__name__}: {exc}")
             _check_recipe(case, outcome)

@@ -1,0 +1,119 @@
+"""The device buffers a plan run needs besides its arguments, kept per stream (and per thread)
+so that a kernel call allocates nothing and copies nothing to the device.
+
+- the error record of the immediate mode: pristine between calls (a successful run writes no
+  slot), put back from a device-resident template only after a failure;
+- the deferred mode's records: one per call since the last synchronization, each with the
+  call's spilled locals beside it, in chunks that grow by doubling;
+- the spilled locals and the scan scratch of the immediate mode, grown when a call needs more.
+
+Every buffer is made on the device by the array library (`empty`, `full`, a broadcast copy);
+none is filled from the host.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from akcuda.plan.errors import NO_ERROR, ErrorSlot
+from akcuda.runtime.counting import Event, note
+
+RECORD = 8  # words per error record (the ErrorSlot slots, padded)
+
+
+def _alloc(xp, words: int):
+    note(Event.ALLOC, nbytes=8 * words)
+    return xp.empty(words, dtype=np.int64)
+
+
+def _template(xp):
+    """The initial record (no failure anywhere), made on the device: two fills, no copy."""
+    record = _alloc(xp, RECORD)
+    record.fill(0)
+    for slot in (ErrorSlot.ITERATION, ErrorSlot.FIRST):
+        record[slot] = NO_ERROR
+    record[ErrorSlot.STEP : ErrorSlot.MESSAGE + 1] = -1
+    note(Event.LIBRARY, 4)
+    return record
+
+
+@dataclass
+class Pending:
+    """A deferred call: what a report needs once its record shows a failure."""
+
+    run: Any  # the executor's run state (plan, arguments, counts)
+    chunk: int
+    row: int
+    context: Any = None  # the caller's (Awkward's error context and kernel source)
+
+
+@dataclass
+class StreamBuffers:
+    xp: Any
+    template: Any = None
+    err: Any = None
+    spill: Any = None
+    scan: Any = None
+    chunks: list = field(default_factory=list)  # deferred records, RECORD words per row
+    used: int = 0  # rows used in the last chunk
+    pending: list[Pending] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.template = _template(self.xp)
+        self.err = self.fresh_records(1)
+        self.spill = _alloc(self.xp, RECORD)
+        self.scan = _alloc(self.xp, 1024)
+
+    def fresh_records(self, rows: int):
+        """`rows` initial records, made from the template on the device."""
+        block = _alloc(self.xp, rows * RECORD)
+        block.reshape(rows, RECORD)[:] = self.template
+        note(Event.LIBRARY)
+        return block
+
+    def reset(self, records) -> None:
+        """Put records a failed run wrote back to the initial record (a device copy)."""
+        records.reshape(-1, RECORD)[:] = self.template
+        note(Event.LIBRARY)
+
+    def spill_for(self, words: int):
+        if len(self.spill) < words:
+            self.spill = _alloc(self.xp, max(words, 2 * len(self.spill)))
+        return self.spill
+
+    def scan_for(self, words: int):
+        if len(self.scan) < words:
+            self.scan = _alloc(self.xp, max(words, 2 * len(self.scan)))
+        return self.scan[:words]
+
+    def deferred_slot(self, words: int) -> tuple[int, int, Any, Any]:
+        """(chunk, row, record, spill) for one deferred call with `words` spilled locals."""
+        rows = 1 + -(-max(words, 1) // RECORD)
+        if not self.chunks or self.used + rows > len(self.chunks[-1]) // RECORD:
+            size = max(rows, 2 * (len(self.chunks[-1]) // RECORD if self.chunks else 64))
+            self.chunks.append(self.fresh_records(size))
+            self.used = 0
+        chunk, row = len(self.chunks) - 1, self.used
+        self.used += rows
+        words_at = self.chunks[chunk][row * RECORD : (row + rows) * RECORD]
+        return chunk, row, words_at[:RECORD], words_at[RECORD:]
+
+    def drain(self) -> None:
+        """After a synchronization: keep the last chunk for the next calls, none pending."""
+        if self.chunks:
+            self.chunks = self.chunks[-1:]
+        self.used, self.pending = 0, []
+
+
+def buffers_of(target) -> StreamBuffers:
+    """This thread's buffers for the target's current stream (made on first use)."""
+    local: threading.local = target.local
+    by_stream = local.__dict__.setdefault("buffers", {})
+    key = target.stream()
+    if key not in by_stream:
+        by_stream[key] = StreamBuffers(target.xp)
+    return by_stream[key]

@@ -1,0 +1,52 @@
+"""Per-call cost, counted on the counting target, and the two error modes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from akcuda.plan.errors import KernelFailure
+from akcuda.runtime import executor
+from akcuda.runtime.executor import Mode
+from akcuda.runtime.host import CountingTarget
+
+pytestmark = pytest.mark.gxx
+
+
+def _offsets_call(demo, generated, target, n: int, bad: list[int], mode: Mode):
+    plan = executor.load_plan("akc_demo_offsets", generated)
+    special = next(s for s in demo.offsets["specializations"] if s["symbol"] == "akc_demo32_offsets_64")
+    starts = np.arange(n, dtype=np.int32)
+    stops = starts + 1
+    stops[bad] = starts[bad] - 1
+    values = [np.zeros(n, np.int64), np.zeros(n + 1, np.int64), starts, stops, n]
+    return executor.run(plan, special, values, target, 32, mode), values
+
+
+def test_a_call_copies_nothing_to_the_device_and_reads_back_only_in_immediate_mode(demo, demo_generated):
+    target = CountingTarget(seed=3, generated=demo_generated)
+    _offsets_call(demo, demo_generated, target, 50, [], Mode.IMMEDIATE)  # makes the stream buffers
+    for mode in (Mode.IMMEDIATE, Mode.DEFERRED, Mode.IMMEDIATE):
+        failure, (lengths, out, *_) = _offsets_call(demo, demo_generated, target, 300, [], mode)
+        assert failure is None
+        np.testing.assert_array_equal(out, np.arange(301))
+    immediate, deferred, again = target.calls[1:]
+    assert immediate.h2d_copies == deferred.h2d_copies == 0
+    assert immediate.syncs == 1 and deferred.syncs == 0
+    assert immediate.launches == deferred.launches > 0
+    assert again.allocations == 0  # the buffers of the first call are reused
+    assert executor.synchronize(target) is None
+
+
+def test_deferred_failures_are_reported_at_synchronize_first_in_call_order(demo, demo_generated):
+    target = CountingTarget(seed=1, generated=demo_generated)
+    immediate = [_offsets_call(demo, demo_generated, target, 100, bad, Mode.IMMEDIATE)[0] for bad in ([], [40], [9])]
+    assert immediate[0] is None and immediate[1].identity == 40 and immediate[2].identity == 9
+    for bad in ([], [40], [9]):
+        assert _offsets_call(demo, demo_generated, target, 100, bad, Mode.DEFERRED)[0] is None
+    assert executor.pending(target) == 3
+    failure, context = executor.synchronize(target)
+    assert failure == immediate[1] and isinstance(failure, KernelFailure)
+    assert executor.pending(target) == 0 and executor.synchronize(target) is None
+    # the records are ready again: a good call after a failed synchronization succeeds
+    assert _offsets_call(demo, demo_generated, target, 100, [], Mode.IMMEDIATE)[0] is None

@@ -22,7 +22,9 @@ from akcuda import paths
 MISSING = ("awkward==2.14.0", "awkward-cpp==57", "pycparser==3.12")
 OPTIONAL = ("cuda-cccl==1.1.1",)  # only for Awkward's own cuda.compute path beside ours
 LIMIT_BYTES = 40 * 1024 * 1024
-PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64", "linux_x86_64")  # pip takes the first that exists
+# Every glibc level a lent machine's Linux accepts: pip matches `--platform` tags literally, and
+# wheels are tagged at the level they were built for (cuda-cccl 1.1.1: manylinux_2_26).
+PLATFORMS = ("manylinux2014_x86_64", *(f"manylinux_2_{minor}_x86_64" for minor in range(17, 29)), "linux_x86_64")
 
 
 class BundleError(RuntimeError):

@@ -20,6 +20,7 @@ from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure, initial_record
 from akcuda.plan.expr import evaluate
 from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, RowRef, Step, StepKind
+from akcuda.runtime import private_rows
 
 # What every step kernel takes after the C kernel's own arguments: the error record, the
 # spilled locals, the scan buffer, the iteration count and the report index.
@@ -87,6 +88,8 @@ def combine(
     keyed = []
     for c in counters:
         if (only is not None and c.op != only) or (only is None and c.op == CounterOp.SPECULATED):
+            continue
+        if c.kind == CounterKind.SCRATCH:  # private_rows.prepare made its row
             continue
         row = view[c.row]
         if c.kind == CounterKind.KEYED:
@@ -178,6 +181,9 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     if speculated and not _as_nominal(run, step, scan, n):
         run.err[:] = run.target.to_device(np.array(initial_record(), dtype=np.int64))
         run.serial(k)  # an iteration consumed other than its share: C order
+        return
+    if not private_rows.prepare(xp, step, scan, n):
+        run.serial(k)  # an iteration broke its private form: C order
         return
     keyed = [
         (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, step.counters, step.scan_rows, n)

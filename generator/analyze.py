@@ -38,6 +38,7 @@ from akcuda.generator.loops import (
     type_names,
     uses,
 )
+from akcuda.generator.private_rows import PrivateRows, private_rows_loop
 from akcuda.generator.rewrites import forwarded_stores, peel_sentinel, previous_values
 from akcuda.generator.rows import RowProver, RunTimeChecks, row_prover
 from akcuda.plan import expr
@@ -63,6 +64,7 @@ class Step:
     first: Expr | None = None  # the loop's first iteration (where that check starts)
     shadows: list = field(default_factory=list)  # check launch: places kept privately
     constant_work: bool = False  # serial: no rule was needed (the reason is CONSTANT_WORK)
+    private: PrivateRows | None = None  # scan through a helper with private copies (private_rows.py)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Analysis:
     integral_locals: set[str]  # top-level locals of an integer type
     boolean_locals: set[str]  # top-level locals of type bool
     element_types: dict[str, list[str]]  # pointer parameter -> its element type's names
+    helpers: dict[str, c_ast.FuncDef] = field(default_factory=dict)  # helper definitions, by name
 
     @classmethod
     def of(
@@ -88,6 +91,7 @@ class Analysis:
         pointers: set[str],
         integral: Callable[[str], bool],
         integral_type: Callable[[str], bool],
+        helpers: dict[str, c_ast.FuncDef] | None = None,
     ) -> Analysis:
         """The facts about `func`; `integral_type` says whether a type name is an integer in every
         specialization."""
@@ -105,6 +109,7 @@ class Analysis:
             element_types={
                 p.name: type_names(p) for p in params if isinstance(p.type, c_ast.PtrDecl) and type_names(p)
             },
+            helpers=helpers or {},
         )
 
 
@@ -454,7 +459,7 @@ class _Planner:
         loop = forwarded_stores(stmt, ctx.element_types) or stmt
         loop = previous_values(loop, {d.name: d for d in ctx.decls}, ctx.scalars, ctx.pointers, live_after) or loop
         step, reason = _loop_step(loop, ctx, guard, live_after)
-        step = step or self._peeled(stmt, guard, live_after)
+        step = step or self._peeled(stmt, guard, live_after) or self._private_rows(stmt, guard)
         if step is None:
             self.add_serial(stmt, guard, reason)
         else:
@@ -471,6 +476,16 @@ class _Planner:
         self.add_serial(peeled.first, guard, None)
         rest.requires, rest.serial_form = _both(rest.requires, peeled.check), peeled.rest_as_is
         return rest
+
+    def _private_rows(self, stmt: c_ast.For, guard: Expr | None) -> Step | None:
+        """A loop whose helper writes through counters, scratch and outputs: count-scan-fill with
+        private copies (private_rows.py); None if it does not fit."""
+        ctx = self.ctx
+        count, counters, facts, _ = private_rows_loop(stmt, ctx.scalars, ctx.helpers, ctx.element_types)
+        if facts is None:
+            return None
+        first = host_expr(init_value(stmt), ctx.scalars)
+        return Step("scan", [stmt], count=count, loop=stmt, counters=counters, guard=guard, first=first, private=facts)
 
     def plan_branch(self, stmt: c_ast.If, guard: Expr | None, live_after: set[str]) -> None:
         """`if (flag) {...} else {...}` with loops, on scalar arguments: each branch's steps
@@ -505,10 +520,12 @@ def plan_steps(
     pointers: set[str] = frozenset(),
     integral=lambda array: False,
     integral_type=INTEGER_TYPES.__contains__,
+    helpers: dict[str, c_ast.FuncDef] | None = None,
 ) -> tuple[list[Step], list[c_ast.Decl]]:
     """Split the body into steps (parallel loops, count-scan-fill loops, serial runs of the
-    rest) and return them with the top-level locals that live in the spill buffer."""
-    ctx = Analysis.of(func, scalars, helpers_writing, pointers, integral, integral_type)
+    rest) and return them with the top-level locals that live in the spill buffer; `helpers`
+    are the definitions of the functions the body may call."""
+    ctx = Analysis.of(func, scalars, helpers_writing, pointers, integral, integral_type, helpers)
     stmts = func.body.block_items or []
     planner = _Planner(ctx)
     planner.plan_items(stmts, None, set())

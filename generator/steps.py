@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
+from akcuda.generator import private_rows
 from akcuda.generator.analyze import Step, has_failure
 from akcuda.generator.counters import rewrite
 from akcuda.generator.cuda_generator import CudaGenerator
@@ -91,6 +92,7 @@ def _checked_at_run_time(step: Step) -> bool:
         bool(step.segments)
         or step.requires is not None
         or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters)
+        or step.private is not None
     )
 
 
@@ -105,6 +107,12 @@ def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[Ste
         ]
     if step.kind == "parallel":
         return [StepKernel("main", _parallel(make_gen("plain"), step, decls))]
+    if step.private is not None:
+        gen = make_gen("plain")
+        bodies = private_rows.step_bodies(
+            make_gen, step.loop, step.counters, step.private, _locals(gen, decls), _head(gen, step.loop)
+        )
+        return [StepKernel(role, body) for role, body in bodies]
     kernels = [
         StepKernel("count", _count(make_gen("count"), step, decls)),
         StepKernel("fill", _fill(make_gen("fill"), step, decls)),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pycparser import c_ast, c_parser
 
-from akcuda.generator import analyze
+from akcuda.generator import analyze, private_rows
 from akcuda.generator.analyze import plan_steps
 from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
@@ -161,6 +161,25 @@ def _emit_helpers(family: Family) -> list[str]:
     ]
 
 
+def _private_helpers(family: Family, steps: list[analyze.Step], emitted: list[str]) -> list[str]:
+    """The count and fill forms of the helpers that steps with private copies call (once per
+    kernel file), with the template arguments of their calls inside the chain."""
+    out: list[str] = []
+    for facts in {s.private.chain: s.private for s in steps if s.private is not None}.values():
+        for (file, line, name), targs in list(family.call_targs.items()):
+            if name in facts.chain:
+                family.call_targs.update(
+                    {(file, line, name + suffix): targs for suffix in private_rows.SUFFIX.values()}
+                )
+
+        def emit(name: str, func: c_ast.FuncDef) -> str:
+            return _template_header(family.templates.get(name, [])) + "__device__ " + family.generator().visit(func)
+
+        sources = private_rows.helper_sources(facts, family.helpers, emit)
+        out += [s for s in sources if s not in emitted + out]
+    return out
+
+
 def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast.Decl]]:
     """The plan steps of one entry and the top-level locals spilled between them."""
     func = family.parsed.functions[entry]
@@ -175,6 +194,7 @@ def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast
         {p.name for p in params} - scalars,
         functools.partial(_integral, params, tparams, targs),
         functools.partial(_integral_type, tparams, targs),
+        family.helpers,
     )
 
 
@@ -230,6 +250,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     entries, kernels = {}, []
     for entry in family.entries:
         steps, decls = _analyze(family, entry)
+        helpers += _private_helpers(family, steps, helpers)
         entries[entry] = P.Entry(
             tuple(family.templates.get(entry, [])), tuple(d.name for d in decls), tuple(plan_step(s) for s in steps)
         )
@@ -285,6 +306,8 @@ def plan_step(step: analyze.Step) -> P.Step:
 
 # Where a counter's helper row (the entry after it) goes in the plan's Counter.
 _HELPER_ROWS = {"last": "flag_row", "speculated": "actual_row"}
+# The rows after a private copy's own: columns' width and check, scratch's check.
+_PRIVATE_ROWS = {"columns": {"width_row": 1, "check_row": 2}, "scratch": {"check_row": 1}}
 
 
 def plan_counters(found: list[Found]) -> tuple[P.Counter, ...]:
@@ -292,7 +315,19 @@ def plan_counters(found: list[Found]) -> tuple[P.Counter, ...]:
     counter's actual advance) as the entry after it; the plan names it on the counter."""
     out = []
     for row, c in enumerate(found):
-        if c.kind in ("flag", "key"):
+        if c.kind in ("flag", "key", "width", "check"):
+            continue
+        if c.kind in _PRIVATE_ROWS:
+            out.append(
+                P.Counter(
+                    P.CounterKind(c.kind),
+                    P.CounterOp(c.op),
+                    c.name,
+                    row,
+                    array=c.array,
+                    **{name: row + shift for name, shift in _PRIVATE_ROWS[c.kind].items()},
+                )
+            )
             continue
         helper = "key_row" if c.kind == "keyed" else _HELPER_ROWS.get(c.op)
         out.append(

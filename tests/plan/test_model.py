@@ -35,17 +35,25 @@ def test_every_generated_plan_round_trips(spec_counts, plan_files):
 
 @pytest.mark.gxx  # plan_files translates every kernel (g++ -E)
 def test_helper_rows_are_named_fields(plan_files):
-    """A counter's helper rows (flag, key, actual advance) point inside the step's scan buffer
-    and at no other counter's row."""
+    """A counter's helper rows (flag, key, actual advance, width, check) point inside the step's
+    scan buffer and at no other counter's row."""
     for path in plan_files:
         for entry in plans.load(path).entries.values():
             for step in entry.steps:
                 rows = [c.row for c in step.counters]
-                helpers = [r for c in step.counters for r in (c.flag_row, c.key_row, c.actual_row) if r is not None]
+                helpers = [
+                    r
+                    for c in step.counters
+                    for r in (c.flag_row, c.key_row, c.actual_row, c.width_row, c.check_row)
+                    if r is not None
+                ]
                 assert len(set(rows + helpers)) == len(rows + helpers), path.name
                 assert all(0 <= r < step.scan_rows for r in rows + helpers), path.name
                 for c in step.counters:
-                    assert (c.flag_row is not None) == (c.op == P.CounterOp.LAST)
+                    private = c.kind in (P.CounterKind.COLUMNS, P.CounterKind.SCRATCH)
+                    assert (c.flag_row is not None) == (c.op == P.CounterOp.LAST and not private)
+                    assert (c.width_row is not None) == (c.kind == P.CounterKind.COLUMNS)
+                    assert (c.check_row is not None) == private
                     assert (c.key_row is not None) == (c.kind == P.CounterKind.KEYED)
                     assert (c.actual_row is not None) == (c.op == P.CounterOp.SPECULATED)
                     assert (c.array is None) == (c.kind == P.CounterKind.LOCAL)

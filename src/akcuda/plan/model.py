@@ -45,6 +45,8 @@ class CounterKind(str, enum.Enum):
     MEMORY = "memory"  # a place in memory (`*total += m`)
     RUNNING = "running"  # a running sum stored per iteration (`out[i + 1] = out[i] + m`)
     KEYED = "keyed"  # a counter per key (`current[tag]++`)
+    COLUMNS = "columns"  # an array of counters a helper advances in lockstep (`toindex[k]++` for k < width)
+    SCRATCH = "scratch"  # an array each iteration writes before it reads it, kept private per iteration
 
 
 class CounterOp(str, enum.Enum):
@@ -61,7 +63,10 @@ class Counter:
 
     `row` holds its per-iteration advances (or values); `flag_row` (LAST) the assigning
     iteration, `key_row` (KEYED) each iteration's key, `actual_row` (SPECULATED) how far it
-    really advanced.
+    really advanced. COLUMNS: `row` the advance every column shares, `width_row` how many
+    columns the iteration touched; SCRATCH: `row` the elements the iteration wrote (a bit mask).
+    `check_row` (COLUMNS, SCRATCH): nonzero where the iteration broke what its private form
+    relies on (columns not in lockstep, an element read before written, beyond capacity).
     """
 
     kind: CounterKind
@@ -73,6 +78,8 @@ class Counter:
     flag_row: int | None = None
     key_row: int | None = None
     actual_row: int | None = None
+    width_row: int | None = None
+    check_row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +179,7 @@ def _segment_json(s: Segment) -> dict:
 
 def _counter_json(c: Counter) -> dict:
     out = {"kind": c.kind.value, "op": c.op.value, "name": c.name, "row": c.row}
-    for name in ("place", "array", "flag_row", "key_row", "actual_row"):
+    for name in ("place", "array", "flag_row", "key_row", "actual_row", "width_row", "check_row"):
         if getattr(c, name) not in (None, ""):
             out[name] = getattr(c, name)
     return out
@@ -242,7 +249,7 @@ def _segment_from(data: dict) -> Segment:
 
 
 def _counter_from(data: dict) -> Counter:
-    rows = {name: data.get(name) for name in ("flag_row", "key_row", "actual_row")}
+    rows = {name: data.get(name) for name in ("flag_row", "key_row", "actual_row", "width_row", "check_row")}
     return Counter(
         CounterKind(data["kind"]),
         CounterOp(data["op"]),

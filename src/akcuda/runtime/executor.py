@@ -31,6 +31,7 @@ from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import Expr, evaluate
 from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, RowRef, Step, StepKind
+from akcuda.runtime import private_rows
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
 from akcuda.runtime.counting import Event, note
 
@@ -173,6 +174,8 @@ def combine(
     for c in counters:
         if (only is not None and c.op != only) or (only is None and c.op == CounterOp.SPECULATED):
             continue
+        if c.kind == CounterKind.SCRATCH:  # private_rows.prepare made its row
+            continue
         row = view[c.row]
         if c.kind == CounterKind.KEYED:
             keys, totals = _scan_by_key(xp, row, view[c.key_row, :n], n)
@@ -278,6 +281,9 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     if speculated and not _as_nominal(run, step, scan, n):
         run.buffers.reset(run.err)
         run.serial(k)  # an iteration consumed other than its share: C order
+        return
+    if not private_rows.prepare(xp, step, scan, n):
+        run.serial(k)  # an iteration broke its private form: C order
         return
     keyed = [
         (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, step.counters, step.scan_rows, n)

@@ -119,7 +119,10 @@ def _plans(args) -> int:
     for col in ("specialization", "launches", "passes", "steps (kind: width)"):
         table.add_column(col)
     for row in rep["specializations"]:
-        steps = ", ".join(f"{s['kind']}: {s['width']}" for s in row["steps"])
+        steps = ", ".join(
+            f"{s['kind']}: {s['width']}" + (" (a whole row per thread)" if s["per_thread"] == "row" else "")
+            for s in row["steps"]
+        )
         table.add_row(row["symbol"], str(row["launches"]), str(row["passes"]), steps)
     if args.k:
         out.print(table)
@@ -135,7 +138,8 @@ def _plans(args) -> int:
         f"plans: {s['specializations']} specializations; steps {s['steps']}; launches median "
         f"{s['launches_median']}, max {s['launches_max']}; passes over the input median "
         f"{s['passes_median']}, max {s['passes_max']}; {s['width1_input_sized']} with an "
-        f"input-sized width-1 step; written to {path.relative_to(paths.ROOT)}"
+        f"input-sized width-1 step; {len(s['row_per_thread'])} with a whole row per thread; "
+        f"written to {path.relative_to(paths.ROOT)}"
     )
     return 0
 

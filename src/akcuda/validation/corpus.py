@@ -269,6 +269,20 @@ def _structure() -> None:
     _op("combinations_regular", lambda a: ak.combinations(a.regular, 2))
     _op("combinations_axis2", lambda a: ak.combinations(a.nested, 2, axis=2))
     _op("argcombinations_2", lambda a: ak.argcombinations(a.jag_f32, 2))
+    _op("combinations_4", lambda a: ak.combinations(a.jag_i64, 4))
+    _op("combinations_2_replacement_listarray64", lambda a: ak.combinations(a.la64, 2, replacement=True))
+    _op("combinations_3_listarrayU32", lambda a: ak.combinations(a.lau32, 3))
+    _op("combinations_4_replacement_regular", lambda a: ak.combinations(a.regular, 4, replacement=True))
+    _op(
+        "combinations_3_records_fields",
+        lambda a: ak.combinations(ak.zip({"x": a.jag_i64, "y": a.jag_i64 + 1}), 3, fields=["a", "b", "c"]),
+    )
+    _op("argcombinations_3_replacement", lambda a: ak.argcombinations(a.la32, 3, replacement=True))
+    _op("argcombinations_4_regular", lambda a: ak.argcombinations(a.regular, 4))
+    _op(
+        "argcombinations_2_replacement_fields",
+        lambda a: ak.argcombinations(a.jag_u8, 2, replacement=True, fields=["p", "q"]),
+    )
     _op("cartesian_axis1", lambda a: ak.cartesian([a.jag_i64[:80], a.la32[:80]]))
     _op("cartesian_nested", lambda a: ak.cartesian({"a": a.jag_i32[:60], "b": a.nested}, nested=True))
     _op("cartesian_axis0", lambda a: ak.cartesian([a.flat_i64[:6], a.jag_i64[:4]], axis=0))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from akcuda import paths
 from akcuda.plan.expr import to_text
-from akcuda.plan.model import Plan, Role, Step, StepKind
+from akcuda.plan.model import CounterKind, Plan, Role, Step, StepKind
 from akcuda.runtime import executor
 from akcuda.toolchain import specs
 
@@ -21,6 +21,12 @@ ONE_THREAD = {Role.FINISH, Role.SERIAL}  # roles that do constant work (a finish
 def _input_sized(step: Step) -> bool:
     """A one-thread step whose work grows with the input (the translator marks constant work)."""
     return step.kind == StepKind.SERIAL and not step.constant_work
+
+
+def _whole_rows(step: Step) -> bool:
+    """A row-parallel step whose thread does a whole row's work (a helper's rows on private
+    copies): long rows make it imbalanced, so the report names it."""
+    return any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters)
 
 
 def describe(plan: Plan, symbol: str) -> dict:
@@ -39,6 +45,7 @@ def describe(plan: Plan, symbol: str) -> dict:
                 "counters": [c.name for c in step.counters],
                 "reason": step.reason,
                 "width1_input_sized": input_sized,
+                "per_thread": "row" if _whole_rows(step) else "iteration",
                 "passes": 0
                 if step.kind == StepKind.SERIAL and not input_sized
                 else sum(r not in ONE_THREAD or input_sized for r in launched),
@@ -51,6 +58,7 @@ def describe(plan: Plan, symbol: str) -> dict:
         "launches": sum(s["launches"] for s in steps),
         "passes": sum(s["passes"] for s in steps),
         "width1_input_sized": any(s["width1_input_sized"] for s in steps),
+        "row_per_thread": any(s["per_thread"] == "row" for s in steps),
     }
 
 
@@ -65,6 +73,7 @@ def build(pattern: str | None = None, generated: Path | None = None) -> dict:
     summary = {
         "specializations": len(rows),
         "width1_input_sized": sum(r["width1_input_sized"] for r in rows),
+        "row_per_thread": sorted(r["symbol"] for r in rows if r["row_per_thread"]),
         "launches_median": statistics.median(launches),
         "launches_max": max(launches),
         "passes_median": statistics.median([r["passes"] for r in rows] or [0]),

@@ -1,0 +1,382 @@
+"""Stage (analysis and emission): rows whose helper writes memory, with private scratch.
+
+A loop `for (i ...) { ...; S[0] = x; helper(out, ctr, S, ...); }` whose helper (maybe
+recursive, maybe reached through a wrapper that passes its parameters on) writes memory only
+through three kinds of pointer parameter runs count, scan, fill:
+
+- *column counters* (`ctr[k]++`, and `ctr[k]` only as a store position): each iteration gets
+  private counters; count records how far they advanced, and the executor checks that the
+  columns an iteration touched are `[0, width)`, all advanced alike, with one width for all;
+  then one scan of the shared advance gives every column its starts;
+- *scratch* (`S[x]` read and written): each iteration gets a private copy; count checks that
+  the iteration writes every element before it reads it (so no value comes from another
+  iteration) and records which elements it wrote; fill writes back each element's value from
+  the last iteration that wrote it, as the C loop leaves it;
+- *outputs* (`out[k][p] = v`, never read): dropped in count (their reads still run), stored in
+  fill.
+
+Private copies hold `AKC_PRIVATE_CAPACITY` elements; an iteration that goes beyond, or breaks
+one of the checks above, sends the whole step back to C order. The helper is emitted twice more
+(count and fill forms) with its counter and scratch parameters turned into pointers to the
+private copies (`fromindex[j]` -> `fromindex->r(j)`, `->w(j)` for a store, `->rw(j)` for `++`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from pycparser import c_ast
+
+from akcuda.generator.ast_util import block, ids, text, walk
+from akcuda.generator.counters import Counter
+from akcuda.generator.cuda_generator import is_call
+from akcuda.generator.loops import counting_var, host_expr, init_value, type_names, uses
+from akcuda.generator.render import macros
+from akcuda.plan.errors import ErrorSlot
+from akcuda.plan.expr import Binary, Expr, Int
+
+CAPACITY = 16  # elements of one private copy (the prelude-free struct below); more -> C order
+COLUMNS, SCRATCH, OUTPUT, INPUT, SCALAR = "columns", "scratch", "output", "input", "scalar"
+SUFFIX = {"count": "__akc_count", "fill": "__akc_fill"}
+
+
+@dataclass(frozen=True)
+class PrivateRows:
+    """What emission needs: the helper chain (called first), each helper parameter's role by
+    position, the kernel arrays that are column counters or scratch, and element types."""
+
+    chain: tuple[str, ...]
+    roles: tuple[str, ...]
+    arrays: dict[str, str]  # kernel array -> COLUMNS | SCRATCH | OUTPUT | INPUT
+    elements: dict[str, str]  # kernel array (COLUMNS, SCRATCH) -> its element type
+
+
+def _params(func: c_ast.FuncDef) -> list[c_ast.Decl]:
+    return func.decl.type.args.params if func.decl.type.args else []
+
+
+def _parents(root: c_ast.Node) -> dict[int, c_ast.Node]:
+    return {id(child): node for node in walk(root) for _, child in node.children()}
+
+
+def _pass_through(func: c_ast.FuncDef) -> str | None:
+    """`f(a, b) { return g<T>(a, b); }` (or `g(a, b);`) -> 'g', else None."""
+    items = block(func.body)
+    if len(items) != 1:
+        return None
+    call = items[0].expr if isinstance(items[0], c_ast.Return) else items[0]
+    if not (isinstance(call, c_ast.FuncCall) and isinstance(call.name, c_ast.ID)):
+        return None
+    names = [p.name for p in _params(func)]
+    args = call.args.exprs if call.args else []
+    if [a.name if isinstance(a, c_ast.ID) else None for a in args] != names:
+        return None
+    return call.name.name
+
+
+def _use(node: c_ast.ID, parents: dict[int, c_ast.Node], worker: str, position: int) -> str:
+    """How the helper uses one mention of a pointer parameter: 'passed' (on to itself, at its own
+    position), 'output' (`p[a][b] = v`), 'position' (`q[..][p[x]] = v`), 'advance' (`p[x]++`),
+    'write' (`p[x] = v`), 'read' (`p[x]`), or 'other'."""
+    up = parents.get(id(node))
+    if isinstance(up, c_ast.ExprList):
+        call = parents.get(id(up))
+        if is_call(call, worker) and up.exprs.index(node) == position:
+            return "passed"
+        return "other"
+    if not (isinstance(up, c_ast.ArrayRef) and up.name is node):
+        return "other"
+    outer = parents.get(id(up))
+    if isinstance(outer, c_ast.ArrayRef) and outer.name is up:
+        store = parents.get(id(outer))
+        return (
+            "output" if isinstance(store, c_ast.Assignment) and store.op == "=" and store.lvalue is outer else "other"
+        )
+    if isinstance(outer, c_ast.ArrayRef) and outer.subscript is up:
+        store = parents.get(id(outer))
+        if isinstance(store, c_ast.Assignment) and store.lvalue is outer:
+            return "position"
+        base = parents.get(id(store)) if isinstance(store, c_ast.ArrayRef) and store.name is outer else None
+        return "position" if isinstance(base, c_ast.Assignment) and base.lvalue is store else "read"
+    if isinstance(outer, c_ast.UnaryOp) and outer.op in ("++", "p++"):
+        return "advance"
+    if isinstance(outer, c_ast.Assignment) and outer.lvalue is up:
+        return "write" if outer.op == "=" else "advance" if outer.op == "+=" else "other"
+    return "read"
+
+
+def _role(kinds: set[str]) -> str | None:
+    kinds = kinds - {"passed"}
+    if kinds and kinds <= {"output"}:
+        return OUTPUT
+    if "advance" in kinds and kinds <= {"advance", "position"}:
+        return COLUMNS
+    if "write" in kinds and kinds <= {"read", "write", "advance"}:
+        return SCRATCH
+    if kinds <= {"read"}:
+        return INPUT
+    return None
+
+
+def helper_roles(helpers: dict[str, c_ast.FuncDef], name: str) -> tuple[tuple[str, ...], tuple[str, ...]] | str:
+    """(chain, role per parameter) of a helper that writes only through column counters, scratch
+    and outputs, calling nothing but itself; else why not."""
+    chain = [name]
+    while name in helpers and (inner := _pass_through(helpers[name])) is not None and inner not in chain:
+        chain.append(inner)
+        name = inner
+    if name not in helpers:
+        return f"helper '{name}' has no definition"
+    worker = helpers[name]
+    for call in uses(worker.body).calls:
+        if not is_call(call, name):
+            return f"helper '{name}' calls another function"
+    if any(isinstance(n, c_ast.Return) and n.expr is not None for n in walk(worker.body)):
+        return f"helper '{name}' returns a value"
+    parents = _parents(worker.body)
+    roles = []
+    for position, param in enumerate(_params(worker)):
+        if not isinstance(param.type, c_ast.PtrDecl):
+            if param.name in uses(worker.body).written_ids:
+                return f"helper '{name}' assigns its parameter '{param.name}'"
+            roles.append(SCALAR)
+            continue
+        mentions = [n for n in walk(worker.body) if isinstance(n, c_ast.ID) and n.name == param.name]
+        role = _role({_use(m, parents, name, position) for m in mentions})
+        depth = 0 if role is None else _depth(param.type)
+        if role is None or depth != (2 if role == OUTPUT else 1) and role != INPUT:
+            return f"helper '{name}' uses its parameter '{param.name}' other than as a counter, scratch or output"
+        roles.append(role)
+    return tuple(chain), tuple(roles)
+
+
+def _depth(node: c_ast.Node) -> int:
+    depth = 0
+    while isinstance(node, c_ast.PtrDecl):
+        depth, node = depth + 1, node.type
+    return depth
+
+
+def private_rows_loop(
+    loop: c_ast.For,
+    scalars: dict,
+    helpers: dict[str, c_ast.FuncDef],
+    element_types: dict[str, list[str]],
+) -> tuple[Expr | None, list[Counter], PrivateRows | None, str | None]:
+    """(count, counters, facts, None) if the loop's rows run count-scan-fill through a helper
+    with private scratch; else (None, [], None, why)."""
+    var = counting_var(loop)
+    start = host_expr(init_value(loop), scalars) if var else None
+    bound = host_expr(loop.cond.right, scalars) if var else None
+    if start is None or bound is None:
+        return None, [], None, "loop bounds are not computable from scalar arguments"
+    count = Binary("-", bound, start) if loop.cond.op == "<" else Binary("+", Binary("-", bound, start), Int(1))
+    calls = [s for s in block(loop.stmt) if isinstance(s, c_ast.FuncCall)]
+    if len(calls) != 1 or not isinstance(calls[0].name, c_ast.ID) or calls[0].name.name not in helpers:
+        return None, [], None, "not one call to a helper"
+    found = helper_roles(helpers, calls[0].name.name)
+    if isinstance(found, str):
+        return None, [], None, found
+    chain, roles = found
+    arrays = {}
+    args = calls[0].args.exprs if calls[0].args else []
+    for arg, role in zip(args, roles, strict=True):
+        if role == SCALAR:
+            continue
+        if not (isinstance(arg, c_ast.ID) and arg.name in element_types) or arg.name in arrays:
+            return None, [], None, f"helper argument '{text(arg)}' is not one array argument of its own"
+        arrays[arg.name] = role
+    reason = _loop_body_problem(loop, calls[0], arrays)
+    if reason:
+        return None, [], None, reason
+    counters = []
+    for array, role in arrays.items():
+        if role == COLUMNS:
+            counters += [
+                Counter(COLUMNS, f"akc_p_{array}", array=array),
+                Counter("width", f"akc_width{len(counters) + 1}", op="width"),
+                Counter("check", f"akc_check{len(counters) + 2}", op="check"),
+            ]
+        elif role == SCRATCH:
+            counters += [
+                Counter(SCRATCH, f"akc_p_{array}", array=array, op="last"),
+                Counter("check", f"akc_check{len(counters) + 1}", op="check"),
+            ]
+    elements = {a: element_types[a][-1] for a, r in arrays.items() if r in (COLUMNS, SCRATCH)}
+    return count, counters, PrivateRows(chain, roles, arrays, elements), None
+
+
+def _loop_body_problem(loop: c_ast.For, call: c_ast.FuncCall, arrays: dict[str, str]) -> str | None:
+    """Why the loop body itself is more than locals, scratch stores and the call, or touches
+    the helper's counters and outputs itself; None if it is not."""
+    body = uses(loop.stmt)
+    if any(isinstance(n, (c_ast.Return, c_ast.Continue)) for n in walk(loop.stmt)) or body.breaks:
+        return "the loop returns, breaks or continues"
+    carried = set(body.written_ids) - body.declared
+    if carried:
+        return f"carries '{sorted(carried)[0]}' from one iteration to the next"
+    for array, _, node in body.array_writes:
+        if arrays.get(array) != SCRATCH:
+            return f"write '{text(node)}' is not to the helper's scratch"
+    for item in block(loop.stmt):
+        if item is call:
+            continue
+        if ids(item) & {a for a, r in arrays.items() if r in (COLUMNS, OUTPUT)} or uses(item).calls:
+            return f"line {item.coord.line}: the loop body uses the helper's counters, outputs or calls"
+    return None
+
+
+# ---------------------------------------------------------------- emission
+
+
+class _Private(c_ast.NodeVisitor):
+    """Rewrites accesses in place: a private array `S[x]` -> `P->w(x)` (the target of `=`),
+    `P->rw(x)` (of `++`, `+=`), `P->r(x)` (a read), with P the pointer to the private copy
+    (`names`); in count, a store to an output becomes its reads and side effects alone, and
+    calls of the chain are renamed to their form for `mode`."""
+
+    def __init__(self, names: dict[str, str], outputs: set[str], chain: tuple[str, ...], mode: str):
+        self.names, self.outputs, self.chain, self.mode = names, outputs, chain, mode
+
+    def generic_visit(self, node: c_ast.Node) -> None:
+        for name, child in node.children():
+            replacement = self.replace(child, node)
+            if replacement is not child:
+                _set_child(node, name, replacement)
+            self.visit(replacement)
+
+    def replace(self, node: c_ast.Node, parent: c_ast.Node) -> c_ast.Node:
+        if isinstance(node, c_ast.ArrayRef) and isinstance(node.name, c_ast.ID) and node.name.name in self.names:
+            if isinstance(parent, c_ast.Assignment) and parent.lvalue is node:
+                method = "w" if parent.op == "=" else "rw"
+            elif isinstance(parent, c_ast.UnaryOp) and parent.op in ("++", "p++", "--", "p--"):
+                method = "rw"
+            else:
+                method = "r"
+            target = c_ast.StructRef(c_ast.ID(self.names[node.name.name]), "->", c_ast.ID(method))
+            return c_ast.FuncCall(target, c_ast.ExprList([node.subscript]), coord=node.coord)
+        if isinstance(node, c_ast.ID) and node.name in self.names and not isinstance(parent, c_ast.StructRef):
+            return c_ast.ID(self.names[node.name], coord=node.coord)
+        if isinstance(node, c_ast.FuncCall) and isinstance(node.name, c_ast.ID) and node.name.name in self.chain:
+            renamed = c_ast.ID(node.name.name + SUFFIX[self.mode], coord=node.name.coord)
+            return c_ast.FuncCall(renamed, node.args, coord=node.coord)
+        if self.mode == "count" and self._output_store(node):
+            return _effects(node)
+        return node
+
+    def _output_store(self, node: c_ast.Node) -> bool:
+        if not (isinstance(node, c_ast.Assignment) and isinstance(node.lvalue, c_ast.ArrayRef)):
+            return False
+        base = node.lvalue
+        while isinstance(base, c_ast.ArrayRef):
+            base = base.name
+        return isinstance(base, c_ast.ID) and base.name in self.outputs
+
+
+def _effects(store: c_ast.Assignment) -> c_ast.Node:
+    """`out[k][P[k]] = (T) S[k];` -> `(void) (P[k], (T) S[k]);`: what a dropped store still
+    evaluates (reads of private copies check what they read; advances run); `;` if nothing."""
+    parts, node = [store.rvalue], store.lvalue
+    while isinstance(node, c_ast.ArrayRef):
+        parts.insert(0, node.subscript)
+        node = node.name
+    effects = (c_ast.ArrayRef, c_ast.FuncCall, c_ast.Assignment, c_ast.UnaryOp)
+    kept = [p for p in parts if any(isinstance(n, effects) for n in walk(p))]
+    if not kept:
+        return c_ast.EmptyStatement(coord=store.coord)
+    void = c_ast.Typename(None, [], None, c_ast.TypeDecl(None, [], None, c_ast.IdentifierType(["void"])))
+    return c_ast.Cast(void, c_ast.ExprList(kept) if len(kept) > 1 else kept[0], coord=store.coord)
+
+
+def _set_child(parent: c_ast.Node, name: str, value: c_ast.Node) -> None:
+    if "[" in name:
+        attr, index = name[:-1].split("[")
+        getattr(parent, attr)[int(index)] = value
+    else:
+        setattr(parent, name, value)
+
+
+def loop_body(facts: PrivateRows, body: c_ast.Node, mode: str) -> c_ast.Node:
+    """A copy of the loop body for `mode` ("count" | "fill"): private arrays through their
+    copies (`akc_p_S`), the helper call renamed to its form for the mode."""
+    body = copy.deepcopy(body)
+    names = {a: f"akc_p_{a}" for a in facts.elements}
+    _Private(names, set(), facts.chain, mode).visit(c_ast.Compound([body]))
+    return body
+
+
+def helper_variant(facts: PrivateRows, func: c_ast.FuncDef, mode: str, element_of: dict[str, str]) -> c_ast.FuncDef:
+    """A copy of one helper of the chain for `mode`: renamed, its counter and scratch parameters
+    pointers to private copies (`akc_private_columns<int64_t>* toindex`), accesses through them.
+    `element_of` maps each such parameter to its element type (as the helper spells it)."""
+    func = copy.deepcopy(func)
+    func.decl.name += SUFFIX[mode]
+    func.decl.type.type.declname = func.decl.name
+    names, outputs = {}, set()
+    for param, role in zip(_params(func), facts.roles, strict=True):
+        if role in (COLUMNS, SCRATCH):
+            kind = f"akc_private_{role}<{element_of[param.name]}>"
+            param.type = c_ast.PtrDecl([], c_ast.TypeDecl(param.name, [], None, c_ast.IdentifierType([kind])))
+            names[param.name] = param.name
+        elif role == OUTPUT:
+            outputs.add(param.name)
+    _Private(names, outputs, facts.chain, mode).visit(func.body)
+    return func
+
+
+def parameter_elements(func: c_ast.FuncDef, facts: PrivateRows) -> dict[str, str]:
+    """Each counter or scratch parameter of a helper -> its element type name."""
+    return {
+        p.name: type_names(p)[-1]
+        for p, role in zip(_params(func), facts.roles, strict=True)
+        if role in (COLUMNS, SCRATCH)
+    }
+
+
+@dataclass(frozen=True)
+class Private:
+    """One private copy as the templates see it."""
+
+    kind: str  # COLUMNS | SCRATCH
+    array: str
+    element: str
+    row: int
+    name: str
+
+
+def privates(counters: list[Counter], facts: PrivateRows) -> list[Private]:
+    """The step's private copies, each with its first row in the scan buffer."""
+    return [
+        Private(c.kind, c.array, facts.elements[c.array], row, c.name)
+        for row, c in enumerate(counters)
+        if c.kind in (COLUMNS, SCRATCH)
+    ]
+
+
+def step_bodies(make_gen, loop: c_ast.For, counters: list[Counter], facts: PrivateRows, locals_, head) -> list:
+    """(role, body) of the count, fill and finish kernels; `make_gen(mode)` gives a fresh
+    CudaGenerator, `locals_` and `head` the spilled locals and loop head as steps.py makes them."""
+    from_template = macros("private_rows.cu.j2")
+    found = privates(counters, facts)
+    out = []
+    for mode in ("count", "fill"):
+        gen = make_gen(mode)
+        gen.continue_returns = True
+        statements = [gen.statement(s) for s in block(loop_body(facts, loop.stmt, mode))]
+        out.append(
+            (mode, getattr(from_template, mode)(locals=locals_, head=head, privates=found, statements=statements))
+        )
+    out.append(("finish", from_template.finish(locals=locals_, privates=found, iteration=ErrorSlot.ITERATION.macro)))
+    return out
+
+
+def helper_sources(facts: PrivateRows, helpers: dict[str, c_ast.FuncDef], emit) -> list[str]:
+    """The private copies' types and the count and fill forms of every helper of the chain,
+    callees first; `emit(original_name, func)` prints one helper as the family prints its own."""
+    out = [macros("private_rows.cu.j2").types(capacity=CAPACITY)]
+    for mode in ("count", "fill"):
+        for name in reversed(facts.chain):
+            func = helpers[name]
+            out.append(emit(name, helper_variant(facts, func, mode, parameter_elements(func, facts))))
+    return out

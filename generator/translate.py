@@ -21,6 +21,7 @@ from akcuda.generator.preprocess import Preprocessed, preprocess
 from akcuda.generator.render import environment
 from akcuda.generator.steps import step_kernels
 from akcuda.plan import model as P
+from akcuda.plan import translator_fingerprint
 from akcuda.plan.errors import ErrorSlot
 
 HELPER_SOURCES = ("kernel-utils.cpp", "unicode.cpp")
@@ -256,7 +257,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         )
         kernels += _emit_entry(family, entry, steps, decls)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
-    plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations)
+    plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations, translator_fingerprint())
     source = (
         environment()
         .get_template("kernel.cu.j2")

@@ -4,6 +4,9 @@ record, `ctype` the argument types."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.util
 import json
 import threading
 from pathlib import Path
@@ -14,14 +17,34 @@ _cache: dict[Path, tuple[int, Plan]] = {}
 _lock = threading.Lock()
 
 
+@functools.cache
+def translator_fingerprint() -> str:
+    """What the generated kernels depend on besides their C: the translator's sources and
+    templates and the plan's own modules. A plan written by another translator may launch
+    kernels with other arguments, so the runtime refuses it rather than run it."""
+    folders = [
+        Path(__file__).parent,
+        *map(Path, importlib.util.find_spec("akcuda.generator").submodule_search_locations),
+    ]
+    digest = hashlib.sha256()
+    for folder in folders:
+        for source in sorted(folder.rglob("*")):
+            if source.is_file() and "__pycache__" not in source.parts:
+                digest.update(source.relative_to(folder).as_posix().encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def load(path: Path) -> Plan:
-    """The plan in `path`, read once and kept as objects (read again when the file changes)."""
+    """The plan in `path`, read once and kept as objects (read again when the file changes);
+    PlanError when it is malformed or was written by another translator."""
     stamp = path.stat().st_mtime_ns
     with _lock:
         cached = _cache.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
     plan = from_json(json.loads(path.read_text()))
+    if plan.translator != translator_fingerprint():
+        raise PlanError(f"{path} was written by another version of the translator: run `akcuda generate`")
     with _lock:
         _cache[path] = (stamp, plan)
     return plan
@@ -31,4 +54,4 @@ def save(plan: Plan, path: Path) -> None:
     path.write_text(json.dumps(to_json(plan), indent=1))
 
 
-__all__ = ["Plan", "PlanError", "from_json", "load", "save", "to_json"]
+__all__ = ["Plan", "PlanError", "from_json", "load", "save", "to_json", "translator_fingerprint"]

@@ -147,6 +147,7 @@ class Plan:
     messages: tuple[str, ...] = ()  # failure messages, by the index the error record holds
     entries: dict[str, Entry] = field(default_factory=dict)
     specializations: dict[str, Specialization] = field(default_factory=dict)
+    translator: str = ""  # fingerprint of the translator that wrote it (akcuda.plan.translator_fingerprint)
 
     @property
     def name_expressions(self) -> list[str]:
@@ -207,6 +208,7 @@ def to_json(plan: Plan) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "kernel": plan.kernel,
+        "translator": plan.translator,
         "messages": list(plan.messages),
         "name_expressions": plan.name_expressions,
         "entries": {
@@ -299,7 +301,7 @@ def from_json(data: dict) -> Plan:
             )
         entries = {name: _entry_from(e) for name, e in data["entries"].items()}
         specializations = {symbol: _specialization_from(symbol, s) for symbol, s in data["specializations"].items()}
-        return Plan(data["kernel"], tuple(data["messages"]), entries, specializations)
+        return Plan(data["kernel"], tuple(data["messages"]), entries, specializations, data["translator"])
     except PlanError:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:

@@ -31,7 +31,7 @@ from typing import Any
 
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import KernelFailure
-from akcuda.plan.model import Plan
+from akcuda.plan.model import Plan, PlanError
 from akcuda.runtime import executor, make_target
 from akcuda.runtime.executor import Mode
 from akcuda.toolchain import specs
@@ -312,9 +312,8 @@ def specialization(symbol: str) -> tuple[dict, dict] | None:
     return _specializations().get(symbol)
 
 
-@functools.cache
 def _plan(kernel: str) -> Plan:
-    return executor.load_plan(kernel)
+    return executor.load_plan(kernel)  # kept as objects by akcuda.plan.load, read again when regenerated
 
 
 def symbol_of(index: tuple) -> str | None:
@@ -336,6 +335,8 @@ def _why_not(symbol: str | None) -> str | None:
         plan = _plan(spec["name"])
     except OSError:
         return f"no generated plan for {spec['name']} (run `akcuda generate`)"
+    except PlanError as exc:
+        return str(exc)
     if symbol not in plan.specializations:
         return f"{symbol} is not in the generated plan"
     return None

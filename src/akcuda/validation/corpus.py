@@ -17,7 +17,8 @@ import awkward as ak
 import numpy as np
 
 from akcuda import paths
-from akcuda.runtime import awkward_plugin, host_build
+from akcuda.plan import PlanError
+from akcuda.runtime import awkward_plugin, executor, host_build
 from akcuda.toolchain import specs
 from akcuda.toolchain.generate import generate
 
@@ -446,11 +447,21 @@ def _difference(stock: tuple, ours: tuple) -> str:
 # ---------------------------------------------------------------- running
 
 
+def _current(kernel: str) -> bool:
+    """Is the kernel's generated plan there and written by this translator?"""
+    try:
+        executor.load_plan(kernel)
+    except (OSError, PlanError):
+        return False
+    return True
+
+
 def prepare(target: str = "host") -> None:
-    """Make sure the generated kernels exist (``akcuda generate`` for any missing) and, for the
-    host target, build their libraries in parallel now rather than one by one mid-corpus."""
+    """Make sure the generated kernels exist and come from this translator (``akcuda generate``
+    otherwise) and, for the host target, build their libraries in parallel now rather than one
+    by one mid-corpus."""
     wanted = [k for k, s in specs.load_all().items() if s["status"] == "translate"]
-    if any(not (paths.GENERATED / f"{k}.plan.json").exists() for k in wanted):
+    if not all(map(_current, wanted)):
         failed = {k: v for k, v in generate().items() if v}
         if failed:
             raise RuntimeError(f"akcuda generate failed for {', '.join(sorted(failed))}")

@@ -82,7 +82,10 @@ def generated(tmp_path: Path) -> Path:
         ("awkward_demo_directive", DIRECTIVE, ["awkward_demo_directive"]),
     ]:
         (gen / f"{name}.cu").write_text(src)
-        plan.save(Plan(name, specializations=_launching(names)), gen / f"{name}.plan.json")
+        plan.save(
+            Plan(name, specializations=_launching(names), translator=plan.translator_fingerprint()),
+            gen / f"{name}.plan.json",
+        )
     return gen
 
 

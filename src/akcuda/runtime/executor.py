@@ -20,6 +20,7 @@ from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure, initial_record
 from akcuda.plan.expr import evaluate
 from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, RowRef, Step, StepKind
+from akcuda.runtime import sorting
 
 # What every step kernel takes after the C kernel's own arguments: the error record, the
 # spilled locals, the scan buffer, the iteration count and the report index.
@@ -199,6 +200,9 @@ def run(plan: Plan, special: dict, values: list, target, block: int = 256) -> Ke
     state = _Run(plan, special, values, target, block)
     for k, step in enumerate(state.entry.steps):
         if step.guard is not None and not evaluate(step.guard, state.scalars):
+            continue
+        if step.kind == StepKind.SORT:  # on the array library's sort: no launch
+            sorting.run(target.xp, step.sort, dict(zip(state.names, state.values)), state.scalars)
             continue
         if step.kind == StepKind.SERIAL:
             state.serial(k)

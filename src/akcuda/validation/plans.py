@@ -97,9 +97,7 @@ def build(pattern: str | None = None, generated: Path | None = None) -> dict:
         "passes_median": statistics.median([r["passes"] for r in rows] or [0]),
         "passes_max": max([r["passes"] for r in rows] or [0]),
         "steps": {kind: sum(s["kind"] == kind for r in rows for s in r["steps"]) for kind in KINDS},
-        "sorts": {
-            r["kernel"]: s["sort"]["rule"] for r in rows for s in r["steps"] if s["kind"] == StepKind.SORT.value
-        },
+        "sorts": {r["kernel"]: s["sort"]["rule"] for r in rows for s in r["steps"] if s["kind"] == StepKind.SORT.value},
     }
     return {"summary": summary, "specializations": rows}
 

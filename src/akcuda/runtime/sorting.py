@@ -237,6 +237,7 @@ def _write_strings(xp, sort: Sort, arrays, n: int, perm) -> None:
     offsets[1 : n + 1] = xp.cumsum(sizes)
     total = int(sizes.sum()) if n else 0
     if total:
-        owner = xp.repeat(xp.arange(n), sizes)
-        within = xp.arange(total) - xp.repeat(offsets[:n], sizes)
+        # each output byte's string (CuPy's repeat takes no array of counts: a search instead)
+        owner = xp.searchsorted(offsets[1 : n + 1], xp.arange(total), side="right")
+        within = xp.arange(total) - offsets[owner]
         arrays[sort.out][:total] = data[starts[perm][owner] + within]

@@ -17,6 +17,7 @@ from akcuda.generator.analyze import plan_steps
 from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
 from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
+from akcuda.generator.override import sort_plan
 from akcuda.generator.preprocess import Preprocessed, preprocess
 from akcuda.generator.render import environment
 from akcuda.generator.steps import step_kernels
@@ -244,25 +245,12 @@ def _specialization(family: Family, special: dict, kernels: list[dict]) -> P.Spe
     return P.Specialization(symbol, entry, targs, tuple(by_step[k] for k in sorted(by_step)))
 
 
-def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
-    """Translate the kernel family described by `spec` (a kernel-spec mapping)."""
-    family = gather(spec, kernel_dir, include_dir)
-    helpers = _emit_helpers(family)
-    entries, kernels = {}, []
-    for entry in family.entries:
-        steps, decls = _analyze(family, entry)
-        helpers += _private_helpers(family, steps, helpers)
-        entries[entry] = P.Entry(
-            tuple(family.templates.get(entry, [])), tuple(d.name for d in decls), tuple(plan_step(s) for s in steps)
-        )
-        kernels += _emit_entry(family, entry, steps, decls)
-    specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
-    plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations, translator_fingerprint())
-    source = (
+def _render(spec: dict, helpers: list[str], kernels: list[dict], specializations: dict) -> str:
+    return (
         environment()
         .get_template("kernel.cu.j2")
         .render(
-            kernel=family.kernel,
+            kernel=spec["name"],
             source=spec["source"],
             sha256=spec["sha256"],
             error_slots=list(ErrorSlot),
@@ -280,6 +268,27 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
             ],
         )
     )
+
+
+def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
+    """Translate the kernel family described by `spec` (a kernel-spec mapping); a spec with a
+    `sort` override is one library sort step and no kernel."""
+    if "sort" in spec:
+        plan = sort_plan(spec)
+        return Translation(spec["name"], _render(spec, [], [], plan.specializations), plan)
+    family = gather(spec, kernel_dir, include_dir)
+    helpers = _emit_helpers(family)
+    entries, kernels = {}, []
+    for entry in family.entries:
+        steps, decls = _analyze(family, entry)
+        helpers += _private_helpers(family, steps, helpers)
+        entries[entry] = P.Entry(
+            tuple(family.templates.get(entry, [])), tuple(d.name for d in decls), tuple(plan_step(s) for s in steps)
+        )
+        kernels += _emit_entry(family, entry, steps, decls)
+    specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
+    plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations, translator_fingerprint())
+    source = _render(spec, helpers, kernels, specializations)
     return Translation(family.kernel, source, plan)
 
 

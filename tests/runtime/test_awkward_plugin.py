@@ -1,4 +1,4 @@
-"""akcuda inside Awkward: install/uninstall, traced calls, identical errors, sort fallback."""
+"""akcuda inside Awkward: install/uninstall, traced calls, identical errors, sorts on the library."""
 
 from __future__ import annotations
 
@@ -118,15 +118,13 @@ def test_kernel_errors_are_the_same_exception_with_the_same_text(make_error):
     assert failed and failed[-1].via == "akcuda" and failed[-1].error in stock[2]
 
 
-def test_sort_falls_back_and_is_recorded_as_such():
-    array = ak.Array([[3, 1, 2], [], [5, 4]])
+def test_sort_runs_through_akcuda_on_the_library_sort():
+    array = ak.Array([[3.0, float("nan"), -0.0, 0.0, 2.0], [], [5.0, 4.0]])
+    stock = ak.sort(array, axis=1, ascending=False).tolist()
     with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
-        result = ak.sort(array, axis=1)
-    assert result.tolist() == [[1, 2, 3], [], [4, 5]]
-    fallbacks = recorder.fallbacks
-    assert [c.kernel for c in fallbacks] == ["awkward_sort"]
-    assert fallbacks[0].target == "cpu" and "sort family" in fallbacks[0].reason
-    assert not recorder.all_akcuda
+        result = ak.sort(array, axis=1, ascending=False)
+    assert str(result.tolist()) == str(stock)  # NaN first, -0.0 and 0.0 in input order, as the C
+    assert "awkward_sort" in recorder.kernels and recorder.all_akcuda
 
 
 def test_unknown_target_is_refused():

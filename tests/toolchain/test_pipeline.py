@@ -22,7 +22,7 @@ def parity_report(upstream_cpp):
     return report.load_report(paths.REPORT)
 
 
-def test_every_plain_c_specialization_passes_and_the_sort_family_is_pending(parity_report, spec_counts):
+def test_every_specialization_passes_the_sort_family_included(parity_report, spec_counts):
     s = parity_report["summary"]
     c = spec_counts
     assert (s["kernels"], s["specializations"]) == (c.kernels, c.specializations)
@@ -34,10 +34,11 @@ def test_every_plain_c_specialization_passes_and_the_sort_family_is_pending(pari
         c.pending,
     )
     assert s["cases"] == s["cases_passed"] > 25_000
-    pending = {e["kernel"] for e in parity_report["specializations"] if e["status"] == "pending"}
-    # the kernels the specs mark pending (test_specs: exactly the sort family while it waits)
-    assert pending == c.pending_kernels
-    assert pending <= specs.SORT_FAMILY
+    assert c.pending == 0 and s["translated"] == s["specializations"]
+    sorted_by_library = {
+        e["kernel"] for e in parity_report["specializations"] for step in e["plan"] if step["kind"] == "sort"
+    }
+    assert sorted_by_library == specs.SORT_FAMILY
 
 
 def test_every_specialization_has_generated_and_large_cases(parity_report):

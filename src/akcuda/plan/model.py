@@ -15,7 +15,7 @@ from typing import Any
 from akcuda.plan import expr as E
 from akcuda.plan.expr import Expr
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class PlanError(ValueError):
@@ -26,6 +26,7 @@ class StepKind(str, enum.Enum):
     SERIAL = "serial"  # one thread runs the statements in C order
     PARALLEL = "parallel"  # one thread per loop iteration
     SCAN = "scan"  # count, scan, fill (and finish)
+    SORT = "sort"  # the array library's sort (NumPy on the host, CuPy on cuda); no kernel launch
 
 
 class Role(str, enum.Enum):
@@ -102,6 +103,62 @@ class Segment:
     longest: Expr | None = None
 
 
+class SortRanges(str, enum.Enum):
+    """Which ranges a sort step sorts, each on its own."""
+
+    WHOLE = "whole"  # one range: all `count` elements
+    OFFSETS = "offsets"  # range r is [bounds[r], bounds[r + 1]) clamped to count, sorted in turn
+    RUNS = "runs"  # the runs of equal consecutive values of bounds (parents)
+
+
+class SortWrites(str, enum.Enum):
+    VALUES = "values"  # the keys in sorted order, up to `extent`
+    PERMUTATION = "permutation"  # each sorted element's index (less its range's start where `local`)
+    STRINGS = "strings"  # the sorted strings' bytes, and their offsets
+
+
+class SortExtent(str, enum.Enum):
+    COUNT = "count"  # every element
+    LAST_BOUND = "last_bound"  # up to the last bound, clamped to count
+
+
+class SortTies(str, enum.Enum):
+    """Where keys compare equal, in what order a stable sort leaves them when descending."""
+
+    KEPT = "kept"  # a strict comparator (`a > b`): input order
+    REVERSED = "reversed"  # descending as `!(a < b)`: std::stable_sort leaves equal keys reversed
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A sort over ranges on the array library's stable sort (segmented: keyed by range, then by
+    value), and what it writes.
+
+    Keys are `keys[i]` (numbers; NaN before everything in both directions where `nan_first`) or,
+    where `string_starts` is set, the byte strings `keys[string_starts[i]:string_stops[i]]`,
+    compared as the C does. A permutation starts as `0..count-1` (std::iota): elements in no
+    range keep their own index."""
+
+    count: Expr
+    keys: str
+    ranges: SortRanges
+    out: str
+    writes: SortWrites
+    ascending: Expr
+    stable: Expr
+    bounds: str | None = None  # OFFSETS: the offsets array; RUNS: the parents array
+    range_count: Expr | None = None  # OFFSETS: the number of ranges
+    string_starts: RowRef | None = None
+    string_stops: RowRef | None = None
+    out_offsets: str | None = None  # STRINGS: where the sorted strings' offsets go
+    local: Expr = E.Int(0)  # PERMUTATION: subtract each range's start
+    extent: SortExtent = SortExtent.COUNT
+    nan_first: bool = False
+    stops_at_nul: bool = False  # strings compared by strncmp, which stops at a NUL byte
+    ties: SortTies = SortTies.KEPT
+    rule: str = "override"  # "rule" (the translator recognised the sort) or "override" (the spec names it)
+
+
 @dataclass(frozen=True)
 class Step:
     kind: StepKind
@@ -116,6 +173,7 @@ class Step:
     segments: tuple[Segment, ...] = ()
     counters: tuple[Counter, ...] = ()
     scan_rows: int = 0  # rows of the scan buffer (each n + 1 long)
+    sort: Sort | None = None  # SORT: the library sort it runs
 
 
 @dataclass(frozen=True)
@@ -186,6 +244,58 @@ def _counter_json(c: Counter) -> dict:
     return out
 
 
+def _ref_json(ref: RowRef | None) -> list | None:
+    return None if ref is None else [ref.array, ref.shift]
+
+
+def _sort_json(s: Sort) -> dict:
+    return {
+        "count": E.to_json(s.count),
+        "keys": s.keys,
+        "ranges": s.ranges.value,
+        "out": s.out,
+        "writes": s.writes.value,
+        "ascending": E.to_json(s.ascending),
+        "stable": E.to_json(s.stable),
+        "bounds": s.bounds,
+        "range_count": E.to_json(s.range_count),
+        "string_starts": _ref_json(s.string_starts),
+        "string_stops": _ref_json(s.string_stops),
+        "out_offsets": s.out_offsets,
+        "local": E.to_json(s.local),
+        "extent": s.extent.value,
+        "nan_first": s.nan_first,
+        "stops_at_nul": s.stops_at_nul,
+        "ties": s.ties.value,
+        "rule": s.rule,
+    }
+
+
+def _sort_from_json(d: dict | None) -> Sort | None:
+    if d is None:
+        return None
+    return Sort(
+        E.from_json(d["count"]),
+        d["keys"],
+        SortRanges(d["ranges"]),
+        d["out"],
+        SortWrites(d["writes"]),
+        E.from_json(d["ascending"]),
+        E.from_json(d["stable"]),
+        d["bounds"],
+        E.from_json(d["range_count"]),
+        _ref(d["string_starts"]),
+        _ref(d["string_stops"]),
+        d["out_offsets"],
+        E.from_json(d["local"]),
+        SortExtent(d["extent"]),
+        bool(d["nan_first"]),
+        bool(d["stops_at_nul"]),
+        SortTies(d["ties"]),
+        d["rule"],
+    )
+
+
 def _step_json(s: Step) -> dict:
     return {
         "kind": s.kind.value,
@@ -200,6 +310,7 @@ def _step_json(s: Step) -> dict:
         "segments": [_segment_json(x) for x in s.segments],
         "counters": [_counter_json(c) for c in s.counters],
         "scan_rows": s.scan_rows,
+        "sort": None if s.sort is None else _sort_json(s.sort),
     }
 
 
@@ -274,6 +385,7 @@ def _step_from(data: dict) -> Step:
         segments=tuple(map(_segment_from, data["segments"])),
         counters=tuple(map(_counter_from, data["counters"])),
         scan_rows=data["scan_rows"],
+        sort=_sort_from_json(data["sort"]),
         **expressions,
     )
 

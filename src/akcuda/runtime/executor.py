@@ -31,7 +31,7 @@ from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import Expr, evaluate
 from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, RowRef, Step, StepKind
-from akcuda.runtime import private_rows
+from akcuda.runtime import private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
 from akcuda.runtime.counting import Event, note
 
@@ -305,6 +305,9 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
 def _steps(state: _Run) -> None:
     for k, step in enumerate(state.entry.steps):
         if step.guard is not None and not evaluate(step.guard, state.scalars):
+            continue
+        if step.kind == StepKind.SORT:  # on the array library's sort: no launch
+            sorting.run(state.target.xp, step.sort, dict(zip(state.names, state.values)), state.scalars)
             continue
         if step.kind == StepKind.SERIAL:
             state.serial(k)

@@ -59,7 +59,7 @@ def _generate(args) -> int:
     out.print(
         f"generate: {len(results) - len(failed)}/{len(results)} kernel families translated "
         f"into {paths.GENERATED} ({steps['parallel']} parallel steps, {steps['scan']} count-scan-fill, "
-        f"{steps['serial']} serial)"
+        f"{steps['serial']} serial, {steps['sort']} library sorts)"
     )
     return 1 if failed else 0
 
@@ -67,7 +67,7 @@ def _generate(args) -> int:
 def _step_counts(results) -> dict[str, int]:
     from akcuda.runtime import executor
 
-    counts = {"parallel": 0, "scan": 0, "serial": 0}
+    counts = {"parallel": 0, "scan": 0, "serial": 0, "sort": 0}
     for kernel, failure in results.items():
         if failure is None:
             for entry in executor.load_plan(kernel).entries.values():

@@ -188,6 +188,13 @@ def make_arrays(seed: int = DEFAULT_SEED) -> Arrays:
     }
     arrays = Arrays({name: ak.Array(layout) for name, layout in lay.items()})
     arrays["strings"] = strings(rng, 60)
+    # shared prefixes, different lengths, non-ASCII letters (several bytes each), empty strings
+    words = ["", "a", "ab", "abc", "ab c", "b", "é", "e", "ée", "日本", "日", "Ω", "zz", "ab"]
+    arrays["words"] = ak.Array([[str(w) for w in rng.choice(words, int(k))] for k in _counts(rng, 50, 6)])
+    chunks = [b"", b"a", b"a\x00", b"a\x00b", b"\xff", b"\x80a", b"ab"]
+    arrays["bytes"] = ak.Array(
+        [[chunks[int(j)] for j in rng.integers(0, len(chunks), int(k))] for k in _counts(rng, 40, 5)]
+    )
     counts = ak.num(arrays.jag_full)
     arrays["jagged_index"] = ak.Array(
         [[int(j) for j in rng.integers(-int(c), int(c), rng.integers(0, 4))] for c in counts]
@@ -331,6 +338,30 @@ def _structure() -> None:
     _op("error_jagged_bool_mismatch", lambda a: a.jag_i64[a.jag_i32 > 0])
 
 
+def _sorting() -> None:
+    """ak.sort and ak.argsort (every direction and stability, numbers, booleans, strings and
+    bytes, axis -1 and 0) and Awkward's unique operations: the sort kernels' callers."""
+    for name in ("jag_i64", "jag_u8", "jag_f64", "jag_f32", "jag_bool", "opt_inner", "strings", "words", "bytes"):
+        _op(f"sort_{name}", lambda a, name=name: ak.sort(a[name]))
+        _op(f"sort_{name}_descending", lambda a, name=name: ak.sort(a[name], ascending=False))
+        _op(f"sort_{name}_unstable", lambda a, name=name: ak.sort(a[name], stable=False))
+        _op(f"argsort_{name}", lambda a, name=name: ak.argsort(a[name]))
+        _op(f"argsort_{name}_descending", lambda a, name=name: ak.argsort(a[name], ascending=False))
+    # an unstable argsort may order equal keys either way: only distinct keys compare
+    _op("argsort_big_f64_unstable", lambda a: ak.argsort(a.big_f64, ascending=False, stable=False))
+    _op("sort_nested_axis0", lambda a: ak.sort(a.nested, axis=0))
+    _op("argsort_nested_axis0", lambda a: ak.argsort(a.nested, axis=0, ascending=False))
+    _op("sort_jag_f64_axis0", lambda a: ak.sort(a.jag_f64, axis=0))
+    _op("sort_nested_axis1", lambda a: ak.sort(a.nested, axis=1))
+    _op("argsort_words_axis0", lambda a: ak.argsort(a.words, axis=0))
+    _op("argsort_flat_i64", lambda a: ak.argsort(a.flat_i64, ascending=False))
+    for name in ("flat_i64", "jag_i64", "jag_f64", "jag_bool", "nested"):
+        _op(f"unique_{name}", lambda a, name=name: ak.Array(ak._do.unique(a[name].layout)))
+        _op(f"is_unique_{name}", lambda a, name=name: ak._do.is_unique(a[name].layout))
+    _op("unique_jag_i64_axis1", lambda a: ak.Array(ak._do.unique(a.jag_i64.layout, axis=-1)))
+    _op("is_unique_jag_i64_axis1", lambda a: ak._do.is_unique(a.jag_i64.layout, axis=-1))
+
+
 REDUCERS = (
     "sum",
     "prod",
@@ -388,6 +419,7 @@ def _reductions() -> None:
 _slicing()
 _structure()
 _reductions()
+_sorting()
 
 
 # ---------------------------------------------------------------- comparing results

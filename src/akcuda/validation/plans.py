@@ -9,7 +9,7 @@ from pathlib import Path
 
 from akcuda import paths
 from akcuda.plan.expr import to_text
-from akcuda.plan.model import CounterKind, Plan, Role, Step, StepKind
+from akcuda.plan.model import CounterKind, Plan, Role, SortRanges, Step, StepKind
 from akcuda.runtime import executor
 from akcuda.toolchain import specs
 
@@ -29,6 +29,30 @@ def _whole_rows(step: Step) -> bool:
     return any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters)
 
 
+def _sort_row(step: Step) -> dict:
+    """A library sort step: no launch, one pass of the array library's stable argsort (two when
+    segmented); "rule" or "override" says whether the translator or the spec named it."""
+    sort = step.sort
+    segmented = sort.ranges != SortRanges.WHOLE
+    return {
+        "kind": step.kind.value,
+        "line": step.line,
+        "width": to_text(sort.count),
+        "launches": 0,
+        "counters": [],
+        "reason": step.reason,
+        "width1_input_sized": False,
+        "passes": 1,
+        "sort": {
+            "rule": sort.rule,
+            "ranges": sort.ranges.value,
+            "keys": "strings" if sort.string_starts is not None else "numbers",
+            "writes": sort.writes.value,
+            "library": "xp.argsort(kind='stable') by key" + (", then by range" if segmented else ""),
+        },
+    }
+
+
 def describe(plan: Plan, symbol: str) -> dict:
     """One specialization's plan, as the report shows it."""
     special = plan.specializations[symbol]
@@ -36,6 +60,9 @@ def describe(plan: Plan, symbol: str) -> dict:
     for step, roles in zip(plan.entries[special.entry].steps, special.launches):
         launched = [role for role in roles if not (role == FALLBACK and step.kind != StepKind.SERIAL)]
         input_sized = _input_sized(step)
+        if step.kind == StepKind.SORT:
+            steps.append(_sort_row(step))
+            continue
         steps.append(
             {
                 "kind": step.kind.value,
@@ -79,6 +106,7 @@ def build(pattern: str | None = None, generated: Path | None = None) -> dict:
         "passes_median": statistics.median([r["passes"] for r in rows] or [0]),
         "passes_max": max([r["passes"] for r in rows] or [0]),
         "steps": {kind: sum(s["kind"] == kind for r in rows for s in r["steps"]) for kind in KINDS},
+        "sorts": {r["kernel"]: s["sort"]["rule"] for r in rows for s in r["steps"] if s["kind"] == StepKind.SORT.value},
     }
     return {"summary": summary, "specializations": rows}
 

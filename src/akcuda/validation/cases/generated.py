@@ -11,6 +11,9 @@ A recipe is data in the spec (the kernel's preconditions, written as expressions
         tooffsets: out(n + 1)                # an output buffer of that length
         fromstarts: offsets[:-1]
         length: n
+      variants:                              # optional: more valid cases, each at every size
+        - name: descending                   # (its own `sizes`, `let` and `args` override the recipe's)
+          args: {ascending: false}
     invalid:                                 # inputs that must make the C kernel fail
       - name: stops before starts
         sizes: [1, 300]
@@ -83,6 +86,8 @@ def _functions(rng: np.random.Generator) -> dict[str, Any]:
         "floats": lambda k, lo=-10.0, hi=10.0: rng.uniform(lo, hi, int(k)),
         "permutation": lambda k: rng.permutation(int(k)).astype(np.int64),
         "choice": lambda values, k: rng.choice(np.asarray(values), int(k)),
+        "nan": float("nan"),
+        "inf": float("inf"),
         "out": Out,
         "outs": lambda count, length: [Out(length) for _ in range(int(count))],
     }
@@ -140,6 +145,9 @@ def build_case(spec: dict, special: dict, recipe: dict, size: int, label: str, s
     env: dict[str, Any] = dict(_functions(rng))
     env["n"] = size
     env["unsigned"] = {a["name"]: a["ctype"].replace("const ", "").startswith("uint") for a in special["args"]}
+    env["floating"] = {
+        a["name"]: a["ctype"].replace("const ", "").startswith(("float", "double")) for a in special["args"]
+    }
     for name, expr in (recipe.get("let") or {}).items():
         env[name] = safe_eval(expr, env, f"{where}.let.{name}")
     args = {}
@@ -161,6 +169,14 @@ def build_case(spec: dict, special: dict, recipe: dict, size: int, label: str, s
     return Case(special["symbol"], f"{source}:{label}:n={size}", source, args, expect_failure=source == "invalid")
 
 
+def _merged(recipe: dict, variant: dict) -> dict:
+    """A variant's `let` and `args` over the recipe's."""
+    return {
+        "let": {**(recipe.get("let") or {}), **(variant.get("let") or {})},
+        "args": {**(recipe.get("args") or {}), **(variant.get("args") or {})},
+    }
+
+
 def generated_cases(spec: dict, special: dict, sizes: tuple[int, ...] | None = None) -> list[Case]:
     """All generated (valid) and invalid cases of one specialization, per its kernel's recipe."""
     recipe = spec.get("generate")
@@ -171,11 +187,14 @@ def generated_cases(spec: dict, special: dict, sizes: tuple[int, ...] | None = N
         build_case(spec, special, recipe, size, "generate", "generated", where)
         for size in sizes or recipe.get("sizes") or DEFAULT_SIZES
     ]
+    for k, variant in enumerate(recipe.get("variants") or []):
+        label = variant.get("name", f"variant{k}")
+        for size in sizes or variant.get("sizes") or recipe.get("sizes") or DEFAULT_SIZES:
+            cases.append(
+                build_case(spec, special, _merged(recipe, variant), size, label, "generated", f"{where}.variants[{k}]")
+            )
     for k, variant in enumerate(spec.get("invalid") or []):
-        merged = {
-            "let": {**(recipe.get("let") or {}), **(variant.get("let") or {})},
-            "args": {**(recipe.get("args") or {}), **(variant.get("args") or {})},
-        }
+        merged = _merged(recipe, variant)
         label = variant.get("name", f"invalid{k}")
         for size in variant.get("sizes") or (1, 300):
             cases.append(

@@ -42,6 +42,7 @@ def _sort_row(step: Step) -> dict:
         "counters": [],
         "reason": step.reason,
         "width1_input_sized": False,
+        "per_thread": "library",
         "passes": 1,
         "sort": {
             "rule": sort.rule,

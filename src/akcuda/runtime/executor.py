@@ -307,7 +307,7 @@ def _steps(state: _Run) -> None:
         if step.guard is not None and not evaluate(step.guard, state.scalars):
             continue
         if step.kind == StepKind.SORT:  # on the array library's sort: no launch
-            sorting.run(state.target.xp, step.sort, dict(zip(state.names, state.values)), state.scalars)
+            sorting.run(state.target.xp, step.sort, dict(zip(state.static.names, state.values)), state.scalars)
             continue
         if step.kind == StepKind.SERIAL:
             state.serial(k)

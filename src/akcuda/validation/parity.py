@@ -101,11 +101,13 @@ def _overrun(special: dict, device: list, tables: list, cpu_values: list, target
     return None
 
 
-def run_case(plan: Plan, special: dict, case: Case, target, block: int = 256) -> CaseOutcome:
-    """Run one case on the CPU reference and on the target, and compare."""
+def run_case(
+    plan: Plan, special: dict, case: Case, target, block: int = 256, ref: reference.Reference | None = None
+) -> CaseOutcome:
+    """Run one case on the CPU reference (`ref`, else the installed awkward_cpp) and on the target, and compare."""
     cpu_values = materialize(special, case)
     our_values = _copy(cpu_values)
-    cpu = reference.call(special, cpu_values)
+    cpu = ref.call(special, cpu_values) if ref else reference.call(special, cpu_values)
 
     device, tables = [], []
     for value in our_values:

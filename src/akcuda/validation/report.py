@@ -30,6 +30,7 @@ class SpecResult:
     compiled: bool = False
     plan: list[dict] | None = None  # steps as the plans report describes them: kind, width, launches, ...
     coverage: dict | None = None  # cases per source, failure messages reached / in the source
+    reference: dict | None = None  # the CPU reference used: {"kind": "installed" | "source", "why", ["library"]}
 
 
 def _plain(obj: Any) -> Any:
@@ -64,6 +65,7 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
                 "reason": r.reason,
                 "plan": _plain(r.plan),
                 "coverage": _plain(r.coverage),
+                "reference": r.reference,
             }
         )
     by_kernel: dict[str, list[dict]] = {}

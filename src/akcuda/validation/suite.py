@@ -10,10 +10,11 @@ from akcuda.plan import PlanError
 from akcuda.progress import progress
 from akcuda.runtime import executor, host_build, make_target
 from akcuda.toolchain import specs
-from akcuda.validation import parity
+from akcuda.validation import parity, reference
 from akcuda.validation.cases.generated import RecipeError
 from akcuda.validation.cases.sources import SOURCES, collect_cases
 from akcuda.validation.plans import describe
+from akcuda.validation.reference_build import ReferenceBuildError
 from akcuda.validation.report import SpecResult
 
 
@@ -35,14 +36,25 @@ def parity_results(
         host_build.build_all(
             [paths.GENERATED / f"{k}.cu" for k in kernels if (paths.GENERATED / f"{k}.cu").exists()], targets[0].out_dir
         )
-    results = []
+    results, references = [], {}
     with progress() as bar:
         task = bar.add_task(f"parity ({target_name})", total=len(chosen), item="")
         for spec, special in chosen:
             bar.update(task, item=special["symbol"])
-            results.append(_one(spec, special, targets, sources, block, translated or {}, compiled or {}))
+            if spec["name"] not in references and spec["status"] == "translate":
+                references[spec["name"]] = _reference(spec)
+            ref = references.get(spec["name"])
+            results.append(_one(spec, special, targets, sources, block, translated or {}, compiled or {}, ref))
             bar.advance(task)
     return results
+
+
+def _reference(spec: dict) -> reference.Reference | str:
+    """The kernel's CPU reference, or why it could not be built."""
+    try:
+        return reference.for_kernel(spec)
+    except (ReferenceBuildError, OSError) as exc:
+        return str(exc)
 
 
 def _check_recipe(case, outcome: parity.CaseOutcome) -> None:
@@ -57,8 +69,12 @@ def _check_recipe(case, outcome: parity.CaseOutcome) -> None:
         outcome.reason = "recipe bug: the CPU kernel accepted an 'invalid' case"
 
 
-def _one(spec, special, targets, sources, block, translated, compiled) -> SpecResult:
+def _one(spec, special, targets, sources, block, translated, compiled, ref=None) -> SpecResult:
     result = SpecResult(special["symbol"], spec["name"], "failed")
+    if isinstance(ref, str):
+        result.reason = f"no CPU reference: {ref}"
+        return result
+    result.reference = ref.describe() if ref else None
     if spec["status"] == "pending":
         result.status, result.reason = "pending", spec.get("pending_reason")
         return result
@@ -82,7 +98,7 @@ def _one(spec, special, targets, sources, block, translated, compiled) -> SpecRe
         per_source[case.source] += 1
         for target in targets:
             try:
-                outcome = parity.run_case(plan, special, case, target, block)
+                outcome = parity.run_case(plan, special, case, target, block, ref)
             except Exception as exc:  # a case the harness cannot even build is reported, not fatal
                 outcome = parity.CaseOutcome(case.name, False, f"harness error: {type(exc).__name__}: {exc}")
             _check_recipe(case, outcome)

@@ -53,7 +53,7 @@ def cmake_flags(cpp: Path) -> tuple[str, ...]:
     if "VERSION_INFO=" in text:
         flags.append(f'-DVERSION_INFO="{_version(cpp)}"')
     includes = re.search(r"target_include_directories\(\s*awkward-parent\s+INTERFACE\s+([^)]*)\)", text)
-    for folder in (includes.group(1).split() if includes else ["include"]):
+    for folder in includes.group(1).split() if includes else ["include"]:
         flags += ["-I", str(cpp / folder)]
     return tuple(flags)
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import subprocess
 from dataclasses import dataclass
+from importlib import metadata as _metadata
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from akcuda import paths
+
+# parity.json's layout; a report of another version cannot be compared (`akcuda report --compare`).
+# 2: schema_version and meta (akcuda version, commit, upstream source and hashes, target, seeds,
+# time); per specialization its CPU reference.
+SCHEMA_VERSION = 2
 STATUSES = ("passed", "failed", "pending", "untranslated", "compile-failed")
 RAN = ("passed", "failed")
 NOT_RUN = ("pending", "untranslated", "compile-failed")
@@ -43,6 +52,31 @@ def _plain(obj: Any) -> Any:
         return str(o)
 
     return json.loads(json.dumps(obj, default=default))
+
+
+def _commit() -> str:
+    """The project's git commit (with `+dirty` when the tree has changes), or 'unknown'."""
+    run = lambda *a: subprocess.run(["git", "-C", str(paths.ROOT), *a], capture_output=True, text=True)  # noqa: E731
+    head = run("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return "unknown"
+    dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def metadata(upstream: dict, target: str, block: int, seeds: list[int], extra: dict | None = None) -> dict:
+    """A report's `meta`: akcuda version, project commit, where the kernel C came from (and its
+    hashes), target, block, seeds and the time (UTC)."""
+    return {
+        "akcuda": _metadata.version("akcuda"),
+        "commit": _commit(),
+        "upstream": upstream,
+        "target": target,
+        "block": block,
+        "seeds": seeds,
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
 
 
 def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict) -> dict:
@@ -120,6 +154,7 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
         "error_messages_reached": sum(len((s["coverage"] or {}).get("errors_reached", [])) for s in specs),
     }
     return {
+        "schema_version": SCHEMA_VERSION,
         "summary": summary,
         "specializations": specs,
         "kernels": kernels,

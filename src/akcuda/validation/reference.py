@@ -87,7 +87,9 @@ class Reference:
         return _call(func, special, values)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "why": self.why, **({"library": str(self.library)} if self.library else {})}
+        if self.kind == INSTALLED:
+            return {"kind": self.kind, "why": self.why, "version": upstream.PINS[0].version}
+        return {"kind": self.kind, "why": self.why, "library": str(self.library)}
 
 
 def call(special: dict, values: list) -> KernelFailure | None:

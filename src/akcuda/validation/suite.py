@@ -9,7 +9,7 @@ from akcuda import paths
 from akcuda.plan import PlanError
 from akcuda.progress import progress
 from akcuda.runtime import executor, host_build, make_target
-from akcuda.toolchain import specs
+from akcuda.toolchain import specs, upstream
 from akcuda.validation import parity, reference
 from akcuda.validation.cases.generated import RecipeError
 from akcuda.validation.cases.sources import SOURCES, collect_cases
@@ -26,10 +26,11 @@ def parity_results(
     seeds: tuple[int, ...] = (1,),
     translated: dict | None = None,
     compiled: dict | None = None,
+    case: str | None = None,
 ) -> list[SpecResult]:
-    """Run parity for every matching specialization; pending and broken ones are reported too."""
-    all_specs = specs.load_all()
-    chosen = [(k, s) for k, s in specs.specializations(all_specs) if specs.matches(pattern, k["name"], s["symbol"])]
+    """Run parity for every matching specialization; pending and broken ones are reported too.
+    `case`: only the case of that name (as a report names it: `generated:generate:n=255`)."""
+    chosen = selected(pattern)
     targets = [make_target(target_name, seed) for seed in seeds]
     if target_name == "host":  # build the emulation libraries in parallel up front
         kernels = sorted({k["name"] for k, _ in chosen if k["status"] == "translate"})
@@ -44,9 +45,41 @@ def parity_results(
             if spec["name"] not in references and spec["status"] == "translate":
                 references[spec["name"]] = _reference(spec)
             ref = references.get(spec["name"])
-            results.append(_one(spec, special, targets, sources, block, translated or {}, compiled or {}, ref))
+            results.append(_one(spec, special, targets, sources, block, translated or {}, compiled or {}, ref, case))
             bar.advance(task)
     return results
+
+
+class NoMatch(ValueError):
+    """-k matched no kernel or symbol, or --case no case: a usage error."""
+
+
+def selected(pattern) -> list[tuple[dict, dict]]:
+    """The (kernel spec, specialization) pairs -k PATTERN chooses; none is a usage error."""
+    chosen = [
+        (k, s) for k, s in specs.specializations(specs.load_all()) if specs.matches(pattern, k["name"], s["symbol"])
+    ]
+    if not chosen:
+        raise NoMatch(f"-k {pattern}: matches no kernel or specialization in {paths.SPECS}")
+    return chosen
+
+
+INPUT_ELEMENTS = 20  # elements of each input array a report shows for a failing case
+
+
+def shown_inputs(case) -> dict:
+    """A failing case's inputs as a report shows them: scalars, and each array's length and head."""
+
+    def clip(value):
+        if isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict)):
+            return "output buffer"
+        if isinstance(value, list):
+            if value and isinstance(value[0], list):
+                return [clip(v) for v in value]
+            return {"length": len(value), "head": list(value[:INPUT_ELEMENTS])}
+        return value
+
+    return {name: clip(value) for name, value in case.args.items()}
 
 
 def _reference(spec: dict) -> reference.Reference | str:
@@ -69,8 +102,10 @@ def _check_recipe(case, outcome: parity.CaseOutcome) -> None:
         outcome.reason = "recipe bug: the CPU kernel accepted an 'invalid' case"
 
 
-def _one(spec, special, targets, sources, block, translated, compiled, ref=None) -> SpecResult:
+def _one(spec, special, targets, sources, block, translated, compiled, ref=None, only_case=None) -> SpecResult:
     result = SpecResult(special["symbol"], spec["name"], "failed")
+    result.source = str(upstream.active().file(spec["source"]))
+    result.generated = str(paths.GENERATED / f"{spec['name']}.cu")
     if isinstance(ref, str):
         result.reason = f"no CPU reference: {ref}"
         return result
@@ -89,6 +124,8 @@ def _one(spec, special, targets, sources, block, translated, compiled, ref=None)
     try:
         plan = executor.load_plan(spec["name"])
         cases = collect_cases(spec, special, sources)
+        if only_case is not None:
+            cases = [c for c in cases if c.name == only_case]
     except (OSError, RecipeError, PlanError) as exc:
         result.reason = str(exc)
         return result
@@ -108,7 +145,13 @@ def _one(spec, special, targets, sources, block, translated, compiled, ref=None)
                 if outcome.cpu_failure:
                     reached.add(outcome.cpu_failure)
             elif result.failure is None:
-                result.failure = {"case": case.name, "reason": outcome.reason, "cpu": outcome.cpu, "ours": outcome.ours}
+                result.failure = {
+                    "case": case.name,
+                    "reason": outcome.reason,
+                    "cpu": outcome.cpu,
+                    "ours": outcome.ours,
+                    "inputs": shown_inputs(case),
+                }
     result.coverage = {
         "sources": dict(per_source),
         "errors_reached": sorted(reached),

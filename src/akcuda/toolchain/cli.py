@@ -22,7 +22,7 @@ from akcuda.toolchain.exitcodes import Exit
 
 # Each command imports the stages it runs when it runs, so `akcuda --help` and the light
 # commands start without loading Awkward, pycparser or NVRTC.
-out = Console()
+out = Console(soft_wrap=True)  # long lines wrap in the terminal, not mid-message in a log
 
 
 def _import(args) -> int:

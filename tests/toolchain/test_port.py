@@ -8,7 +8,6 @@ import json
 import shutil
 
 import pytest
-import yaml
 
 from akcuda import paths
 from akcuda.toolchain import cli, specs, upstream

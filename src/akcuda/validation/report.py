@@ -134,6 +134,7 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
                 "status": status,
                 "translated": all(s["translated"] for s in ks),
                 "compiled": all(s["compiled"] for s in ks),
+                "reference": next((s["reference"] for s in ks if s["reference"]), None),
             }
         )
     count = lambda st: sum(s["status"] == st for s in specs)  # noqa: E731
@@ -266,6 +267,9 @@ def render_summary(report: dict, console: Any = None) -> None:
         f"cases: {s['cases_passed']}/{s['cases']} passed; untranslated: {s['untranslated']}, "
         f"compile-failed: {s['compile_failed']}"
     )
+    built = [k["name"] for k in report["kernels"] if (k.get("reference") or {}).get("kind") == "source"]
+    if built:
+        console.print(f"CPU reference built from source for {len(built)} kernel(s): {', '.join(built)}")
     if report["stages"]:
         console.print("stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in report["stages"].items()))
     failures = _context(report)["failures"]

@@ -101,3 +101,16 @@ def test_every_option_says_its_default_and_commands_are_in_pipeline_order(capsys
     with pytest.raises(SystemExit):
         cli.main(["--version"])
     assert capsys.readouterr().out.startswith("akcuda ")
+
+
+@pytest.mark.gxx
+def test_case_reruns_one_case_and_an_unknown_case_is_a_usage_error(upstream_cpp, capsys):
+    kernel = "awkward_ListArray_compact_offsets"
+    assert cli.main(["generate", "-k", kernel]) == 0
+    argv = ["parity", "-k", "awkward_ListArray32_compact_offsets_64", "--sources", "generated", "--seed", "1"]
+    assert cli.main([*argv, "--case", "generated:generate:n=257"]) == Exit.PASSED
+    said = capsys.readouterr().out
+    assert "awkward_ListArray32_compact_offsets_64 [generated:generate:n=257]: passed" in said
+    assert "cases: 1/1 passed" in said
+    assert cli.main([*argv, "--case", "generated:generate:n=3"]) == Exit.USAGE
+    assert "--case generated:generate:n=3: no case of that name" in capsys.readouterr().out

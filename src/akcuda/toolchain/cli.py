@@ -127,7 +127,7 @@ def _parity(args) -> int:
         for row in rep["specializations"]:
             if row["cases"]:
                 f = row["failure"] or {}
-                out.print(f"{row['symbol']} [{args.case}]: {row['status']}", highlight=False)
+                out.print(f"{row['symbol']} {escape(f'[{args.case}]')}: {row['status']}", highlight=False)
                 for key in ("reason", "cpu", "ours", "inputs"):
                     if f.get(key) is not None:
                         out.print(f"  {key}: {escape(json.dumps(f[key]))}", highlight=False)

@@ -38,6 +38,7 @@ def parity_results(
             [paths.GENERATED / f"{k}.cu" for k in kernels if (paths.GENERATED / f"{k}.cu").exists()], targets[0].out_dir
         )
     results, references = [], {}
+    kernel_c = upstream.active()  # once: each specialization names its C file and generated .cu
     with progress() as bar:
         task = bar.add_task(f"parity ({target_name})", total=len(chosen), item="")
         for spec, special in chosen:
@@ -45,7 +46,9 @@ def parity_results(
             if spec["name"] not in references and spec["status"] == "translate":
                 references[spec["name"]] = _reference(spec)
             ref = references.get(spec["name"])
-            results.append(_one(spec, special, targets, sources, block, translated or {}, compiled or {}, ref, case))
+            result = _one(spec, special, targets, sources, block, translated or {}, compiled or {}, ref, case)
+            result.source = str(kernel_c.file(spec["source"]))
+            results.append(result)
             bar.advance(task)
     return results
 
@@ -104,7 +107,6 @@ def _check_recipe(case, outcome: parity.CaseOutcome) -> None:
 
 def _one(spec, special, targets, sources, block, translated, compiled, ref=None, only_case=None) -> SpecResult:
     result = SpecResult(special["symbol"], spec["name"], "failed")
-    result.source = str(upstream.active().file(spec["source"]))
     result.generated = str(paths.GENERATED / f"{spec['name']}.cu")
     if isinstance(ref, str):
         result.reason = f"no CPU reference: {ref}"

@@ -44,6 +44,15 @@ class Wrapper:
     symbol: str
     target: str
     template_args: list[str]
+    params: list[tuple[str, str]] = field(default_factory=list)  # (C type, name) of each parameter
+
+
+@dataclass
+class Exported:
+    """A plain exported function (no template behind it): its name and parameters."""
+
+    symbol: str
+    params: list[tuple[str, str]]
 
 
 @dataclass
@@ -54,6 +63,7 @@ class Preprocessed:
     wrappers: dict[str, Wrapper] = field(default_factory=dict)
     call_template_args: dict[tuple[int, str], list[str]] = field(default_factory=dict)
     template_specializations: list[str] = field(default_factory=list)
+    exported: dict[str, Exported] = field(default_factory=dict)
 
 
 def _blank(text: str) -> str:
@@ -119,6 +129,23 @@ def _param_types(params: str) -> list[str]:
     return out
 
 
+def parameters(params: str) -> list[tuple[str, str]]:
+    """(C type, name) of each parameter: 'const int32_t* __restrict__ starts' -> ('const int32_t*', 'starts');
+    an unnamed one has the name ''."""
+    out = []
+    for param in _split_args(params):
+        words = [w for w in re.findall(r"\w+", param) if w not in ("__restrict__", "restrict")]
+        typed = [w for w in words if w != "const"]
+        # an unnamed parameter (`int64_t` alone) has only its type words: its name is ""
+        name = typed.pop() if len(typed) > 1 else ""
+        const = "const " if "const" in words and "*" in param else ""
+        out.append((f"{const}{' '.join(typed)}{'*' * param.count('*')}", name))
+    return out
+
+
+_PLAIN_EXPORT = re.compile(r"^\s*ERROR\s+(\w+)\s*\(([^()]*)\)\s*\{", flags=re.M)
+
+
 def _deduce(tparams: list[str], text: str, target: str, wrapper_params: str) -> list[str]:
     """Template arguments of a wrapper that calls `target(...)` without naming them."""
     definition = re.search(rf"\b{target}\s*\(([^()]*)\)\s*\{{", text)
@@ -156,7 +183,12 @@ def preprocess(path: Path, include_dirs: list[Path]) -> Preprocessed:
         symbol, params, target, targs = match.groups()
         if targs is None:
             targs = ", ".join(_deduce(out.templates.get(target, []), text, target, params))
-        out.wrappers[symbol] = Wrapper(symbol, target, _split_args(targs))
+        out.wrappers[symbol] = Wrapper(symbol, target, _split_args(targs), parameters(params))
+    targets = {w.target for w in out.wrappers.values()}
+    for match in _PLAIN_EXPORT.finditer(text):
+        symbol = match.group(1)
+        if symbol not in out.templates and symbol not in targets:
+            out.exported[symbol] = Exported(symbol, parameters(match.group(2)))
 
     while (match := _STATIC_CAST.search(text)) is not None:
         close = _matching_paren(text, match.end() - 1)

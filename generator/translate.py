@@ -112,7 +112,8 @@ def _params(func: c_ast.FuncDef) -> list[c_ast.Node]:
 
 def gather(spec: dict, kernel_dir: Path, include_dir: Path) -> Family:
     """Parse the family's source and the helper library; find its entries and their helpers."""
-    parsed = parse(kernel_dir / Path(spec["source"]).name, [include_dir])
+    source = Path(spec["source"])  # a contributor's kernel file may live anywhere: then it is absolute
+    parsed = parse(source if source.is_absolute() else kernel_dir / source.name, [include_dir])
     library = _helper_library(kernel_dir, include_dir)
     templates = dict(parsed.pp.templates)
     call_targs = {}

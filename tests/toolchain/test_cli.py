@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
 
 from akcuda.toolchain import cli
+from akcuda.toolchain.exitcodes import Exit
+
+_nothing = contextlib.nullcontext
 
 
 @pytest.mark.gxx
@@ -34,3 +38,79 @@ def test_generate_and_parity_for_one_kernel(upstream_cpp, tmp_path, capsys):
         for k in ("kernels", "specializations", "translated", "compiled", "passed", "failed", "pending", "cases")
     )
     assert "akcuda parity" in capsys.readouterr().out
+
+
+def _report_file(tmp_path, name: str, statuses: dict[str, str]) -> str:
+    from akcuda.validation.report import SpecResult, build_report
+
+    rows = [SpecResult(symbol, "awkward_K", status) for symbol, status in statuses.items()]
+    path = tmp_path / name
+    path.write_text(json.dumps(build_report(rows, {}, {})))
+    return str(path)
+
+
+def test_report_compare_fails_on_a_regression_and_passes_on_an_equal_report(tmp_path, capsys):
+    base = _report_file(tmp_path, "base.json", {"awkward_K_a": "passed", "awkward_K_b": "passed"})
+    same = _report_file(tmp_path, "same.json", {"awkward_K_a": "passed", "awkward_K_b": "passed"})
+    worse = _report_file(tmp_path, "worse.json", {"awkward_K_a": "passed", "awkward_K_b": "failed"})
+    assert cli.main(["report", same, "--compare", base]) == Exit.PASSED
+    assert cli.main(["report", worse, "--compare", base]) == Exit.REGRESSION
+    assert "regression awkward_K_b (passed → failed)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["parity", "--sources", "upstrem"], "unknown case source 'upstrem'"),
+        (["generate", "-k", "no_such_kernel_anywhere"], "-k no_such_kernel_anywhere: matches no kernel"),
+        (["import", "--upstream", "/no/such/tree"], "--upstream /no/such/tree: no such folder"),
+        (["port", "/no/such/kernel.cpp"], "kernel file /no/such/kernel.cpp: no such file"),
+        (["report", "/no/such/parity.json"], "no parity report there"),
+    ],
+)
+def test_user_errors_are_one_line_with_the_usage_code(argv, says, capsys):
+    with pytest.raises(SystemExit) if argv[1] == "--sources" else _nothing() as exit_info:
+        code = cli.main(argv)
+    captured = capsys.readouterr()
+    text = (captured.out + captured.err).strip()
+    assert says in text and "Traceback" not in text and len(text.splitlines()) == 1, text
+    assert (exit_info.value.code if exit_info else code) == Exit.USAGE
+
+
+def test_a_malformed_spec_is_one_line_without_a_traceback(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "kernel-specs"
+    folder.mkdir()
+    (folder / "awkward_x.yml").write_text("name: awkward_x\nsource: [unclosed\n")
+    monkeypatch.setattr(cli.paths, "SPECS", folder)
+    assert cli.main(["generate"]) == Exit.USAGE
+    text = capsys.readouterr().out.strip()
+    assert "awkward_x.yml:" in text and "not valid YAML" in text and len(text.splitlines()) == 1
+
+
+def test_every_option_says_its_default_and_commands_are_in_pipeline_order(capsys):
+    parser = cli._parser()
+    commands = parser._subparsers._group_actions[0].choices
+    order = list(commands)
+    assert order.index("import") < order.index("specs") < order.index("generate") < order.index("compile")
+    assert order.index("compile") < order.index("parity") < order.index("report") < order.index("pipeline")
+    for name, sub in commands.items():
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                text = sub.formatter_class(name)._get_help_string(action) or ""
+                assert "default" in text, (name, action.option_strings)
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out.startswith("akcuda ")
+
+
+@pytest.mark.gxx
+def test_case_reruns_one_case_and_an_unknown_case_is_a_usage_error(upstream_cpp, capsys):
+    kernel = "awkward_ListArray_compact_offsets"
+    assert cli.main(["generate", "-k", kernel]) == 0
+    argv = ["parity", "-k", "awkward_ListArray32_compact_offsets_64", "--sources", "generated", "--seed", "1"]
+    assert cli.main([*argv, "--case", "generated:generate:n=257"]) == Exit.PASSED
+    said = capsys.readouterr().out
+    assert "awkward_ListArray32_compact_offsets_64 [generated:generate:n=257]: passed" in said
+    assert "cases: 1/1 passed" in said
+    assert cli.main([*argv, "--case", "generated:generate:n=3"]) == Exit.USAGE
+    assert "--case generated:generate:n=3: no case of that name" in capsys.readouterr().out

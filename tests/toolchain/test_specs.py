@@ -33,7 +33,7 @@ def test_check_reports_every_difference(tmp_path, upstream_cpp):
     problems = specs.check_specs(folder)
     assert any("fromstarts: dir is 'out'" in p for p in problems)
     assert any("template_args" in p and "awkward_ListArray32_compact_offsets_64" in p for p in problems)
-    assert "missing spec for kernel awkward_missing_repeat" in problems
+    assert any(p.startswith("missing spec for kernel awkward_missing_repeat: run `akcuda specs -k") for p in problems)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +75,58 @@ def test_regenerating_specs_keeps_hand_annotations(tmp_path, upstream_cpp, spec_
     original = specs.load_spec(paths.SPECS / "awkward_ListArray_compact_offsets.yml")
     assert rewritten["generate"] == original["generate"] and rewritten["invalid"] == original["invalid"]
     assert len(list(folder.glob("*.yml"))) == spec_counts.kernels  # one per upstream kernel
+
+
+@pytest.mark.gxx
+def test_specs_k_updates_only_the_matching_files(tmp_path, upstream_cpp):
+    folder = tmp_path / "kernel-specs"
+    shutil.copytree(paths.SPECS, folder)
+    stale = {"awkward_ListArray_compact_offsets", "awkward_missing_repeat"}
+    for name in stale:  # both out of date with their C
+        path = folder / f"{name}.yml"
+        path.write_text(path.read_text().replace("sha256: ", "sha256: 0", 1))
+    before = {p.name: p.read_bytes() for p in folder.glob("*.yml")}
+    specs.write_specs(folder, log=lambda *_: None, pattern="awkward_ListArray_compact_offsets")
+    after = {p.name: p.read_bytes() for p in folder.glob("*.yml")}
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"awkward_ListArray_compact_offsets.yml"}
+    assert (
+        after["awkward_ListArray_compact_offsets.yml"]
+        == (paths.SPECS / "awkward_ListArray_compact_offsets.yml").read_bytes()
+    )
+
+
+@pytest.mark.gxx
+def test_a_changed_c_file_is_named_with_the_command_that_fixes_it(tmp_path, upstream_cpp):
+    folder = tmp_path / "kernel-specs"
+    shutil.copytree(paths.SPECS, folder)
+    path = folder / "awkward_missing_repeat.yml"
+    path.write_text(path.read_text().replace("sha256: ", "sha256: 0", 1))
+    problems = specs.check_specs(folder, pattern="awkward_missing_repeat")
+    assert len(problems) == 1 and "its C changed" in problems[0]
+    assert "akcuda specs -k awkward_missing_repeat" in problems[0]
+
+
+@pytest.mark.gxx
+def test_specs_k_matching_nothing_is_an_error(tmp_path, upstream_cpp):
+    with pytest.raises(specs.SpecError, match="matches no kernel"):
+        specs.write_specs(tmp_path, log=lambda *_: None, pattern="no_such_kernel")
+
+
+@pytest.mark.gxx
+def test_the_c_agrees_with_the_installed_library_for_every_upstream_kernel(upstream_cpp):
+    assert specs.library_differences(specs.derive_specs()) == []
+
+
+def test_a_scaffold_recipe_follows_the_argument_types(demo):
+    spec = demo.offsets
+    spec["specializations"][0]["args"][0]["dir"] = "out"
+    recipe = specs.scaffold(spec)
+    assert recipe["scaffold"] is True
+    assert recipe["args"] == {
+        "tolengths": "out(n)",
+        "tooffsets": "randint(0, 10, n)",
+        "fromstarts": "randint(0, 10, n)",
+        "fromstops": "randint(0, 10, n)",
+        "length": "n",
+    }

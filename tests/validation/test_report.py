@@ -70,14 +70,14 @@ def test_bad_status_rejected():
 
 def test_json_round_trip(report, tmp_path):
     paths = write_report(report, tmp_path / "out")
-    assert [p.name for p in paths] == ["parity.json", "parity.md", "parity.html"]
+    assert [p.name for p in paths] == ["parity.json", "parity.md", "parity.html", "junit.xml"]
     assert all(p.is_file() for p in paths)
     assert load_report(paths[0]) == report == load_report(tmp_path / "out")
     assert json.loads(paths[0].read_text())["summary"]["failed"] == 1
 
 
 def test_markdown_and_html(report, tmp_path):
-    _, md_path, html_path = write_report(report, tmp_path)
+    _, md_path, html_path, _ = write_report(report, tmp_path)
     md, html = md_path.read_text(), html_path.read_text()
     for text in (md, html):
         assert "awkward_B_int64" in text and "random_7" in text
@@ -107,3 +107,75 @@ def test_render_summary(report):
     assert f"{s['cases_passed']}/{s['cases']}" in out
     assert "parity 12.25s" in out
     assert "awkward_B_int64 [random_7]" in out and "<script>" in out  # plain text on a console
+
+
+def test_the_report_has_a_schema_version_and_its_metadata(results):
+    from akcuda.validation.report import SCHEMA_VERSION, metadata
+
+    meta = metadata({"origin": "pinned", "pins": {"a.tar.gz": "ff"}}, "host", 256, [1, 2])
+    rep = build_report(results, {}, meta)
+    assert rep["schema_version"] == SCHEMA_VERSION
+    assert set(rep["meta"]) >= {"akcuda", "commit", "upstream", "target", "seeds", "time", "block"}
+    assert rep["meta"]["upstream"]["pins"] == {"a.tar.gz": "ff"} and rep["meta"]["seeds"] == [1, 2]
+
+
+def test_junit_xml_parses_with_a_junit_reader(tmp_path, report):
+    from junitparser import Failure, JUnitXml, Skipped
+
+    write_report(report, tmp_path)
+    xml = JUnitXml.fromfile(str(tmp_path / "junit.xml"))
+    cases = [case for suite in xml for case in suite]
+    assert len(cases) == report["summary"]["specializations"]
+    by_name = {case.name: case for case in cases}
+    failure = by_name["awkward_B_int64"].result[0]
+    assert isinstance(failure, Failure) and "random_7" in failure.message and "[1, 2, 4]" in failure.text
+    assert isinstance(by_name["awkward_B_uint8"].result[0], Skipped)
+    assert by_name["awkward_A_int64"].is_passed and by_name["awkward_A_int64"].classname == "awkward_A"
+    assert not by_name["awkward_C_float64"].is_passed  # untranslated fails the build too
+
+
+def test_compare_lists_regressions_fixes_new_and_removed(results):
+    from akcuda.validation.compare import compare
+
+    base = build_report(results, {}, {})
+    assert not compare(base, base).regressed and compare(base, base).unchanged == len(results)
+    now = [SpecResult(r.symbol, r.kernel, r.status) for r in results if r.symbol != "awkward_A_int32"]
+    now[0].status, now[0].failure = "failed", {"case": "x", "reason": "out differs at index 2"}
+    now[1].status = "passed"  # awkward_B_int64 fixed
+    now.append(SpecResult("awkward_D", "awkward_D", "passed"))
+    result = compare(build_report(now, {}, {}), base)
+    assert result.regressed and [c.symbol for c in result.regressions] == ["awkward_A_int64"]
+    assert "differs at index 2" in result.regressions[0].why
+    assert [c.symbol for c in result.fixes] == ["awkward_B_int64"]
+    assert [c.symbol for c in result.new] == ["awkward_D"] and [c.symbol for c in result.removed] == ["awkward_A_int32"]
+
+
+def test_compare_refuses_a_report_of_another_schema(report):
+    from akcuda.validation.compare import CompareError, compare
+
+    old = dict(report)
+    del old["schema_version"]
+    with pytest.raises(CompareError, match="schema version None"):
+        compare(report, old)
+
+
+def test_the_html_plan_column_links_the_c_line_and_the_generated_cu(tmp_path):
+    plan = [{"kind": "scan", "width": "length", "line": 18, "launches": 3}]
+    row = SpecResult(
+        "awkward_X_64",
+        "awkward_X",
+        "passed",
+        1,
+        1,
+        plan=plan,
+        source="/src/awkward_X.cpp",
+        generated="/gen/awkward_X.cu",
+    )
+    row.reference = {"kind": "source", "why": "new kernel"}
+    installed = SpecResult("awkward_Y_64", "awkward_Y", "passed", 1, 1, plan=plan, source="/s/awkward_Y.cpp")
+    installed.reference = {"kind": "installed", "why": "installed awkward_cpp 57", "version": "57"}
+    write_report(build_report([row, installed], {}, {}), tmp_path)
+    html = (tmp_path / "parity.html").read_text()
+    assert 'href="file:///src/awkward_X.cpp#L18">scan (length) @ line 18</a>' in html
+    assert 'href="file:///gen/awkward_X.cu">.cu</a>' in html
+    assert "blob/awkward-cpp-57/awkward-cpp/src/cpu-kernels/awkward_Y.cpp#L18" in html

@@ -1,4 +1,10 @@
-"""The `akcuda` command: one sub-command per pipeline stage, plus `pipeline` for all of them."""
+"""The `akcuda` command: one sub-command per pipeline stage, in pipeline order, plus `pipeline`
+for all of them and `port` for a contributor's kernel files.
+
+Exit codes: 0 passed; 1 parity failures (or untranslated, uncompiled); 2 a usage or setup error
+(bad option, malformed spec, bad upstream, unknown kernel, untranslatable construct); 3 a
+regression against a base report (`report --compare`).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +17,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from akcuda import paths
+from akcuda import __version__, paths
+from akcuda.toolchain.exitcodes import Exit
 
 # Each command imports the stages it runs when it runs, so `akcuda --help` and the light
 # commands start without loading Awkward, pycparser or NVRTC.
-out = Console()
+out = Console(soft_wrap=True)  # long lines wrap in the terminal, not mid-message in a log
 
 
 def _import(args) -> int:
@@ -25,27 +32,34 @@ def _import(args) -> int:
         upstream.fetch(log=lambda m: out.print(m, highlight=False))
     except upstream.UpstreamError as exc:
         out.print(f"[red]import failed:[/] {escape(str(exc))}")
-        return 1
-    return 0
+        return Exit.USAGE
+    sources = upstream.active()
+    if sources.origin != "pinned" or sources.kernels:
+        out.print(
+            f"kernel C from {sources.cpp} ({len(sources.kernel_files())} kernel sources"
+            + (f", {len(sources.kernels)} of them a contributor's" if sources.kernels else "")
+            + ")",
+            highlight=False,
+        )
+    return Exit.PASSED
 
 
 def _specs(args) -> int:
     from akcuda.toolchain import specs
 
     if not args.check:
-        specs.write_specs(log=out.print)
-        return 0
-    try:
-        problems = specs.check_specs()
-    except specs.SpecError as exc:
-        out.print(f"[red]malformed spec:[/] {escape(str(exc))}")
-        return 1
+        derived = specs.write_specs(log=lambda m: out.print(m, highlight=False), pattern=args.k)
+        for kernel, items in derived.todo.items():
+            for item in items:
+                out.print(f"[yellow]to do[/] {kernel}: {escape(item)}", highlight=False)
+        return Exit.PASSED
+    problems = specs.check_specs(pattern=args.k)
     for problem in problems:
         out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
-    loaded = specs.load_all()
+    loaded = {k: v for k, v in specs.load_all().items() if specs.matches(args.k, k)}
     n = sum(len(s["specializations"]) for s in loaded.values())
-    out.print(f"specs check: {len(loaded)} kernels, {n} specializations, {len(problems)} difference(s) from upstream")
-    return 1 if problems else 0
+    out.print(f"specs check: {len(loaded)} kernels, {n} specializations, {len(problems)} difference(s) from the C")
+    return Exit.FAILED if problems else Exit.PASSED
 
 
 def _generate(args) -> int:
@@ -92,20 +106,74 @@ def _compile(args) -> int:
 
 
 def _parity(args) -> int:
+    from akcuda.toolchain import upstream
     from akcuda.validation import report, suite
 
     start = time.perf_counter()
-    results = suite.parity_results(args.target, args.k, tuple(args.sources.split(",")), args.block, tuple(args.seed))
-    rep = report.build_report(
-        results,
-        {"parity": time.perf_counter() - start},
-        {"target": args.target, "block": args.block, "seeds": args.seed},
-    )
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rep, indent=1, default=str))
+    results = suite.parity_results(args.target, args.k, args.sources, args.block, tuple(args.seed), case=args.case)
+    if args.case is not None and not any(r.cases for r in results):
+        raise suite.NoMatch(f"--case {args.case}: no case of that name among the chosen specializations")
+    meta = report.metadata(upstream.active().describe(), args.target, args.block, args.seed, {"pattern": args.k})
+    rep = report.build_report(results, {"parity": time.perf_counter() - start}, meta)
+    for path, text in (
+        (args.json, lambda: json.dumps(rep, indent=1, default=str)),
+        (args.junit, lambda: report.junit(rep)),
+    ):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text())
     report.render_summary(rep, out)
-    return 0 if rep["summary"]["failed"] == 0 else 1
+    if args.case is not None:
+        for row in rep["specializations"]:
+            if row["cases"]:
+                f = row["failure"] or {}
+                out.print(f"{row['symbol']} {escape(f'[{args.case}]')}: {row['status']}", highlight=False)
+                for key in ("reason", "cpu", "ours", "inputs"):
+                    if f.get(key) is not None:
+                        out.print(f"  {key}: {escape(json.dumps(f[key]))}", highlight=False)
+    return Exit.PASSED if rep["summary"]["failed"] == 0 else Exit.FAILED
+
+
+def _report(args) -> int:
+    """Re-render a parity report (Markdown, HTML, JUnit) and compare it with a base report."""
+    from akcuda.validation import compare, report
+
+    path = Path(args.path)
+    if not (path / "parity.json" if path.is_dir() else path).is_file():
+        raise FileNotFoundError(f"{path}: no parity report there (run `akcuda pipeline` first)")
+    rep = report.load_report(path)
+    if args.junit:
+        Path(args.junit).write_text(report.junit(rep))
+        out.print(f"report: JUnit XML written to {args.junit}", highlight=False)
+    if not args.compare:
+        report.render_summary(rep, out)
+        return Exit.PASSED if rep["summary"]["failed"] == 0 else Exit.FAILED
+    result = compare.compare(rep, report.load_report(args.compare), (str(path), args.compare))
+    for title, changes, color in (
+        ("regressions", result.regressions, "red"),
+        ("fixes", result.fixes, "green"),
+        ("new", result.new, "cyan"),
+        ("removed", result.removed, "yellow"),
+    ):
+        for c in changes:
+            why = f": {escape(c.why)}" if c.why and title == "regressions" else ""
+            out.print(
+                f"[{color}]{title[:-1] if title.endswith('s') else title}[/] {c.symbol} ({c.before} → {c.after}){why}",
+                highlight=False,
+            )
+    out.print(
+        f"compare with {args.compare}: {len(result.regressions)} regression(s), {len(result.fixes)} fix(es), "
+        f"{len(result.new)} new, {len(result.removed)} removed, {result.unchanged} unchanged",
+        highlight=False,
+    )
+    return Exit.REGRESSION if result.regressed else Exit.PASSED
+
+
+def _port(args) -> int:
+    from akcuda.toolchain import port
+
+    verdict = port.port(args.files, out, args.upstream, args.block, tuple(args.seed))
+    return port.render(verdict, out)
 
 
 def _plans(args) -> int:
@@ -285,7 +353,7 @@ def _bundle(args) -> int:
         made = bundle.make_bundle(Path(args.out), args.python)
     except bundle.BundleError as exc:
         out.print(f"[red]bundle failed:[/] {escape(str(exc))}")
-        return 1
+        return Exit.USAGE
     out.print(f"bundle: {made} ({bundle.size_of(made) / 2**20:.1f} MB) for Python {args.python}", highlight=False)
     missing = made / "missing.txt"
     if missing.exists() and missing.read_text().strip():
@@ -293,76 +361,211 @@ def _bundle(args) -> int:
     return 0
 
 
-def _add_awkward_commands(sub) -> None:
-    """Parser entries of the Awkward-integration commands (corpus, record)."""
-    p = sub.add_parser("corpus", help="run Awkward operations with and without akcuda installed")
-    p.add_argument("--target", choices=("host", "cuda"), default="host")
-    p.add_argument("--json", metavar="FILE")
-    p.add_argument("--data-seed", type=int, default=None, help="seed of the random input arrays")
-    p.set_defaults(fn=_corpus)
-    p = sub.add_parser("record", help="record the corpus's kernel calls as parity cases")
-    p.add_argument("--out", metavar="DIR", help="folder for the .npz files (default build/recorded)")
-    p.set_defaults(fn=_record)
+def _sources(text: str) -> tuple[str, ...]:
+    """--sources: a comma-separated subset of the case sources; anything else is a usage error."""
+    from akcuda.validation.cases.sources import SOURCES
+
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [part for part in chosen if part not in SOURCES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown case source {unknown[0] if unknown else text!r} (choose from {', '.join(SOURCES)})"
+        )
+    return chosen
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="akcuda", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("import", help="fetch and verify the pinned upstream sdists").set_defaults(fn=_import)
-    p = sub.add_parser("gpu-check", help="parity and corpus on the cuda target (needs an NVIDIA GPU)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON and Markdown results")
-    p.set_defaults(fn=_gpu_check)
-    p = sub.add_parser("bench", help="per-call cost of every specialization (counting target; GPU sweeps on a GPU)")
-    p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
-    p.add_argument("--out", metavar="DIR", help="folder for bench.json, bench.md and the plots (build/bench)")
-    p.set_defaults(fn=_bench)
-    p = sub.add_parser("bundle", help="one folder for `make gpu-check` on a GPU machine without network")
-    p.add_argument("--python", default="3.12", help="the GPU machine's Python version")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.set_defaults(fn=_bundle)
-    p = sub.add_parser("specs", help="write kernel-specs/ from upstream facts (or --check them)")
-    p.add_argument("--check", action="store_true")
-    p.set_defaults(fn=_specs)
-    for name, fn, text in (
-        ("generate", _generate, "translate kernels to CUDA"),
-        ("compile", _compile, "compile generated CUDA with NVRTC"),
-        ("parity", _parity, "compare generated kernels with the CPU"),
-        ("plans", _plans, "show each specialization's plan steps and widths"),
-        ("pipeline", _pipeline, "import, check, generate, compile, parity, report"),
-    ):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (and exit with the usage code)."""
+
+    def error(self, message: str):
+        self.exit(Exit.USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+class HELP(argparse.ArgumentDefaultsHelpFormatter):
+    """Says each option's default, unless its help already does."""
+
+    def _get_help_string(self, action):
+        return action.help if "default" in (action.help or "") else super()._get_help_string(action)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The commands, in pipeline order; every option says its default and accepted values."""
+    from akcuda.validation.cases.sources import SOURCES
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--upstream",
+        metavar="PATH",
+        default=None,
+        help="kernel C from a local awkward checkout or awkward-cpp source tree instead of the pinned sdists "
+        "(default: [tool.akcuda] upstream in pyproject.toml, else the pinned sdists in build/upstream/)",
+    )
+    common.add_argument(
+        "--kernels",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="a contributor's kernel file (FILE.cpp) or folder of them, taking the place of a same-named "
+        "upstream file or adding a kernel (repeatable; also [tool.akcuda] kernels)",
+    )
+    pattern = argparse.ArgumentParser(add_help=False)
+    pattern.add_argument(
+        "-k",
+        metavar="PATTERN",
+        default=None,
+        help="only kernels or symbols matching this substring or glob (default: all); matching none is an error",
+    )
+    run = argparse.ArgumentParser(add_help=False)
+    run.add_argument("--block", type=int, default=256, help="threads per block of the emulated grid")
+    run.add_argument(
+        "--seed",
+        type=int,
+        action="append",
+        default=None,
+        help="shuffle seed of the emulated grid (repeatable; default: 1 and 2)",
+    )
+
+    parser = _Parser(prog="akcuda", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"akcuda {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    def command(name: str, fn, text: str, *parents) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text, parents=[common, *parents], formatter_class=HELP)
         p.set_defaults(fn=fn)
-        if name in ("parity", "pipeline"):
-            p.add_argument("--block", type=int, default=256, help="threads per block")
-            p.add_argument(
-                "--seed", type=int, action="append", default=None, help="shuffle seed of the emulated grid (repeatable)"
-            )
-        if name == "parity":
-            p.add_argument("--target", choices=("host", "cuda"), default="host")
-            p.add_argument("--json", metavar="FILE")
-            p.add_argument("--sources", default="upstream,generated,invalid,recorded")
-    p = sub.add_parser("sanitize", help="run every parity case on the ASan+UBSan host build")
-    p.add_argument("-k", metavar="PATTERN", help="only kernels or symbols matching this")
-    p.add_argument("--json", metavar="FILE")
-    # dest "seeds": main() turns a missing --seed into [1, 2]; one seed is enough here
+        return p
+
+    command("import", _import, "fetch and verify the pinned upstream sdists (and check --upstream PATH)")
+    p = command(
+        "specs", _specs, "write kernel-specs/ from the kernels' C, keeping hand annotations (or --check)", pattern
+    )
+    p.add_argument(
+        "--check", action="store_true", help="only list every difference between the specs and the C; change nothing"
+    )
+    command("generate", _generate, "translate kernels to CUDA into build/generated/", pattern)
+    command("compile", _compile, "compile the generated CUDA with NVRTC for sm_80 and sm_90", pattern)
+    p = sub.add_parser("record", help="record the corpus's kernel calls as parity cases", formatter_class=HELP)
+    p.add_argument("--out", metavar="DIR", help="folder for the .npz files (default: build/recorded)")
+    p.set_defaults(fn=_record)
+    p = command("parity", _parity, "compare the generated kernels with their CPU reference", pattern, run)
+    p.add_argument("--target", choices=("host", "cuda"), default="host", help="where the generated kernels run")
+    p.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON here (default: none)")
+    p.add_argument("--junit", metavar="FILE", default=None, help="also write JUnit XML here (default: none)")
+    p.add_argument(
+        "--sources",
+        type=_sources,
+        default=SOURCES,
+        metavar="LIST",
+        help=f"comma-separated case sources, any of {','.join(SOURCES)} (default: all)",
+    )
+    p.add_argument(
+        "--case",
+        metavar="NAME",
+        default=None,
+        help="rerun only this case, as a report names it (e.g. generated:generate:n=255)",
+    )
+    command("plans", _plans, "show each specialization's plan steps and widths", pattern)
+    p = command("report", _report, "show a parity report, write its JUnit XML, compare it with a base report")
+    p.add_argument(
+        "path", nargs="?", default=str(paths.REPORT), metavar="REPORT", help="parity.json, or the folder holding it"
+    )
+    p.add_argument(
+        "--compare",
+        metavar="BASE.json",
+        default=None,
+        help="list regressions, fixes, new and removed specializations against this base report "
+        "(exit 3 on a regression; default: no comparison)",
+    )
+    p.add_argument("--junit", metavar="FILE", default=None, help="write the report as JUnit XML here")
+    command("pipeline", _pipeline, "import, specs check, generate, compile, record, host parity, reports", pattern, run)
+    p = command("port", _port, "a contributor's kernel files: spec, generate, compile, parity and the verdict", run)
+    p.add_argument(
+        "files", nargs="+", metavar="FILE.cpp", help="kernel files written in upstream's style (or folders of them)"
+    )
+    p = command("sanitize", _sanitize, "run every parity case on the ASan+UBSan host build", pattern)
+    p.add_argument("--json", metavar="FILE", default=None, help="also write the result as JSON here (default: none)")
+    # dest "seeds": one seed is enough here
     p.add_argument(
         "--seed",
         dest="seeds",
         type=int,
         action="append",
         default=None,
-        help="shuffle seed of the emulated grid (repeatable; default 1)",
+        help="shuffle seed of the emulated grid (repeatable; default: 1)",
     )
     p.add_argument(
         "--max-reports", type=int, default=10, help="skip the rest of a specialization after this many reports"
     )
-    p.set_defaults(fn=_sanitize)
-    _add_awkward_commands(sub)
-    args = parser.parse_args(argv)
+    p = command("corpus", _corpus, "run Awkward operations with and without akcuda installed")
+    p.add_argument("--target", choices=("host", "cuda"), default="host", help="where akcuda runs the kernels")
+    p.add_argument("--json", metavar="FILE", default=None, help="also write the result as JSON here (default: none)")
+    p.add_argument(
+        "--data-seed", type=int, default=None, help="seed of the random input arrays (default: the corpus's own)"
+    )
+    p = command(
+        "bench", _bench, "per-call cost of every specialization (counting target; GPU sweeps on a GPU)", pattern
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="folder for bench.json, bench.md and the plots (default: build/bench)",
+    )
+    p = command("bundle", _bundle, "one folder for `make gpu-check` on a GPU machine without network")
+    p.add_argument("--python", default="3.12", help="the GPU machine's Python version")
+    p.add_argument("--out", required=True, metavar="DIR", help="the bundle's folder")
+    p = command("gpu-check", _gpu_check, "parity and corpus on the cuda target (needs an NVIDIA GPU)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON and Markdown results")
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that are a user's mistake: each prints one line, no traceback."""
+    from akcuda.generator.cuda_generator import TranslationError
+    from akcuda.generator.preprocess import PreprocessError
+    from akcuda.plan import PlanError
+    from akcuda.toolchain.specs import SpecError
+    from akcuda.toolchain.upstream import UpstreamError
+    from akcuda.validation.cases.generated import RecipeError
+    from akcuda.validation.compare import CompareError
+    from akcuda.validation.reference_build import ReferenceBuildError
+    from akcuda.validation.suite import NoMatch
+
+    return (
+        SpecError,
+        UpstreamError,
+        TranslationError,
+        PreprocessError,
+        PlanError,
+        RecipeError,
+        CompareError,
+        ReferenceBuildError,
+        NoMatch,
+        FileNotFoundError,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if getattr(args, "seed", 0) is None:
         args.seed = [1, 2]
-    return args.fn(args)
+    from akcuda.toolchain import upstream
+
+    errors = _user_errors()
+    try:
+        upstream.use(upstream.select(args.upstream, args.kernels) if hasattr(args, "upstream") else None)
+        if getattr(args, "k", None):
+            from akcuda.validation.suite import selected
+
+            selected(args.k)  # -k matching nothing is a usage error, before any work
+        return int(args.fn(args))
+    except errors as exc:
+        out.print(
+            f"[red]akcuda {args.command}:[/] {escape(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}",
+            highlight=False,
+        )
+        return Exit.USAGE
+    finally:
+        upstream.use(None)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ def generate(pattern: str | None = None, out: Path | None = None) -> dict[str, s
     """Translate every matching kernel; kernel -> None on success, else the reason."""
     out = out or paths.GENERATED
     out.mkdir(parents=True, exist_ok=True)
-    kernel_dir, include = upstream.cpp_dir() / "src" / "cpu-kernels", upstream.cpp_dir() / "include"
+    sources = upstream.active()
     chosen = [s for s in specs.load_all().values() if s["status"] == "translate" and specs.matches(pattern, s["name"])]
     results: dict[str, str | None] = {}
     with progress() as bar:
@@ -22,7 +22,8 @@ def generate(pattern: str | None = None, out: Path | None = None) -> dict[str, s
         for spec in chosen:
             bar.update(task, item=spec["name"])
             try:
-                translation = translate(spec, kernel_dir, include)
+                located = {**spec, "source": str(sources.file(spec["source"]))}  # a contributor's file, else the tree's
+                translation = translate(located, sources.kernel_dir, sources.include)
             except Exception as exc:  # TranslationError names kernel, file:line and construct
                 results[spec["name"]] = str(exc)
             else:

@@ -13,6 +13,7 @@ from rich.markup import escape
 from akcuda import paths
 from akcuda.toolchain import specs, upstream
 from akcuda.toolchain.compile import compile_kernels
+from akcuda.toolchain.exitcodes import Exit
 from akcuda.toolchain.generate import generate
 from akcuda.validation import plans, report, suite
 from akcuda.validation.cases.sources import SOURCES
@@ -36,37 +37,31 @@ class Stages:
 def run(
     out: Console, pattern: str | None, block: int, seeds: list[int], fetch: Callable[[], int], record: Callable[[], int]
 ) -> int:
-    """Every stage in order; 0 when every chosen specialization translated, compiled and passed.
-    `fetch` and `record` are the CLI's own import and record commands (they print their summary)."""
+    """Every stage in order; the exit code (exitcodes.Exit): passed when every chosen
+    specialization translated, compiled and passed. `fetch` and `record` are the CLI's own import
+    and record commands (they print their summary). A -k run writes its reports in a folder of its
+    own (report.report_dir), never over the full report."""
     stage = Stages(out)
     if stage("import", fetch):
-        return 1
-    problems = stage("specs check", specs.check_specs)
+        return Exit.USAGE
+    problems = stage("specs check", lambda: specs.check_specs(pattern=pattern))
     for problem in problems:
         out.print(f"[red]✗[/] {escape(problem)}", highlight=False)
     if problems:
-        out.print("[red]the committed kernel specs differ from upstream: run `akcuda specs`[/]")
-        return 1
+        out.print("[red]the kernel specs differ from the C: run `akcuda specs` (with -k for one kernel)[/]")
+        return Exit.USAGE
     translated = stage("generate", lambda: generate(pattern))
-    plans.write(plans.build(pattern))
+    plans.write(plans.build(pattern), report.report_dir(pattern))
     compiled = stage("compile", lambda: compile_kernels(pattern))
     stage("record", record)
     results = stage(
         "parity (host)",
         lambda: suite.parity_results("host", pattern, SOURCES, block, tuple(seeds), translated, compiled),
     )
-    rep = report.build_report(
-        results,
-        stage.seconds,
-        {
-            "target": "host",
-            "block": block,
-            "seeds": seeds,
-            "upstream": [f"{p.name}=={p.version}" for p in upstream.PINS],
-        },
-    )
-    written = report.write_report(rep, paths.REPORT)
+    meta = report.metadata(upstream.active().describe(), "host", block, seeds, {"pattern": pattern})
+    rep = report.build_report(results, stage.seconds, meta)
+    written = report.write_report(rep, report.report_dir(pattern))
     report.render_summary(rep, out)
     out.print("report: " + ", ".join(str(p.relative_to(paths.ROOT)) for p in written))
     s = rep["summary"]
-    return 0 if s["failed"] == 0 and s["untranslated"] == 0 and s["compile_failed"] == 0 else 1
+    return Exit.PASSED if s["failed"] == 0 and s["untranslated"] == 0 and s["compile_failed"] == 0 else Exit.FAILED

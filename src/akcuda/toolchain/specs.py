@@ -7,8 +7,11 @@ importer rewrites the facts and keeps the annotations.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ SORT_FAMILY = {
     "awkward_ListOffsetArray_argsort_strings",
     "awkward_NumpyArray_sort_asstrings_uint8",
 }
-ANNOTATIONS = ("generate", "invalid", "notes", "sort")
+FACTS = ("name", "source", "sha256", "status", "pending_reason", "template_params", "specializations")
 
 _CTYPE_NAMES = {
     "c_bool": "bool",
@@ -147,7 +150,7 @@ def ctype_name(ctype: Any) -> str:
 
 
 def _signatures() -> dict[str, dict]:
-    """symbol -> {kernel, ctypes, dirs} from awkward_cpp's own signature table."""
+    """symbol -> {kernel, ctypes, dirs} from the installed awkward_cpp's signature table."""
     from awkward_cpp._kernel_signatures import by_signature
     from awkward_cpp.cpu_kernels import lib
 
@@ -161,55 +164,154 @@ def _signatures() -> dict[str, dict]:
     return out
 
 
-def _upstream_specs(awkward_dir: Path) -> dict[str, dict]:
-    """symbol -> specialization entry of upstream kernel-specification.yml."""
+def _upstream_specs(awkward_dir: Path) -> tuple[dict[str, dict], dict[str, str]]:
+    """(symbol -> specialization entry, symbol -> kernel name) of upstream kernel-specification.yml."""
     data = yaml.safe_load((awkward_dir / "kernel-specification.yml").read_text())
-    return {s["name"]: s for k in data["kernels"] for s in k["specializations"]}
+    entries = {s["name"]: s for k in data["kernels"] for s in k["specializations"]}
+    return entries, {s["name"]: k["name"] for k in data["kernels"] for s in k["specializations"]}
 
 
-def derive_specs(cpp_dir: Path, awkward_dir: Path) -> dict[str, dict]:
-    """The facts of every kernel, as spec mappings (without annotations)."""
-    sigs = _signatures()
-    roles = _upstream_specs(awkward_dir)
-    kernel_dir = cpp_dir / "src" / "cpu-kernels"
-    include = cpp_dir / "include"
-    symbol_home: dict[str, tuple[Path, list[str], list[str]]] = {}
-    for source in sorted(kernel_dir.glob("*.cpp")):
-        pp = preprocess(source, [include])
-        for symbol, wrapper in pp.wrappers.items():
-            symbol_home[symbol] = (source, pp.templates.get(wrapper.target, []), wrapper.template_args)
-        for name in re.findall(r"^\s*ERROR\s+(\w+)\s*\(", pp.text, flags=re.M):
-            symbol_home.setdefault(name, (source, pp.templates.get(name, []), []))
+def _declared(include: Path) -> set[str]:
+    """The symbols kernels.h declares (an awkward checkout without its generated files has none)."""
+    header = include / "awkward" / "kernels.h"
+    return set(re.findall(r"\b(awkward_\w+)\s*\(", header.read_text())) if header.is_file() else set()
 
-    specs: dict[str, dict] = {}
-    for symbol, sig in sorted(sigs.items()):
-        kernel = sig["kernel"]
-        source, tparams, targs = symbol_home[symbol]
-        spec = specs.setdefault(
-            kernel,
-            {
-                "name": kernel,
-                "source": str(source.relative_to(cpp_dir)),
-                "sha256": upstream.sha256_of(source),
-                "status": "translate",
-                "template_params": tparams,
-                "specializations": [],
-            },
-        )
-        args = []
-        for k, (ctype, direction) in enumerate(zip(sig["ctypes"], sig["dirs"])):
-            arg = roles[symbol]["args"][k]
-            const = "Const[" in arg["type"] and ctype.endswith("*")
-            args.append(
+
+def _c_direction(ctype: str) -> str:
+    """What the C type says: a const pointer or a scalar is read, any other pointer written."""
+    return "out" if ctype.endswith("*") and not ctype.startswith("const ") else "in"
+
+
+@dataclass
+class Derived:
+    """Spec facts derived from the C, and per kernel what a person must still do or annotate."""
+
+    specs: dict[str, dict]
+    todo: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+
+def _wanted(pattern: str | None, path: Path, known: dict[str, set[str]]) -> bool:
+    return matches(pattern, path.stem, *known.get(path.name, ()))
+
+
+def derive_specs(
+    sources: upstream.Sources | None = None, pattern: str | None = None, only: Iterable[Path] | None = None
+) -> Derived:
+    """The facts of every kernel (matching `pattern`), from its own C: exported symbols (WRAPPER
+    lines or plain exported functions), template parameters and arguments, argument C types and
+    names; directions and roles from kernel-specification.yml where it has the symbol, else from
+    the C types. What the C cannot say, or upstream's tables lack, goes to `todo`. `only`: just
+    these kernel files."""
+    sources = sources or upstream.active()
+    entries, kernel_of = _upstream_specs(sources.awkward)
+    declared = _declared(sources.include)
+    known: dict[str, set[str]] = {}  # file name -> kernels the committed specs say it holds
+    for path in sorted(paths.SPECS.glob("*.yml")):
+        source = re.search(r"^source:\s*(\S+)", path.read_text(), flags=re.M)
+        if source:
+            known.setdefault(Path(source.group(1)).name, set()).add(path.stem)
+    out = Derived({})
+    unspecified: dict[str, list[str]] = {}  # kernel -> its symbols kernel-specification.yml lacks
+    undeclared: dict[str, list[str]] = {}  # kernel -> its symbols kernels.h lacks
+    chosen = set(only) if only is not None else None
+    for name, path in sources.kernel_files().items():
+        if (chosen is not None and path not in chosen) or not _wanted(pattern, path, known):
+            continue
+        pp = preprocess(path, [sources.include])
+        found = [(w.symbol, pp.templates.get(w.target, []), w.template_args, w.params) for w in pp.wrappers.values()]
+        found += [(e.symbol, [], [], e.params) for e in pp.exported.values()]
+        for symbol, tparams, targs, params in sorted(found):
+            kernel = kernel_of.get(symbol, path.stem)
+            if not matches(pattern, kernel, symbol, path.stem):
+                continue
+            spec = out.specs.setdefault(
+                kernel,
                 {
-                    "name": arg["name"],
-                    "ctype": ("const " if const else "") + ctype,
-                    "dir": direction,
-                    "role": arg.get("role"),
-                }
+                    "name": kernel,
+                    "source": f"src/cpu-kernels/{name}",
+                    "sha256": upstream.sha256_of(path),
+                    "status": "translate",
+                    "template_params": tparams,
+                    "specializations": [],
+                },
             )
-        spec["specializations"].append({"symbol": symbol, "template_args": targs, "args": args})
-    return specs
+            todo = out.todo.setdefault(kernel, [])
+            entry = entries.get(symbol)
+            if entry is None:
+                unspecified.setdefault(kernel, []).append(symbol)
+            if symbol not in declared:
+                undeclared.setdefault(kernel, []).append(symbol)
+            args = []
+            for k, (ctype, cname) in enumerate(params):
+                theirs = entry["args"][k] if entry and k < len(entry["args"]) else {}
+                if not (cname or theirs):
+                    todo.append(f"{symbol}: argument {k} has no name in the C: name it")
+                args.append(
+                    {
+                        "name": theirs.get("name") or cname or f"arg{k}",
+                        "ctype": ctype,
+                        "dir": theirs.get("dir") or _c_direction(ctype),
+                        "role": theirs.get("role"),
+                    }
+                )
+            spec["specializations"].append({"symbol": symbol, "template_args": targs, "args": args})
+    for kernel, symbols in unspecified.items():
+        out.todo[kernel].append(
+            f"add {', '.join(symbols)} to awkward's kernel-specification.yml; until then the directions "
+            "are guessed from const (a non-const pointer is 'out': say 'inout' in the spec for one the kernel "
+            "also reads) and the roles are unknown"
+        )
+    for kernel, symbols in undeclared.items():
+        out.todo[kernel].append(
+            f"declare {', '.join(symbols)} in include/awkward/kernels.h (awkward-cpp's build generates it "
+            "from kernel-specification.yml)"
+        )
+    return out
+
+
+def library_differences(derived: Derived) -> list[str]:
+    """Where the C disagrees with the installed awkward_cpp's signature table (a changed kernel
+    then has its reference built from source; an unchanged one should never disagree)."""
+    sigs = _signatures()
+    problems = []
+    for spec in derived.specs.values():
+        for special in spec["specializations"]:
+            sig = sigs.get(special["symbol"])
+            if sig is None:
+                continue
+            ours = [a["ctype"].removeprefix("const ") for a in special["args"]]
+            if ours != sig["ctypes"]:
+                problems.append(
+                    f"{special['symbol']}: the C takes ({', '.join(ours)}), the installed "
+                    f"awkward_cpp ({', '.join(sig['ctypes'])})"
+                )
+            elif [a["dir"] for a in special["args"]] != sig["dirs"]:
+                problems.append(f"{special['symbol']}: directions differ from the installed awkward_cpp's")
+    return problems
+
+
+def scaffold(spec: dict) -> dict:
+    """A first `generate` recipe from the argument types of the first specialization: inputs
+    random in [0, 10), outputs of length n, integer scalars n. Marked `scaffold: true` until a
+    person has checked that every expression honours the kernel's preconditions."""
+    exprs = {}
+    for arg in spec["specializations"][0]["args"]:
+        name, stars = arg["ctype"].removeprefix("const ").rstrip("*"), arg["ctype"].count("*")
+        if stars == 2:
+            exprs[arg["name"]] = "outs(1, n)" if arg["dir"] == "out" else "[randint(0, 10, n)]"
+        elif stars == 1:
+            exprs[arg["name"]] = (
+                "out(n)"
+                if arg["dir"] == "out"
+                else "floats(n)"
+                if name in ("float", "double")
+                else "bools(n)"
+                if name == "bool"
+                else "randint(0, 10, n)"
+            )
+        else:
+            exprs[arg["name"]] = "False" if name == "bool" else "1.0" if name in ("float", "double") else "n"
+    return {"scaffold": True, "let": {}, "args": exprs}
 
 
 # ---------------------------------------------------------------- writing and checking
@@ -242,37 +344,71 @@ def dump_spec(spec: dict) -> str:
     )
 
 
-def write_specs(folder: Path | None = None, log=print) -> int:
-    """Rewrite every spec's facts, keeping existing hand annotations. Returns files written."""
+def merged(derived: dict, old: dict | None) -> dict:
+    """The derived facts, then every annotation of the old spec in its order; a new kernel gets
+    a scaffolded `generate` recipe."""
+    spec = dict(derived)
+    if old is None:
+        spec["generate"] = scaffold(derived)
+        return spec
+    for key, value in old.items():
+        if key not in FACTS:
+            spec[key] = value
+    return spec
+
+
+def write_specs(
+    folder: Path | None = None,
+    log=print,
+    pattern: str | None = None,
+    sources: upstream.Sources | None = None,
+    only: Iterable[Path] | None = None,
+) -> Derived:
+    """Rewrite the facts of every (matching) kernel's spec from its C, keeping hand annotations;
+    a file whose text would not change is not touched, nor any file of a kernel not matched."""
     folder = folder or paths.SPECS
     folder.mkdir(parents=True, exist_ok=True)
-    derived = derive_specs(upstream.cpp_dir(), upstream.awkward_dir())
-    for name, spec in derived.items():
+    derived = derive_specs(sources, pattern, only)
+    if (pattern or only) and not derived.specs:
+        raise SpecError(f"-k {pattern or ''}: matches no kernel of {(sources or upstream.active()).kernel_dir}")
+    changed = []
+    for name, facts in derived.specs.items():
         path = folder / f"{name}.yml"
-        if path.exists():
-            old = load_spec(path)
-            for key in ANNOTATIONS:
-                if key in old:
-                    spec[key] = old[key]
-        path.write_text(dump_spec(spec))
+        old = load_spec(path) if path.exists() else None
+        spec = merged(facts, old)
+        if spec != old:  # by content: hand-written YAML that says the same is left as it is
+            path.write_text(dump_spec(spec))
+            changed.append(name)
+    n = sum(len(s["specializations"]) for s in derived.specs.values())
     log(
-        f"wrote {len(derived)} kernel specs "
-        f"({sum(len(s['specializations']) for s in derived.values())} specializations) to {folder}"
+        f"specs: {len(derived.specs)} kernel(s), {n} specialization(s) derived from the C; "
+        f"{len(changed)} file(s) written in {folder}"
+        + (f" ({', '.join(changed[:5])}{', …' if len(changed) > 5 else ''})" if changed else "")
     )
-    return len(derived)
+    return derived
 
 
-def check_specs(folder: Path | None = None) -> list[str]:
-    """Every difference between the committed specs and upstream's facts (empty: consistent)."""
-    committed = load_all(folder)
-    derived = derive_specs(upstream.cpp_dir(), upstream.awkward_dir())
-    problems = [f"missing spec for kernel {k}" for k in sorted(set(derived) - set(committed))]
-    problems += [f"spec for unknown kernel {k}" for k in sorted(set(committed) - set(derived))]
+def check_specs(folder: Path | None = None, pattern: str | None = None) -> list[str]:
+    """Every difference between the committed specs and the facts of the C (empty: consistent)."""
+    committed = {k: v for k, v in load_all(folder).items() if matches(pattern, k)}
+    derived = derive_specs(pattern=pattern).specs
+    fix = "run `akcuda specs -k {}`"
+    problems = [f"missing spec for kernel {k}: {fix.format(k)}" for k in sorted(set(derived) - set(committed))]
+    problems += [
+        f"spec for unknown kernel {k}: no C file defines it (a contributor's kernel: pass its file, "
+        f"`akcuda port FILE.cpp`, or list it under [tool.akcuda] kernels)"
+        for k in sorted(set(committed) - set(derived))
+    ]
     for name in sorted(set(derived) & set(committed)):
         mine, theirs = committed[name], derived[name]
-        for field in ("source", "sha256", "status", "template_params"):
-            if mine[field] != theirs[field]:
-                problems.append(f"{name}: {field} is {mine[field]!r}, upstream says {theirs[field]!r}")
+        if mine["sha256"] != theirs["sha256"]:
+            problems.append(
+                f"{name}: its C changed (sha256 {theirs['sha256'][:12]}, the spec says "
+                f"{mine['sha256'][:12]}): {fix.format(name)}"
+            )
+        for field_name in ("source", "status", "template_params"):
+            if mine[field_name] != theirs[field_name]:
+                problems.append(f"{name}: {field_name} is {mine[field_name]!r}, the C says {theirs[field_name]!r}")
         ours = {s["symbol"]: s for s in mine["specializations"]}
         for special in theirs["specializations"]:
             symbol = special["symbol"]
@@ -283,15 +419,16 @@ def check_specs(folder: Path | None = None) -> list[str]:
             if have["template_args"] != special["template_args"]:
                 problems.append(f"{symbol}: template_args {have['template_args']} != {special['template_args']}")
             if len(have["args"]) != len(special["args"]):
-                problems.append(f"{symbol}: {len(have['args'])} args, upstream has {len(special['args'])}")
+                problems.append(f"{symbol}: {len(have['args'])} args, the C has {len(special['args'])}")
                 continue
             for a, b in zip(have["args"], special["args"]):
-                for field in ("name", "ctype", "dir", "role"):
-                    if a.get(field) != b.get(field):
+                for field_name in ("name", "ctype", "dir", "role"):
+                    if a.get(field_name) != b.get(field_name):
                         problems.append(
-                            f"{symbol}: arg {b['name']}: {field} is {a.get(field)!r}, upstream says {b.get(field)!r}"
+                            f"{symbol}: arg {b['name']}: {field_name} is {a.get(field_name)!r}, "
+                            f"upstream says {b.get(field_name)!r}"
                         )
-        problems += [f"{name}: specialization {s} is not upstream" for s in ours]
+        problems += [f"{name}: specialization {s} is not in its C" for s in ours]
     return problems
 
 
@@ -300,8 +437,11 @@ def specializations(specs: dict[str, dict]) -> list[tuple[dict, dict]]:
     return [(spec, special) for spec in specs.values() for special in spec["specializations"]]
 
 
-def matches(pattern: str | None, *names: str) -> bool:
-    """-k PATTERN: a substring or glob of the kernel name or the symbol."""
+def matches(pattern: str | frozenset[str] | None, *names: str) -> bool:
+    """-k PATTERN: a substring or glob of the kernel name or the symbol; a set of names (what
+    `akcuda port` chose) matches exactly."""
     if not pattern:
         return True
+    if isinstance(pattern, frozenset):
+        return any(n in pattern for n in names)
     return any(pattern in n or fnmatch.fnmatch(n, pattern) for n in names)

@@ -103,13 +103,20 @@ def _overrun(special: dict, device: list, tables: list, cpu_values: list, target
 
 
 def run_case(
-    plan: Plan, special: dict, case: Case, target, block: int = 256, mode: Mode = Mode.IMMEDIATE
+    plan: Plan,
+    special: dict,
+    case: Case,
+    target,
+    block: int = 256,
+    mode: Mode = Mode.IMMEDIATE,
+    ref: reference.Reference | None = None,
 ) -> CaseOutcome:
-    """Run one case on the CPU reference and on the target, and compare. In the deferred mode
-    the failure is the one the next synchronization reports."""
+    """Run one case on the CPU reference (`ref`, else the installed awkward_cpp) and on the
+    target, and compare. In the deferred mode the failure is the one the next synchronization
+    reports."""
     cpu_values = materialize(special, case)
     our_values = _copy(cpu_values)
-    cpu = reference.call(special, cpu_values)
+    cpu = ref.call(special, cpu_values) if ref else reference.call(special, cpu_values)
 
     device, tables = [], []
     for value in our_values:

@@ -1,14 +1,39 @@
-"""The CPU reference: the real awkward_cpp shared library, called through ctypes."""
+"""The CPU reference of a kernel, called through ctypes.
+
+For a kernel whose C is the one the installed awkward_cpp was built from (the pinned sdist's
+file, compared by sha256), the reference is the real awkward_cpp library. For a kernel that is
+new, or whose C differs, it is that very C compiled with g++ (`reference_build`), called the
+same way; the report says, per kernel, which one it used.
+"""
 
 from __future__ import annotations
 
 import ctypes
 import functools
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
-from akcuda.plan.ctype import base_type
+from akcuda.plan.ctype import CTYPES, base_type
 from akcuda.plan.errors import KernelFailure
+from akcuda.toolchain import upstream
+from akcuda.validation import reference_build
+
+INSTALLED = "installed"
+SOURCE = "source"
+
+
+class _Error(ctypes.Structure):
+    """awkward-cpp's `struct Error` (include/awkward/common.h)."""
+
+    _fields_ = [
+        ("str", ctypes.c_char_p),
+        ("filename", ctypes.c_char_p),
+        ("id", ctypes.c_int64),
+        ("attempt", ctypes.c_int64),
+    ]
 
 
 @functools.cache
@@ -20,9 +45,16 @@ def cpu_functions() -> dict[str, object]:
     return {func.__name__: func for func in by_signature(lib).values()}
 
 
-def call(special: dict, values: list) -> KernelFailure | None:
-    """Call the CPU kernel on NumPy values; pointer-of-pointer arguments are lists of arrays."""
-    func = cpu_functions()[special["symbol"]]
+def _argtype(ctype: str):
+    name, stars = base_type(ctype)
+    out = CTYPES[name]
+    for _ in range(stars):
+        out = ctypes.POINTER(out)
+    return out
+
+
+def _call(func, special: dict, values: list) -> KernelFailure | None:
+    """Call a CPU kernel on NumPy values; pointer-of-pointer arguments are lists of arrays."""
     args, keep = [], []
     for value, argtype, arg in zip(values, func.argtypes, special["args"]):
         stars = base_type(arg["ctype"])[1]
@@ -38,3 +70,71 @@ def call(special: dict, values: list) -> KernelFailure | None:
     if not result.str:
         return None
     return KernelFailure(result.str.decode(), int(result.id), int(result.attempt))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Which CPU reference a kernel uses, and why; `call` runs one of its symbols."""
+
+    kernel: str
+    kind: str  # INSTALLED or SOURCE
+    why: str
+    library: Path | None = None
+    functions: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def call(self, special: dict, values: list) -> KernelFailure | None:
+        func = self.functions[special["symbol"]] if self.kind == SOURCE else cpu_functions()[special["symbol"]]
+        return _call(func, special, values)
+
+    def describe(self) -> dict:
+        if self.kind == INSTALLED:
+            return {"kind": self.kind, "why": self.why, "version": upstream.PINS[0].version}
+        return {"kind": self.kind, "why": self.why, "library": str(self.library)}
+
+
+def call(special: dict, values: list) -> KernelFailure | None:
+    """Call the installed awkward_cpp kernel (what Awkward itself calls)."""
+    return _call(cpu_functions()[special["symbol"]], special, values)
+
+
+def _installed_version() -> str | None:
+    try:
+        return metadata.version("awkward-cpp")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def why_from_source(spec: dict, sources: upstream.Sources) -> str | None:
+    """Why the installed awkward_cpp cannot be this kernel's reference (None: it can)."""
+    pin = upstream.PINS[0]
+    if _installed_version() != pin.version:
+        return f"the installed awkward_cpp is {_installed_version()}, not the pinned {pin.version}"
+    built_from = upstream.pinned_cpp_dir() / spec["source"]
+    if not built_from.is_file():
+        return f"new kernel: awkward-cpp {pin.version} has no {spec['source']}"
+    mine = upstream.sha256_of(sources.file(spec["source"]))
+    theirs = upstream.sha256_of(built_from)
+    if mine != theirs:
+        return f"its C differs from awkward-cpp {pin.version}'s (sha256 {mine[:12]}, not {theirs[:12]})"
+    missing = [s["symbol"] for s in spec["specializations"] if s["symbol"] not in cpu_functions()]
+    if missing:
+        return f"the installed awkward_cpp does not export {missing[0]}"
+    return None
+
+
+def for_kernel(spec: dict, sources: upstream.Sources | None = None) -> Reference:
+    """The reference of one kernel: the installed awkward_cpp, or its C built from source."""
+    sources = sources or upstream.active()
+    why = why_from_source(spec, sources)
+    if why is None:
+        return Reference(spec["name"], INSTALLED, f"installed awkward_cpp {upstream.PINS[0].version}")
+    source = sources.file(spec["source"])
+    built = reference_build.build(spec, source, sources)
+    lib = ctypes.CDLL(str(built.library))
+    functions = {}
+    for special in spec["specializations"]:
+        func = getattr(lib, special["symbol"])
+        func.argtypes = [_argtype(a["ctype"]) for a in special["args"]]
+        func.restype = _Error
+        functions[special["symbol"]] = func
+    return Reference(spec["name"], SOURCE, f"built from {source} ({why})", built.library, functions)

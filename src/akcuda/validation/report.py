@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import subprocess
 from dataclasses import dataclass
+from importlib import metadata as _metadata
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from akcuda import paths
+
+# parity.json's layout; a report of another version cannot be compared (`akcuda report --compare`).
+# 2: schema_version and meta (akcuda version, commit, upstream source and hashes, target, seeds,
+# time); per specialization its CPU reference.
+SCHEMA_VERSION = 2
 STATUSES = ("passed", "failed", "pending", "untranslated", "compile-failed")
 RAN = ("passed", "failed")
 NOT_RUN = ("pending", "untranslated", "compile-failed")
@@ -30,6 +39,9 @@ class SpecResult:
     compiled: bool = False
     plan: list[dict] | None = None  # steps as the plans report describes them: kind, width, launches, ...
     coverage: dict | None = None  # cases per source, failure messages reached / in the source
+    reference: dict | None = None  # the CPU reference used: {"kind": "installed" | "source", "why", ["library"]}
+    source: str | None = None  # the kernel's C file
+    generated: str | None = None  # its generated .cu
 
 
 def _plain(obj: Any) -> Any:
@@ -42,6 +54,31 @@ def _plain(obj: Any) -> Any:
         return str(o)
 
     return json.loads(json.dumps(obj, default=default))
+
+
+def _commit() -> str:
+    """The project's git commit (with `+dirty` when the tree has changes), or 'unknown'."""
+    run = lambda *a: subprocess.run(["git", "-C", str(paths.ROOT), *a], capture_output=True, text=True)  # noqa: E731
+    head = run("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return "unknown"
+    dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def metadata(upstream: dict, target: str, block: int, seeds: list[int], extra: dict | None = None) -> dict:
+    """A report's `meta`: akcuda version, project commit, where the kernel C came from (and its
+    hashes), target, block, seeds and the time (UTC)."""
+    return {
+        "akcuda": _metadata.version("akcuda"),
+        "commit": _commit(),
+        "upstream": upstream,
+        "target": target,
+        "block": block,
+        "seeds": seeds,
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
 
 
 def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict) -> dict:
@@ -64,6 +101,9 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
                 "reason": r.reason,
                 "plan": _plain(r.plan),
                 "coverage": _plain(r.coverage),
+                "reference": r.reference,
+                "source": r.source,
+                "generated": r.generated,
             }
         )
     by_kernel: dict[str, list[dict]] = {}
@@ -94,6 +134,7 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
                 "status": status,
                 "translated": all(s["translated"] for s in ks),
                 "compiled": all(s["compiled"] for s in ks),
+                "reference": next((s["reference"] for s in ks if s["reference"]), None),
             }
         )
     count = lambda st: sum(s["status"] == st for s in specs)  # noqa: E731
@@ -118,6 +159,7 @@ def build_report(results: list[SpecResult], stages: dict[str, float], meta: dict
         "error_messages_reached": sum(len((s["coverage"] or {}).get("errors_reached", [])) for s in specs),
     }
     return {
+        "schema_version": SCHEMA_VERSION,
         "summary": summary,
         "specializations": specs,
         "kernels": kernels,
@@ -147,6 +189,20 @@ def _why(s: dict) -> str:
     return (s["failure"] or {}).get("reason") or s["reason"] or ""
 
 
+UPSTREAM_URL = (
+    "https://github.com/scikit-hep/awkward/blob/awkward-cpp-{version}/awkward-cpp/src/cpu-kernels/{name}#L{line}"
+)
+
+
+def _source_link(row: dict, line: int) -> str:
+    """Where a plan step's C line is: upstream's file on GitHub when the installed awkward_cpp
+    was the reference (the C is the pinned release's), else the local file that was used."""
+    source = Path(row.get("source") or "")
+    if (row.get("reference") or {}).get("kind") == "installed":
+        return UPSTREAM_URL.format(version=row["reference"]["version"], name=source.name, line=line)
+    return f"{source.as_uri()}#L{line}" if source.is_absolute() else f"#L{line}"
+
+
 def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
@@ -157,19 +213,22 @@ def _render(name: str, report: dict) -> str:
     md_safe = str.maketrans({"|": "\\|", "<": "&lt;", "\n": " "})
     env.filters["cell"] = lambda v, n=200: _clip(str(v).translate(md_safe), n)
     env.filters["short"] = lambda v, n=300: _clip(json.dumps(v), n)
+    env.filters["source_link"] = _source_link
+    env.filters["file_url"] = lambda path: Path(path).as_uri()
     source = resources.files("akcuda").joinpath("data", name).read_text(encoding="utf-8")
     return env.from_string(source).render(**_context(report))
 
 
 def write_report(report: dict, out_dir: Path) -> list[Path]:
-    """Write parity.json, parity.md and parity.html into out_dir; return their paths."""
+    """Write parity.json, parity.md, parity.html and junit.xml into out_dir; return their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "parity.json", out_dir / "parity.md", out_dir / "parity.html"]
-    paths[0].write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
-    paths[1].write_text(_render("parity.md.j2", report), encoding="utf-8")
-    paths[2].write_text(_render("parity.html.j2", report), encoding="utf-8")
-    return paths
+    files = [out_dir / "parity.json", out_dir / "parity.md", out_dir / "parity.html", out_dir / "junit.xml"]
+    files[0].write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    files[1].write_text(_render("parity.md.j2", report), encoding="utf-8")
+    files[2].write_text(_render("parity.html.j2", report), encoding="utf-8")
+    files[3].write_text(junit(report), encoding="utf-8")
+    return files
 
 
 def load_report(path: str | Path) -> dict:
@@ -208,6 +267,9 @@ def render_summary(report: dict, console: Any = None) -> None:
         f"cases: {s['cases_passed']}/{s['cases']} passed; untranslated: {s['untranslated']}, "
         f"compile-failed: {s['compile_failed']}"
     )
+    built = [k["name"] for k in report["kernels"] if (k.get("reference") or {}).get("kind") == "source"]
+    if built:
+        console.print(f"CPU reference built from source for {len(built)} kernel(s): {', '.join(built)}")
     if report["stages"]:
         console.print("stages: " + ", ".join(f"{k} {v:.2f}s" for k, v in report["stages"].items()))
     failures = _context(report)["failures"]
@@ -220,3 +282,54 @@ def render_summary(report: dict, console: Any = None) -> None:
         )
     if len(failures) > 10:
         console.print(f"… and {len(failures) - 10} more failures")
+
+
+def junit(report: dict) -> str:
+    """The report as JUnit XML: one test case per specialization (class name: its kernel); a
+    failure carries its first differing case, the two results and the case's inputs; pending
+    specializations are skipped with their reason."""
+    import xml.etree.ElementTree as ET
+
+    s = report["summary"]
+    seconds = sum(report.get("stages", {}).values())
+    suites = ET.Element("testsuites", name="akcuda parity")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"akcuda parity ({report['meta'].get('target', 'host')})",
+        tests=str(s["specializations"]),
+        failures=str(s["failed"] + s["untranslated"] + s["compile_failed"]),
+        errors="0",
+        skipped=str(s["pending"]),
+        time=f"{seconds:.3f}",
+        timestamp=str(report["meta"].get("time", "")),
+    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("akcuda", "commit", "target", "block", "seeds"):
+        ET.SubElement(props, "property", name=key, value=str(report["meta"].get(key, "")))
+    for row in report["specializations"]:
+        case = ET.SubElement(suite, "testcase", classname=row["kernel"], name=row["symbol"], time="0")
+        if row["status"] == "pending":
+            ET.SubElement(case, "skipped", message=row["reason"] or "pending")
+        elif row["status"] != "passed":
+            f = row["failure"] or {}
+            where = f" [{f['case']}]" if f.get("case") else ""
+            element = ET.SubElement(case, "failure", message=f"{row['status']}{where}: {_why(row)}", type=row["status"])
+            element.text = "\n".join(
+                f"{k}: {json.dumps(f[k])}" for k in ("case", "reason", "cpu", "ours", "inputs") if f.get(k) is not None
+            ) or (row["reason"] or "")
+        out = ET.SubElement(case, "system-out")
+        out.text = (
+            f"{row['cases_passed']}/{row['cases']} cases; reference: {(row.get('reference') or {}).get('why', '-')}"
+        )
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def report_dir(pattern: str | None) -> Path:
+    """Where a run's reports go: build/report/ for a full run; a -k run gets its own folder
+    (build/report/k/<pattern>/), so it never overwrites the full report."""
+    if not pattern:
+        return paths.REPORT
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in pattern)
+    return paths.REPORT / "k" / slug

@@ -68,3 +68,12 @@ def read_names(node: c_ast.Node) -> set[str]:
         if isinstance(n, c_ast.Assignment) and n.op == "=" and isinstance(n.lvalue, c_ast.ID)
     }
     return {n.name for n in walk(node) if isinstance(n, c_ast.ID) and id(n) not in targets}
+
+
+def set_child(parent: c_ast.Node, name: str, value: c_ast.Node) -> None:
+    """Replace a child given pycparser's children() name, e.g. 'block_items[2]' or 'stmt'."""
+    if "[" in name:
+        attr, index = name[:-1].split("[")
+        getattr(parent, attr)[int(index)] = value
+    else:
+        setattr(parent, name, value)

@@ -28,7 +28,7 @@ from pycparser import c_ast
 
 from akcuda.generator.ast_util import ids as _ids
 from akcuda.generator.ast_util import is_memory as _is_memory
-from akcuda.generator.ast_util import memory_array, read_names, rebuild, text, walk
+from akcuda.generator.ast_util import memory_array, read_names, rebuild, set_child, text, walk
 from akcuda.generator.ast_util import signed_terms as _signed_terms
 from akcuda.generator.cuda_generator import is_call
 
@@ -589,7 +589,7 @@ class _Rewrite(c_ast.NodeVisitor):
                 continue  # the shadow's own declaration reads memory once
             replacement = self.replace(child)
             if replacement is not child:
-                _set_child(node, name, replacement)
+                set_child(node, name, replacement)
             else:
                 self.visit(child)
 
@@ -700,12 +700,3 @@ def _advances(node: c_ast.Node, counters: set[str]) -> list[c_ast.Node]:
     if step and text(step[0]) in counters:
         return [node]
     return [found for _, child in node.children() for found in _advances(child, counters)]
-
-
-def _set_child(parent: c_ast.Node, name: str, value: c_ast.Node) -> None:
-    """Replace a child given pycparser's children() name, e.g. 'block_items[2]' or 'stmt'."""
-    if "[" in name:
-        attr, index = name[:-1].split("[")
-        getattr(parent, attr)[int(index)] = value
-    else:
-        setattr(parent, name, value)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from akcuda.generator.ast_util import block, ids, text, walk
+from akcuda.generator.ast_util import block, ids, set_child, text, walk
 from akcuda.generator.counters import Counter
 from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.loops import counting_var, host_expr, init_value, type_names, uses
@@ -243,7 +243,7 @@ class _Private(c_ast.NodeVisitor):
         for name, child in node.children():
             replacement = self.replace(child, node)
             if replacement is not child:
-                _set_child(node, name, replacement)
+                set_child(node, name, replacement)
             self.visit(replacement)
 
     def replace(self, node: c_ast.Node, parent: c_ast.Node) -> c_ast.Node:
@@ -287,14 +287,6 @@ def _effects(store: c_ast.Assignment) -> c_ast.Node:
         return c_ast.EmptyStatement(coord=store.coord)
     void = c_ast.Typename(None, [], None, c_ast.TypeDecl(None, [], None, c_ast.IdentifierType(["void"])))
     return c_ast.Cast(void, c_ast.ExprList(kept) if len(kept) > 1 else kept[0], coord=store.coord)
-
-
-def _set_child(parent: c_ast.Node, name: str, value: c_ast.Node) -> None:
-    if "[" in name:
-        attr, index = name[:-1].split("[")
-        getattr(parent, attr)[int(index)] = value
-    else:
-        setattr(parent, name, value)
 
 
 def loop_body(facts: PrivateRows, body: c_ast.Node, mode: str) -> c_ast.Node:

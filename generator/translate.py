@@ -329,29 +329,11 @@ def plan_counters(found: list[Found]) -> tuple[P.Counter, ...]:
         if c.kind in ("flag", "key", "width", "check"):
             continue
         if c.kind in _PRIVATE_ROWS:
-            out.append(
-                P.Counter(
-                    P.CounterKind(c.kind),
-                    P.CounterOp(c.op),
-                    c.name,
-                    row,
-                    array=c.array,
-                    **{name: row + shift for name, shift in _PRIVATE_ROWS[c.kind].items()},
-                )
-            )
-            continue
-        helper = "key_row" if c.kind == "keyed" else _HELPER_ROWS.get(c.op)
-        out.append(
-            P.Counter(
-                P.CounterKind(c.kind),
-                P.CounterOp(c.op),
-                c.name,
-                row,
-                c.place,
-                c.array or None,
-                **({helper: row + 1} if helper else {}),
-            )
-        )
+            rows = {name: row + shift for name, shift in _PRIVATE_ROWS[c.kind].items()}
+        else:
+            helper = "key_row" if c.kind == "keyed" else _HELPER_ROWS.get(c.op)
+            rows = {helper: row + 1} if helper else {}
+        out.append(P.Counter(P.CounterKind(c.kind), P.CounterOp(c.op), c.name, row, c.place, c.array or None, **rows))
     return tuple(out)
 
 

@@ -61,7 +61,7 @@ GPU_VENV ?= build/gpu-venv
 .PHONY: gpu-check
 gpu-check:
 	$(PYTHON) -m venv --system-site-packages $(GPU_VENV)
-	$(GPU_VENV)/bin/pip install -q --no-index --find-links $(BUNDLE)/wheels awkward awkward-cpp pycparser
+	$(GPU_VENV)/bin/pip install -q --no-index --find-links $(BUNDLE)/wheels awkward awkward-cpp pycparser fsspec packaging
 	-$(GPU_VENV)/bin/pip install -q --no-index --find-links $(BUNDLE)/wheels cuda-cccl
 	$(GPU_VENV)/bin/pip install -q --no-index --no-deps $(BUNDLE)/wheels/akcuda-*.whl
 	mkdir -p build/upstream && cp $(BUNDLE)/upstream/*.tar.gz build/upstream/

@@ -19,7 +19,9 @@ from akcuda import paths
 # What a lent GPU machine lacks (it has cupy, numpy, jinja2, pyyaml, rich, pytest, hypothesis,
 # matplotlib, cuda-bindings and NVRTC): Awkward, its CPU kernels, the C parser, and CCCL so that
 # Awkward's own cuda.compute path runs beside ours.
-MISSING = ("awkward==2.14.0", "awkward-cpp==57", "pycparser==3.12")
+# awkward needs fsspec and packaging too; cuda-cccl's cuda-core and cuda-pathfinder come with the
+# machine's numba-cuda and cuda-bindings.
+MISSING = ("awkward==2.14.0", "awkward-cpp==57", "pycparser==3.12", "fsspec==2026.9.0", "packaging==26.4")
 OPTIONAL = ("cuda-cccl==1.1.1",)  # only for Awkward's own cuda.compute path beside ours
 LIMIT_BYTES = 40 * 1024 * 1024
 # Every glibc level a lent machine's Linux accepts: pip matches `--platform` tags literally, and

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STUBS = Path(__file__).with_name("stubs")
+# The shared sources whose functions every kernel file may call: helpers, not kernels.
+HELPER_SOURCES = ("kernel-utils.cpp", "unicode.cpp")
 
 # Names pycparser must know as types; the emitter prints them back unchanged.
 PRELUDE_TYPES = {

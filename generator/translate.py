@@ -18,14 +18,12 @@ from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
 from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
 from akcuda.generator.override import sort_plan
-from akcuda.generator.preprocess import Preprocessed, preprocess
+from akcuda.generator.preprocess import HELPER_SOURCES, Preprocessed, preprocess
 from akcuda.generator.render import environment
 from akcuda.generator.steps import step_kernels
 from akcuda.plan import model as P
 from akcuda.plan import translator_fingerprint
 from akcuda.plan.errors import ErrorSlot
-
-HELPER_SOURCES = ("kernel-utils.cpp", "unicode.cpp")
 
 
 @dataclass

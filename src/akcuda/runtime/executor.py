@@ -62,26 +62,29 @@ class _Static:
     scalar_positions: tuple[tuple[str, int], ...]
 
 
-_statics: dict[tuple[str, str], _Static] = {}
+# By plan object and symbol: a regenerated or differently translated plan of the same kernel is
+# another object, so it never reuses a record worked out for an older one.
+_statics: dict[tuple[int, str], tuple[Plan, _Static]] = {}
 _statics_lock = threading.Lock()
 
 
 def _static(plan: Plan, special: dict) -> _Static:
-    key = (plan.kernel, special["symbol"])
+    key = (id(plan), special["symbol"])
     found = _statics.get(key)
-    if found is None:
-        spec_plan = plan.specializations[special["symbol"]]
-        args = special["args"]
-        found = _Static(
-            plan.entries[spec_plan.entry],
-            spec_plan.launches,
-            tuple(a["name"] for a in args),
-            tuple(a["ctype"] for a in args) + tuple(PLAN_CTYPES),
-            tuple((a["name"], k) for k, a in enumerate(args) if base_type(a["ctype"])[1] == 0),
-        )
-        with _statics_lock:
-            _statics.setdefault(key, found)
-    return found
+    if found is not None and found[0] is plan:
+        return found[1]
+    spec_plan = plan.specializations[special["symbol"]]
+    args = special["args"]
+    static = _Static(
+        plan.entries[spec_plan.entry],
+        spec_plan.launches,
+        tuple(a["name"] for a in args),
+        tuple(a["ctype"] for a in args) + tuple(PLAN_CTYPES),
+        tuple((a["name"], k) for k, a in enumerate(args) if base_type(a["ctype"])[1] == 0),
+    )
+    with _statics_lock:
+        _statics[key] = (plan, static)  # holding the plan keeps its id from being reused
+    return static
 
 
 def needs_read_back(entry) -> list[str]:

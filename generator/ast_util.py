@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 from pycparser import c_ast, c_generator
@@ -77,3 +78,15 @@ def set_child(parent: c_ast.Node, name: str, value: c_ast.Node) -> None:
         getattr(parent, attr)[int(index)] = value
     else:
         setattr(parent, name, value)
+
+
+def replaced_ids(node: c_ast.Node, names: dict[str, c_ast.Node]) -> c_ast.Node:
+    """A copy of `node` with every ID in `names` replaced by a copy of its node."""
+    if isinstance(node, c_ast.ID) and node.name in names:
+        return copy.deepcopy(names[node.name])
+    out = copy.deepcopy(node)
+    for parent in list(walk(out)):
+        for child_name, child in parent.children():
+            if isinstance(child, c_ast.ID) and child.name in names:
+                set_child(parent, child_name, copy.deepcopy(names[child.name]))
+    return out

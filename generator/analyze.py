@@ -28,6 +28,7 @@ from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.loops import (
     INTEGER_TYPES,
     Uses,
+    assignment_counts,
     block_copy,
     counting_var,
     host_expr,
@@ -43,6 +44,7 @@ from akcuda.generator.private_rows import PrivateRows, private_rows_loop
 from akcuda.generator.progressions import progression_groups
 from akcuda.generator.rewrites import forwarded_stores, peel_sentinel, previous_values
 from akcuda.generator.rows import RowProver, RunTimeChecks, row_prover
+from akcuda.generator.run_cursors import inverted_runs
 from akcuda.plan import expr
 from akcuda.plan.expr import Binary, Expr, Int, Unary
 from akcuda.plan.model import RowRef, Segment
@@ -113,24 +115,8 @@ class Analysis:
                 p.name: type_names(p) for p in params if isinstance(p.type, c_ast.PtrDecl) and type_names(p)
             },
             helpers=helpers or {},
-            assignments=_assignments(func.body),
+            assignments=assignment_counts(func.body),
         )
-
-
-def _assignments(body: c_ast.Node) -> dict[str, int]:
-    """How many assignments and increments of each plain name a body holds."""
-    out: dict[str, int] = {}
-    for node in walk(body):
-        target = (
-            node.lvalue
-            if isinstance(node, c_ast.Assignment)
-            else node.expr
-            if isinstance(node, c_ast.UnaryOp) and node.op in ("++", "--", "p++", "p--")
-            else None
-        )
-        if isinstance(target, c_ast.ID):
-            out[target.name] = out.get(target.name, 0) + 1
-    return out
 
 
 def _host_scalars(
@@ -562,6 +548,7 @@ def plan_steps(
     rest) and return them with the top-level locals that live in the spill buffer; `helpers`
     are the definitions of the functions the body may call."""
     func = hoisted_branch_locals(func, scalars) or func
+    func = inverted_runs(func, scalars) or func
     ctx = Analysis.of(func, scalars, helpers_writing, pointers, integral, integral_type, helpers)
     stmts = func.body.block_items or []
     planner = _Planner(ctx)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import copy
 
-from pycparser import c_ast, c_parser
+from pycparser import c_ast
 
-from akcuda.generator.ast_util import block, ids, replaced_ids, walk
-from akcuda.generator.loops import counting_var, host_expr, init_value, uses
+from akcuda.generator.ast_util import block, declared_like, ids, pattern, replaced_ids, walk
+from akcuda.generator.loops import counting_var, host_expr, increment_of, init_value, uses
 
 # The group bounds over the loop's [LO, HI), the progression's first term S and width C: the
 # first term inside the loop (none when S < LO: the variable never meets it), how many terms
@@ -19,13 +19,6 @@ from akcuda.generator.loops import counting_var, host_expr, init_value, uses
 _FIRST = "(S >= LO ? S : HI)"
 _TERMS = f"({_FIRST} < HI ? (C > 0 ? (HI - {_FIRST} + C - 1) / C : 1) : 0)"
 _START = f"(Q == 0 ? LO : (Q - 1 < {_TERMS} ? {_FIRST} + (Q - 1) * C : HI))"
-_parser = c_parser.CParser()
-
-
-def _pattern(source: str, **holes: c_ast.Node) -> c_ast.Node:
-    """The expression `source` with each hole (an upper-case name) replaced by a copy of its node."""
-    tree = _parser.parse(f"void f(void) {{ x = {source}; }}").ext[0].body.block_items[0].rvalue
-    return replaced_ids(tree, {name: node for name, node in holes.items()})
 
 
 def progression_groups(
@@ -71,7 +64,7 @@ def progression_groups(
         return None
     width = _advance(steps[0], nxt)
     head = [s for s in head if s is not steps[0]]
-    counter = _increment(head[-1]) if head else None
+    counter = increment_of(head[-1]) if head else None
     if counter is not None:
         head = head[:-1]
         written = uses(loop.stmt).written_ids
@@ -88,9 +81,9 @@ def progression_groups(
     if set(bounds) & ids(loop):
         return None
     start, stop = c_ast.ID(bounds[0]), c_ast.ID(bounds[1])
-    rest = [_with_counter(s, counter, _pattern("K + Q", K=c_ast.ID(counter), Q=q)) for s in items[1:]]
-    opened = [_with_counter(s, counter, _pattern("K + Q - 1", K=c_ast.ID(counter), Q=q)) for s in head]
-    when = _pattern("Q > 0 && V == START", Q=q, V=c_ast.ID(var), START=start)
+    rest = [_with_counter(s, counter, pattern("K + Q", K=c_ast.ID(counter), Q=q)) for s in items[1:]]
+    opened = [_with_counter(s, counter, pattern("K + Q - 1", K=c_ast.ID(counter), Q=q)) for s in head]
+    when = pattern("Q > 0 && V == START", Q=q, V=c_ast.ID(var), START=start)
     body = [c_ast.If(when, c_ast.Compound(opened, coord=opening.coord), None, coord=opening.coord)] if opened else []
     inner_init = copy.deepcopy(loop.init)
     inner_init.decls[0].init = copy.deepcopy(start)
@@ -102,11 +95,11 @@ def progression_groups(
         coord=loop.coord,
     )
     ends = [
-        _declared(loop.init.decls[0], name, _pattern(_START, Q=at, **holes))
-        for name, at in zip(bounds, [q, _pattern("Q + 1", Q=q)])
+        declared_like(loop.init.decls[0], name, pattern(_START, Q=at, **holes))
+        for name, at in zip(bounds, [q, pattern("Q + 1", Q=q)])
     ]
-    outer_init = c_ast.DeclList([_declared(loop.init.decls[0], group, c_ast.Constant("int", "0"))])
-    count = _pattern(f"{_TERMS} + 1", **holes)
+    outer_init = c_ast.DeclList([declared_like(loop.init.decls[0], group, c_ast.Constant("int", "0"))])
+    count = pattern(f"{_TERMS} + 1", **holes)
     return c_ast.For(
         outer_init,
         c_ast.BinaryOp("<", c_ast.ID(group), count),
@@ -114,14 +107,6 @@ def progression_groups(
         c_ast.Compound(ends + [inner], coord=loop.stmt.coord),
         coord=loop.coord,
     )
-
-
-def _declared(like: c_ast.Decl, name: str, value: c_ast.Node) -> c_ast.Decl:
-    """`T name = value;` with the type of the declaration `like`."""
-    decl = copy.deepcopy(like)
-    decl.name = decl.type.declname = name
-    decl.init = value
-    return decl
 
 
 def _term(cond: c_ast.Node, var: str) -> str | None:
@@ -140,16 +125,6 @@ def _advance(stmt: c_ast.Node, name: str) -> c_ast.Node | None:
     match stmt:
         case c_ast.Assignment(op="+=", lvalue=c_ast.ID(name=target), rvalue=width) if target == name:
             return width
-    return None
-
-
-def _increment(stmt: c_ast.Node) -> str | None:
-    """`k++`, `++k` or `k += 1` -> 'k'."""
-    match stmt:
-        case c_ast.UnaryOp(op="p++" | "++", expr=c_ast.ID(name=name)):
-            return name
-        case c_ast.Assignment(op="+=", lvalue=c_ast.ID(name=name), rvalue=c_ast.Constant(value="1")):
-            return name
     return None
 
 

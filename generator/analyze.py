@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, ids, text, walk
+from akcuda.generator.branch_locals import hoisted_branch_locals
 from akcuda.generator.counters import Counter, LoopBody, find_counters, running_statements
 from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.loops import (
     INTEGER_TYPES,
     Uses,
+    assignment_counts,
     block_copy,
     counting_var,
     host_expr,
@@ -39,8 +41,10 @@ from akcuda.generator.loops import (
     uses,
 )
 from akcuda.generator.private_rows import PrivateRows, private_rows_loop
+from akcuda.generator.progressions import progression_groups
 from akcuda.generator.rewrites import forwarded_stores, peel_sentinel, previous_values
 from akcuda.generator.rows import RowProver, RunTimeChecks, row_prover
+from akcuda.generator.run_cursors import inverted_runs
 from akcuda.plan import expr
 from akcuda.plan.expr import Binary, Expr, Int, Unary
 from akcuda.plan.model import RowRef, Segment
@@ -81,6 +85,7 @@ class Analysis:
     boolean_locals: set[str]  # top-level locals of type bool
     element_types: dict[str, list[str]]  # pointer parameter -> its element type's names
     helpers: dict[str, c_ast.FuncDef] = field(default_factory=dict)  # helper definitions, by name
+    assignments: dict[str, int] = field(default_factory=dict)  # name -> how often the function assigns it
 
     @classmethod
     def of(
@@ -110,6 +115,7 @@ class Analysis:
                 p.name: type_names(p) for p in params if isinstance(p.type, c_ast.PtrDecl) and type_names(p)
             },
             helpers=helpers or {},
+            assignments=assignment_counts(func.body),
         )
 
 
@@ -459,7 +465,12 @@ class _Planner:
         loop = forwarded_stores(stmt, ctx.element_types) or stmt
         loop = previous_values(loop, {d.name: d for d in ctx.decls}, ctx.scalars, ctx.pointers, live_after) or loop
         step, reason = _loop_step(loop, ctx, guard, live_after)
-        step = step or self._peeled(stmt, guard, live_after) or self._private_rows(stmt, guard)
+        step = (
+            step
+            or self._peeled(stmt, guard, live_after)
+            or self._groups(stmt, guard, live_after)
+            or self._private_rows(stmt, guard)
+        )
         if step is None:
             self.add_serial(stmt, guard, reason)
         else:
@@ -476,6 +487,17 @@ class _Planner:
         self.add_serial(peeled.first, guard, None)
         rest.requires, rest.serial_form = _both(rest.requires, peeled.check), peeled.rest_as_is
         return rest
+
+    def _groups(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
+        """A loop opening a group at each term of an arithmetic progression: the step of its loop
+        over groups (progressions.py), one thread per group; None if it fits no rule."""
+        ctx = self.ctx
+        decls = {d.name: d for d in ctx.decls}
+        groups = progression_groups(stmt, ctx.scalars, decls, ctx.assignments, live_after)
+        step = _loop_step(groups, ctx, guard, live_after)[0] if groups is not None else None
+        if step is not None:
+            step.serial_form = stmt
+        return step
 
     def _private_rows(self, stmt: c_ast.For, guard: Expr | None) -> Step | None:
         """A loop whose helper writes through counters, scratch and outputs: count-scan-fill with
@@ -525,6 +547,8 @@ def plan_steps(
     """Split the body into steps (parallel loops, count-scan-fill loops, serial runs of the
     rest) and return them with the top-level locals that live in the spill buffer; `helpers`
     are the definitions of the functions the body may call."""
+    func = hoisted_branch_locals(func, scalars) or func
+    func = inverted_runs(func, scalars) or func
     ctx = Analysis.of(func, scalars, helpers_writing, pointers, integral, integral_type, helpers)
     stmts = func.body.block_items or []
     planner = _Planner(ctx)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
-from pycparser import c_ast, c_generator
+from pycparser import c_ast, c_generator, c_parser
 
 _printer = c_generator.CGenerator()
+_parser = c_parser.CParser()
 
 
 def text(node: c_ast.Node) -> str:
@@ -77,3 +79,30 @@ def set_child(parent: c_ast.Node, name: str, value: c_ast.Node) -> None:
         getattr(parent, attr)[int(index)] = value
     else:
         setattr(parent, name, value)
+
+
+def replaced_ids(node: c_ast.Node, names: dict[str, c_ast.Node]) -> c_ast.Node:
+    """A copy of `node` with every ID in `names` replaced by a copy of its node."""
+    if isinstance(node, c_ast.ID) and node.name in names:
+        return copy.deepcopy(names[node.name])
+    out = copy.deepcopy(node)
+    for parent in list(walk(out)):
+        for child_name, child in parent.children():
+            if isinstance(child, c_ast.ID) and child.name in names:
+                set_child(parent, child_name, copy.deepcopy(names[child.name]))
+    return out
+
+
+def pattern(source: str, **holes: c_ast.Node) -> c_ast.Node:
+    """The C expression `source` with each hole (an upper-case name) replaced by a copy of its
+    node: `pattern("K + Q", K=k, Q=q)`."""
+    tree = _parser.parse(f"void f(void) {{ x = {source}; }}").ext[0].body.block_items[0].rvalue
+    return replaced_ids(tree, holes)
+
+
+def declared_like(like: c_ast.Decl, name: str, value: c_ast.Node | None) -> c_ast.Decl:
+    """`T name = value;` with the type of the declaration `like`."""
+    decl = copy.deepcopy(like)
+    decl.name = decl.type.declname = name
+    decl.init = value
+    return decl

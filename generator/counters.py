@@ -150,7 +150,12 @@ class _CounterUses(c_ast.NodeVisitor):
         if found and text(found[1]) in self.counters:
             self.visit(found[2])
             return
-        self._within(node.cond, "in a branch condition")
+        if _stores_only(node):  # count suppresses them whichever way it goes; fill has the right values
+            self.context.append("store")
+            self.visit(node.cond)
+            self.context.pop()
+        else:
+            self._within(node.cond, "in a branch condition")
         for branch in (node.iftrue, node.iffalse):
             if branch is not None:
                 self.visit(branch)
@@ -162,6 +167,26 @@ class _CounterUses(c_ast.NodeVisitor):
             self.context.pop()
         else:
             self.generic_visit(node)
+
+
+def _stores_only(branch: c_ast.If) -> bool:
+    """Does the `if` do nothing but plain stores to memory, advancing nothing
+    (`if (k < n) { out[p] = v; }`)?"""
+    parts = [branch.iftrue] + ([branch.iffalse] if branch.iffalse is not None else [])
+    return all(
+        isinstance(s, c_ast.Assignment) and s.op == "=" and _is_memory(s.lvalue) and not _steps_anything(s)
+        for part in parts
+        for s in _statements(part)
+    )
+
+
+def _steps_anything(node: c_ast.Node) -> bool:
+    """Does a tree assign or step anything besides its own store (`out[k++] = v`, `x = v`)?"""
+    return any(
+        (isinstance(n, c_ast.UnaryOp) and n.op in ("++", "--", "p++", "p--"))
+        or (isinstance(n, c_ast.Assignment) and n is not node)
+        for n in walk(node)
+    )
 
 
 def _statements(node: c_ast.Node):

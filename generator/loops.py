@@ -315,3 +315,24 @@ def over_inputs(node: c_ast.Node, var: str, stable: set[str], scalars) -> bool:
         all(isinstance(a.name, c_ast.ID) and a.name.name in stable and ids(a.subscript) <= allowed for a in arrays)
         and ids(node) - {a.name.name for a in arrays} <= allowed
     )
+
+
+def increment_of(stmt: c_ast.Node) -> str | None:
+    """`k++`, `++k` or `k += 1` -> 'k'."""
+    match stmt:
+        case c_ast.UnaryOp(op="p++" | "++", expr=c_ast.ID(name=name)):
+            return name
+        case c_ast.Assignment(op="+=", lvalue=c_ast.ID(name=name), rvalue=c_ast.Constant(value="1")):
+            return name
+    return None
+
+
+def assignment_counts(node: c_ast.Node) -> dict[str, int]:
+    """How many assignments and increments of each plain name a tree holds."""
+    out: dict[str, int] = {}
+    for n in walk(node):
+        steps = isinstance(n, c_ast.UnaryOp) and n.op in ("++", "--", "p++", "p--")
+        target = n.lvalue if isinstance(n, c_ast.Assignment) else n.expr if steps else None
+        if isinstance(target, c_ast.ID):
+            out[target.name] = out.get(target.name, 0) + 1
+    return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from akcuda.generator import private_rows
+from akcuda.generator import compaction, private_rows
 from akcuda.generator.analyze import Step, has_failure
 from akcuda.generator.counters import rewrite
 from akcuda.generator.cuda_generator import CudaGenerator
@@ -27,7 +27,7 @@ from akcuda.plan.errors import ErrorSlot
 
 @dataclass
 class StepKernel:
-    role: str  # "main" | "serial" | "check" | "count" | "fill" | "finish" | "nominal"
+    role: str  # "main" | "serial" | "check" | "count" | "fill" | "finish" | "nominal" | "compact" | "verify" | "copy"
     body: str
 
 
@@ -93,6 +93,7 @@ def _checked_at_run_time(step: Step) -> bool:
         or step.requires is not None
         or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters)
         or step.private is not None
+        or step.compaction is not None
     )
 
 
@@ -111,6 +112,12 @@ def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[Ste
         gen = make_gen("plain")
         bodies = private_rows.step_bodies(
             make_gen, step.loop, step.counters, step.private, _locals(gen, decls), _head(gen, step.loop)
+        )
+        return [StepKernel(role, body) for role, body in bodies]
+    if step.compaction is not None:
+        gen = make_gen("plain")
+        bodies = compaction.step_bodies(
+            make_gen, step.loop, step.counters, step.compaction, _locals(gen, decls), _head(gen, step.loop)
         )
         return [StepKernel(role, body) for role, body in bodies]
     kernels = [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pycparser import c_ast, c_parser
 
-from akcuda.generator import analyze, private_rows
+from akcuda.generator import analyze, compaction, private_rows
 from akcuda.generator.analyze import plan_steps
 from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
@@ -281,6 +281,8 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     for entry in family.entries:
         steps, decls = _analyze(family, entry)
         helpers += _private_helpers(family, steps, helpers)
+        if any(s.compaction is not None for s in steps) and compaction.helper_source() not in helpers:
+            helpers.append(compaction.helper_source())
         entries[entry] = P.Entry(
             tuple(family.templates.get(entry, [])), tuple(d.name for d in decls), tuple(plan_step(s) for s in steps)
         )
@@ -309,8 +311,17 @@ def plan_step(step: analyze.Step) -> P.Step:
         step.checked,
         tuple(step.segments),
         plan_counters(step.counters),
-        len(step.counters),
+        len(step.counters) + (step.compaction is not None),  # compaction: its check row last
+        compaction=_compaction(step),
     )
+
+
+def _compaction(step: analyze.Step) -> P.Compaction | None:
+    """The plan's record of an in-place compaction: its array, its counter's row, the check row."""
+    if step.compaction is None:
+        return None
+    row = next(k for k, c in enumerate(step.counters) if c.name == step.compaction.counter)
+    return P.Compaction(step.compaction.array, row, len(step.counters))
 
 
 # Where a counter's helper row (the entry after it) goes in the plan's Counter.

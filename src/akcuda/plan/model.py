@@ -36,8 +36,11 @@ class Role(str, enum.Enum):
     NOMINAL = "nominal"  # each iteration's nominal share of a speculated counter
     CHECK = "check"  # a checked parallel step: finds the first failing iteration
     COUNT = "count"  # stores suppressed: how far each counter advances
+    COMPACT = "compact"  # an array compacted in place: its compacted values into scratch
+    VERIFY = "verify"  # every read of that array saw what the C saw (else C order)
     MAIN = "main"  # a serial or parallel step's launch
     FILL = "fill"  # the iteration again from its scanned start, storing
+    COPY = "copy"  # the compacted values back into their array
     FINISH = "finish"  # one thread: the counters' final values
 
 
@@ -160,6 +163,18 @@ class Sort:
 
 
 @dataclass(frozen=True)
+class Compaction:
+    """An array a scan step compacts in place at a local counter (`A[m++] = A[k]`): count,
+    compact and verify read it unchanged; compact writes the compacted values into scratch after
+    the scan rows, verify flags in `check_row` an iteration that read an element an earlier
+    store of the C order had changed, and copy puts the scratch back from the counter's start."""
+
+    array: str
+    counter_row: int  # the counter's row: scanned starts, the total last
+    check_row: int
+
+
+@dataclass(frozen=True)
 class Step:
     kind: StepKind
     line: int | None = None
@@ -174,6 +189,7 @@ class Step:
     counters: tuple[Counter, ...] = ()
     scan_rows: int = 0  # rows of the scan buffer (each n + 1 long)
     sort: Sort | None = None  # SORT: the library sort it runs
+    compaction: Compaction | None = None  # SCAN: an array compacted in place
 
 
 @dataclass(frozen=True)
@@ -311,6 +327,7 @@ def _step_json(s: Step) -> dict:
         "counters": [_counter_json(c) for c in s.counters],
         "scan_rows": s.scan_rows,
         "sort": None if s.sort is None else _sort_json(s.sort),
+        "compaction": None if s.compaction is None else vars(s.compaction).copy(),
     }
 
 
@@ -386,6 +403,7 @@ def _step_from(data: dict) -> Step:
         counters=tuple(map(_counter_from, data["counters"])),
         scan_rows=data["scan_rows"],
         sort=_sort_from_json(data["sort"]),
+        compaction=None if data.get("compaction") is None else Compaction(**data["compaction"]),
         **expressions,
     )
 

@@ -31,7 +31,7 @@ from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import Expr, evaluate
 from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, RowRef, Step, StepKind
-from akcuda.runtime import private_rows, sorting
+from akcuda.runtime import compaction, private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
 from akcuda.runtime.counting import Event, note
 
@@ -101,6 +101,8 @@ def needs_read_back(entry) -> list[str]:
             why.append("cursors checked against their nominal shares")
         if any(c.kind == CounterKind.KEYED for c in step.counters):
             why.append("keys checked to lie within their array")
+        if step.compaction is not None:
+            why.append("an in-place compaction's length and reads checked")
     return list(dict.fromkeys(why))
 
 
@@ -274,6 +276,9 @@ def _run_parallel(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
 
 def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     """Count, scan (on the array library), fill and finish; C order where the data say so."""
+    if step.compaction is not None:
+        compaction.run(run, k, step, n, grid)
+        return
     xp = run.target.xp
     scan = run.buffers.scan_for(step.scan_rows * (n + 1))
     speculated = any(c.op == CounterOp.SPECULATED for c in step.counters)

@@ -25,8 +25,10 @@ def _input_sized(step: Step) -> bool:
 
 def _whole_rows(step: Step) -> bool:
     """A row-parallel step whose thread does a whole row's work (a helper's rows on private
-    copies): long rows make it imbalanced, so the report names it."""
-    return any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters)
+    copies, a row's in-place compaction): long rows make it imbalanced, so the report names it."""
+    return step.compaction is not None or any(
+        c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters
+    )
 
 
 def _sort_row(step: Step) -> dict:

@@ -41,6 +41,14 @@ class Role(str, enum.Enum):
     FINISH = "finish"  # one thread: the counters' final values
 
 
+class Fold(str, enum.Enum):
+    """Where a constant-work one-thread step's work runs when it has no launch of its own (the
+    executor launches it itself whenever that neighbour's launch is not made)."""
+
+    NEXT = "next"  # global thread 0 of the next step's first launch, before its own iteration
+    PREVIOUS = "previous"  # the previous scan step's finish, after the counters' final values
+
+
 class CounterKind(str, enum.Enum):
     LOCAL = "local"  # a top-level local (`k++`)
     MEMORY = "memory"  # a place in memory (`*total += m`)
@@ -174,6 +182,7 @@ class Step:
     counters: tuple[Counter, ...] = ()
     scan_rows: int = 0  # rows of the scan buffer (each n + 1 long)
     sort: Sort | None = None  # SORT: the library sort it runs
+    fold: Fold | None = None  # SERIAL with constant work: folded into a neighbour's launch
 
 
 @dataclass(frozen=True)
@@ -311,6 +320,7 @@ def _step_json(s: Step) -> dict:
         "counters": [_counter_json(c) for c in s.counters],
         "scan_rows": s.scan_rows,
         "sort": None if s.sort is None else _sort_json(s.sort),
+        "fold": None if s.fold is None else s.fold.value,
     }
 
 
@@ -386,6 +396,7 @@ def _step_from(data: dict) -> Step:
         counters=tuple(map(_counter_from, data["counters"])),
         scan_rows=data["scan_rows"],
         sort=_sort_from_json(data["sort"]),
+        fold=Fold(data["fold"]) if data.get("fold") else None,
         **expressions,
     )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from akcuda import paths
 from akcuda.plan import PlanError
+from akcuda.plan.model import CounterKind, CounterOp, Role, StepKind
 from akcuda.progress import progress
 from akcuda.runtime import executor, host_build
 from akcuda.runtime.executor import Mode
@@ -97,19 +98,35 @@ def count_specialization(spec: dict, special: dict, target: CountingTarget) -> d
 
 
 def _why_more(plan, special: dict) -> str:
-    """Why the plan launches more than Awkward's hand-written kernels, step by step."""
-    why = {
-        "check": "a check launch first finds the first failing iteration, so no thread writes past it "
-        "(the C loop stops there; Awkward's kernel runs every row and only flags the error)",
-        "serial": "a one-thread step of its own (constant work between loops)",
-        "scan": "count, in-place scan, fill and finish (Awkward's hand-written pair omits the finish)",
-    }
+    """Where the plan's launches come from, step by step, beyond one launch per step: what
+    Awkward's hand-written kernels do without (a constant-work step folded into a neighbour
+    costs nothing and is not named)."""
+    launches = plan.specializations[special["symbol"]].launches
     reasons = []
-    for step in plan.entry_of(special["symbol"]).steps:
-        kind = "check" if step.checked else step.kind.value
-        if kind in why and why[kind] not in reasons:
-            reasons.append(why[kind])
-    return "; ".join(reasons) or "parallel steps, one launch each"
+    for step, roles in zip(plan.entry_of(special["symbol"]).steps, launches):
+        if step.kind == StepKind.SERIAL and step.fold is None:
+            reasons.append("a one-thread step of its own (" + (step.reason or "constant work") + ")")
+        if step.checked:
+            reasons.append(
+                "a check launch first finds the first failing iteration, so no thread writes past it "
+                "(the C loop stops there; Awkward's kernel runs every row and only flags the error)"
+            )
+        if step.segments:
+            reasons.append(
+                "row ranges checked on the array library before the parallel form (two calls per test; "
+                "Awkward's kernel assumes them)"
+            )
+        if step.kind == StepKind.SCAN:
+            parts = [role.value for role in (Role.NOMINAL, Role.COUNT, Role.FILL, Role.FINISH) if role in roles]
+            library = []
+            if any(c.kind == CounterKind.KEYED for c in step.counters):
+                library.append("a scan within each key by a stable sort (16 calls)")
+            if any(c.op == CounterOp.LAST for c in step.counters):
+                library.append("a last value picked (3 calls)")
+            if any(c.op in (CounterOp.SUM, CounterOp.SPECULATED) for c in step.counters):
+                library.append("an in-place scan per sum")
+            reasons.append(f"{' + '.join(parts)} launches and " + ", ".join(library or ["a reduction"]))
+    return "; ".join(dict.fromkeys(reasons)) or "parallel steps, one launch each"
 
 
 def summarize(entries: list[dict]) -> dict:

@@ -8,7 +8,8 @@ safe, and a scan step's finish that leaves nothing anyone reads is not made at a
   reads nothing it writes, and every local it assigns is either not mentioned there or a local
   counter that `count` starts from its neutral value anyway (those the launch does not load);
 - *into the previous scan step's finish* (one thread, so the statements simply follow it);
-- a *finish* whose counters are locals no later step mentions writes nothing anyone reads.
+- a *finish* whose counters are locals no later step mentions, or running sums (stored by
+  every iteration already), writes nothing anyone reads.
 
 The threads of one launch run in no fixed order (the host target shuffles them and records
 which thread wrote each element), so a fold is only made where the order cannot matter. The
@@ -68,12 +69,7 @@ def plan_folds(steps: list[Step], local_names: set[str]) -> list[StepFold]:
         prologue = steps[k - 1] if into.get(k - 1) == NEXT else None
         epilogue = steps[k + 1] if into.get(k + 1) == PREVIOUS else None
         later = set().union(*(_mentioned(s) for s in steps[k + 1 :]))
-        dead = (
-            _plain_scan(step)
-            and epilogue is None
-            and all(c.kind == "local" for c in step.counters)
-            and not ({c.name for c in step.counters} & later)
-        )
+        dead = _plain_scan(step) and epilogue is None and all(_finished_for_nobody(c, later) for c in step.counters)
         assigned = _assigned(prologue, local_names) if prologue is not None else set()
         mentioned = ids(_first_launch(step)) if prologue is not None else set()
         out.append(
@@ -87,6 +83,12 @@ def plan_folds(steps: list[Step], local_names: set[str]) -> list[StepFold]:
             )
         )
     return out
+
+
+def _finished_for_nobody(counter, later: set[str]) -> bool:
+    """Does finish leave nothing of this counter that anyone reads? A local no later step
+    mentions, or a running sum (every iteration stored its own value already)."""
+    return (counter.kind == "local" and counter.name not in later) or (counter.kind, counter.op) == ("running", "sum")
 
 
 def _assigned(step: Step, local_names: set[str]) -> set[str]:

@@ -1,10 +1,12 @@
 """`akcuda bench`: what a kernel call costs, per specialization, written as JSON, Markdown and PNG.
 
-Without a GPU (the CI smoke run) it runs every chosen specialization on the counting target
-(launches, array-library calls, host-to-device copies, read-backs, allocations, per call, in
-both error modes) and on the host target and the CPU reference (awkward_cpp) at small sizes,
-and says plainly that it has no GPU figures. Each specialization's launches are set beside
-those of Awkward's own GPU path where they are countable (`upstream_launches`).
+It runs every chosen specialization on the counting target (launches, array-library calls,
+host-to-device copies, read-backs, allocations, per call, in both error modes) and on the host
+target and the CPU reference (awkward_cpp) at small sizes; each specialization's launches are
+set beside those of Awkward's own GPU path where they are countable (`upstream_launches`).
+Then the timed sections (`bench_device`): on the cuda target where a GPU exists, else on the
+host target at small sizes (the CI smoke run), which then says plainly that it has no GPU
+figures.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from akcuda.runtime import executor, host_build
 from akcuda.runtime.executor import Mode
 from akcuda.runtime.host import CountingTarget
 from akcuda.toolchain import specs
-from akcuda.validation import parity, reference, upstream_launches
+from akcuda.validation import bench_device, parity, reference, upstream_launches
 from akcuda.validation.cases.generated import RecipeError
 from akcuda.validation.cases.sources import collect_cases
 from akcuda.validation.gpucheck import gpu_available
@@ -187,6 +189,7 @@ def markdown(result: dict) -> str:
         for e in over
     ]
     lines += [] if over else ["none"]
+    lines += ["", *bench_device.markdown(result["device"])]
     return "\n".join(lines) + "\n"
 
 
@@ -220,11 +223,13 @@ def plots(result: dict, out_dir: Path) -> list[Path]:
     written.append(out_dir / "host_vs_cpu.png")
     fig.savefig(written[-1])
     plt.close(fig)
-    return written
+    return written + bench_device.plots(result["device"], out_dir, plt)
 
 
-def run_bench(pattern: str | None = None, out_dir: Path | None = None) -> dict:
-    """Count every chosen specialization and write bench.json, bench.md and the plots."""
+def run_bench(pattern: str | None = None, out_dir: Path | None = None, timed_on: str | None = None) -> dict:
+    """Count every chosen specialization, run the timed sections (on `timed_on`: by default
+    "cuda" where a GPU exists, else "host" at small sizes) and write bench.json, bench.md and
+    the plots."""
     out_dir = out_dir or paths.BUILD / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = [
@@ -246,19 +251,35 @@ def run_bench(pattern: str | None = None, out_dir: Path | None = None) -> dict:
                 entries.append(entry)
             bar.advance(task)
     present, device = gpu_available()
+    timed_on = timed_on or ("cuda" if present else "host")
+    timed = bench_device.run(timed_on)
     result = {
-        "summary": summarize(entries),
-        "gpu": present,
+        "summary": {**summarize(entries), **_workload_summary(timed["workloads"])},
+        "gpu": timed_on == "cuda",
         "gpu_note": (
-            f"GPU: {device}; the GPU sweeps are not part of this bench yet (see the README)."
-            if present
-            else f"No GPU figures: this is the CPU smoke run ({device}). Counts are exact; times are "
-            "the emulated grid and awkward_cpp on the CPU at small sizes, not GPU timings."
+            f"GPU: {device}. Counts are exact (counting target); the timed sections ran on the cuda "
+            "target, timed with CUDA events, beside Awkward's own cuda backend and the CPU."
+            if timed_on == "cuda"
+            else f"No GPU figures: this is the CPU smoke run ({device}). Counts are exact; every time "
+            "here is the host target (an emulated grid) or awkward-cpp on the CPU at small sizes: they "
+            "test the bench's code paths, they are not GPU timings."
         ),
         "seconds": round(time.perf_counter() - start, 2),
+        "device": timed,
         "specializations": entries,
     }
     (out_dir / "bench.json").write_text(json.dumps(result, indent=1))
     (out_dir / "bench.md").write_text(markdown(result))
     result["plots"] = [str(p) for p in plots(result, out_dir)]
     return result
+
+
+def _workload_summary(rows: list[dict]) -> dict:
+    """How many workload runs were checked against the plain CPU, and how many differed (or
+    failed to run)."""
+    checked = [w for w in rows if "equal" in w]
+    return {
+        "workloads_checked": len(checked),
+        "workloads_unequal": sum(not w["close"] for w in checked),
+        "workloads_failed": sum("error" in w for w in rows),
+    }

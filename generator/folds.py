@@ -104,13 +104,12 @@ def _foldable(step: Step) -> bool:
 
 
 def _plain_scan(step: Step) -> bool:
-    """A scan step with the plain count, fill and finish launches (no nominal shares, keys the
-    executor places after finish, or private copies) whose parallel form nothing checks first."""
+    """A scan step with the plain count, fill and finish launches: no nominal shares, no keys
+    the executor places after finish, no private copies. (Where a run-time check sends it to
+    C order instead, none of them runs, and the executor runs a folded neighbour alone.)"""
     return (
         step.kind == "scan"
         and step.private is None
-        and not step.segments
-        and step.requires is None
         and not any(c.op == "speculated" or c.kind == "keyed" for c in step.counters)
     )
 
@@ -120,6 +119,12 @@ def _finish_hosts(scan: Step, step: Step) -> bool:
     return _plain_scan(scan) and scan.guard == step.guard
 
 
+def _checked_arrays(step: Step) -> set[str]:
+    """The arrays the executor reads before the step's first launch to check its row ranges."""
+    refs = [r for seg in step.segments for r in (seg.starts, seg.stops, seg.counts) if r is not None]
+    return {r.array for r in refs}
+
+
 def _prologue_safe(step: Step, following: Step, local_names: set[str]) -> bool:
     """May thread 0 of `following`'s first launch do `step`'s work, in any order with the other
     threads: nothing `step` writes is mentioned there, nothing it reads is written there, and its
@@ -127,10 +132,8 @@ def _prologue_safe(step: Step, following: Step, local_names: set[str]) -> bool:
     if (
         following.loop is None
         or following.guard != step.guard
-        or not (
-            (following.kind == "parallel" and not following.segments and following.requires is None)
-            or _plain_scan(following)
-        )
+        or following.requires is not None
+        or not (following.kind == "parallel" or _plain_scan(following))
     ):
         return False
     mine = [uses(s) for s in step.stmts]
@@ -145,7 +148,8 @@ def _prologue_safe(step: Step, following: Step, local_names: set[str]) -> bool:
     reset = {c.name for c in following.counters if c.kind == "local" and c.op in RESET_BY_COUNT}
     if following.kind == "parallel":
         reset = set()
-    independent = "?" not in written and not (written & mentioned) and not (read & their_writes)
+    independent = "?" not in written and not (written & (mentioned | _checked_arrays(following)))
+    independent = independent and not (read & their_writes)
     return independent and assigned & mentioned <= reset
 
 

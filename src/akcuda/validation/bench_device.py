@@ -49,6 +49,8 @@ def run(target: str) -> dict:
 def _us(figure: dict | None) -> str:
     if not figure:
         return "—"
+    if "error" in figure:
+        return f"error: {figure['error']}"
     return f"{figure['median_us']:.1f} ({figure['min_us']:.1f}–{figure['max_us']:.1f})"
 
 
@@ -72,7 +74,7 @@ def markdown(device: dict) -> list[str]:
         made = f"{ours['allocations']} ({ours['bytes_allocated']})"
         lines.append(
             f"| `{r['symbol']}` | {r['n']} | {r['ideal_bytes']} | {_us(ours)} | {ours['gb_s']} | {ours['of_copy']} "
-            f"| {_us(other)} | {other['gb_s']} | {_us(r.get('cpu'))} | {made} |"
+            f"| {_us(other)} | {other.get('gb_s', '—')} | {_us(r.get('cpu'))} | {made} |"
         )
     o = device["overhead"]
     lines += [
@@ -82,7 +84,7 @@ def markdown(device: dict) -> list[str]:
         "| run | µs per call | allocations per call (bytes) |",
         "|---|---|---|",
         *[
-            f"| {name} | {_us(o[name])} | {o[name]['allocations']} ({o[name]['bytes_allocated']}) |"
+            f"| {name} | {_us(o[name])} | {o[name].get('allocations', '—')} ({o[name].get('bytes_allocated', '—')}) |"
             for name in ("akcuda_immediate", "akcuda_deferred", "awkward")
         ],
         "",
@@ -125,7 +127,7 @@ def plots(device: dict, out_dir: Path, plt) -> list[Path]:
     for ax, symbol in zip(axes[0], symbols):
         rows = [r for r in device["sweeps"] if r["symbol"] == symbol]
         for name in ("akcuda", "awkward", "cpu"):
-            if all(name in r for r in rows):
+            if all("gb_s" in r.get(name, {}) for r in rows):
                 ax.loglog([r["n"] for r in rows], [r[name]["gb_s"] for r in rows], "o-", label=name)
         ax.axhline(device["copy_bandwidth_gb_s"], linestyle=":", color="grey", label="copy bandwidth")
         ax.set_title(symbol.removeprefix("awkward_"), fontsize=8)

@@ -16,6 +16,7 @@ from akcuda.generator import analyze, compaction, private_rows
 from akcuda.generator.analyze import plan_steps
 from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
+from akcuda.generator.folds import StepFold, plan_folds
 from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
 from akcuda.generator.override import sort_plan
 from akcuda.generator.preprocess import HELPER_SOURCES, Preprocessed, preprocess
@@ -199,19 +200,21 @@ def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast
     )
 
 
-def _emit_entry(family: Family, entry: str, steps: list[analyze.Step], decls: list[c_ast.Decl]) -> list[dict]:
+def _emit_entry(
+    family: Family, entry: str, steps: list[analyze.Step], decls: list[c_ast.Decl], folds: list[StepFold]
+) -> list[dict]:
     """Every launch of one entry's steps, as the kernel template renders them."""
     header = _template_header(family.templates.get(entry, []))
     params = ", ".join(family.generator().declaration(p) for p in _params(family.parsed.functions[entry]))
     kernels = []
-    for k, step in enumerate(steps):
+    for k, (step, fold) in enumerate(zip(steps, folds)):
 
         def make_gen(mode: str, k: int = k) -> CudaGenerator:
             made = family.generator(step=k, mode=mode)
             made.in_kernel, made.indent_level, made.spilled = True, 2, bool(decls)
             return made
 
-        for sk in step_kernels(make_gen, step, decls):
+        for sk in step_kernels(make_gen, step, decls, fold):
             kernels.append(
                 {
                     "name": f"{entry}__s{k}" + ("" if sk.role == "main" else f"_{sk.role}"),
@@ -280,13 +283,16 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     entries, kernels = {}, []
     for entry in family.entries:
         steps, decls = _analyze(family, entry)
+        folds = plan_folds(steps, {d.name for d in decls})
         helpers += _private_helpers(family, steps, helpers)
         if any(s.compaction is not None for s in steps) and compaction.helper_source() not in helpers:
             helpers.append(compaction.helper_source())
         entries[entry] = P.Entry(
-            tuple(family.templates.get(entry, [])), tuple(d.name for d in decls), tuple(plan_step(s) for s in steps)
+            tuple(family.templates.get(entry, [])),
+            tuple(d.name for d in decls),
+            tuple(plan_step(s, f.into) for s, f in zip(steps, folds)),
         )
-        kernels += _emit_entry(family, entry, steps, decls)
+        kernels += _emit_entry(family, entry, steps, decls, folds)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
     plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations, translator_fingerprint())
     source = _render(spec, helpers, kernels, specializations)
@@ -296,8 +302,8 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 # ---------------------------------------------------------------- analysis -> plan
 
 
-def plan_step(step: analyze.Step) -> P.Step:
-    """The plan's record of an analysis step."""
+def plan_step(step: analyze.Step, fold: str | None = None) -> P.Step:
+    """The plan's record of an analysis step (`fold`: where its work runs, if folded)."""
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
     return P.Step(
         P.StepKind(step.kind),
@@ -313,6 +319,7 @@ def plan_step(step: analyze.Step) -> P.Step:
         plan_counters(step.counters),
         len(step.counters) + (step.compaction is not None),  # compaction: its check row last
         compaction=_compaction(step),
+        fold=P.Fold(fold) if fold else None,
     )
 
 

@@ -44,6 +44,14 @@ class Role(str, enum.Enum):
     FINISH = "finish"  # one thread: the counters' final values
 
 
+class Fold(str, enum.Enum):
+    """Where a constant-work one-thread step's work runs when it has no launch of its own (the
+    executor launches it itself whenever that neighbour's launch is not made)."""
+
+    NEXT = "next"  # global thread 0 of the next step's first launch, before its own iteration
+    PREVIOUS = "previous"  # the previous scan step's finish, after the counters' final values
+
+
 class CounterKind(str, enum.Enum):
     LOCAL = "local"  # a top-level local (`k++`)
     MEMORY = "memory"  # a place in memory (`*total += m`)
@@ -190,6 +198,7 @@ class Step:
     scan_rows: int = 0  # rows of the scan buffer (each n + 1 long)
     sort: Sort | None = None  # SORT: the library sort it runs
     compaction: Compaction | None = None  # SCAN: an array compacted in place
+    fold: Fold | None = None  # SERIAL with constant work: folded into a neighbour's launch
 
 
 @dataclass(frozen=True)
@@ -328,6 +337,7 @@ def _step_json(s: Step) -> dict:
         "scan_rows": s.scan_rows,
         "sort": None if s.sort is None else _sort_json(s.sort),
         "compaction": None if s.compaction is None else vars(s.compaction).copy(),
+        "fold": None if s.fold is None else s.fold.value,
     }
 
 
@@ -404,6 +414,7 @@ def _step_from(data: dict) -> Step:
         scan_rows=data["scan_rows"],
         sort=_sort_from_json(data["sort"]),
         compaction=None if data.get("compaction") is None else Compaction(**data["compaction"]),
+        fold=Fold(data["fold"]) if data.get("fold") else None,
         **expressions,
     )
 

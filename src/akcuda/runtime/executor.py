@@ -30,7 +30,7 @@ from akcuda.plan import expr as E
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import Expr, evaluate
-from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, RowRef, Step, StepKind
+from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, RowRef, Step, StepKind
 from akcuda.runtime import compaction, private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
 from akcuda.runtime.counting import Event, note
@@ -144,6 +144,7 @@ class _Run:
         self.scalars = {name: values[k] for name, k in self.static.scalar_positions}
         self.err, self.spill, self.buffers = err, spill, buffers
         self.counts: dict[int, int] = {}
+        self.finished: int | None = None  # the last scan step whose finish was launched
 
     def launch(self, k: int, role: Role, grid: int, threads: int, n: int, report: int, scan=None) -> None:
         scan = self.spill if scan is None else scan  # a step without counters reads no scan row
@@ -304,30 +305,61 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     launches = run.static.launches[k]
     if Role.FILL in launches:
         run.launch(k, Role.FILL, grid, run.block, n, -1, scan)
-    run.launch(k, Role.FINISH, 1, 1, n, -1, scan)
+    if Role.FINISH in launches:  # not made where it leaves nothing anyone reads
+        run.launch(k, Role.FINISH, 1, 1, n, -1, scan)
+        run.finished = k
     if keyed and run.error_slot(ErrorSlot.ITERATION, "keys checked to lie within their array") == NO_ERROR:
         for array, keys, totals in keyed:  # each key's count moves on by its total
             array[keys] = (array[keys].astype(np.int64) + totals).astype(array.dtype)
 
 
 def _steps(state: _Run) -> None:
+    """Each step in order. A step folded into the next step's first launch (`Fold.NEXT`) runs
+    there, or on its own when that launch is not made; one folded into the previous scan step's
+    finish (`Fold.PREVIOUS`) runs on its own unless that finish was launched."""
+    lead = None  # a folded step waiting for the next step's first launch
     for k, step in enumerate(state.entry.steps):
-        if step.guard is not None and not evaluate(step.guard, state.scalars):
+        if step.fold == Fold.PREVIOUS:
+            if state.finished != k - 1 and (step.guard is None or evaluate(step.guard, state.scalars)):
+                state.serial(k)
             continue
-        if step.kind == StepKind.SORT:  # on the array library's sort: no launch
-            sorting.run(state.target.xp, step.sort, dict(zip(state.static.names, state.values)), state.scalars)
+        if step.fold == Fold.NEXT:
+            lead = k
             continue
-        if step.kind == StepKind.SERIAL:
-            state.serial(k)
-            continue
-        n = state.counts[k] = evaluate(step.count, state.scalars)
-        if n <= 0:
-            continue
-        if not _parallel_form_holds(state, step, n):
-            state.serial(k)  # the parallel form may not hold: keep the C order
-            continue
-        grid = math.ceil(n / state.block)
-        (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)
+        _launch_step(state, k, step, lead)
+        lead = None
+
+
+def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
+    """Run one step; `lead` (a step folded into its first launch) runs on its own first wherever
+    that launch is not made."""
+
+    def alone() -> None:
+        guard = None if lead is None else state.entry.steps[lead].guard
+        if lead is not None and (guard is None or evaluate(guard, state.scalars)):
+            state.serial(lead)
+
+    if step.guard is not None and not evaluate(step.guard, state.scalars):
+        alone()
+        return
+    if step.kind == StepKind.SORT:  # on the array library's sort: no launch
+        alone()
+        sorting.run(state.target.xp, step.sort, dict(zip(state.static.names, state.values)), state.scalars)
+        return
+    if step.kind == StepKind.SERIAL:
+        alone()
+        state.serial(k)
+        return
+    n = state.counts[k] = evaluate(step.count, state.scalars)
+    if n <= 0:
+        alone()
+        return
+    if not _parallel_form_holds(state, step, n):
+        alone()
+        state.serial(k)  # the parallel form may not hold: keep the C order
+        return
+    grid = math.ceil(n / state.block)
+    (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)
 
 
 def _failure(state: _Run, record: np.ndarray) -> KernelFailure | None:

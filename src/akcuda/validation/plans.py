@@ -45,6 +45,7 @@ def _sort_row(step: Step) -> dict:
         "reason": step.reason,
         "width1_input_sized": False,
         "per_thread": "library",
+        "folded": None,
         "passes": 1,
         "sort": {
             "rule": sort.rule,
@@ -62,6 +63,8 @@ def describe(plan: Plan, symbol: str) -> dict:
     steps = []
     for step, roles in zip(plan.entries[special.entry].steps, special.launches):
         launched = [role for role in roles if not (role == FALLBACK and step.kind != StepKind.SERIAL)]
+        if step.fold is not None:  # its work runs in a neighbour's launch (on its own only as a fallback)
+            launched = []
         input_sized = _input_sized(step)
         if step.kind == StepKind.SORT:
             steps.append(_sort_row(step))
@@ -76,6 +79,7 @@ def describe(plan: Plan, symbol: str) -> dict:
                 "reason": step.reason,
                 "width1_input_sized": input_sized,
                 "per_thread": "row" if _whole_rows(step) else "iteration",
+                "folded": None if step.fold is None else step.fold.value,
                 "passes": 0
                 if step.kind == StepKind.SERIAL and not input_sized
                 else sum(r not in ONE_THREAD or input_sized for r in launched),

@@ -224,7 +224,7 @@ def step_bodies(make_gen, loop: c_ast.For, counters: list[Counter], found: Compa
             ),
         ),
         ("copy", forms.copy(locals=locals_, counter=found.counter, array=found.array)),
-        ("finish", macros().finish(locals=locals_, counters=counters, iteration=ErrorSlot.ITERATION.macro)),
+        ("finish", macros().finish(locals=locals_, counters=counters, iteration=ErrorSlot.ITERATION.macro, after=[])),
     ]
 
 

@@ -105,11 +105,12 @@ def _foldable(step: Step) -> bool:
 
 def _plain_scan(step: Step) -> bool:
     """A scan step with the plain count, fill and finish launches: no nominal shares, no keys
-    the executor places after finish, no private copies. (Where a run-time check sends it to
+    the executor places after finish, no private copies, no in-place compaction. (Where a run-time check sends it to
     C order instead, none of them runs, and the executor runs a folded neighbour alone.)"""
     return (
         step.kind == "scan"
         and step.private is None
+        and step.compaction is None
         and not any(c.op == "speculated" or c.kind == "keyed" for c in step.counters)
     )
 

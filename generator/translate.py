@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pycparser import c_ast, c_parser
 
-from akcuda.generator import analyze, compaction, private_rows
+from akcuda.generator import analyze, compaction, private_rows, sorts
 from akcuda.generator.analyze import plan_steps
 from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
@@ -109,10 +109,15 @@ def _params(func: c_ast.FuncDef) -> list[c_ast.Node]:
     return func.decl.type.args.params if func.decl.type.args else []
 
 
+def source_path(spec: dict, kernel_dir: Path) -> Path:
+    """The family's C++ file: a contributor's kernel file may live anywhere (then it is absolute)."""
+    source = Path(spec["source"])
+    return source if source.is_absolute() else kernel_dir / source.name
+
+
 def gather(spec: dict, kernel_dir: Path, include_dir: Path) -> Family:
     """Parse the family's source and the helper library; find its entries and their helpers."""
-    source = Path(spec["source"])  # a contributor's kernel file may live anywhere: then it is absolute
-    parsed = parse(source if source.is_absolute() else kernel_dir / source.name, [include_dir])
+    parsed = parse(source_path(spec, kernel_dir), [include_dir])
     library = _helper_library(kernel_dir, include_dir)
     templates = dict(parsed.pp.templates)
     call_targs = {}
@@ -273,10 +278,18 @@ def _render(spec: dict, helpers: list[str], kernels: list[dict], specializations
 
 
 def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
-    """Translate the kernel family described by `spec` (a kernel-spec mapping); a spec with a
-    `sort` override is one library sort step and no kernel."""
-    if "sort" in spec:
-        plan = sort_plan(spec)
+    """Translate the kernel family described by `spec` (a kernel-spec mapping); a kernel the
+    sort rule reads (sorts.py), or whose spec has a `sort` override, is one library sort step
+    and no kernel. The override serves only where the rule refuses (and the plan says why)."""
+    path = source_path(spec, kernel_dir)
+    if sorts.has_sort(path) or "sort" in spec:
+        try:
+            found, refused = sorts.recognise(spec, path, [include_dir]), None
+        except sorts.Refused as exc:
+            if "sort" not in spec:
+                raise
+            found, refused = None, str(exc)
+        plan = sort_plan(spec, found, refused)
         return Translation(spec["name"], _render(spec, [], [], plan.specializations), plan)
     family = gather(spec, kernel_dir, include_dir)
     helpers = _emit_helpers(family)

@@ -75,6 +75,23 @@ def test_the_smoke_run_times_the_gpu_sections_on_the_host(smoke):
     assert result["summary"]["workloads_unequal"] == 0 and result["summary"]["workloads_checked"] == 12
     markdown = (tmp_path / "bench.md").read_text()
     assert "### Kernel sweeps" in markdown and "### Physics workloads" in markdown
+    assert "### Whole-row steps on skewed rows" in markdown
+
+
+def test_the_smoke_run_times_whole_row_steps_on_skewed_and_balanced_rows(smoke):
+    """Each row workload on both shapes, the same elements, equal to the CPU, and the kernels whose
+    thread does a whole row ran through akcuda."""
+    _, result = smoke
+    rows = result["device"]["rows"]
+    assert {(r["workload"], r["shape"]) for r in rows} == {
+        (w, s) for w in ("pairs", "unique") for s in ("skewed", "balanced")
+    }
+    for r in rows:
+        assert "error" not in r and r["equal"], r
+    for workload, kernel in (("pairs", "awkward_ListArray_combinations"), ("unique", "awkward_unique_ranges")):
+        ours = [r for r in rows if r["workload"] == workload and r["config"] == "akcuda host"]
+        assert len({r["elements"] for r in ours}) == 1  # one set of values, two shapes
+        assert all(kernel in r["kernels"] and r["fallbacks"] == 0 for r in ours)
 
 
 def test_upstream_launches_are_counted_from_the_wrapper_text():

@@ -20,6 +20,7 @@ GPU = {
     "events": (10**5, 10**6, 10**7),
     "cpu_up_to": 10**6,
     "copy": 1 << 30,
+    "rows": {"short_rows": 2 * 10**6, "long_rows": 4, "long_lengths": {"pairs": 3000, "unique": 10**5}},
 }
 SMOKE = {
     "sizes": sweeps.SMOKE_SIZES,
@@ -28,6 +29,7 @@ SMOKE = {
     "events": (1000,),
     "cpu_up_to": None,
     "copy": 1 << 24,
+    "rows": {"short_rows": 2000, "long_rows": 2, "long_lengths": {"pairs": 200, "unique": 2000}},
 }
 
 
@@ -43,6 +45,7 @@ def run(target: str) -> dict:
         "overhead": sweeps.overhead(target),
         "first_call": [sweeps.first_call(target, prebuilt) for prebuilt in (True, False)],
         "workloads": workloads.run(target, plan["events"], plan["workload_repeats"], plan["cpu_up_to"]),
+        "rows": workloads.run_rows(target, **plan["rows"], repeats=plan["workload_repeats"]),
     }
 
 
@@ -52,6 +55,10 @@ def _us(figure: dict | None) -> str:
     if "error" in figure:
         return f"error: {figure['error']}"
     return f"{figure['median_us']:.1f} ({figure['min_us']:.1f}–{figure['max_us']:.1f})"
+
+
+def _ms(figure: dict) -> str:
+    return f"{figure['median_us'] / 1e3:.2f} ({figure['min_us'] / 1e3:.2f}–{figure['max_us'] / 1e3:.2f})"
 
 
 def markdown(device: dict) -> list[str]:
@@ -112,10 +119,23 @@ def markdown(device: dict) -> list[str]:
         if "error" in w:
             lines.append(f"| {w['workload']} | {w['events']} | {w['config']} | error: {w['error']} | | |")
             continue
-        ms = f"{w['median_us'] / 1e3:.2f} ({w['min_us'] / 1e3:.2f}–{w['max_us'] / 1e3:.2f})"
         equal = "—" if "equal" not in w else ("yes" if w["equal"] else ("within 1e-9" if w["close"] else "**no**"))
         calls = f"{w['kernel_calls']} ({w['fallbacks']})" if "kernel_calls" in w else "—"
-        lines.append(f"| {w['workload']} | {w['events']} | {w['config']} | {ms} | {equal} | {calls} |")
+        lines.append(f"| {w['workload']} | {w['events']} | {w['config']} | {_ms(w)} | {equal} | {calls} |")
+    lines += [
+        "",
+        "### Whole-row steps on skewed rows (many short rows and a few long ones, against as many rows of one length)",
+        "",
+        "| workload | rows | shape | elements | outputs | configuration | ms | equal to CPU | kernels (fallbacks) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for w in device["rows"]:
+        head = f"| {w['workload']} | {w['events']} | {w['shape']} | {w['elements']} | {w['outputs']} | {w['config']}"
+        if "error" in w:
+            lines.append(f"{head} | error: {w['error']} | | |")
+            continue
+        calls = f"{', '.join(w['kernels'])} ({w['fallbacks']})" if "kernels" in w else "—"
+        lines.append(f"{head} | {_ms(w)} | {'yes' if w['equal'] else '**no**'} | {calls} |")
     return lines
 
 

@@ -111,6 +111,43 @@ WORKLOADS: dict[str, Callable] = {
 }
 
 
+# Awkward operations whose kernels give a thread a whole row (`per_thread: row` in the plans
+# report): pairs within each list (ListArray_combinations) and the distinct values of each list
+# (a sort, then unique_ranges' in-place compaction).
+ROW_WORKLOADS: dict[str, Callable] = {
+    "pairs": lambda lists: ak.combinations(lists, 2),
+    "unique": lambda lists: ak.Array(ak._do.unique(lists.layout, axis=-1)),
+}
+
+
+def row_shapes(short_rows: int, long_rows: int, long_length: int, seed: int = 2) -> dict[str, ak.Array]:
+    """The same int64 values as lists of two shapes: *skewed* (`short_rows` rows of 0 to 4 and
+    `long_rows` rows of `long_length`, shuffled) and *balanced* (as many rows, all of about the
+    same length), so a whole-row step's imbalance shows as the difference of their times."""
+    rng = np.random.default_rng(seed)
+    counts = np.concatenate([rng.integers(0, 5, short_rows), np.full(long_rows, long_length)])
+    rng.shuffle(counts)
+    total = int(counts.sum())
+    balanced = np.full(len(counts), total // len(counts))
+    balanced[: total % len(counts)] += 1
+    values = rng.integers(0, 50, total)
+    return {"skewed": ak.unflatten(values, counts), "balanced": ak.unflatten(values, balanced)}
+
+
+def run_rows(target: str, short_rows: int, long_rows: int, long_lengths: dict[str, int], repeats: int) -> list[dict]:
+    """Each row workload on both shapes in each configuration of the target, checked against the
+    plain CPU; `long_lengths` gives each workload its long rows' length (pairs grow with its square)."""
+    rows = []
+    for name, work in ROW_WORKLOADS.items():
+        for shape, lists in row_shapes(short_rows, long_rows, long_lengths[name]).items():
+            expected = _on_cpu(work(lists))
+            for config, backend, installed in configurations(target):
+                row = _run_one(name, work, len(lists), lists, config, backend, installed, repeats, expected)
+                row.update(shape=shape, elements=int(ak.count(lists)), outputs=len(ak.flatten(expected[0])))
+                rows.append(row)
+    return rows
+
+
 def configurations(target: str) -> list[tuple[str, str, str | None]]:
     """(name, Awkward backend, akcuda target installed or None) for each way a target runs."""
     if target == "cuda":
@@ -172,6 +209,7 @@ def _run_one(name, work, n, cpu_events, config, backend, installed, repeats, exp
             with awkward_plugin.trace() as calls:
                 once()
             row["kernel_calls"], row["fallbacks"] = len(calls.calls), len(calls.fallbacks)
+            row["kernels"] = sorted(set(calls.kernels))
         if expected is not None:
             row.update(_same(_on_cpu(last["result"]), expected))
         row.update(spread.as_dict())

@@ -26,6 +26,8 @@ from akcuda.generator.branch_locals import hoisted_branch_locals
 from akcuda.generator.compaction import Compaction, find_compaction, kept_last
 from akcuda.generator.counters import Counter, LoopBody, find_counters, running_statements
 from akcuda.generator.cuda_generator import is_call
+from akcuda.generator.last_kept import plain as last_kept_plain
+from akcuda.generator.last_kept import speculated
 from akcuda.generator.loops import (
     INTEGER_TYPES,
     Uses,
@@ -525,13 +527,19 @@ class _Planner:
 
     def _compaction(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
         """A loop compacting an array in place at a local counter (compaction.py): count-scan-fill
-        on the loop with its last store kept privately, the reads verified at run time (else C
-        order); None if it does not fit."""
+        on the loop with its last store kept privately and its "last kept" state speculated
+        (last_kept.py), the reads verified at run time (else C order); None if it does not fit."""
+        ctx = self.ctx
         found = find_compaction(stmt)
         if found is None:
             return None
-        kept = kept_last(stmt, found)
-        count, counters, reason = scan_loop(kept, self.ctx, live_after, None, frozenset({found.array}))
+        decls = {d.name: d for d in ctx.decls}
+        loop = speculated(stmt, found.array, found.counter, decls, ctx.scalars, ctx.pointers, live_after) or stmt
+        found = find_compaction(last_kept_plain(loop))
+        if found is None:
+            return None
+        kept = kept_last(loop, found)
+        count, counters, reason = scan_loop(last_kept_plain(kept), ctx, live_after, None, frozenset({found.array}))
         if reason or not any(c.name == found.counter for c in counters):
             return None
         if any(c.kind != "local" or c.op != "sum" for c in counters):

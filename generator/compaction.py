@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
+from akcuda.generator import last_kept
 from akcuda.generator.ast_util import block, ids, set_child, text, walk
 from akcuda.generator.counters import Counter, rewrite
 from akcuda.generator.cuda_generator import is_call
@@ -81,8 +82,11 @@ def _advances_of(body: c_ast.Node, name: str) -> int:
 
 
 def _stores_before_last(items: list[c_ast.Node], found: Compaction) -> bool:
-    """Is one of the top-level statements a store `A[m++] = v`, with no `A[m - 1]` read before
-    it or inside it (so every such read follows a store of the same iteration)?"""
+    """Is there no `A[m - 1]` read, or is one of the top-level statements a store `A[m++] = v`,
+    with no `A[m - 1]` read before it or inside it (so every such read follows a store of the
+    same iteration)?"""
+    if not any(_is_last(n, found) for item in items for n in walk(item)):
+        return True
     for item in items:
         if any(_is_last(n, found) for n in walk(item)):
             return False
@@ -91,21 +95,36 @@ def _stores_before_last(items: list[c_ast.Node], found: Compaction) -> bool:
     return False
 
 
+def _read_in(nodes: list[c_ast.Node], array: str) -> bool:
+    """Do the nodes read `array` (an `array[p]` other than a store's target)?"""
+    targets = {id(n.lvalue) for n in nodes if isinstance(n, c_ast.Assignment)}
+    return any(isinstance(n, c_ast.ArrayRef) and text(n.name) == array and id(n) not in targets for n in nodes)
+
+
+def _leaves(node: c_ast.Node) -> bool:
+    """Does a `continue` or `break` outside the tree's inner loops leave the iteration?"""
+    if isinstance(node, (c_ast.Continue, c_ast.Break)):
+        return True
+    inner = (c_ast.For, c_ast.While, c_ast.DoWhile)
+    return any(not isinstance(child, inner) and _leaves(child) for _, child in node.children())
+
+
 def find_compaction(loop: c_ast.For) -> Compaction | None:
-    """The loop's in-place compaction, if it has exactly this shape: one array A written only by
+    """The loop's in-place compaction, if it has exactly this shape: one array A, stored at a
+    counter and read (other arrays stored at counters are plain counter stores), written only by
     `A[m++] = v` statements, m advanced nowhere else, `A[m - 1]` read only after a top-level
     statement that is such a store, other reads of A not at m, A read at least once
-    besides `A[m - 1]`, and no failure, `continue` or `break` (their launches stop differently)."""
+    besides `A[m - 1]`, and no failure, `continue` or `break` leaving the iteration (their
+    launches stop differently; a `break` of an inner loop is the iteration's own)."""
     body = loop.stmt
-    stores = {_store_at(n) for n in walk(body)} - {None}
+    nodes = list(walk(body))
+    # an array stored at a counter and never read is a plain counter store (out[k++] = v)
+    stores = {s for n in nodes if (s := _store_at(n)) and _read_in(nodes, s[0])}
     if len(stores) != 1:
         return None
     found = Compaction(*stores.pop())
     array, counter = found.array, found.counter
-    nodes = list(walk(body))
-    if any(isinstance(n, (c_ast.Continue, c_ast.Break)) for n in nodes) or any(
-        isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in nodes
-    ):
+    if _leaves(body) or any(isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in nodes):
         return None
     written = [n for n in nodes if isinstance(n, c_ast.Assignment) and text(n.lvalue).startswith(f"{array}[")]
     increments = [n for n in nodes if isinstance(n, c_ast.UnaryOp) and text(n.expr).startswith(f"{array}[")]
@@ -128,7 +147,10 @@ def kept_last(loop: c_ast.For, found: Compaction) -> c_ast.For:
     `{ A[m++] = A[s]; if (A[m - 1] != A[k]) A[m++] = A[k]; }` ->
     `{ auto akc_last = akc_zero_of(A); akc_last = A[s]; A[m++] = akc_last;
        if (akc_last != A[k]) { akc_last = A[k]; A[m++] = akc_last; } }`
-    (`A[m - 1]` is the iteration's own last store: m moves only there, A changes only there)."""
+    (`A[m - 1]` is the iteration's own last store: m moves only there, A changes only there);
+    the loop itself if it never reads `A[m - 1]`."""
+    if not any(_is_last(n, found) for n in walk(loop.stmt)):
+        return loop
     loop = copy.deepcopy(loop)
 
     class Kept(c_ast.NodeVisitor):
@@ -203,10 +225,10 @@ def step_bodies(make_gen, loop: c_ast.For, counters: list[Counter], found: Compa
         gen.continue_returns = fill
         return [gen.statement(s) for s in block(rewrite(body, var, counters, "fill" if fill else "count"))]
 
-    kept, forms = loop.stmt, macros("compaction.cu.j2")
+    kept, forms = last_kept.plain(loop.stmt), macros("compaction.cu.j2")
     where = {"locals": locals_, "head": head, "counter": found.counter, "row": row, "rows": rows, "array": found.array}
     compact = _replace_stores(kept, found, _put)
-    verify = _checked_reads(_replace_stores(kept, found, _advance), found)
+    verify = last_kept.checked(_checked_reads(_replace_stores(loop.stmt, found, _advance), found), BROKEN)
     fill = _replace_stores(kept, found, _advance)
     return [
         ("count", macros().count(locals=locals_, head=head, counters=counters, statements=printed("count", kept))),

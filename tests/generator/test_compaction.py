@@ -137,6 +137,8 @@ def _loop(body: str):
         ("a[m++] = a[m];", False),  # a read at the counter
         ("a[m++] = b[i];", False),  # nothing read in place: no compaction
         ("a[m++] = a[i]; if (a[i] < 0) break;", False),
+        ("a[m++] = a[i]; for (int64_t k = 0; k < n; k++) if (a[k] < 0) break;", True),  # an inner loop's break
+        ("a[m++] = a[i]; o[c++] = m;", True),  # another array stored at a counter, never read: a plain store
     ],
 )
 def test_find_compaction_takes_only_stores_at_the_counter_read_in_place(body, fits):

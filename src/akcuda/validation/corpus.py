@@ -363,6 +363,11 @@ def _sorting() -> None:
     for name in ("jag_i64", "jag_u8", "jag_f32", "big_f64", "jag_bool"):
         _op(f"unique_{name}_axis1", lambda a, name=name: ak.Array(ak._do.unique(a[name].layout, axis=-1)))
         _op(f"is_unique_{name}_axis1", lambda a, name=name: ak._do.is_unique(a[name].layout, axis=-1))
+    # strings and bytestrings, flat and in lists: a sort of the strings, then
+    # awkward_NumpyArray_unique_strings (its in-place compaction of whole strings)
+    for name in ("strings", "words", "bytes"):
+        _op(f"unique_{name}", lambda a, name=name: ak.Array(ak._do.unique(a[name].layout, axis=-1)))
+        _op(f"is_unique_{name}", lambda a, name=name: ak._do.is_unique(a[name].layout, axis=-1))
 
 
 REDUCERS = (

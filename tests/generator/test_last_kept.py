@@ -1,0 +1,145 @@
+""" "Last kept" state speculated from the previous item (last_kept.py), on a small kernel written
+for these tests (tests/kernels/akc_demo_dedup_words.cpp): words compacted in place, each dropped
+when it equals the last word kept. Run on the host emulation under the race check, compared with
+an independent Python reference of the C loop, and sent back to C order exactly when the words
+overlap what the compaction already overwrote."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pycparser import c_parser
+
+from akcuda.generator.compaction import find_compaction
+from akcuda.generator.last_kept import speculated
+from akcuda.plan.model import Role, StepKind
+from akcuda.runtime import executor
+from akcuda.validation import plans
+
+I64, PI64, CI64 = "int64_t", "int64_t*", "const int64_t*"
+NAMES = ["words", "fromoffsets", "length", "tolengths", "tokept"]
+
+
+def spec(demo, element: str, ctype: str) -> dict:
+    symbol = f"akc_demo_dedup_words_{element}"
+    other = "akc_demo_dedup_words_float64" if element == "int64" else "akc_demo_dedup_words_int64"
+    other_ctype = "double*" if element == "int64" else PI64
+    return demo.spec(
+        "akc_demo_dedup_words",
+        [
+            (symbol, [ctype[:-1]], [ctype, CI64, I64, PI64, PI64]),
+            (other, [other_ctype[:-1]], [other_ctype, CI64, I64, PI64, PI64]),
+        ],
+        NAMES,
+    )
+
+
+def reference(values: np.ndarray, offsets) -> tuple[np.ndarray, list[int]]:
+    """The C loop, element by element on a copy (its reads of the compacted words included)."""
+    out, lengths, at, last, m = values.copy(), [], 0, 0, 0
+    for start, stop in zip(offsets[:-1], offsets[1:], strict=True):
+        length = stop - start
+        same = length == last and all(out[at + k] == out[start + k] for k in range(last))
+        if not same:
+            at = m
+            for j in range(start, stop):
+                out[m] = out[j]
+                m += 1
+            last = length
+            lengths.append(length)
+    return out, lengths
+
+
+def words(rng, n: int, case: str) -> tuple[np.ndarray, np.ndarray]:
+    """(values, offsets): runs of equal words of 0..3 elements from a few distinct ones sharing
+    prefixes, or (overlapping) words placed one element apart, overlapping each other."""
+    if case == "overlapping":
+        offsets = np.concatenate([[0], np.arange(n) + rng.integers(0, 4, n)])
+        return rng.integers(0, 2, 4 * n + 4), offsets
+    pool = [[], [1], [1, 2], [1, 3], [1, 2, 3], [2]]
+    picks = np.sort(rng.integers(0, len(pool), n)) if case == "runs" else rng.integers(0, len(pool), n)
+    chosen = [pool[p] for p in picks]
+    offsets = np.concatenate([[0], np.cumsum([len(w) for w in chosen])])
+    return np.array([x for w in chosen for x in w] + [7], np.int64), offsets
+
+
+@pytest.mark.gxx
+@pytest.mark.parametrize(("element", "ctype"), [("int64", PI64), ("float64", "double*")])
+@pytest.mark.parametrize("case", ["runs", "shuffled", "one word", "overlapping"])
+def test_last_kept_state_is_speculated_and_verified(tmp_path, demo, monkeypatch, element, ctype, case):
+    steps, plan, run = demo.translated(spec(demo, element, ctype), tmp_path)
+    in_c_order = []
+    serial = executor._Run.serial
+    monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
+    (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
+    k = steps.index(scan)
+    assert scan.compaction is not None and scan.compaction.array == "words"
+    assert {Role.COUNT, Role.COMPACT, Role.VERIFY, Role.FILL, Role.COPY, Role.FINISH, Role.SERIAL} == set(
+        plan.specializations[f"akc_demo_dedup_words_{element}"].launches[k]
+    )
+    row = plans.describe(plan, f"akc_demo_dedup_words_{element}")["steps"][k]
+    assert not row["width1_input_sized"]
+    rng = np.random.default_rng(11)
+    values, offsets = words(rng, 1 if case == "one word" else 500, case)
+    values = values.astype(np.int64 if element == "int64" else np.float64)
+    want, want_lengths = reference(values, offsets)
+    n = len(offsets) - 1
+    toptr, tolengths, tokept = values.copy(), np.full(n, -7, np.int64), np.full(1, -7, np.int64)
+    assert run([toptr, offsets, n, tolengths, tokept], block=32) is None
+    assert tokept[0] == len(want_lengths)
+    np.testing.assert_array_equal(tolengths[: len(want_lengths)], want_lengths)
+    assert toptr.tobytes() == want.tobytes()
+    # overlapping words read elements the compaction overwrote: C order, and only then
+    assert (k in in_c_order) is (case == "overlapping")
+
+
+def test_a_speculation_that_fails_runs_in_c_order(tmp_path, demo, monkeypatch):
+    """-0.0 == 0.0 drops a word whose bits differ from the last kept one: the next word is
+    compared with the C's state, not the dropped word, so the check sends the loop to C order."""
+    steps, plan, run = demo.translated(spec(demo, "float64", "double*"), tmp_path)
+    in_c_order = []
+    serial = executor._Run.serial
+    monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
+    values, offsets = np.array([0.0, -0.0, 5.0]), np.array([0, 1, 2, 3])
+    want, want_lengths = reference(values, offsets)
+    tolengths, tokept = np.zeros(3, np.int64), np.zeros(1, np.int64)
+    assert run([values, offsets, 3, tolengths, tokept], block=2) is None
+    assert values.tobytes() == want.tobytes() and tokept[0] == len(want_lengths) == 2
+    assert steps.index(next(s for s in steps if s.kind == StepKind.SCAN)) in in_c_order
+
+
+def _loop(body: str):
+    func = (
+        c_parser.CParser()
+        .parse(
+            "typedef long int64_t; void f(int64_t* a, int64_t* o, int64_t* out, int64_t n) {"
+            " int64_t at = 0; int64_t len = 0; int64_t m = 0; int64_t c = 0; int64_t d = 0;"
+            f" for (int64_t i = 0; i < n; i++) {{ {body} }} }}"
+        )
+        .ext[-1]
+    )
+    items = func.body.block_items
+    return items[-1], {d.name: d for d in items[:-1]}
+
+
+KEEP = "if (d) { at = m; for (int64_t j = o[i]; j < o[i + 1]; j++) a[m++] = a[j]; len = o[i + 1] - o[i]; c++; }"
+
+
+@pytest.mark.parametrize(
+    ("body", "fits"),
+    [
+        (f"d = o[i + 1] - o[i] != len || a[at] != a[o[i]]; {KEEP}", True),
+        (f"d = a[at + 1] != a[o[i]]; {KEEP}", True),
+        (f"d = a[at] != 0; {KEEP} at = 0;", False),  # the position assigned outside the kept branch
+        (f"d = at > 3; {KEEP}", False),  # the position read other than as an element of the kept item
+        (f"d = a[at] != 0; {KEEP.replace('len = o[i + 1] - o[i]', 'len = 2')}", False),  # not the copy's length
+        (f"d = a[at] != 0; {KEEP.replace('at = m;', '')}", False),  # no position at the counter
+        (f"d = a[at] != 0; a[m++] = 1; {KEEP}", False),  # a store besides the copy's
+        (f"d = a[at] != 0; {KEEP} out[i] = len;", False),  # the state read after the branch
+    ],
+)
+def test_speculated_takes_only_state_assigned_in_the_kept_branch(body, fits):
+    loop, decls = _loop(body)
+    found = find_compaction(loop)
+    rewritten = found and speculated(loop, found.array, found.counter, decls, {"n": None}, {"a", "o", "out"}, set())
+    assert (rewritten is not None) is fits

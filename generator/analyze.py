@@ -23,6 +23,7 @@ from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, ids, text, walk
 from akcuda.generator.branch_locals import hoisted_branch_locals
+from akcuda.generator.columns import histogram_columns
 from akcuda.generator.counters import Counter, LoopBody, find_counters, running_statements
 from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.loops import (
@@ -470,6 +471,7 @@ class _Planner:
             or self._peeled(stmt, guard, live_after)
             or self._groups(stmt, guard, live_after)
             or self._private_rows(stmt, guard)
+            or self._columns(stmt, guard)
         )
         if step is None:
             self.add_serial(stmt, guard, reason)
@@ -508,6 +510,21 @@ class _Planner:
             return None
         first = host_expr(init_value(stmt), ctx.scalars)
         return Step("scan", [stmt], count=count, loop=stmt, counters=counters, guard=guard, first=first, private=facts)
+
+    def _columns(self, stmt: c_ast.For, guard: Expr | None) -> Step | None:
+        """A loop over bins updating a reset scratch histogram column by column: one thread per
+        bin, its columns in turn (columns.py), while the rows' ranges are ordered and disjoint (else
+        the loop as written); None if it does not fit."""
+        ctx = self.ctx
+        found = histogram_columns(stmt, ctx.scalars, ctx.pointers)
+        if found is None:
+            return None
+        loop, segment = found
+        count, _ = _loop_shape(loop, ctx)[1:3]
+        first = host_expr(init_value(loop), ctx.scalars)
+        return Step(
+            "parallel", [loop], count, loop=loop, guard=guard, segments=[segment], first=first, serial_form=stmt
+        )
 
     def plan_branch(self, stmt: c_ast.If, guard: Expr | None, live_after: set[str]) -> None:
         """`if (flag) {...} else {...}` with loops, on scalar arguments: each branch's steps

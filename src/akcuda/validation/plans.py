@@ -25,8 +25,10 @@ def _input_sized(step: Step) -> bool:
 
 def _whole_rows(step: Step) -> bool:
     """A row-parallel step whose thread does a whole row's work (a helper's rows on private
-    copies): long rows make it imbalanced, so the report names it."""
-    return any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters)
+    copies, or a bin's rows column by column): long rows make it imbalanced, so the report names it."""
+    return any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters) or any(
+        s.within is not None for s in step.segments
+    )
 
 
 def _sort_row(step: Step) -> dict:

@@ -516,7 +516,7 @@ class _Planner:
         bin, its columns in turn (columns.py), while the rows' ranges are ordered and disjoint (else
         the loop as written); None if it does not fit."""
         ctx = self.ctx
-        found = histogram_columns(stmt, ctx.scalars, ctx.pointers)
+        found = histogram_columns(stmt, ctx.scalars, ctx.element_types)
         if found is None:
             return None
         loop, segment = found

@@ -22,9 +22,10 @@ from akcuda.plan.model import RowRef, Segment
 
 
 def histogram_columns(
-    loop: c_ast.For, scalars: dict[str, c_ast.Node | None], pointers: set[str]
+    loop: c_ast.For, scalars: dict[str, c_ast.Node | None], element_types: dict[str, list[str]]
 ) -> tuple[c_ast.For, Segment] | None:
-    """The loop over bins with one column's state at a time in a local, and the row ranges it
+    """The loop over bins with one column's state at a time in a local (of the histogram's element
+    type; `element_types` maps each array argument to its type's names), and the row ranges it
     relies on; None if the loop has no such form:
 
         for (b = lo; b < hi; b++) {
@@ -44,6 +45,7 @@ def histogram_columns(
         return None
     hi = loop.cond.right
     reset, rows = items[0], items[-1]
+    pointers = set(element_types)
     histogram = _reset(reset, scalars, pointers)
     if host_expr(hi, scalars) is None or histogram is None or not isinstance(rows, c_ast.For):
         return None
@@ -85,7 +87,7 @@ def histogram_columns(
         c_ast.DeclList([declared_like(like, column, c_ast.Constant("int", "0"))]),
         c_ast.BinaryOp("<", c_ast.ID(column), copy.deepcopy(width)),
         c_ast.UnaryOp("p++", c_ast.ID(column)),
-        c_ast.Compound([declared_like(like, state, copy.deepcopy(value)), per_rows, last]),
+        c_ast.Compound([_local(like, state, element_types[array], value), per_rows, last]),
     )
     rewritten = c_ast.For(
         copy.deepcopy(loop.init),
@@ -96,6 +98,13 @@ def histogram_columns(
     )
     within = Segment(RowRef(outer[0]), RowRef(outer[0], 1))
     return rewritten, Segment(RowRef(elements), RowRef(elements, 1), longest=host_expr(width, scalars), within=within)
+
+
+def _local(like: c_ast.Decl, name: str, type_names: list[str], value: c_ast.Node) -> c_ast.Decl:
+    """`T name = value;` with T the type `type_names` (the declaration `like` gives the form)."""
+    decl = declared_like(like, name, copy.deepcopy(value))
+    decl.type.type = c_ast.IdentifierType(list(type_names))
+    return decl
 
 
 def _reset(stmt: c_ast.Node, scalars: dict, pointers: set[str]) -> tuple[str, c_ast.Node, c_ast.Node] | None:

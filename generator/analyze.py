@@ -513,8 +513,8 @@ class _Planner:
 
     def _columns(self, stmt: c_ast.For, guard: Expr | None) -> Step | None:
         """A loop over bins updating a reset scratch histogram column by column: one thread per
-        bin, its columns in turn (columns.py), while the rows' ranges are ordered and disjoint (else
-        the loop as written); None if it does not fit."""
+        bin and column (columns.py), while the rows' ranges are ordered and disjoint (else the loop
+        as written); None if it does not fit."""
         ctx = self.ctx
         found = histogram_columns(stmt, ctx.scalars, ctx.element_types)
         if found is None:

@@ -33,15 +33,16 @@ def histogram_columns(
           D (locals: r0 = Q[b], r1 = Q[b + 1])
           for (i = r0; i < r1; i++) { E (start = P[i], stop = P[i + 1], n = stop - start)
             for (k = n; k < W; k++) F(S[k]); for (j = 0; j < n; j++) G(S[j], M[start + j]); } }
-    ->  for (b = lo; b < hi; b++) { D
-          for (c = 0; c < W; c++) { s = V;
-            for (i = r0; i < r1; i++) { E if (n <= c && c < W) F(s); if (0 <= c && c < n) G(s, M[start + c]); }
-            if (b == hi - 1) S[c] = s; } }
+    ->  for (t = 0; t < (hi > 0 && W > 0 ? hi * W : 0); t++) { b = t / W; c = t % W; D s = V;
+          for (i = r0; i < r1; i++) { E if (n <= c && c < W) F(s); if (0 <= c && c < n) G(s, M[start + c]); }
+          if (b == hi - 1) S[c] = s; }
 
-    with the segment: rows [P[i], P[i + 1]) ordered, disjoint and at most W long, over the rows
-    of the bins' ranges [Q[b], Q[b + 1]) (ordered and disjoint)."""
+    one thread per bin and column (the bins start at 0), with the segment: rows [P[i], P[i + 1])
+    ordered, disjoint and at most W long, over the rows of the bins' ranges [Q[b], Q[b + 1])
+    (ordered and disjoint), all hi bins of them (even where W is 0: a row longer than W reads
+    the histogram beyond it, which only the C's order does as the C does)."""
     var, items = counting_var(loop), block(loop.stmt)
-    if var is None or loop.cond.op != "<" or host_expr(init_value(loop), scalars) is None or len(items) < 2:
+    if var is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or len(items) < 2:
         return None
     hi = loop.cond.right
     reset, rows = items[0], items[-1]
@@ -69,9 +70,8 @@ def histogram_columns(
     ):
         return None
     elements = written[0]
-    column = f"akc_column_{array}"
-    state = f"akc_state_{array}"
-    if {column, state} & ids(loop):
+    column, state, cell = (f"akc_{part}_{array}" for part in ("column", "state", "cell"))
+    if {column, state, cell} & ids(loop):
         return None
     body = [_column_form(item, array, c_ast.ID(column), c_ast.ID(state)) for item in block(rows.stmt)]
     per_rows = c_ast.For(
@@ -82,22 +82,27 @@ def histogram_columns(
         c_ast.Assignment("=", c_ast.ArrayRef(c_ast.ID(array), c_ast.ID(column)), c_ast.ID(state)),
         None,
     )
-    like = loop.init.decls[0]
-    columns = c_ast.For(
-        c_ast.DeclList([declared_like(like, column, c_ast.Constant("int", "0"))]),
-        c_ast.BinaryOp("<", c_ast.ID(column), copy.deepcopy(width)),
-        c_ast.UnaryOp("p++", c_ast.ID(column)),
-        c_ast.Compound([_local(like, state, element_types[array], value), per_rows, last]),
-    )
+    like, at = loop.init.decls[0], c_ast.ID(cell)
+    place = [
+        declared_like(like, var, pattern("T / W", T=at, W=width)),
+        declared_like(like, column, pattern("T % W", T=at, W=width)),
+    ]
+    cells = pattern("(HI > 0 && W > 0 ? HI * W : 0)", HI=hi, W=width)
     rewritten = c_ast.For(
-        copy.deepcopy(loop.init),
-        copy.deepcopy(loop.cond),
-        copy.deepcopy(loop.next),
-        c_ast.Compound([copy.deepcopy(item) for item in middle] + [columns], coord=loop.stmt.coord),
+        c_ast.DeclList([declared_like(like, cell, c_ast.Constant("int", "0"))]),
+        c_ast.BinaryOp("<", copy.deepcopy(at), cells),
+        c_ast.UnaryOp("p++", copy.deepcopy(at)),
+        c_ast.Compound(
+            place
+            + [copy.deepcopy(item) for item in middle]
+            + [_local(like, state, element_types[array], value), per_rows, last],
+            coord=loop.stmt.coord,
+        ),
         coord=loop.coord,
     )
     within = Segment(RowRef(outer[0]), RowRef(outer[0], 1))
-    return rewritten, Segment(RowRef(elements), RowRef(elements, 1), longest=host_expr(width, scalars), within=within)
+    bound, bins = host_expr(width, scalars), host_expr(hi, scalars)
+    return rewritten, Segment(RowRef(elements), RowRef(elements, 1), longest=bound, within=within, within_rows=bins)
 
 
 def _local(like: c_ast.Decl, name: str, type_names: list[str], value: c_ast.Node) -> c_ast.Decl:

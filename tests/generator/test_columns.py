@@ -22,7 +22,7 @@ COLUMNS = (
 
 
 def _columns(hist, out, offsets, bins, weights, nbins: int, width: int) -> None:
-    """akc_demo_columns in C order, in place."""
+    """akc_demo_columns in C order, in place (`hist` long enough for the longest row)."""
     for b in range(nbins):
         hist[:width] = 1
         for r in range(bins[b], bins[b + 1]):
@@ -50,22 +50,23 @@ def test_a_histogram_reset_per_bin_runs_one_thread_per_bin_column_by_column(tmp_
     assert [s.kind for s in steps] == [StepKind.PARALLEL]
     (segment,) = steps[0].segments
     assert segment.within == Segment(RowRef("bins"), RowRef("bins", 1))
-    assert segment.longest == Arg("width")
+    assert segment.longest == Arg("width") and segment.within_rows == Arg("nbins")  # a thread per bin and column
     rng = np.random.default_rng(seed)
-    for nbins, most, empty, out_of_order, short in [
-        (200, 6, 0.3, False, False),  # many rows
-        (100, 8, 0.9, False, False),  # mostly empty rows
-        (150, 1, 0.0, False, False),  # bins of one row
-        (1, 40, 0.2, False, False),  # one bin
-        (0, 3, 0.0, False, False),  # no bins
-        (60, 5, 0.2, True, False),  # bins out of order, overlapping: the C's order
-        (60, 5, 0.2, False, True),  # rows longer than the histogram: the C's order
+    for nbins, most, empty, out_of_order, cut in [
+        (200, 6, 0.3, False, 0),  # many rows
+        (100, 8, 0.9, False, 0),  # mostly empty rows
+        (150, 1, 0.0, False, 0),  # bins of one row
+        (1, 40, 0.2, False, 0),  # one bin
+        (0, 3, 0.0, False, 0),  # no bins
+        (60, 5, 0.2, True, 0),  # bins out of order, overlapping: the C's order
+        (60, 5, 0.2, False, 1),  # rows longer than the histogram: the C's order
+        (60, 5, 0.2, False, 99),  # a histogram of width 0 (no threads) and rows reading past it: the C's order
     ]:
-        offsets, bins, weights, width = _case(rng, nbins, most, empty)
+        offsets, bins, weights, longest = _case(rng, nbins, most, empty)
         if out_of_order and nbins > 2:
             bins[nbins // 2] = bins[-1]
-        width = max(0, width - 1) if short else width
-        args = [np.full(width + 2, -9, np.int64), np.full(offsets[-1] + 1, -9, np.int64), offsets, bins, weights]
+        width = max(0, longest - cut)
+        args = [np.full(longest + 2, -9, np.int64), np.full(offsets[-1] + 1, -9, np.int64), offsets, bins, weights]
         want = [a.copy() for a in args[:2]]
         _columns(*want, offsets, bins, weights, nbins, width)
         assert run([*args, nbins, width], seed, block=32) is None
@@ -91,6 +92,12 @@ def test_rows_within_the_iterations_ranges_are_checked_over_those_rows():
     # rows whose ranges go back
     back = {"offsets": np.array([0, 2, 1, 5, 6]), "bins": np.array([0, 1, 3, 4])}
     assert not rows_hold(np, step, back, {"lo": 0, "width": 9}, 3)
+    # the iterations cover two bins (one thread per bin and column, say): bins 0 and 1, or 0 to 2
+    two = _step(Segment(RowRef("offsets"), RowRef("offsets", 1), within=within, within_rows=Arg("bins_")))
+    bins = {"offsets": np.array([0, 2, 1, 5, 6]), "bins": np.array([0, 1, 1, 4])}
+    assert rows_hold(np, two, bins, {"lo": 0, "bins_": 2}, 4)
+    assert not rows_hold(np, two, bins, {"lo": 0, "bins_": 3}, 4)  # bin 2 holds row 1, of -1 elements
+    assert not rows_hold(np, two, bins, {"lo": 0, "bins_": 3}, 0)  # whatever the iterations
     # bins naming rows past the offsets: not the parallel form
     far = {"offsets": offsets, "bins": np.array([0, 1, 3, 9])}
     assert not rows_hold(np, step, far, {"lo": 0, "width": 9}, 3)

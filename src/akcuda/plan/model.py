@@ -97,8 +97,9 @@ class Segment:
     ordered, not overlapping the next row's when `disjoint`, and no longer than `longest`.
 
     The rows are the step's iterations, or where `within` is set the rows its iterations' ranges
-    hold: `within` (over the iterations) ordered and disjoint, then these ranges over the rows
-    from its first start to its last stop."""
+    hold: `within` (over its rows from the first iteration on, `within_rows` of them, else one
+    per iteration) ordered and disjoint, then these ranges over the rows from its first start to
+    its last stop."""
 
     starts: RowRef
     stops: RowRef | None = None
@@ -106,6 +107,7 @@ class Segment:
     disjoint: bool = True
     longest: Expr | None = None
     within: Segment | None = None
+    within_rows: Expr | None = None
 
 
 class SortRanges(str, enum.Enum):
@@ -240,6 +242,7 @@ def _segment_json(s: Segment) -> dict:
         out["longest"] = E.to_json(s.longest)
     if s.within is not None:
         out["within"] = _segment_json(s.within)
+        out["within_rows"] = E.to_json(s.within_rows)
     return out
 
 
@@ -366,6 +369,7 @@ def _segment_from(data: dict) -> Segment:
         data["disjoint"],
         E.from_json(data.get("longest")),
         _segment_from(data["within"]) if "within" in data else None,
+        E.from_json(data.get("within_rows")),
     )
 
 

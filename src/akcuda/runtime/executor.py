@@ -235,7 +235,8 @@ def _as_nominal(run: _Run, step: Step, scan, n: int) -> bool:
 def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, Any], n: int) -> bool:
     """Are the rows' ranges [A[i], B[i]) (or [A[i], A[i] + C[i])) that the step's parallel form
     relies on ordered, and where it says so non-overlapping or no longer than a bound? Rows are
-    the step's iterations, or those its iterations' ranges hold (`Segment.within`). (One
+    the step's iterations, or those its iterations' ranges hold (`Segment.within`, over
+    `within_rows` of its rows). (One
     read-back per test; the C reads exactly these elements.)"""
     if not step.segments:
         return True
@@ -269,11 +270,12 @@ def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, A
             if not segment_holds(segment, first, n):
                 return False
             continue
-        if not segment_holds(segment.within, first, n):
+        rows = n if segment.within_rows is None else max(0, evaluate(segment.within_rows, scalars))
+        if not segment_holds(segment.within, first, rows):
             return False
-        if n == 0:
+        if rows == 0:
             continue
-        starts, stops = ranges(segment.within, first, n)
+        starts, stops = ranges(segment.within, first, rows)
         note(Event.D2H, why="row ranges checked before the parallel form")
         lo, hi = int(starts[0]), int(stops[-1])
         if not segment_holds(segment, lo, hi - lo):
@@ -339,10 +341,13 @@ def _steps(state: _Run) -> None:
             state.serial(k)
             continue
         n = state.counts[k] = evaluate(step.count, state.scalars)
-        if n <= 0:
+        # rows counted apart from the iterations may need the C order even for no iteration
+        if n <= 0 and not any(s.within_rows is not None for s in step.segments):
             continue
         if not _parallel_form_holds(state, step, n):
             state.serial(k)  # the parallel form may not hold: keep the C order
+            continue
+        if n <= 0:
             continue
         grid = math.ceil(n / state.block)
         (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)

@@ -24,6 +24,7 @@ from pycparser import c_ast
 from akcuda.generator.ast_util import block, ids, text, walk
 from akcuda.generator.branch_locals import hoisted_branch_locals
 from akcuda.generator.columns import histogram_columns
+from akcuda.generator.compaction import Compaction, find_compaction, kept_last
 from akcuda.generator.counters import Counter, LoopBody, find_counters, running_statements
 from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.loops import (
@@ -70,6 +71,7 @@ class Step:
     shadows: list = field(default_factory=list)  # check launch: places kept privately
     constant_work: bool = False  # serial: no rule was needed (the reason is CONSTANT_WORK)
     private: PrivateRows | None = None  # scan through a helper with private copies (private_rows.py)
+    compaction: Compaction | None = None  # scan compacting an array in place (compaction.py)
 
 
 @dataclass(frozen=True)
@@ -270,9 +272,14 @@ def _written_first(body: c_ast.Node, place: str) -> bool:
 
 
 def scan_loop(
-    loop: c_ast.For, ctx: Analysis, live_after: set[str] = frozenset(), checks: RunTimeChecks | None = None
+    loop: c_ast.For,
+    ctx: Analysis,
+    live_after: set[str] = frozenset(),
+    checks: RunTimeChecks | None = None,
+    in_place: frozenset[str] = frozenset(),
 ) -> tuple[Expr | None, list[Counter], str | None]:
-    """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why)."""
+    """(count, counters, None) if the loop fits count-scan-fill, else (None, [], why); reads of
+    the `in_place` arrays (compacted at a counter, verified at run time) are allowed."""
     var, count, body, reason = _loop_shape(loop, ctx)
     if reason:
         return None, [], reason
@@ -291,7 +298,7 @@ def scan_loop(
         rows.within,
     )
     counters, reason = find_counters(facts, ctx.slots)
-    reason = reason or _untyped_counter(counters, ctx) or _read_back(loop, var, body, counters)
+    reason = reason or _untyped_counter(counters, ctx) or _read_back(loop, var, body, counters, in_place)
     return (None, [], reason) if reason else (count, counters, None)
 
 
@@ -311,7 +318,9 @@ def _untyped_counter(counters: list[Counter], ctx: Analysis) -> str | None:
     return None
 
 
-def _read_back(loop: c_ast.For, var: str, body: Uses, counters: list[Counter]) -> str | None:
+def _read_back(
+    loop: c_ast.For, var: str, body: Uses, counters: list[Counter], in_place: frozenset[str] = frozenset()
+) -> str | None:
     """Why count and fill could read different values: a read of a place the loop writes other
     than the iteration's own (`out[k - 1]` at a counter k), or a read of a running sum's array
     besides its running sum; None if there is none."""
@@ -324,7 +333,11 @@ def _read_back(loop: c_ast.For, var: str, body: Uses, counters: list[Counter]) -
     updates = _self_updates(loop.stmt)
     for array, index in body.array_reads:
         place = f"{array}[{text(index)}]"
-        if array not in written or (ids(index) & names and updates.get(place, 0) == _reads_of(body, place)):
+        if (
+            array not in written
+            or array in in_place
+            or (ids(index) & names and updates.get(place, 0) == _reads_of(body, place))
+        ):
             continue  # `X[k] = f(X[k])` at a counter: the iteration's own place, dropped in count
         # a place the iteration itself writes is read back through a shadow in `count`
         if text(index) not in written[array] or ids(index) & names:
@@ -471,6 +484,7 @@ class _Planner:
             or self._peeled(stmt, guard, live_after)
             or self._groups(stmt, guard, live_after)
             or self._private_rows(stmt, guard)
+            or self._compaction(stmt, guard, live_after)
             or self._columns(stmt, guard)
         )
         if step is None:
@@ -524,6 +538,32 @@ class _Planner:
         first = host_expr(init_value(loop), ctx.scalars)
         return Step(
             "parallel", [loop], count, loop=loop, guard=guard, segments=[segment], first=first, serial_form=stmt
+        )
+
+    def _compaction(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
+        """A loop compacting an array in place at a local counter (compaction.py): count-scan-fill
+        on the loop with its last store kept privately, the reads verified at run time (else C
+        order); None if it does not fit."""
+        found = find_compaction(stmt)
+        if found is None:
+            return None
+        kept = kept_last(stmt, found)
+        count, counters, reason = scan_loop(kept, self.ctx, live_after, None, frozenset({found.array}))
+        if reason or not any(c.name == found.counter for c in counters):
+            return None
+        if any(c.kind != "local" or c.op != "sum" for c in counters):
+            return None  # compact and verify start local sums only
+        first = host_expr(init_value(stmt), self.ctx.scalars)
+        return Step(
+            "scan",
+            [stmt],
+            count=count,
+            loop=kept,
+            counters=counters,
+            guard=guard,
+            first=first,
+            serial_form=stmt,
+            compaction=found,
         )
 
     def plan_branch(self, stmt: c_ast.If, guard: Expr | None, live_after: set[str]) -> None:

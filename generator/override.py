@@ -1,6 +1,6 @@
-"""A spec-level override: a kernel whose sort the translator's rules cannot read (C++ lambdas,
-`std::vector`, `if constexpr`) names the library sort step in its spec, and this module turns
-that into the plan.
+"""A spec-level override: a kernel whose sort the sort rule (sorts.py) cannot read (a strncmp
+comparator over runs of parents, `std::vector<std::string>`) names the library sort step in its
+spec, and this module turns that, or the rule's Sort, into the plan.
 
     sort:                                # kernel-specs/awkward_argsort.yml
       count: length                      # C expressions over the scalar arguments
@@ -87,9 +87,15 @@ def sort_step(spec: dict) -> P.Sort:
         raise TranslationError(kernel, None, f"sort override: {exc}") from exc
 
 
-def sort_plan(spec: dict) -> P.Plan:
-    """The plan of a kernel that is one library sort step (no kernel launches)."""
-    step = P.Step(P.StepKind.SORT, reason=spec["sort"].get("reason"), sort=sort_step(spec))
+def sort_plan(spec: dict, rule: tuple[P.Sort, int | None] | None = None, refused: str | None = None) -> P.Plan:
+    """The plan of a kernel that is one library sort step (no kernel launches): the sort rule's
+    Sort and line where it read the kernel (sorts.py), else the spec's override, with the
+    rule's refusal (kernel, file:line, construct) in its reason."""
+    if rule is not None:
+        step = P.Step(P.StepKind.SORT, line=rule[1], sort=rule[0])
+    else:
+        reason = spec["sort"].get("reason")
+        step = P.Step(P.StepKind.SORT, reason=f"{reason}; {refused}" if refused else reason, sort=sort_step(spec))
     entry = spec["name"]
     specializations = {
         s["symbol"]: P.Specialization(s["symbol"], entry, tuple(s["template_args"]), ({},))
@@ -98,7 +104,7 @@ def sort_plan(spec: dict) -> P.Plan:
     return P.Plan(
         entry,
         (),
-        {entry: P.Entry(tuple(spec["template_params"]), (), (step,))},
+        {entry: P.Entry(tuple(spec.get("template_params", ())), (), (step,))},
         specializations,
         translator_fingerprint(),
     )

@@ -14,6 +14,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from akcuda.generator.cxx import PreprocessError, lower
+
 STUBS = Path(__file__).with_name("stubs")
 # The shared sources whose functions every kernel file may call: helpers, not kernels.
 HELPER_SOURCES = ("kernel-utils.cpp", "unicode.cpp")
@@ -33,10 +35,6 @@ PRELUDE_TYPES = {
     "ERROR": "int",
     "akc_auto": "int",
 }
-
-
-class PreprocessError(Exception):
-    """A source the pre-pass cannot read: names file, line and construct."""
 
 
 @dataclass
@@ -66,6 +64,7 @@ class Preprocessed:
     call_template_args: dict[tuple[int, str], list[str]] = field(default_factory=dict)
     template_specializations: list[str] = field(default_factory=list)
     exported: dict[str, Exported] = field(default_factory=dict)
+    lambdas: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lifted lambda -> its captures (cxx.py)
 
 
 def _blank(text: str) -> str:
@@ -162,8 +161,9 @@ def _deduce(tparams: list[str], text: str, target: str, wrapper_params: str) -> 
 
 def preprocess(path: Path, include_dirs: list[Path]) -> Preprocessed:
     """Read one kernel source and return parseable C plus the side tables."""
-    text = run_cpp(path, include_dirs)
-    out = Preprocessed(path=path, text="")
+    lowered = lower(run_cpp(path, include_dirs))
+    text = lowered.text
+    out = Preprocessed(path=path, text="", lambdas=lowered.lambdas)
 
     # Full specializations (`template <>`) belong to the sort family, which needs a sorting
     # library rather than this translator; note them so the caller can say so.

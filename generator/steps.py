@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from akcuda.generator import private_rows
+from akcuda.generator import compaction, private_rows
 from akcuda.generator.analyze import Step, has_failure
 from akcuda.generator.counters import rewrite
 from akcuda.generator.cuda_generator import CudaGenerator
+from akcuda.generator.folds import StepFold
 from akcuda.generator.loops import uses
 from akcuda.generator.render import macros
 from akcuda.plan.errors import ErrorSlot
@@ -27,16 +28,19 @@ from akcuda.plan.errors import ErrorSlot
 
 @dataclass
 class StepKernel:
-    role: str  # "main" | "serial" | "check" | "count" | "fill" | "finish" | "nominal"
+    role: str  # "main" | "serial" | "check" | "count" | "fill" | "finish" | "nominal" | "compact" | "verify" | "copy"
     body: str
 
 
 @dataclass(frozen=True)
 class Local:
-    """A top-level local in the spill buffer: its `T name` and its name."""
+    """A top-level local in the spill buffer: its `T name`, its name, its slot, and whether the
+    launch loads it (a counter count resets is only declared)."""
 
     type: str
     name: str
+    slot: int
+    loaded: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,18 +51,25 @@ class Head:
     start: str
 
 
-def _local(gen: CudaGenerator, decl: c_ast.Decl) -> Local:
+def _local(gen: CudaGenerator, decl: c_ast.Decl, slot: int, loaded: bool = True) -> Local:
     """Without qualifiers or initializer: the local is assigned when it is loaded."""
     bare = copy.deepcopy(decl.type)
     node = bare
     while not isinstance(node, c_ast.TypeDecl):
         node = node.type
     node.quals = []
-    return Local(gen.type_text(bare), decl.name)
+    return Local(gen.type_text(bare), decl.name, slot, loaded)
 
 
-def _locals(gen: CudaGenerator, decls: list[c_ast.Decl]) -> list[Local]:
-    return [_local(gen, d) for d in decls]
+def _locals(gen: CudaGenerator, decls: list[c_ast.Decl], fold: StepFold | None = None) -> list[Local]:
+    """The spilled locals a launch declares; with `fold` (a first launch after a prologue), less
+    those it leaves out, and those count resets declared without loading."""
+    fold = fold or StepFold()
+    return [
+        _local(gen, d, slot, d.name not in fold.declared_only)
+        for slot, d in enumerate(decls)
+        if d.name not in fold.left_out
+    ]
 
 
 def _head(gen: CudaGenerator, loop: c_ast.For) -> Head:
@@ -75,9 +86,20 @@ def _statements(gen: CudaGenerator, node: c_ast.Node) -> list[str]:
     return [gen.statement(s) for s in _items(node)]
 
 
-def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
-    """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator."""
-    kernels = _parallel_kernels(make_gen, step, decls)
+def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl], fold: StepFold | None = None) -> list[StepKernel]:
+    """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator; `fold`
+    (folds.plan_folds) adds a folded step's work to its first launch or its finish, or drops
+    a finish nobody needs."""
+    fold = fold or StepFold()
+    kernels = _parallel_kernels(make_gen, step, decls, fold)
+    if fold.prologue is not None:  # thread 0 of the first launch does the step before it first
+        gen = make_gen("plain")
+        lead = macros().lead(
+            locals=_locals(gen, decls),
+            statements=[_serial_statement(gen, s) for s in fold.prologue.stmts],
+            saved=sorted(fold.declared_only | fold.left_out),
+        )
+        kernels[0] = StepKernel(kernels[0].role, lead + kernels[0].body)
     if _checked_at_run_time(step):  # the executor runs this instead when the data do not allow the parallel form
         gen = make_gen("plain")
         body = macros().serial(locals=_locals(gen, decls), statements=[gen.statement(step.serial_form or step.loop)])
@@ -93,31 +115,40 @@ def _checked_at_run_time(step: Step) -> bool:
         or step.requires is not None
         or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters)
         or step.private is not None
+        or step.compaction is not None
     )
 
 
-def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl]) -> list[StepKernel]:
+def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl], fold: StepFold) -> list[StepKernel]:
     if step.kind == "serial":
         return [StepKernel("main", _serial(make_gen("plain"), step, decls))]
     if step.kind == "parallel" and step.checked:
         # a check launch finds the first failing iteration; the main launch (fill's form) stops there
         return [
-            StepKernel("check", _count(make_gen("count"), step, decls, "check")),
+            StepKernel("check", _count(make_gen("count"), step, decls, "check", fold)),
             StepKernel("main", _fill(make_gen("fill"), step, decls)),
         ]
     if step.kind == "parallel":
-        return [StepKernel("main", _parallel(make_gen("plain"), step, decls))]
+        return [StepKernel("main", _parallel(make_gen("plain"), step, decls, fold))]
     if step.private is not None:
         gen = make_gen("plain")
         bodies = private_rows.step_bodies(
             make_gen, step.loop, step.counters, step.private, _locals(gen, decls), _head(gen, step.loop)
         )
         return [StepKernel(role, body) for role, body in bodies]
+    if step.compaction is not None:
+        gen = make_gen("plain")
+        bodies = compaction.step_bodies(
+            make_gen, step.loop, step.counters, step.compaction, _locals(gen, decls), _head(gen, step.loop)
+        )
+        return [StepKernel(role, body) for role, body in bodies]
     kernels = [
-        StepKernel("count", _count(make_gen("count"), step, decls)),
+        StepKernel("count", _count(make_gen("count"), step, decls, "count", fold)),
         StepKernel("fill", _fill(make_gen("fill"), step, decls)),
-        StepKernel("finish", _finish(make_gen("plain"), step, decls)),
+        StepKernel("finish", _finish(make_gen("plain"), step, decls, fold.epilogue)),
     ]
+    if not fold.finish:
+        del kernels[2]
     if not _fill_needed(step):
         del kernels[1]
     if any(c.op == "speculated" for c in step.counters):
@@ -149,10 +180,10 @@ def _serial_statement(gen: CudaGenerator, stmt: c_ast.Node) -> str:
     return gen.statement(stmt)
 
 
-def _parallel(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
+def _parallel(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], fold: StepFold) -> str:
     gen.continue_returns = True  # a `continue` ends this thread's iteration
     return macros().parallel(
-        locals=_locals(gen, decls), head=_head(gen, step.loop), statements=_statements(gen, step.loop.stmt)
+        locals=_locals(gen, decls, fold), head=_head(gen, step.loop), statements=_statements(gen, step.loop.stmt)
     )
 
 
@@ -160,13 +191,13 @@ def _nominal(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
     return macros().nominal(locals=_locals(gen, decls), head=_head(gen, step.loop), counters=step.counters)
 
 
-def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], role: str = "count") -> str:
+def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], role: str, fold: StepFold) -> str:
     """Count's form (also check's): stores suppressed, `continue` skips to the records."""
     gen.continue_returns = False
     gen.continue_text = macros().next_iteration()
     body = rewrite(step.loop.stmt, _variable(step), step.counters, "count", step.shadows)
     return getattr(macros(), role)(
-        locals=_locals(gen, decls),
+        locals=_locals(gen, decls, fold),
         head=_head(gen, step.loop),
         counters=step.counters,
         statements=_statements(gen, body),
@@ -188,8 +219,12 @@ def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
     )
 
 
-def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
-    return macros().finish(locals=_locals(gen, decls), counters=step.counters, iteration=ErrorSlot.ITERATION.macro)
+def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], epilogue: Step | None) -> str:
+    """The counters' final values, then (folded in) the one-thread step after the scan."""
+    after = [_serial_statement(gen, s) for s in epilogue.stmts] if epilogue is not None else []
+    return macros().finish(
+        locals=_locals(gen, decls), counters=step.counters, iteration=ErrorSlot.ITERATION.macro, after=after
+    )
 
 
 def _variable(step: Step) -> str:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from pycparser import c_ast, c_parser
 
-from akcuda.generator import analyze, private_rows
+from akcuda.generator import analyze, compaction, private_rows, sorts
 from akcuda.generator.analyze import plan_steps
 from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
+from akcuda.generator.folds import StepFold, plan_folds
 from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
 from akcuda.generator.override import sort_plan
 from akcuda.generator.preprocess import HELPER_SOURCES, Preprocessed, preprocess
@@ -108,10 +109,15 @@ def _params(func: c_ast.FuncDef) -> list[c_ast.Node]:
     return func.decl.type.args.params if func.decl.type.args else []
 
 
+def source_path(spec: dict, kernel_dir: Path) -> Path:
+    """The family's C++ file: a contributor's kernel file may live anywhere (then it is absolute)."""
+    source = Path(spec["source"])
+    return source if source.is_absolute() else kernel_dir / source.name
+
+
 def gather(spec: dict, kernel_dir: Path, include_dir: Path) -> Family:
     """Parse the family's source and the helper library; find its entries and their helpers."""
-    source = Path(spec["source"])  # a contributor's kernel file may live anywhere: then it is absolute
-    parsed = parse(source if source.is_absolute() else kernel_dir / source.name, [include_dir])
+    parsed = parse(source_path(spec, kernel_dir), [include_dir])
     library = _helper_library(kernel_dir, include_dir)
     templates = dict(parsed.pp.templates)
     call_targs = {}
@@ -199,19 +205,21 @@ def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast
     )
 
 
-def _emit_entry(family: Family, entry: str, steps: list[analyze.Step], decls: list[c_ast.Decl]) -> list[dict]:
+def _emit_entry(
+    family: Family, entry: str, steps: list[analyze.Step], decls: list[c_ast.Decl], folds: list[StepFold]
+) -> list[dict]:
     """Every launch of one entry's steps, as the kernel template renders them."""
     header = _template_header(family.templates.get(entry, []))
     params = ", ".join(family.generator().declaration(p) for p in _params(family.parsed.functions[entry]))
     kernels = []
-    for k, step in enumerate(steps):
+    for k, (step, fold) in enumerate(zip(steps, folds)):
 
         def make_gen(mode: str, k: int = k) -> CudaGenerator:
             made = family.generator(step=k, mode=mode)
             made.in_kernel, made.indent_level, made.spilled = True, 2, bool(decls)
             return made
 
-        for sk in step_kernels(make_gen, step, decls):
+        for sk in step_kernels(make_gen, step, decls, fold):
             kernels.append(
                 {
                     "name": f"{entry}__s{k}" + ("" if sk.role == "main" else f"_{sk.role}"),
@@ -270,21 +278,34 @@ def _render(spec: dict, helpers: list[str], kernels: list[dict], specializations
 
 
 def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
-    """Translate the kernel family described by `spec` (a kernel-spec mapping); a spec with a
-    `sort` override is one library sort step and no kernel."""
-    if "sort" in spec:
-        plan = sort_plan(spec)
+    """Translate the kernel family described by `spec` (a kernel-spec mapping); a kernel the
+    sort rule reads (sorts.py), or whose spec has a `sort` override, is one library sort step
+    and no kernel. The override serves only where the rule refuses (and the plan says why)."""
+    path = source_path(spec, kernel_dir)
+    if sorts.has_sort(path) or "sort" in spec:
+        try:
+            found, refused = sorts.recognise(spec, path, [include_dir]), None
+        except sorts.Refused as exc:
+            if "sort" not in spec:
+                raise
+            found, refused = None, str(exc)
+        plan = sort_plan(spec, found, refused)
         return Translation(spec["name"], _render(spec, [], [], plan.specializations), plan)
     family = gather(spec, kernel_dir, include_dir)
     helpers = _emit_helpers(family)
     entries, kernels = {}, []
     for entry in family.entries:
         steps, decls = _analyze(family, entry)
+        folds = plan_folds(steps, {d.name for d in decls})
         helpers += _private_helpers(family, steps, helpers)
+        if any(s.compaction is not None for s in steps) and compaction.helper_source() not in helpers:
+            helpers.append(compaction.helper_source())
         entries[entry] = P.Entry(
-            tuple(family.templates.get(entry, [])), tuple(d.name for d in decls), tuple(plan_step(s) for s in steps)
+            tuple(family.templates.get(entry, [])),
+            tuple(d.name for d in decls),
+            tuple(plan_step(s, f.into) for s, f in zip(steps, folds)),
         )
-        kernels += _emit_entry(family, entry, steps, decls)
+        kernels += _emit_entry(family, entry, steps, decls, folds)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
     plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations, translator_fingerprint())
     source = _render(spec, helpers, kernels, specializations)
@@ -294,8 +315,8 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 # ---------------------------------------------------------------- analysis -> plan
 
 
-def plan_step(step: analyze.Step) -> P.Step:
-    """The plan's record of an analysis step."""
+def plan_step(step: analyze.Step, fold: str | None = None) -> P.Step:
+    """The plan's record of an analysis step (`fold`: where its work runs, if folded)."""
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
     return P.Step(
         P.StepKind(step.kind),
@@ -309,8 +330,18 @@ def plan_step(step: analyze.Step) -> P.Step:
         step.checked,
         tuple(step.segments),
         plan_counters(step.counters),
-        len(step.counters),
+        len(step.counters) + (step.compaction is not None),  # compaction: its check row last
+        compaction=_compaction(step),
+        fold=P.Fold(fold) if fold else None,
     )
+
+
+def _compaction(step: analyze.Step) -> P.Compaction | None:
+    """The plan's record of an in-place compaction: its array, its counter's row, the check row."""
+    if step.compaction is None:
+        return None
+    row = next(k for k, c in enumerate(step.counters) if c.name == step.compaction.counter)
+    return P.Compaction(step.compaction.array, row, len(step.counters))
 
 
 # Where a counter's helper row (the entry after it) goes in the plan's Counter.

@@ -35,8 +35,8 @@ def test_every_generated_plan_round_trips(spec_counts, plan_files):
 
 @pytest.mark.gxx  # plan_files translates every kernel (g++ -E)
 def test_helper_rows_are_named_fields(plan_files):
-    """A counter's helper rows (flag, key, actual advance, width, check) point inside the step's
-    scan buffer and at no other counter's row."""
+    """A counter's helper rows (flag, key, actual advance, width, check), and a compaction's
+    check row, point inside the step's scan buffer and at no other counter's row."""
     for path in plan_files:
         for entry in plans.load(path).entries.values():
             for step in entry.steps:
@@ -49,6 +49,10 @@ def test_helper_rows_are_named_fields(plan_files):
                 ]
                 assert len(set(rows + helpers)) == len(rows + helpers), path.name
                 assert all(0 <= r < step.scan_rows for r in rows + helpers), path.name
+                if step.compaction is not None:  # its counter's row, and a check row of its own
+                    assert step.compaction.counter_row in rows, path.name
+                    assert step.compaction.check_row not in rows + helpers, path.name
+                    assert 0 <= step.compaction.check_row < step.scan_rows, path.name
                 for c in step.counters:
                     private = c.kind in (P.CounterKind.COLUMNS, P.CounterKind.SCRATCH)
                     assert (c.flag_row is not None) == (c.op == P.CounterOp.LAST and not private)

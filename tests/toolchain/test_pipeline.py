@@ -39,6 +39,14 @@ def test_every_specialization_passes_the_sort_family_included(parity_report, spe
         e["kernel"] for e in parity_report["specializations"] for step in e["plan"] if step["kind"] == "sort"
     }
     assert sorted_by_library == specs.SORT_FAMILY
+    named_by = {
+        e["kernel"]: step["sort"]["rule"]
+        for e in parity_report["specializations"]
+        for step in e["plan"]
+        if step["kind"] == "sort"
+    }
+    strings = {"awkward_ListOffsetArray_argsort_strings", "awkward_NumpyArray_sort_asstrings_uint8"}
+    assert named_by == {k: "override" if k in strings else "rule" for k in specs.SORT_FAMILY}
 
 
 def test_every_specialization_has_generated_and_large_cases(parity_report):
@@ -71,4 +79,7 @@ def test_every_reachable_failure_message_is_reached(parity_report):
 def test_report_files_are_written(parity_report):
     for name in ("parity.json", "parity.md", "parity.html"):
         assert (paths.REPORT / name).stat().st_size > 1000
-    assert "awkward_sort" in (paths.REPORT / "parity.md").read_text()
+    md = (paths.REPORT / "parity.md").read_text()
+    assert "awkward_sort" in md and "## Library sorts (5)" in md
+    assert "| awkward_argsort | rule | offsets | numbers | permutation |" in md
+    assert "| awkward_NumpyArray_sort_asstrings_uint8 | override | whole | strings | strings |" in md

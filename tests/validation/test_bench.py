@@ -12,9 +12,17 @@ from akcuda.validation import upstream_launches
 pytestmark = pytest.mark.gxx
 
 
-def test_the_smoke_run_writes_its_report_and_the_summary_holds(upstream_cpp, tmp_path):
-    assert cli.main(["bench", "-k", "ListArray_getitem_jagged_apply", "--out", str(tmp_path)]) == 0
-    result = json.loads((tmp_path / "bench.json").read_text())
+@pytest.fixture(scope="module")
+def smoke(upstream_cpp, tmp_path_factory):
+    """One smoke run for the tests of this module: its folder and its JSON."""
+    out = tmp_path_factory.mktemp("bench")
+    args = ["bench", "-k", "ListArray_getitem_jagged_apply", "--out", str(out), "--timed-on", "host"]
+    assert cli.main(args) == 0  # the timed sections on the host at small sizes, GPU or not
+    return out, json.loads((out / "bench.json").read_text())
+
+
+def test_the_smoke_run_writes_its_report_and_the_summary_holds(smoke):
+    tmp_path, result = smoke
     summary = result["summary"]
     for field in (
         "specializations",
@@ -29,9 +37,44 @@ def test_the_smoke_run_writes_its_report_and_the_summary_holds(upstream_cpp, tmp
         assert entry["immediate"]["syncs"] >= 1  # immediate reads its record back
         assert entry["upstream_launches"] == upstream_launches.by_symbol()[entry["symbol"]]
         assert not entry["over_upstream"] or entry["why_more"]
-    assert "No GPU figures" in (tmp_path / "bench.md").read_text() or result["gpu"]
-    for png in ("per_call.png", "host_vs_cpu.png"):
+    assert "No GPU figures" in (tmp_path / "bench.md").read_text() and not result["gpu"]
+    for png in ("per_call.png", "host_vs_cpu.png", "sweeps.png", "workloads.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_smoke_run_times_the_gpu_sections_on_the_host(smoke):
+    """The sections a GPU times run on the host target at small sizes: same code, host clock."""
+    tmp_path, result = smoke
+    device = result["device"]
+    assert device["target"] == "host" and device["copy_bandwidth_gb_s"] > 0
+    compact = [r for r in device["sweeps"] if r["symbol"] == "awkward_ListArray64_compact_offsets_64"]
+    assert [r["n"] for r in compact] == [1000, 10000]
+    for r in compact:  # int64 starts and stops read, int64 offsets (n + 1) written
+        assert r["ideal_bytes"] == 8 * (2 * r["n"] + r["n"] + 1)
+        assert r["akcuda"]["median_us"] > 0 and 0 < r["akcuda"]["of_copy"]
+        assert r["akcuda"]["allocations"] == 0  # the stream's buffers were made by the warm-up
+    overhead = device["overhead"]
+    for run in ("akcuda_immediate", "akcuda_deferred", "awkward"):
+        assert overhead[run]["runs"] >= 200
+    assert overhead["akcuda_deferred"]["allocations"] == 0
+    assert [f["prebuilt"] for f in device["first_call"]] == [True, False]
+    assert all("error" not in f and f["first_call_s"] > 0 for f in device["first_call"])
+    names = {w["workload"] for w in device["workloads"]}
+    assert names == {
+        "met_histogram",
+        "jet_selection",
+        "dimuon_masses",
+        "trijet_closest_to_top",
+        "muon_isolation",
+        "ragged_argminmax",
+    }
+    for w in device["workloads"]:
+        assert "error" not in w and w["equal"], w
+        if w["config"] == "akcuda host":
+            assert w["kernel_calls"] > 0 and w["fallbacks"] == 0
+    assert result["summary"]["workloads_unequal"] == 0 and result["summary"]["workloads_checked"] == 12
+    markdown = (tmp_path / "bench.md").read_text()
+    assert "### Kernel sweeps" in markdown and "### Physics workloads" in markdown
 
 
 def test_upstream_launches_are_counted_from_the_wrapper_text():

@@ -36,9 +36,20 @@ class Role(str, enum.Enum):
     NOMINAL = "nominal"  # each iteration's nominal share of a speculated counter
     CHECK = "check"  # a checked parallel step: finds the first failing iteration
     COUNT = "count"  # stores suppressed: how far each counter advances
+    COMPACT = "compact"  # an array compacted in place: its compacted values into scratch
+    VERIFY = "verify"  # every read of that array saw what the C saw (else C order)
     MAIN = "main"  # a serial or parallel step's launch
     FILL = "fill"  # the iteration again from its scanned start, storing
+    COPY = "copy"  # the compacted values back into their array
     FINISH = "finish"  # one thread: the counters' final values
+
+
+class Fold(str, enum.Enum):
+    """Where a constant-work one-thread step's work runs when it has no launch of its own (the
+    executor launches it itself whenever that neighbour's launch is not made)."""
+
+    NEXT = "next"  # global thread 0 of the next step's first launch, before its own iteration
+    PREVIOUS = "previous"  # the previous scan step's finish, after the counters' final values
 
 
 class CounterKind(str, enum.Enum):
@@ -167,6 +178,18 @@ class Sort:
 
 
 @dataclass(frozen=True)
+class Compaction:
+    """An array a scan step compacts in place at a local counter (`A[m++] = A[k]`): count,
+    compact and verify read it unchanged; compact writes the compacted values into scratch after
+    the scan rows, verify flags in `check_row` an iteration that read an element an earlier
+    store of the C order had changed, and copy puts the scratch back from the counter's start."""
+
+    array: str
+    counter_row: int  # the counter's row: scanned starts, the total last
+    check_row: int
+
+
+@dataclass(frozen=True)
 class Step:
     kind: StepKind
     line: int | None = None
@@ -181,6 +204,8 @@ class Step:
     counters: tuple[Counter, ...] = ()
     scan_rows: int = 0  # rows of the scan buffer (each n + 1 long)
     sort: Sort | None = None  # SORT: the library sort it runs
+    compaction: Compaction | None = None  # SCAN: an array compacted in place
+    fold: Fold | None = None  # SERIAL with constant work: folded into a neighbour's launch
 
 
 @dataclass(frozen=True)
@@ -321,6 +346,8 @@ def _step_json(s: Step) -> dict:
         "counters": [_counter_json(c) for c in s.counters],
         "scan_rows": s.scan_rows,
         "sort": None if s.sort is None else _sort_json(s.sort),
+        "compaction": None if s.compaction is None else vars(s.compaction).copy(),
+        "fold": None if s.fold is None else s.fold.value,
     }
 
 
@@ -398,6 +425,8 @@ def _step_from(data: dict) -> Step:
         counters=tuple(map(_counter_from, data["counters"])),
         scan_rows=data["scan_rows"],
         sort=_sort_from_json(data["sort"]),
+        compaction=None if data.get("compaction") is None else Compaction(**data["compaction"]),
+        fold=Fold(data["fold"]) if data.get("fold") else None,
         **expressions,
     )
 

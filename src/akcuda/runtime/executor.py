@@ -30,8 +30,8 @@ from akcuda.plan import expr as E
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import Expr, evaluate
-from akcuda.plan.model import Counter, CounterKind, CounterOp, Plan, Role, Segment, Step, StepKind
-from akcuda.runtime import private_rows, sorting
+from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, Segment, Step, StepKind
+from akcuda.runtime import compaction, private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
 from akcuda.runtime.counting import Event, note
 
@@ -101,6 +101,8 @@ def needs_read_back(entry) -> list[str]:
             why.append("cursors checked against their nominal shares")
         if any(c.kind == CounterKind.KEYED for c in step.counters):
             why.append("keys checked to lie within their array")
+        if step.compaction is not None:
+            why.append("an in-place compaction's length and reads checked")
     return list(dict.fromkeys(why))
 
 
@@ -142,6 +144,7 @@ class _Run:
         self.scalars = {name: values[k] for name, k in self.static.scalar_positions}
         self.err, self.spill, self.buffers = err, spill, buffers
         self.counts: dict[int, int] = {}
+        self.finished: int | None = None  # the last scan step whose finish was launched
 
     def launch(self, k: int, role: Role, grid: int, threads: int, n: int, report: int, scan=None) -> None:
         scan = self.spill if scan is None else scan  # a step without counters reads no scan row
@@ -299,6 +302,9 @@ def _run_parallel(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
 
 def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     """Count, scan (on the array library), fill and finish; C order where the data say so."""
+    if step.compaction is not None:
+        compaction.run(run, k, step, n, grid)
+        return
     xp = run.target.xp
     scan = run.buffers.scan_for(step.scan_rows * (n + 1))
     speculated = any(c.op == CounterOp.SPECULATED for c in step.counters)
@@ -324,33 +330,65 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     launches = run.static.launches[k]
     if Role.FILL in launches:
         run.launch(k, Role.FILL, grid, run.block, n, -1, scan)
-    run.launch(k, Role.FINISH, 1, 1, n, -1, scan)
+    if Role.FINISH in launches:  # not made where it leaves nothing anyone reads
+        run.launch(k, Role.FINISH, 1, 1, n, -1, scan)
+        run.finished = k
     if keyed and run.error_slot(ErrorSlot.ITERATION, "keys checked to lie within their array") == NO_ERROR:
         for array, keys, totals in keyed:  # each key's count moves on by its total
             array[keys] = (array[keys].astype(np.int64) + totals).astype(array.dtype)
 
 
 def _steps(state: _Run) -> None:
+    """Each step in order. A step folded into the next step's first launch (`Fold.NEXT`) runs
+    there, or on its own when that launch is not made; one folded into the previous scan step's
+    finish (`Fold.PREVIOUS`) runs on its own unless that finish was launched."""
+    lead = None  # a folded step waiting for the next step's first launch
     for k, step in enumerate(state.entry.steps):
-        if step.guard is not None and not evaluate(step.guard, state.scalars):
+        if step.fold == Fold.PREVIOUS:
+            if state.finished != k - 1 and (step.guard is None or evaluate(step.guard, state.scalars)):
+                state.serial(k)
             continue
-        if step.kind == StepKind.SORT:  # on the array library's sort: no launch
-            sorting.run(state.target.xp, step.sort, dict(zip(state.static.names, state.values)), state.scalars)
+        if step.fold == Fold.NEXT:
+            lead = k
             continue
-        if step.kind == StepKind.SERIAL:
-            state.serial(k)
-            continue
-        n = state.counts[k] = evaluate(step.count, state.scalars)
-        # rows counted apart from the iterations may need the C order even for no iteration
-        if n <= 0 and not any(s.within_rows is not None for s in step.segments):
-            continue
-        if not _parallel_form_holds(state, step, n):
-            state.serial(k)  # the parallel form may not hold: keep the C order
-            continue
-        if n <= 0:
-            continue
-        grid = math.ceil(n / state.block)
-        (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)
+        _launch_step(state, k, step, lead)
+        lead = None
+
+
+def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
+    """Run one step; `lead` (a step folded into its first launch) runs on its own first wherever
+    that launch is not made."""
+
+    def alone() -> None:
+        guard = None if lead is None else state.entry.steps[lead].guard
+        if lead is not None and (guard is None or evaluate(guard, state.scalars)):
+            state.serial(lead)
+
+    if step.guard is not None and not evaluate(step.guard, state.scalars):
+        alone()
+        return
+    if step.kind == StepKind.SORT:  # on the array library's sort: no launch
+        alone()
+        sorting.run(state.target.xp, step.sort, dict(zip(state.static.names, state.values)), state.scalars)
+        return
+    if step.kind == StepKind.SERIAL:
+        alone()
+        state.serial(k)
+        return
+    n = state.counts[k] = evaluate(step.count, state.scalars)
+    # rows counted apart from the iterations may need the C order even for no iteration
+    if n <= 0 and not any(s.within_rows is not None for s in step.segments):
+        alone()
+        return
+    if not _parallel_form_holds(state, step, n):
+        alone()
+        state.serial(k)  # the parallel form may not hold: keep the C order
+        return
+    if n <= 0:
+        alone()
+        return
+    grid = math.ceil(n / state.block)
+    (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)
 
 
 def _failure(state: _Run, record: np.ndarray) -> KernelFailure | None:

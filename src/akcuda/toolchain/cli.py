@@ -332,15 +332,16 @@ def _record(args) -> int:
 def _bench(args) -> int:
     from akcuda.validation import bench
 
-    result = bench.run_bench(args.k, Path(args.out) if args.out else None)
+    result = bench.run_bench(args.k, Path(args.out) if args.out else None, args.timed_on)
     s = result["summary"]
     out.print(result["gpu_note"], highlight=False)
     out.print(
         f"bench: {s['specializations']} specializations; per call at most {s['h2d_copies_per_call_max']} "
         f"host-to-device copies, {s['syncs_per_call_deferred_max']} syncs (deferred, no read-back by nature), "
         f"{s['launches_per_call_max']} launches (median {s['launches_per_call_median']}); "
-        f"{s['over_upstream_launches']} launch more than Awkward's own of {s['upstream_countable']} countable "
-        f"-> {args.out or paths.BUILD / 'bench'}/bench.{{json,md}}",
+        f"{s['over_upstream_launches']} launch more than Awkward's own of {s['upstream_countable']} countable; "
+        f"workloads {s['workloads_checked']} checked, {s['workloads_unequal']} unequal, {s['workloads_failed']} "
+        f"failed -> {args.out or paths.BUILD / 'bench'}/bench.{{json,md}}",
         highlight=False,
     )
     return 0
@@ -509,6 +510,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=None,
         help="folder for bench.json, bench.md and the plots (default: build/bench)",
+    )
+    p.add_argument(
+        "--timed-on",
+        choices=("host", "cuda"),
+        default=None,
+        help="target of the timed sections: cuda at GPU sizes, host at small ones (default: cuda where a GPU exists)",
     )
     p = command("bundle", _bundle, "one folder for `make gpu-check` on a GPU machine without network")
     p.add_argument("--python", default="3.12", help="the GPU machine's Python version")

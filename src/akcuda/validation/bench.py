@@ -1,10 +1,12 @@
 """`akcuda bench`: what a kernel call costs, per specialization, written as JSON, Markdown and PNG.
 
-Without a GPU (the CI smoke run) it runs every chosen specialization on the counting target
-(launches, array-library calls, host-to-device copies, read-backs, allocations, per call, in
-both error modes) and on the host target and the CPU reference (awkward_cpp) at small sizes,
-and says plainly that it has no GPU figures. Each specialization's launches are set beside
-those of Awkward's own GPU path where they are countable (`upstream_launches`).
+It runs every chosen specialization on the counting target (launches, array-library calls,
+host-to-device copies, read-backs, allocations, per call, in both error modes) and on the host
+target and the CPU reference (awkward_cpp) at small sizes; each specialization's launches are
+set beside those of Awkward's own GPU path where they are countable (`upstream_launches`).
+Then the timed sections (`bench_device`): on the cuda target where a GPU exists, else on the
+host target at small sizes (the CI smoke run), which then says plainly that it has no GPU
+figures.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from pathlib import Path
 
 from akcuda import paths
 from akcuda.plan import PlanError
+from akcuda.plan.model import CounterKind, CounterOp, Role, StepKind
 from akcuda.progress import progress
 from akcuda.runtime import executor, host_build
 from akcuda.runtime.executor import Mode
 from akcuda.runtime.host import CountingTarget
 from akcuda.toolchain import specs
-from akcuda.validation import parity, reference, upstream_launches
+from akcuda.validation import bench_device, parity, reference, upstream_launches
 from akcuda.validation.cases.generated import RecipeError
 from akcuda.validation.cases.sources import collect_cases
 from akcuda.validation.gpucheck import gpu_available
@@ -97,19 +100,35 @@ def count_specialization(spec: dict, special: dict, target: CountingTarget) -> d
 
 
 def _why_more(plan, special: dict) -> str:
-    """Why the plan launches more than Awkward's hand-written kernels, step by step."""
-    why = {
-        "check": "a check launch first finds the first failing iteration, so no thread writes past it "
-        "(the C loop stops there; Awkward's kernel runs every row and only flags the error)",
-        "serial": "a one-thread step of its own (constant work between loops)",
-        "scan": "count, in-place scan, fill and finish (Awkward's hand-written pair omits the finish)",
-    }
+    """Where the plan's launches come from, step by step, beyond one launch per step: what
+    Awkward's hand-written kernels do without (a constant-work step folded into a neighbour
+    costs nothing and is not named)."""
+    launches = plan.specializations[special["symbol"]].launches
     reasons = []
-    for step in plan.entry_of(special["symbol"]).steps:
-        kind = "check" if step.checked else step.kind.value
-        if kind in why and why[kind] not in reasons:
-            reasons.append(why[kind])
-    return "; ".join(reasons) or "parallel steps, one launch each"
+    for step, roles in zip(plan.entry_of(special["symbol"]).steps, launches):
+        if step.kind == StepKind.SERIAL and step.fold is None:
+            reasons.append("a one-thread step of its own (" + (step.reason or "constant work") + ")")
+        if step.checked:
+            reasons.append(
+                "a check launch first finds the first failing iteration, so no thread writes past it "
+                "(the C loop stops there; Awkward's kernel runs every row and only flags the error)"
+            )
+        if step.segments:
+            reasons.append(
+                "row ranges checked on the array library before the parallel form (two calls per test; "
+                "Awkward's kernel assumes them)"
+            )
+        if step.kind == StepKind.SCAN:
+            parts = [role.value for role in (Role.NOMINAL, Role.COUNT, Role.FILL, Role.FINISH) if role in roles]
+            library = []
+            if any(c.kind == CounterKind.KEYED for c in step.counters):
+                library.append("a scan within each key by a stable sort (16 calls)")
+            if any(c.op == CounterOp.LAST for c in step.counters):
+                library.append("a last value picked (3 calls)")
+            if any(c.op in (CounterOp.SUM, CounterOp.SPECULATED) for c in step.counters):
+                library.append("an in-place scan per sum")
+            reasons.append(f"{' + '.join(parts)} launches and " + ", ".join(library or ["a reduction"]))
+    return "; ".join(dict.fromkeys(reasons)) or "parallel steps, one launch each"
 
 
 def summarize(entries: list[dict]) -> dict:
@@ -170,6 +189,7 @@ def markdown(result: dict) -> str:
         for e in over
     ]
     lines += [] if over else ["none"]
+    lines += ["", *bench_device.markdown(result["device"])]
     return "\n".join(lines) + "\n"
 
 
@@ -203,11 +223,13 @@ def plots(result: dict, out_dir: Path) -> list[Path]:
     written.append(out_dir / "host_vs_cpu.png")
     fig.savefig(written[-1])
     plt.close(fig)
-    return written
+    return written + bench_device.plots(result["device"], out_dir, plt)
 
 
-def run_bench(pattern: str | None = None, out_dir: Path | None = None) -> dict:
-    """Count every chosen specialization and write bench.json, bench.md and the plots."""
+def run_bench(pattern: str | None = None, out_dir: Path | None = None, timed_on: str | None = None) -> dict:
+    """Count every chosen specialization, run the timed sections (on `timed_on`: by default
+    "cuda" where a GPU exists, else "host" at small sizes) and write bench.json, bench.md and
+    the plots."""
     out_dir = out_dir or paths.BUILD / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = [
@@ -229,19 +251,35 @@ def run_bench(pattern: str | None = None, out_dir: Path | None = None) -> dict:
                 entries.append(entry)
             bar.advance(task)
     present, device = gpu_available()
+    timed_on = timed_on or ("cuda" if present else "host")
+    timed = bench_device.run(timed_on)
     result = {
-        "summary": summarize(entries),
-        "gpu": present,
+        "summary": {**summarize(entries), **_workload_summary(timed["workloads"])},
+        "gpu": timed_on == "cuda",
         "gpu_note": (
-            f"GPU: {device}; the GPU sweeps are not part of this bench yet (see the README)."
-            if present
-            else f"No GPU figures: this is the CPU smoke run ({device}). Counts are exact; times are "
-            "the emulated grid and awkward_cpp on the CPU at small sizes, not GPU timings."
+            f"GPU: {device}. Counts are exact (counting target); the timed sections ran on the cuda "
+            "target, timed with CUDA events, beside Awkward's own cuda backend and the CPU."
+            if timed_on == "cuda"
+            else f"No GPU figures: this is the CPU smoke run ({device}). Counts are exact; every time "
+            "here is the host target (an emulated grid) or awkward-cpp on the CPU at small sizes: they "
+            "test the bench's code paths, they are not GPU timings."
         ),
         "seconds": round(time.perf_counter() - start, 2),
+        "device": timed,
         "specializations": entries,
     }
     (out_dir / "bench.json").write_text(json.dumps(result, indent=1))
     (out_dir / "bench.md").write_text(markdown(result))
     result["plots"] = [str(p) for p in plots(result, out_dir)]
     return result
+
+
+def _workload_summary(rows: list[dict]) -> dict:
+    """How many workload runs were checked against the plain CPU, and how many differed (or
+    failed to run)."""
+    checked = [w for w in rows if "equal" in w]
+    return {
+        "workloads_checked": len(checked),
+        "workloads_unequal": sum(not w["close"] for w in checked),
+        "workloads_failed": sum("error" in w for w in rows),
+    }

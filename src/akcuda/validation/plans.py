@@ -25,9 +25,12 @@ def _input_sized(step: Step) -> bool:
 
 def _whole_rows(step: Step) -> bool:
     """A row-parallel step whose thread does a whole row's work (a helper's rows on private
-    copies, or a bin's rows column by column): long rows make it imbalanced, so the report names it."""
-    return any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters) or any(
-        s.within is not None for s in step.segments
+    copies, a row's in-place compaction, a bin's rows column by column): long rows make it imbalanced, so the
+    report names it."""
+    return (
+        step.compaction is not None
+        or any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters)
+        or any(s.within is not None for s in step.segments)
     )
 
 
@@ -45,6 +48,7 @@ def _sort_row(step: Step) -> dict:
         "reason": step.reason,
         "width1_input_sized": False,
         "per_thread": "library",
+        "folded": None,
         "passes": 1,
         "sort": {
             "rule": sort.rule,
@@ -62,6 +66,8 @@ def describe(plan: Plan, symbol: str) -> dict:
     steps = []
     for step, roles in zip(plan.entries[special.entry].steps, special.launches):
         launched = [role for role in roles if not (role == FALLBACK and step.kind != StepKind.SERIAL)]
+        if step.fold is not None:  # its work runs in a neighbour's launch (on its own only as a fallback)
+            launched = []
         input_sized = _input_sized(step)
         if step.kind == StepKind.SORT:
             steps.append(_sort_row(step))
@@ -76,6 +82,7 @@ def describe(plan: Plan, symbol: str) -> dict:
                 "reason": step.reason,
                 "width1_input_sized": input_sized,
                 "per_thread": "row" if _whole_rows(step) else "iteration",
+                "folded": None if step.fold is None else step.fold.value,
                 "passes": 0
                 if step.kind == StepKind.SERIAL and not input_sized
                 else sum(r not in ONE_THREAD or input_sized for r in launched),

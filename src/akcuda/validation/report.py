@@ -181,6 +181,8 @@ def _context(report: dict) -> dict:
         "failures": [s for s in specs if s["status"] in ("failed", "compile-failed")],
         "not_run": [s for s in specs if s["status"] in ("pending", "untranslated")],
         "groups": groups,
+        # each sorting kernel's library sort step, and whether the sort rule or a spec override named it
+        "sorts": {s["kernel"]: p for s in specs for p in s.get("plan") or [] if p["kind"] == "sort"},
     }
 
 

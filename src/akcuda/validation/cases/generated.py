@@ -139,8 +139,11 @@ def _seed(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
 
 
-def build_case(spec: dict, special: dict, recipe: dict, size: int, label: str, source: str, where: str) -> Case:
-    """Evaluate one recipe at one size for one specialization."""
+def build_case(
+    spec: dict, special: dict, recipe: dict, size: int, label: str, source: str, where: str, lists: bool = True
+) -> Case:
+    """Evaluate one recipe at one size for one specialization (arrays as lists, as JSON keeps
+    them; with `lists` False as NumPy arrays, for the bench's large sizes)."""
     rng = np.random.default_rng(_seed(special["symbol"], label, size))
     env: dict[str, Any] = dict(_functions(rng))
     env["n"] = size
@@ -161,7 +164,7 @@ def build_case(spec: dict, special: dict, recipe: dict, size: int, label: str, s
             value = {"out": value.length}
         elif isinstance(value, list) and value and isinstance(value[0], Out):
             value = [{"out": v.length} for v in value]
-        elif isinstance(value, np.ndarray):
+        elif isinstance(value, np.ndarray) and lists:
             value = value.tolist()
         elif isinstance(value, (np.integer, np.bool_, np.floating)):
             value = value.item()

@@ -1,0 +1,233 @@
+"""Stage (analysis and emission): in-place compaction at a counter, out of place and verified.
+
+A loop that writes an array only at a counter (`A[m++] = v`) and also reads that array in place
+(`A[k]` at its own elements, `A[m - 1]` for the value it kept last) compacts the array toward
+its front:
+
+    for (i ...) { out[i] = m; A[m++] = A[starts[i]]; for (k ...) if (A[m - 1] != A[k]) A[m++] = A[k]; }
+
+Two facts make it count, scan, fill with one thread per iteration (a whole row, with its inner
+loop):
+
+- `A[m - 1]` after the iteration's own `A[m++] = v` is the value it stored last: a private local
+  (`akc_last`) holds it, so no iteration reads another's store through the counter;
+- every other read `A[p]` sees what the C saw if, whenever an earlier store of the C order had
+  reached position p (p in `[m0, M)`, the counter's start and its value at the read), that store
+  left the same bits as the unchanged array holds there. Count, *compact* and *verify* read the
+  array unchanged: compact writes the compacted values into scratch after the scan rows, verify
+  runs each iteration again from its scanned start and flags a read where the bits differ. By
+  induction over the C order an unflagged run is the C's (each position is written once, by the
+  iteration whose counter range holds it); a flagged one (a NaN kept twice overtakes the reads)
+  runs in C order. Fill then makes the other stores and *copy* puts the scratch back at
+  `A[m0 ...]`, before *finish* moves the counter on.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from pycparser import c_ast
+
+from akcuda.generator.ast_util import block, ids, set_child, text, walk
+from akcuda.generator.counters import Counter, rewrite
+from akcuda.generator.cuda_generator import is_call
+from akcuda.generator.render import macros
+from akcuda.plan.errors import ErrorSlot
+
+LAST = "akc_last"  # the value the iteration stored last at the counter
+REGION, FROM, BROKEN = "akc_region", "akc_m0", "akc_broken"
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """The array compacted in place and the counter it is written at."""
+
+    array: str
+    counter: str
+
+
+def _store_at(node: c_ast.Node) -> tuple[str, str] | None:
+    """(array, counter) of `A[m++] = v`, else None."""
+    if not (isinstance(node, c_ast.Assignment) and node.op == "=" and isinstance(node.lvalue, c_ast.ArrayRef)):
+        return None
+    position = node.lvalue.subscript
+    if not (
+        isinstance(node.lvalue.name, c_ast.ID)
+        and isinstance(position, c_ast.UnaryOp)
+        and position.op == "p++"
+        and isinstance(position.expr, c_ast.ID)
+    ):
+        return None
+    return node.lvalue.name.name, position.expr.name
+
+
+def _is_last(node: c_ast.Node, found: Compaction) -> bool:
+    """`A[m - 1]`."""
+    return (
+        isinstance(node, c_ast.ArrayRef)
+        and text(node.name) == found.array
+        and text(node.subscript).replace(" ", "") == f"{found.counter}-1"
+    )
+
+
+def _advances_of(body: c_ast.Node, name: str) -> int:
+    """How many statements or expressions change local `name`."""
+    return sum(
+        (isinstance(n, c_ast.UnaryOp) and n.op in ("p++", "++", "p--", "--") and text(n.expr) == name)
+        or (isinstance(n, c_ast.Assignment) and text(n.lvalue) == name)
+        for n in walk(body)
+    )
+
+
+def _stores_before_last(items: list[c_ast.Node], found: Compaction) -> bool:
+    """Is one of the top-level statements a store `A[m++] = v`, with no `A[m - 1]` read before
+    it or inside it (so every such read follows a store of the same iteration)?"""
+    for item in items:
+        if any(_is_last(n, found) for n in walk(item)):
+            return False
+        if _store_at(item) == (found.array, found.counter):
+            return True
+    return False
+
+
+def find_compaction(loop: c_ast.For) -> Compaction | None:
+    """The loop's in-place compaction, if it has exactly this shape: one array A written only by
+    `A[m++] = v` statements, m advanced nowhere else, `A[m - 1]` read only after a top-level
+    statement that is such a store, other reads of A not at m, A read at least once
+    besides `A[m - 1]`, and no failure, `continue` or `break` (their launches stop differently)."""
+    body = loop.stmt
+    stores = {_store_at(n) for n in walk(body)} - {None}
+    if len(stores) != 1:
+        return None
+    found = Compaction(*stores.pop())
+    array, counter = found.array, found.counter
+    nodes = list(walk(body))
+    if any(isinstance(n, (c_ast.Continue, c_ast.Break)) for n in nodes) or any(
+        isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in nodes
+    ):
+        return None
+    written = [n for n in nodes if isinstance(n, c_ast.Assignment) and text(n.lvalue).startswith(f"{array}[")]
+    increments = [n for n in nodes if isinstance(n, c_ast.UnaryOp) and text(n.expr).startswith(f"{array}[")]
+    if increments or any(_store_at(n) != (array, counter) for n in written):
+        return None
+    if _advances_of(body, counter) != len(written):
+        return None
+    if not _stores_before_last(block(body), found):
+        return None
+    reads = [n for n in nodes if isinstance(n, c_ast.ArrayRef) and text(n.name) == array]
+    targets = {id(n.lvalue) for n in written}
+    others = [n for n in reads if id(n) not in targets and not _is_last(n, found)]
+    if not others or any(counter in ids(n.subscript) for n in others):
+        return None
+    return found
+
+
+def kept_last(loop: c_ast.For, found: Compaction) -> c_ast.For:
+    """A copy of the loop where the value stored last at the counter is a private local:
+    `{ A[m++] = A[s]; if (A[m - 1] != A[k]) A[m++] = A[k]; }` ->
+    `{ auto akc_last = akc_zero_of(A); akc_last = A[s]; A[m++] = akc_last;
+       if (akc_last != A[k]) { akc_last = A[k]; A[m++] = akc_last; } }`
+    (`A[m - 1]` is the iteration's own last store: m moves only there, A changes only there)."""
+    loop = copy.deepcopy(loop)
+
+    class Kept(c_ast.NodeVisitor):
+        def generic_visit(self, node: c_ast.Node) -> None:
+            for name, child in node.children():
+                if _is_last(child, found):
+                    set_child(node, name, c_ast.ID(LAST, coord=child.coord))
+                elif _store_at(child) == (found.array, found.counter):
+                    self.visit(child.rvalue)
+                    keep = c_ast.Assignment("=", c_ast.ID(LAST), child.rvalue, coord=child.coord)
+                    store = c_ast.Assignment("=", child.lvalue, c_ast.ID(LAST), coord=child.coord)
+                    set_child(node, name, c_ast.Compound([keep, store], coord=child.coord))
+                else:
+                    self.visit(child)
+
+    Kept().visit(loop.stmt)
+    zero = c_ast.FuncCall(c_ast.ID("akc_zero_of"), c_ast.ExprList([c_ast.ID(found.array)]))
+    auto = c_ast.TypeDecl(LAST, [], None, c_ast.IdentifierType(["auto"]))
+    declared = c_ast.Decl(LAST, [], [], [], [], auto, zero, None)
+    loop.stmt = c_ast.Compound([declared, *block(loop.stmt)], coord=loop.stmt.coord)
+    return loop
+
+
+def _replace_stores(body: c_ast.Node, found: Compaction, make) -> c_ast.Node:
+    """A copy of `body` with each store `A[m++] = akc_last` replaced by `make(store)`."""
+    body = copy.deepcopy(body)
+    for node in list(walk(body)):
+        for name, child in node.children():
+            if _store_at(child) == (found.array, found.counter):
+                set_child(node, name, make(child))
+    return body
+
+
+def _advance(store: c_ast.Assignment) -> c_ast.Node:
+    """`A[m++] = v` -> `m++` (fill and verify: the array stays as it is)."""
+    return store.lvalue.subscript
+
+
+def _put(store: c_ast.Assignment) -> c_ast.Node:
+    """`A[m++] = v` -> `akc_put(akc_region, m++ - akc_m0, v)` (compact: into the scratch)."""
+    at = c_ast.BinaryOp("-", store.lvalue.subscript, c_ast.ID(FROM))
+    return c_ast.FuncCall(c_ast.ID("akc_put"), c_ast.ExprList([c_ast.ID(REGION), at, store.rvalue]))
+
+
+def _checked_reads(body: c_ast.Node, found: Compaction) -> c_ast.Node:
+    """verify, stores gone: `A[p]` -> `akc_read_compacted(A, p, m, akc_m0, akc_region, &akc_broken)`."""
+    body = copy.deepcopy(body)
+    for node in list(walk(body)):
+        for name, child in node.children():
+            if isinstance(child, c_ast.ArrayRef) and text(child.name) == found.array:
+                args = [
+                    child.name,
+                    child.subscript,
+                    c_ast.ID(found.counter),
+                    c_ast.ID(FROM),
+                    c_ast.ID(REGION),
+                    c_ast.UnaryOp("&", c_ast.ID(BROKEN)),
+                ]
+                set_child(node, name, c_ast.FuncCall(c_ast.ID("akc_read_compacted"), c_ast.ExprList(args)))
+    return body
+
+
+def step_bodies(make_gen, loop: c_ast.For, counters: list[Counter], found: Compaction, locals_, head) -> list:
+    """(role, body) of the step's launches: count, compact, verify, fill, copy, finish. The
+    scan buffer has a row per counter, then the check row; the scratch follows it."""
+    var = loop.init.decls[0].name
+    rows = len(counters) + 1
+    row = next(k for k, c in enumerate(counters) if c.name == found.counter)
+
+    def printed(mode: str, body: c_ast.Node, fill: bool = False) -> list[str]:
+        gen = make_gen(mode)
+        gen.continue_returns = fill
+        return [gen.statement(s) for s in block(rewrite(body, var, counters, "fill" if fill else "count"))]
+
+    kept, forms = loop.stmt, macros("compaction.cu.j2")
+    where = {"locals": locals_, "head": head, "counter": found.counter, "row": row, "rows": rows, "array": found.array}
+    compact = _replace_stores(kept, found, _put)
+    verify = _checked_reads(_replace_stores(kept, found, _advance), found)
+    fill = _replace_stores(kept, found, _advance)
+    return [
+        ("count", macros().count(locals=locals_, head=head, counters=counters, statements=printed("count", kept))),
+        ("compact", forms.compact(statements=printed("count", compact), **where)),
+        ("verify", forms.verify(statements=printed("count", verify), **where)),
+        (
+            "fill",
+            macros().fill(
+                locals=locals_,
+                head=head,
+                counters=counters,
+                order=list(range(len(counters))),
+                statements=printed("fill", fill, fill=True),
+                first=ErrorSlot.FIRST.macro,
+            ),
+        ),
+        ("copy", forms.copy(locals=locals_, counter=found.counter, array=found.array)),
+        ("finish", macros().finish(locals=locals_, counters=counters, iteration=ErrorSlot.ITERATION.macro, after=[])),
+    ]
+
+
+def helper_source() -> str:
+    """The device helpers the compact, verify and copy bodies call (once per kernel file)."""
+    return macros("compaction.cu.j2").helpers()

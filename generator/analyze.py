@@ -23,6 +23,7 @@ from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, ids, text, walk
 from akcuda.generator.branch_locals import hoisted_branch_locals
+from akcuda.generator.columns import histogram_columns
 from akcuda.generator.compaction import Compaction, find_compaction, kept_last
 from akcuda.generator.counters import Counter, LoopBody, find_counters, running_statements
 from akcuda.generator.cuda_generator import is_call
@@ -486,6 +487,7 @@ class _Planner:
             or self._groups(stmt, guard, live_after)
             or self._private_rows(stmt, guard)
             or self._compaction(stmt, guard, live_after)
+            or self._columns(stmt, guard)
         )
         if step is None:
             self.add_serial(stmt, guard, reason)
@@ -524,6 +526,21 @@ class _Planner:
             return None
         first = host_expr(init_value(stmt), ctx.scalars)
         return Step("scan", [stmt], count=count, loop=stmt, counters=counters, guard=guard, first=first, private=facts)
+
+    def _columns(self, stmt: c_ast.For, guard: Expr | None) -> Step | None:
+        """A loop over bins updating a reset scratch histogram column by column: one thread per
+        bin and column (columns.py), while the rows' ranges are ordered and disjoint (else the loop
+        as written); None if it does not fit."""
+        ctx = self.ctx
+        found = histogram_columns(stmt, ctx.scalars, ctx.element_types)
+        if found is None:
+            return None
+        loop, segment = found
+        count, _ = _loop_shape(loop, ctx)[1:3]
+        first = host_expr(init_value(loop), ctx.scalars)
+        return Step(
+            "parallel", [loop], count, loop=loop, guard=guard, segments=[segment], first=first, serial_form=stmt
+        )
 
     def _compaction(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
         """A loop compacting an array in place at a local counter (compaction.py): count-scan-fill

@@ -105,13 +105,20 @@ class RowRef:
 @dataclass(frozen=True)
 class Segment:
     """A row range the parallel form relies on: `[starts, stops)` or `[starts, starts + counts)`
-    ordered, not overlapping the next row's when `disjoint`, and no longer than `longest`."""
+    ordered, not overlapping the next row's when `disjoint`, and no longer than `longest`.
+
+    The rows are the step's iterations, or where `within` is set the rows its iterations' ranges
+    hold: `within` (over its rows from the first iteration on, `within_rows` of them, else one
+    per iteration) ordered and disjoint, then these ranges over the rows from its first start to
+    its last stop."""
 
     starts: RowRef
     stops: RowRef | None = None
     counts: RowRef | None = None
     disjoint: bool = True
     longest: Expr | None = None
+    within: Segment | None = None
+    within_rows: Expr | None = None
 
 
 class SortRanges(str, enum.Enum):
@@ -258,6 +265,9 @@ def _segment_json(s: Segment) -> dict:
     out["disjoint"] = s.disjoint
     if s.longest is not None:
         out["longest"] = E.to_json(s.longest)
+    if s.within is not None:
+        out["within"] = _segment_json(s.within)
+        out["within_rows"] = E.to_json(s.within_rows)
     return out
 
 
@@ -385,6 +395,8 @@ def _segment_from(data: dict) -> Segment:
         _ref(data.get("counts")),
         data["disjoint"],
         E.from_json(data.get("longest")),
+        _segment_from(data["within"]) if "within" in data else None,
+        E.from_json(data.get("within_rows")),
     )
 
 

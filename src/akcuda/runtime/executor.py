@@ -30,7 +30,7 @@ from akcuda.plan import expr as E
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import Expr, evaluate
-from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, RowRef, Step, StepKind
+from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, Segment, Step, StepKind
 from akcuda.runtime import compaction, private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
 from akcuda.runtime.counting import Event, note
@@ -237,26 +237,51 @@ def _as_nominal(run: _Run, step: Step, scan, n: int) -> bool:
 
 def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, Any], n: int) -> bool:
     """Are the rows' ranges [A[i], B[i]) (or [A[i], A[i] + C[i])) that the step's parallel form
-    relies on ordered, and where it says so non-overlapping or no longer than a bound? (One
+    relies on ordered, and where it says so non-overlapping or no longer than a bound? Rows are
+    the step's iterations, or those its iterations' ranges hold (`Segment.within`, over
+    `within_rows` of its rows). (One
     read-back per test; the C reads exactly these elements.)"""
     if not step.segments:
         return True
     first = evaluate(step.first, scalars)
-
-    def rows(ref: RowRef):
-        return arrays[ref.array][first + ref.shift : first + ref.shift + n]
 
     def holds(test) -> bool:
         note(Event.LIBRARY, 2)
         note(Event.D2H, why="row ranges checked before the parallel form")
         return bool(xp.all(test))
 
-    for segment in step.segments:
-        starts = rows(segment.starts)
-        stops = rows(segment.stops) if segment.stops is not None else starts + rows(segment.counts)
+    def ranges(segment: Segment, first: int, n: int):
+        """(starts, stops) of rows first .. first + n - 1, None where an array is too short."""
+        starts = arrays[segment.starts.array][first + segment.starts.shift :][:n]
+        ref = segment.stops or segment.counts
+        ends = arrays[ref.array][first + ref.shift :][:n]
+        if len(starts) < n or len(ends) < n or first + min(segment.starts.shift, ref.shift) < 0:
+            return None
+        return starts, ends if segment.stops is not None else starts + ends
+
+    def segment_holds(segment: Segment, first: int, n: int) -> bool:
+        found = ranges(segment, first, n)
+        if found is None:
+            return False
+        starts, stops = found
         if not holds(starts <= stops) or (segment.disjoint and not holds(stops[:-1] <= starts[1:])):
             return False
-        if segment.longest is not None and not holds(stops - starts <= evaluate(segment.longest, scalars)):
+        return segment.longest is None or holds(stops - starts <= evaluate(segment.longest, scalars))
+
+    for segment in step.segments:
+        if segment.within is None:
+            if not segment_holds(segment, first, n):
+                return False
+            continue
+        rows = n if segment.within_rows is None else max(0, evaluate(segment.within_rows, scalars))
+        if not segment_holds(segment.within, first, rows):
+            return False
+        if rows == 0:
+            continue
+        starts, stops = ranges(segment.within, first, rows)
+        note(Event.D2H, why="row ranges checked before the parallel form")
+        lo, hi = int(starts[0]), int(stops[-1])
+        if not segment_holds(segment, lo, hi - lo):
             return False
     return True
 
@@ -351,12 +376,16 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
         state.serial(k)
         return
     n = state.counts[k] = evaluate(step.count, state.scalars)
-    if n <= 0:
+    # rows counted apart from the iterations may need the C order even for no iteration
+    if n <= 0 and not any(s.within_rows is not None for s in step.segments):
         alone()
         return
     if not _parallel_form_holds(state, step, n):
         alone()
         state.serial(k)  # the parallel form may not hold: keep the C order
+        return
+    if n <= 0:
+        alone()
         return
     grid = math.ceil(n / state.block)
     (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)

@@ -25,9 +25,12 @@ def _input_sized(step: Step) -> bool:
 
 def _whole_rows(step: Step) -> bool:
     """A row-parallel step whose thread does a whole row's work (a helper's rows on private
-    copies, a row's in-place compaction): long rows make it imbalanced, so the report names it."""
-    return step.compaction is not None or any(
-        c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters
+    copies, a row's in-place compaction, a bin's rows column by column): long rows make it imbalanced, so the
+    report names it."""
+    return (
+        step.compaction is not None
+        or any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters)
+        or any(s.within is not None for s in step.segments)
     )
 
 

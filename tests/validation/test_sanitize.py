@@ -87,6 +87,20 @@ def test_cli_fails_loudly_on_a_report(tmp_path, gen, translate_upstream, monkeyp
 
 
 @pytest.mark.gxx
+def test_a_stale_plan_is_a_failure_per_specialization_not_a_crash(tmp_path, gen, translate_upstream):
+    """A plan from another translator cannot be run: each specialization says to regenerate."""
+    translate_upstream(gen, COMPACT)
+    plan_file = gen / f"{COMPACT}.plan.json"
+    stale = json.loads(plan_file.read_text())
+    stale["translator"] = "another translator"
+    plan_file.write_text(json.dumps(stale))
+    result = _run(tmp_path, None)
+    assert not sanitize.ok(result) and result["reports"] == []
+    assert len(result["parity_failures"]) == 3  # ListArray32, ListArrayU32, ListArray64
+    assert all("akcuda generate" in f["reason"] for f in result["parity_failures"])
+
+
+@pytest.mark.gxx
 @pytest.mark.parametrize("kernel", FAITHFUL)
 def test_faithful_translation_runs_every_case_with_zero_reports(tmp_path, gen, translate_upstream, kernel):
     translate_upstream(gen, kernel)

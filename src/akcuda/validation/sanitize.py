@@ -252,7 +252,7 @@ def run_shard(
     while True:
         status, stderr, events, pid = _run_child(job, env, timeout)
         failures += [e for e in events if "failed" in e]
-        cases = [e for e in events if "case" in e]
+        cases = [e for e in events if "case" in e and "failed" not in e]  # announcements, not failures
         ran.update(e["source"] for e in cases)
         end = next((e["end"] for e in events if "end" in e), None)
         if status == 0 and end is not None:

@@ -115,6 +115,14 @@ class DemoKernels:
             ],
         }
 
+    @classmethod
+    def int64_and_float64(cls, name: str, element: str, tail: list[str], names: list[str]) -> dict:
+        """A spec for a demo kernel templated on its first argument's element type, with an
+        int64 and a float64 symbol (`element` picks the first): `T*`, then the `tail` ctypes."""
+        ctypes = {"int64": "int64_t*", "float64": "double*"}
+        order = [element] + [e for e in ctypes if e != element]
+        return cls.spec(name, [(f"{name}_{e}", [ctypes[e][:-1]], [ctypes[e], *tail]) for e in order], names)
+
     @property
     def offsets(self) -> dict:
         return self.spec(*self.OFFSETS)

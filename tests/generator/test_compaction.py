@@ -18,18 +18,8 @@ I64, PI64, CI64 = "int64_t", "int64_t*", "const int64_t*"
 NAMES = ["toptr", "fromstarts", "fromstops", "length", "tooffsets"]
 
 
-def spec(demo, element: str, ctype: str) -> dict:
-    symbol = f"akc_demo_compact_{element}"
-    other = "akc_demo_compact_float64" if element == "int64" else "akc_demo_compact_int64"
-    other_ctype = "double*" if element == "int64" else PI64
-    return demo.spec(
-        "akc_demo_compact",
-        [
-            (symbol, [ctype[:-1]], [ctype, CI64, CI64, I64, PI64]),
-            (other, [other_ctype[:-1]], [other_ctype, CI64, CI64, I64, PI64]),
-        ],
-        NAMES,
-    )
+def spec(demo, element: str) -> dict:
+    return demo.int64_and_float64("akc_demo_compact", element, [CI64, CI64, I64, PI64], NAMES)
 
 
 def reference(values: np.ndarray, starts, stops) -> tuple[np.ndarray, list[int]]:
@@ -57,12 +47,10 @@ def rows(rng, length: int, ordered: bool):
 
 
 @pytest.mark.gxx
-@pytest.mark.parametrize(("element", "ctype"), [("int64", PI64), ("float64", "double*")])
+@pytest.mark.parametrize("element", ["int64", "float64"])
 @pytest.mark.parametrize("case", ["ordered", "NaN", "signed zeros", "reads behind", "one row"])
-def test_in_place_compaction_runs_count_scan_fill_and_verifies_its_reads(
-    tmp_path, demo, monkeypatch, element, ctype, case
-):
-    steps, plan, run = demo.translated(spec(demo, element, ctype), tmp_path)
+def test_in_place_compaction_runs_count_scan_fill_and_verifies_its_reads(tmp_path, demo, monkeypatch, element, case):
+    steps, plan, run = demo.translated(spec(demo, element), tmp_path)
     in_c_order = []
     serial = executor._Run.serial
     monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
@@ -100,7 +88,7 @@ def test_in_place_compaction_runs_count_scan_fill_and_verifies_its_reads(
 def test_a_store_that_keeps_its_value_passes_the_check(tmp_path, demo, monkeypatch):
     """A read of a position an earlier store reached is the C's when that store left the same
     bits: rows that re-read a prefix of equal values stay parallel."""
-    steps, plan, run = demo.translated(spec(demo, "int64", PI64), tmp_path)
+    steps, plan, run = demo.translated(spec(demo, "int64"), tmp_path)
     in_c_order = []
     serial = executor._Run.serial
     monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))

@@ -20,18 +20,8 @@ I64, PI64, CI64 = "int64_t", "int64_t*", "const int64_t*"
 NAMES = ["words", "fromoffsets", "length", "tolengths", "tokept"]
 
 
-def spec(demo, element: str, ctype: str) -> dict:
-    symbol = f"akc_demo_dedup_words_{element}"
-    other = "akc_demo_dedup_words_float64" if element == "int64" else "akc_demo_dedup_words_int64"
-    other_ctype = "double*" if element == "int64" else PI64
-    return demo.spec(
-        "akc_demo_dedup_words",
-        [
-            (symbol, [ctype[:-1]], [ctype, CI64, I64, PI64, PI64]),
-            (other, [other_ctype[:-1]], [other_ctype, CI64, I64, PI64, PI64]),
-        ],
-        NAMES,
-    )
+def spec(demo, element: str) -> dict:
+    return demo.int64_and_float64("akc_demo_dedup_words", element, [CI64, I64, PI64, PI64], NAMES)
 
 
 def reference(values: np.ndarray, offsets) -> tuple[np.ndarray, list[int]]:
@@ -64,10 +54,10 @@ def words(rng, n: int, case: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.gxx
-@pytest.mark.parametrize(("element", "ctype"), [("int64", PI64), ("float64", "double*")])
+@pytest.mark.parametrize("element", ["int64", "float64"])
 @pytest.mark.parametrize("case", ["runs", "shuffled", "one word", "overlapping"])
-def test_last_kept_state_is_speculated_and_verified(tmp_path, demo, monkeypatch, element, ctype, case):
-    steps, plan, run = demo.translated(spec(demo, element, ctype), tmp_path)
+def test_last_kept_state_is_speculated_and_verified(tmp_path, demo, monkeypatch, element, case):
+    steps, plan, run = demo.translated(spec(demo, element), tmp_path)
     in_c_order = []
     serial = executor._Run.serial
     monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
@@ -96,7 +86,7 @@ def test_last_kept_state_is_speculated_and_verified(tmp_path, demo, monkeypatch,
 def test_a_speculation_that_fails_runs_in_c_order(tmp_path, demo, monkeypatch):
     """-0.0 == 0.0 drops a word whose bits differ from the last kept one: the next word is
     compared with the C's state, not the dropped word, so the check sends the loop to C order."""
-    steps, plan, run = demo.translated(spec(demo, "float64", "double*"), tmp_path)
+    steps, plan, run = demo.translated(spec(demo, "float64"), tmp_path)
     in_c_order = []
     serial = executor._Run.serial
     monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))

@@ -195,6 +195,17 @@ def translate_upstream(upstream_cpp) -> Callable[..., dict]:
     return generate
 
 
+@pytest.fixture
+def in_c_order(monkeypatch) -> list[int]:
+    """The steps the executor runs in C order (their serial form) during the test, in call order."""
+    from akcuda.runtime import executor
+
+    ran: list[int] = []
+    serial = executor._Run.serial
+    monkeypatch.setattr(executor._Run, "serial", lambda self, k: (ran.append(k), serial(self, k)))
+    return ran
+
+
 # ------------------------------------------------------------------ markers
 
 

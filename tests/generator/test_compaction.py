@@ -11,7 +11,6 @@ from pycparser import c_parser
 
 from akcuda.generator.compaction import find_compaction
 from akcuda.plan.model import Role, StepKind
-from akcuda.runtime import executor
 from akcuda.validation import plans
 
 I64, PI64, CI64 = "int64_t", "int64_t*", "const int64_t*"
@@ -49,11 +48,8 @@ def rows(rng, length: int, ordered: bool):
 @pytest.mark.gxx
 @pytest.mark.parametrize("element", ["int64", "float64"])
 @pytest.mark.parametrize("case", ["ordered", "NaN", "signed zeros", "reads behind", "one row"])
-def test_in_place_compaction_runs_count_scan_fill_and_verifies_its_reads(tmp_path, demo, monkeypatch, element, case):
+def test_in_place_compaction_runs_count_scan_fill_and_verifies_its_reads(tmp_path, demo, in_c_order, element, case):
     steps, plan, run = demo.translated(spec(demo, element), tmp_path)
-    in_c_order = []
-    serial = executor._Run.serial
-    monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
     k = steps.index(scan)
     assert scan.compaction is not None and scan.compaction.array == "toptr"
@@ -85,13 +81,10 @@ def test_in_place_compaction_runs_count_scan_fill_and_verifies_its_reads(tmp_pat
     assert (k in in_c_order) is (case == "reads behind")  # (the serial steps around it always run so)
 
 
-def test_a_store_that_keeps_its_value_passes_the_check(tmp_path, demo, monkeypatch):
+def test_a_store_that_keeps_its_value_passes_the_check(tmp_path, demo, in_c_order):
     """A read of a position an earlier store reached is the C's when that store left the same
     bits: rows that re-read a prefix of equal values stay parallel."""
     steps, plan, run = demo.translated(spec(demo, "int64"), tmp_path)
-    in_c_order = []
-    serial = executor._Run.serial
-    monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
     values = np.array([5, 5, 5, 5, 5, 5], np.int64)
     starts, stops = np.array([0, 0, 1]), np.array([3, 2, 6])
     want, want_offsets = reference(values, starts, stops)

@@ -13,7 +13,6 @@ from pycparser import c_parser
 from akcuda.generator.compaction import find_compaction
 from akcuda.generator.last_kept import speculated
 from akcuda.plan.model import Role, StepKind
-from akcuda.runtime import executor
 from akcuda.validation import plans
 
 I64, PI64, CI64 = "int64_t", "int64_t*", "const int64_t*"
@@ -56,11 +55,8 @@ def words(rng, n: int, case: str) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.gxx
 @pytest.mark.parametrize("element", ["int64", "float64"])
 @pytest.mark.parametrize("case", ["runs", "shuffled", "one word", "overlapping"])
-def test_last_kept_state_is_speculated_and_verified(tmp_path, demo, monkeypatch, element, case):
+def test_last_kept_state_is_speculated_and_verified(tmp_path, demo, in_c_order, element, case):
     steps, plan, run = demo.translated(spec(demo, element), tmp_path)
-    in_c_order = []
-    serial = executor._Run.serial
-    monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
     k = steps.index(scan)
     assert scan.compaction is not None and scan.compaction.array == "words"
@@ -83,13 +79,10 @@ def test_last_kept_state_is_speculated_and_verified(tmp_path, demo, monkeypatch,
     assert (k in in_c_order) is (case == "overlapping")
 
 
-def test_a_speculation_that_fails_runs_in_c_order(tmp_path, demo, monkeypatch):
+def test_a_speculation_that_fails_runs_in_c_order(tmp_path, demo, in_c_order):
     """-0.0 == 0.0 drops a word whose bits differ from the last kept one: the next word is
     compared with the C's state, not the dropped word, so the check sends the loop to C order."""
     steps, plan, run = demo.translated(spec(demo, "float64"), tmp_path)
-    in_c_order = []
-    serial = executor._Run.serial
-    monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
     values, offsets = np.array([0.0, -0.0, 5.0]), np.array([0, 1, 2, 3])
     want, want_lengths = reference(values, offsets)
     tolengths, tokept = np.zeros(3, np.int64), np.zeros(1, np.int64)

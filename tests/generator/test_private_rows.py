@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from akcuda.plan.model import CounterKind, Role, StepKind
-from akcuda.runtime import executor
 
 pytestmark = pytest.mark.gxx  # g++ -E to translate, a g++ host build to run
 
@@ -57,11 +56,8 @@ def _leave(values, first, stop, depth, level, path):
 
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("depth", [1, 2, 3, 17])
-def test_recursive_helper_rows_run_count_scan_fill_with_private_scratch(tmp_path, demo, monkeypatch, seed, depth):
+def test_recursive_helper_rows_run_count_scan_fill_with_private_scratch(tmp_path, demo, in_c_order, seed, depth):
     steps, plan, run = demo.translated(demo.spec(*CHAINS), tmp_path)
-    in_c_order = []
-    serial = executor._Run.serial
-    monkeypatch.setattr(executor._Run, "serial", lambda self, k: (in_c_order.append(k), serial(self, k)))
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
     columns, scratch = scan.counters
     assert (columns.kind, columns.array, columns.row, columns.width_row, columns.check_row) == (

@@ -85,9 +85,13 @@ class StreamBuffers:
             self.spill = _alloc(self.xp, max(words, 2 * len(self.spill)))
         return self.spill
 
-    def scan_for(self, words: int):
+    def scan_for(self, words: int, keep: int = 0):
+        """The scan scratch, `words` long; grown, it keeps its first `keep` words (a device copy)."""
         if len(self.scan) < words:
-            self.scan = _alloc(self.xp, max(words, 2 * len(self.scan)))
+            old, self.scan = self.scan, _alloc(self.xp, max(words, 2 * len(self.scan)))
+            if keep:
+                self.scan[:keep] = old[:keep]
+                note(Event.LIBRARY)
         return self.scan[:words]
 
     def deferred_slot(self, words: int) -> tuple[int, int, Any, Any]:

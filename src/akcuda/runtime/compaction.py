@@ -11,20 +11,6 @@ from akcuda.plan.model import Role, Step
 from akcuda.runtime.counting import Event, note
 
 
-def _with_room(buffers, scan: Any, words: int) -> Any:
-    """The scan buffer, at least `words` long, keeping what `scan` holds (a grown buffer gets a
-    device copy of it)."""
-    grown = buffers.scan_for(words)
-    if _address(grown) != _address(scan):
-        grown[: len(scan)] = scan
-        note(Event.LIBRARY)
-    return grown
-
-
-def _address(array: Any) -> int:
-    return array.data.ptr if hasattr(array.data, "ptr") else array.ctypes.data
-
-
 def run(run: Any, k: int, step: Step, n: int, grid: int) -> None:
     """The step on the executor's run state `run` (launch, serial, buffers, target), n > 0."""
     xp, compaction = run.target.xp, step.compaction
@@ -38,7 +24,7 @@ def run(run: Any, k: int, step: Step, n: int, grid: int) -> None:
     note(Event.D2H, why="the compacted length, for its scratch")
     total = int(run.target.to_host(view[compaction.counter_row, n - 1 : n])[0])
     scratch = -(-total * run.array(compaction.array).itemsize // 8)
-    scan = _with_room(run.buffers, scan, rows + scratch)
+    scan = run.buffers.scan_for(rows + scratch, keep=rows)  # the counts and the check row stay
     view = scan[:rows].reshape(step.scan_rows, n + 1)
     run.launch(k, Role.COMPACT, grid, run.block, n, -1, scan)
     run.launch(k, Role.VERIFY, grid, run.block, n, -1, scan)

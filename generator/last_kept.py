@@ -173,8 +173,3 @@ def checked(body: c_ast.Node, broken: str) -> c_ast.Node:
         if _marked(node, READ) or _marked(node, SAME):
             node.args.exprs.append(c_ast.UnaryOp("&", c_ast.ID(broken)))
     return body
-
-
-def has_markers(body: c_ast.Node) -> bool:
-    """Does the body carry this rewrite's marker calls?"""
-    return any(_marked(n, READ) or _marked(n, SAME) for n in walk(body))

@@ -46,7 +46,7 @@ from akcuda.generator.loops import (
 )
 from akcuda.generator.private_rows import PrivateRows, private_rows_loop
 from akcuda.generator.progressions import progression_groups
-from akcuda.generator.rewrites import forwarded_stores, peel_sentinel, previous_values
+from akcuda.generator.rewrites import collapsed, forwarded_stores, peel_sentinel, previous_values
 from akcuda.generator.rows import RowProver, RunTimeChecks, row_prover
 from akcuda.generator.run_cursors import inverted_runs
 from akcuda.plan import expr
@@ -480,7 +480,10 @@ class _Planner:
         ctx = self.ctx
         loop = forwarded_stores(stmt, ctx.element_types) or stmt
         loop = previous_values(loop, {d.name: d for d in ctx.decls}, ctx.scalars, ctx.pointers, live_after) or loop
-        step, reason = _loop_step(loop, ctx, guard, live_after)
+        pairs = collapsed(loop, ctx.scalars)  # one thread per (b, c) pair where a rule takes it
+        step, reason = _loop_step(pairs, ctx, guard, live_after) if pairs is not None else (None, None)
+        if step is None:
+            step, reason = _loop_step(loop, ctx, guard, live_after)
         step = (
             step
             or self._peeled(stmt, guard, live_after)

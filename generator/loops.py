@@ -336,3 +336,25 @@ def assignment_counts(node: c_ast.Node) -> dict[str, int]:
         if isinstance(target, c_ast.ID):
             out[target.name] = out.get(target.name, 0) + 1
     return out
+
+
+def input_sized_loop(body: c_ast.Node) -> c_ast.Node | None:
+    """The first loop inside `body` whose trip count is not a compile-time constant (its bound
+    comes from the input: a row's or a bin's length, a scalar argument), else None:
+
+        { for (j = starts[i]; j < stops[i]; j++) out[j] = i; }  ->  the `for`
+        { for (k = 0; k < 4; k++) out[4 * i + k] = 0; }         ->  None
+    """
+    for node in walk(body):
+        if isinstance(node, (c_ast.While, c_ast.DoWhile)):
+            return node
+        if isinstance(node, c_ast.For):
+            bound = node.cond.right if isinstance(node.cond, c_ast.BinaryOp) else None
+            constant = (
+                counting_var(node) is not None
+                and isinstance(init_value(node), c_ast.Constant)
+                and isinstance(bound, c_ast.Constant)
+            )
+            if not constant:
+                return node
+    return None

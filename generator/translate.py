@@ -14,10 +14,11 @@ from pycparser import c_ast, c_parser
 
 from akcuda.generator import analyze, compaction, private_rows, sorts
 from akcuda.generator.analyze import plan_steps
+from akcuda.generator.ast_util import walk
 from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
 from akcuda.generator.folds import StepFold, plan_folds
-from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
+from akcuda.generator.loops import INTEGER_TYPES, input_sized_loop, type_names, uses
 from akcuda.generator.override import sort_plan
 from akcuda.generator.preprocess import HELPER_SOURCES, Preprocessed, preprocess
 from akcuda.generator.render import environment
@@ -303,7 +304,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         entries[entry] = P.Entry(
             tuple(family.templates.get(entry, [])),
             tuple(d.name for d in decls),
-            tuple(plan_step(s, f.into) for s, f in zip(steps, folds)),
+            tuple(plan_step(s, f.into, family.helpers) for s, f in zip(steps, folds)),
         )
         kernels += _emit_entry(family, entry, steps, decls, folds)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
@@ -315,7 +316,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 # ---------------------------------------------------------------- analysis -> plan
 
 
-def plan_step(step: analyze.Step, fold: str | None = None) -> P.Step:
+def plan_step(step: analyze.Step, fold: str | None = None, helpers: dict[str, c_ast.FuncDef] | None = None) -> P.Step:
     """The plan's record of an analysis step (`fold`: where its work runs, if folded)."""
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
     return P.Step(
@@ -333,7 +334,24 @@ def plan_step(step: analyze.Step, fold: str | None = None) -> P.Step:
         len(step.counters) + (step.compaction is not None),  # compaction: its check row last
         compaction=_compaction(step),
         fold=P.Fold(fold) if fold else None,
+        row_loop=_row_loop(step, helpers or {}),
     )
+
+
+def _row_loop(step: analyze.Step, helpers: dict[str, c_ast.FuncDef]) -> int | None:
+    """The line of an input-sized loop each iteration of a parallel or scan step runs (in its
+    body, or the line of a call to a helper that loops), so the report can say a thread does a
+    whole row's work; None for constant work per iteration."""
+    if step.kind == "serial" or step.loop is None:
+        return None
+    found = input_sized_loop(step.loop.stmt)
+    if found is None:
+        calls = (n for n in walk(step.loop.stmt) if isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID))
+        found = next((c for c in calls if c.name.name in helpers and input_sized_loop(helpers[c.name.name].body)), None)
+    if found is None:
+        return None
+    coord = found.coord or step.loop.coord
+    return coord.line if coord else 0
 
 
 def _compaction(step: analyze.Step) -> P.Compaction | None:

@@ -110,3 +110,38 @@ def test_block_copies_stay_in_their_row_or_keep_the_c_order(tmp_path, demo, long
         expected[i * width : i * width + sizes[i]] = values[offsets[i] : offsets[i + 1]]
         expected[i * width + sizes[i] : max((i + 1) * width, i * width + sizes[i])] = -1
     np.testing.assert_array_equal(torows, expected)
+
+
+def _body(source: str):
+    from pycparser import c_parser
+
+    return c_parser.CParser().parse(f"void f(long* out, long* starts, long* stops, long i) {source}").ext[0].body
+
+
+def test_an_input_sized_loop_in_an_iteration_is_found_and_a_constant_one_is_not():
+    from akcuda.generator.loops import input_sized_loop
+
+    row = input_sized_loop(_body("{ for (long j = starts[i]; j < stops[i]; j++) out[j] = i; }"))
+    assert row is not None and row.coord.line == 1
+    assert input_sized_loop(_body("{ for (long k = 0; k < 4; k++) out[4 * i + k] = 0; }")) is None
+    assert input_sized_loop(_body("{ while (out[i] > 0) out[i]--; }")) is not None
+    assert input_sized_loop(_body("{ for (long k = 0; k < i; k++) out[k] = 0; }")) is not None  # bound from the input
+
+
+def test_the_plans_report_names_each_step_whose_thread_walks_a_whole_row(tmp_path, demo):
+    """akc_demo_rows' three row loops give a thread each row's elements; akc_demo_offsets' loops
+    do constant work per iteration (a length, an offset)."""
+    from akcuda.validation import plans
+
+    steps, plan, _ = demo.translated(demo.spec(*ROWS), tmp_path)
+    source = (demo.folder / "akc_demo_rows.cpp").read_text().splitlines()
+    rows = plans.describe(plan, "akc_demo_rows")
+    parallel = [(s, r) for s, r in zip(steps, rows["steps"]) if s.kind == StepKind.PARALLEL]
+    assert len(parallel) == 3 and rows["row_per_thread"]
+    for step, row in parallel:
+        assert row["per_thread"] == "row" and row["row_loop"] == step.row_loop > step.line
+        assert source[step.row_loop - 1].lstrip().startswith("for (int64_t j =")
+    steps, plan, _ = demo.translated(demo.offsets, tmp_path)
+    described = plans.describe(plan, "akc_demo32_offsets_64")
+    assert {s.kind for s in steps} >= {StepKind.PARALLEL, StepKind.SCAN}
+    assert not described["row_per_thread"] and all(s.row_loop is None for s in steps)

@@ -84,11 +84,16 @@ def test_the_smoke_run_times_whole_row_steps_on_skewed_and_balanced_rows(smoke):
     _, result = smoke
     rows = result["device"]["rows"]
     assert {(r["workload"], r["shape"]) for r in rows} == {
-        (w, s) for w in ("pairs", "unique") for s in ("skewed", "balanced")
+        (w, s) for w in ("pairs", "unique", "sum_per_list", "sum_per_column") for s in ("skewed", "balanced")
     }
     for r in rows:
         assert "error" not in r and r["equal"], r
-    for workload, kernel in (("pairs", "awkward_ListArray_combinations"), ("unique", "awkward_unique_ranges")):
+    for workload, kernel in (
+        ("pairs", "awkward_ListArray_combinations"),
+        ("unique", "awkward_unique_ranges"),
+        ("sum_per_list", "awkward_reduce_sum"),
+        ("sum_per_column", "awkward_ListOffsetArray_reduce_nonlocal_preparenext_64"),
+    ):
         ours = [r for r in rows if r["workload"] == workload and r["config"] == "akcuda host"]
         assert len({r["elements"] for r in ours}) == 1  # one set of values, two shapes
         assert all(kernel in r["kernels"] and r["fallbacks"] == 0 for r in ours)

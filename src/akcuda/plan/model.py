@@ -206,6 +206,7 @@ class Step:
     sort: Sort | None = None  # SORT: the library sort it runs
     compaction: Compaction | None = None  # SCAN: an array compacted in place
     fold: Fold | None = None  # SERIAL with constant work: folded into a neighbour's launch
+    row_loop: int | None = None  # PARALLEL/SCAN: line of an input-sized loop each iteration runs
 
 
 @dataclass(frozen=True)
@@ -348,6 +349,7 @@ def _step_json(s: Step) -> dict:
         "sort": None if s.sort is None else _sort_json(s.sort),
         "compaction": None if s.compaction is None else vars(s.compaction).copy(),
         "fold": None if s.fold is None else s.fold.value,
+        "row_loop": s.row_loop,
     }
 
 
@@ -427,6 +429,7 @@ def _step_from(data: dict) -> Step:
         sort=_sort_from_json(data["sort"]),
         compaction=None if data.get("compaction") is None else Compaction(**data["compaction"]),
         fold=Fold(data["fold"]) if data.get("fold") else None,
+        row_loop=data.get("row_loop"),
         **expressions,
     )
 

@@ -24,11 +24,13 @@ def _input_sized(step: Step) -> bool:
 
 
 def _whole_rows(step: Step) -> bool:
-    """A row-parallel step whose thread does a whole row's work (a helper's rows on private
-    copies, a row's in-place compaction, a bin's rows column by column): long rows make it imbalanced, so the
-    report names it."""
+    """A row-parallel step whose thread does a whole row's work (an input-sized loop in each
+    iteration: a row's elements, a bin's rows, a helper's rows on private copies, a row's in-place
+    compaction, a bin's rows column by column): long rows make it imbalanced, and one long bin
+    makes it one thread's loop over the input, so the report names it."""
     return (
-        step.compaction is not None
+        step.row_loop is not None
+        or step.compaction is not None
         or any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters)
         or any(s.within is not None for s in step.segments)
     )
@@ -82,6 +84,7 @@ def describe(plan: Plan, symbol: str) -> dict:
                 "reason": step.reason,
                 "width1_input_sized": input_sized,
                 "per_thread": "row" if _whole_rows(step) else "iteration",
+                "row_loop": step.row_loop,
                 "folded": None if step.fold is None else step.fold.value,
                 "passes": 0
                 if step.kind == StepKind.SERIAL and not input_sized

@@ -112,11 +112,17 @@ WORKLOADS: dict[str, Callable] = {
 
 
 # Awkward operations whose kernels give a thread a whole row (`per_thread: row` in the plans
-# report): pairs within each list (ListArray_combinations) and the distinct values of each list
-# (a sort, then unique_ranges' in-place compaction).
+# report): pairs within each list (ListArray_combinations), the distinct values of each list (a
+# sort, then unique_ranges' in-place compaction), a sum per list (reduce_sum: a thread per bin),
+# and a sum per column (reduce_nonlocal_preparenext: one thread per outer bin walks every column
+# of every row, one outer bin here; then reduce_sum with a bin per column, the first columns
+# as long as the input). A sum over everything never reaches a kernel (Awkward sums the flat
+# buffer with the array library).
 ROW_WORKLOADS: dict[str, Callable] = {
     "pairs": lambda lists: ak.combinations(lists, 2),
     "unique": lambda lists: ak.Array(ak._do.unique(lists.layout, axis=-1)),
+    "sum_per_list": lambda lists: ak.sum(lists, axis=1),
+    "sum_per_column": lambda lists: ak.sum(lists, axis=0),
 }
 
 
@@ -136,16 +142,24 @@ def row_shapes(short_rows: int, long_rows: int, long_length: int, seed: int = 2)
 
 def run_rows(target: str, short_rows: int, long_rows: int, long_lengths: dict[str, int], repeats: int) -> list[dict]:
     """Each row workload on both shapes in each configuration of the target, checked against the
-    plain CPU; `long_lengths` gives each workload its long rows' length (pairs grow with its square)."""
+    plain CPU; `long_lengths` gives each workload its long rows' length (pairs grow with its square;
+    a workload it does not name gets the longest it names)."""
     rows = []
     for name, work in ROW_WORKLOADS.items():
-        for shape, lists in row_shapes(short_rows, long_rows, long_lengths[name]).items():
+        for shape, lists in row_shapes(
+            short_rows, long_rows, long_lengths.get(name, max(long_lengths.values()))
+        ).items():
             expected = _on_cpu(work(lists))
             for config, backend, installed in configurations(target):
                 row = _run_one(name, work, len(lists), lists, config, backend, installed, repeats, expected)
-                row.update(shape=shape, elements=int(ak.count(lists)), outputs=len(ak.flatten(expected[0])))
+                row.update(shape=shape, elements=int(ak.count(lists)), outputs=_length(expected[0]))
                 rows.append(row)
     return rows
+
+
+def _length(result: ak.Array) -> int:
+    """How many items a row workload made: its lists' items (pairs, distinct values), else its length."""
+    return len(ak.flatten(result)) if result.ndim > 1 else len(result)
 
 
 def configurations(target: str) -> list[tuple[str, str, str | None]]:

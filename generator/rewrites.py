@@ -195,8 +195,9 @@ def collapsed(loop: c_ast.For, scalars: dict) -> c_ast.For | None:
     ->  for (t = 0; t < (B > 0 && C > 0 ? B * C : 0); t++) { b = t / C; c = t % C; T r = R(b); S(b, c, r); }
 
     The declarations only read (they set nothing the pairs see otherwise), so skipping them
-    where C is 0 changes nothing; `b * C + c` in the body is the pair's own index t, which is
-    what lets a rule see a write there as the iteration's own place. None if the loop has no
+    where C is 0 changes nothing; `b * C + c` in the body (also as `base + c` with `base = b * C`
+    declared before) is the pair's own index t, which lets a rule see a write there as the
+    iteration's own place. None if the loop has no
     such form."""
     outer, items = counting_var(loop), block(loop.stmt)
     if outer is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or not items:
@@ -215,12 +216,14 @@ def collapsed(loop: c_ast.For, scalars: dict) -> c_ast.For | None:
     body = uses(inner.stmt)
     if any(isinstance(n, (c_ast.Break, c_ast.Goto)) for n in walk(inner.stmt)):
         return None  # a break would leave the pairs, not the row's columns
-    if {outer, column} & set(body.written_ids) or {d.name for d in decls} & set(body.written_ids):
+    assigned = set(body.written_ids)
+    if {outer, column} & assigned or {d.name for d in decls} & assigned:
         return None
     pair = "akc_pair_" + outer
     holes = {"B": c_ast.ID(outer), "W": width, "C": c_ast.ID(column)}
     flat = {text(pattern(form, **holes)) for form in ("B * W + C", "C + B * W")}
-    own_index = lambda node: isinstance(node, c_ast.BinaryOp) and text(node) in flat  # noqa: E731
+    defined = {d.name: d.init for d in decls if d.init is not None and d.name not in assigned}
+    own_index = lambda node: isinstance(node, c_ast.BinaryOp) and text(inline(node, defined)) in flat  # noqa: E731
     like = loop.init.decls[0]
     at = c_ast.ID(pair)
     place = [

@@ -15,6 +15,7 @@ ERROR akc_demo_pairs(
   for (int64_t g = 0;  g < numgroups;  g++) {
     int64_t first = groups[g];
     int64_t last = groups[g + 1];
+    int64_t base = g * width;
     for (int64_t c = 0;  c < width;  c++) {
       for (int64_t row = first;  row < last;  row++) {
         if (c < offsets[row + 1] - offsets[row]) {
@@ -22,7 +23,7 @@ ERROR akc_demo_pairs(
           k++;
         }
       }
-      toends[g * width + c] = k;
+      toends[base + c] = k;
     }
   }
   return success();

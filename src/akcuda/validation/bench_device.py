@@ -11,6 +11,10 @@ from pathlib import Path
 from akcuda.runtime import make_target
 from akcuda.validation import sweeps, timing, workloads
 
+# Each row workload's long rows: pairs grow with the square of a row's length, and a sum per
+# column walks every row once per column (as the C does), so its longest row is its column count.
+LONG_GPU = {"pairs": 3000, "unique": 10**5, "sum_per_list": 10**5, "sum_per_column": 100}
+LONG_SMOKE = {"pairs": 200, "unique": 2000, "sum_per_list": 2000, "sum_per_column": 50}
 # What each run times: kernel sizes, repeats (kernels; workloads), events, the largest event count
 # the plain CPU runs at (its 10^7 would crowd out the rest of an 8-minute device check), copy size.
 GPU = {
@@ -20,7 +24,7 @@ GPU = {
     "events": (10**5, 10**6, 10**7),
     "cpu_up_to": 10**6,
     "copy": 1 << 30,
-    "rows": {"short_rows": 2 * 10**6, "long_rows": 4, "long_lengths": {"pairs": 3000, "unique": 10**5}},
+    "rows": {"short_rows": 2 * 10**6, "long_rows": 4, "long_lengths": LONG_GPU},
 }
 SMOKE = {
     "sizes": sweeps.SMOKE_SIZES,
@@ -29,7 +33,7 @@ SMOKE = {
     "events": (1000,),
     "cpu_up_to": None,
     "copy": 1 << 24,
-    "rows": {"short_rows": 2000, "long_rows": 2, "long_lengths": {"pairs": 200, "unique": 2000}},
+    "rows": {"short_rows": 2000, "long_rows": 2, "long_lengths": LONG_SMOKE},
 }
 
 

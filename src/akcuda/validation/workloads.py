@@ -142,13 +142,10 @@ def row_shapes(short_rows: int, long_rows: int, long_length: int, seed: int = 2)
 
 def run_rows(target: str, short_rows: int, long_rows: int, long_lengths: dict[str, int], repeats: int) -> list[dict]:
     """Each row workload on both shapes in each configuration of the target, checked against the
-    plain CPU; `long_lengths` gives each workload its long rows' length (pairs grow with its square;
-    a workload it does not name gets the longest it names)."""
+    plain CPU; `long_lengths` gives each workload its long rows' length."""
     rows = []
     for name, work in ROW_WORKLOADS.items():
-        for shape, lists in row_shapes(
-            short_rows, long_rows, long_lengths.get(name, max(long_lengths.values()))
-        ).items():
+        for shape, lists in row_shapes(short_rows, long_rows, long_lengths[name]).items():
             expected = _on_cpu(work(lists))
             for config, backend, installed in configurations(target):
                 row = _run_one(name, work, len(lists), lists, config, backend, installed, repeats, expected)

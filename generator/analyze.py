@@ -44,6 +44,7 @@ from akcuda.generator.loops import (
     type_names,
     uses,
 )
+from akcuda.generator.pieces import bin_pieces
 from akcuda.generator.private_rows import PrivateRows, private_rows_loop
 from akcuda.generator.progressions import progression_groups
 from akcuda.generator.rewrites import collapsed, forwarded_stores, peel_sentinel, previous_values
@@ -74,6 +75,7 @@ class Step:
     constant_work: bool = False  # serial: no rule was needed (the reason is CONSTANT_WORK)
     private: PrivateRows | None = None  # scan through a helper with private copies (private_rows.py)
     compaction: Compaction | None = None  # scan compacting an array in place (compaction.py)
+    partials: Expr | None = None  # parallel: scan-buffer words of a split fold's piece results (pieces.py)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class Analysis:
     element_types: dict[str, list[str]]  # pointer parameter -> its element type's names
     helpers: dict[str, c_ast.FuncDef] = field(default_factory=dict)  # helper definitions, by name
     assignments: dict[str, int] = field(default_factory=dict)  # name -> how often the function assigns it
+    integral_type: Callable[[str], bool] = INTEGER_TYPES.__contains__  # a type name an integer in every specialization?
 
     @classmethod
     def of(
@@ -121,6 +124,7 @@ class Analysis:
             },
             helpers=helpers or {},
             assignments=assignment_counts(func.body),
+            integral_type=integral_type,
         )
 
 
@@ -495,7 +499,24 @@ class _Planner:
         if step is None:
             self.add_serial(stmt, guard, reason)
         else:
-            self.steps.append(step)
+            self.steps += self._split(loop, step, guard)
+
+    def _split(self, loop: c_ast.For, step: Step, guard: Expr | None) -> list[Step]:
+        """A parallel step over bins that folds each bin's range: where the bins are few, one
+        thread per piece of a bin and a combine per bin (pieces.py), the step as it is where they
+        are many; else the step alone."""
+        if step.kind != "parallel" or step.segments or step.requires is not None or step.checked:
+            return [step]
+        found = bin_pieces(loop, self.ctx.scalars, self.ctx.integral_type)
+        if found is None:
+            return [step]
+        step.guard = _both(guard, Unary("!", found.split))
+        split = _both(guard, found.split)
+        first = Int(0)
+        pieces = Step("parallel", [found.pieces], found.count, loop=found.pieces, guard=split, first=first)
+        combine = Step("parallel", [found.combine], found.bins, loop=found.combine, guard=split, first=first)
+        pieces.partials = combine.partials = found.count
+        return [step, pieces, combine]
 
     def _peeled(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
         """`for (...) { if (*size == -1) *size = n; else ... }` -> the first iteration joins the

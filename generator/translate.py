@@ -335,6 +335,7 @@ def plan_step(step: analyze.Step, fold: str | None = None, helpers: dict[str, c_
         compaction=_compaction(step),
         fold=P.Fold(fold) if fold else None,
         row_loop=_row_loop(step, helpers or {}),
+        partials=step.partials,
     )
 
 

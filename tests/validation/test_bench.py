@@ -84,7 +84,9 @@ def test_the_smoke_run_times_whole_row_steps_on_skewed_and_balanced_rows(smoke):
     _, result = smoke
     rows = result["device"]["rows"]
     assert {(r["workload"], r["shape"]) for r in rows} == {
-        (w, s) for w in ("pairs", "unique", "sum_per_list", "sum_per_column") for s in ("skewed", "balanced")
+        (w, s)
+        for w in ("pairs", "unique", "sum_per_list", "sum_per_column", "max_per_column")
+        for s in ("skewed", "balanced")
     }
     for r in rows:
         assert "error" not in r and r["equal"], r
@@ -93,6 +95,7 @@ def test_the_smoke_run_times_whole_row_steps_on_skewed_and_balanced_rows(smoke):
         ("unique", "awkward_unique_ranges"),
         ("sum_per_list", "awkward_reduce_sum"),
         ("sum_per_column", "awkward_ListOffsetArray_reduce_nonlocal_preparenext_64"),
+        ("max_per_column", "awkward_reduce_max"),
     ):
         ours = [r for r in rows if r["workload"] == workload and r["config"] == "akcuda host"]
         assert len({r["elements"] for r in ours}) == 1  # one set of values, two shapes

@@ -127,7 +127,8 @@ def to_text(expr: Expr | None) -> str:
         case Memory(name):
             return f"{name}[0]"
         case Unary(op, operand):
-            return f"{'-' if op == 'neg' else '!'}{to_text(operand)}"
+            inner = to_text(operand)
+            return f"{'-' if op == 'neg' else '!'}" + (f"({inner})" if isinstance(operand, Binary) else inner)
         case Cond(test, then, otherwise):
             return f"({to_text(test)} ? {to_text(then)} : {to_text(otherwise)})"
         case Binary(op, left, right):

@@ -207,6 +207,7 @@ class Step:
     compaction: Compaction | None = None  # SCAN: an array compacted in place
     fold: Fold | None = None  # SERIAL with constant work: folded into a neighbour's launch
     row_loop: int | None = None  # PARALLEL/SCAN: line of an input-sized loop each iteration runs
+    partials: Expr | None = None  # PARALLEL: scan-buffer words holding a split fold's piece results
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,7 @@ def _step_json(s: Step) -> dict:
         "compaction": None if s.compaction is None else vars(s.compaction).copy(),
         "fold": None if s.fold is None else s.fold.value,
         "row_loop": s.row_loop,
+        "partials": E.to_json(s.partials),
     }
 
 
@@ -416,7 +418,7 @@ def _counter_from(data: dict) -> Counter:
 
 
 def _step_from(data: dict) -> Step:
-    expressions = {name: E.from_json(data[name]) for name in ("count", "first", "guard", "requires")}
+    expressions = {name: E.from_json(data.get(name)) for name in ("count", "first", "guard", "requires", "partials")}
     return Step(
         StepKind(data["kind"]),
         data["line"],

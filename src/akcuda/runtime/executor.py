@@ -297,7 +297,10 @@ def _parallel_form_holds(run: _Run, step: Step, n: int) -> bool:
 def _run_parallel(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     if step.checked:  # finds the first failing iteration; main stops there
         run.launch(k, Role.CHECK, grid, run.block, n, -1)
-    run.launch(k, Role.MAIN, grid, run.block, n, -1)
+    # a split fold's pieces leave their results in the scan buffer for the combine step after
+    # them (the same size: never grown in between)
+    scan = None if step.partials is None else run.buffers.scan_for(evaluate(step.partials, run.scalars))
+    run.launch(k, Role.MAIN, grid, run.block, n, -1, scan)
 
 
 def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 from akcuda.runtime import make_target
 from akcuda.validation import sweeps, timing, workloads
 
-# Each row workload's long rows: pairs grow with the square of a row's length, and a sum per
+# Each row workload's long rows: pairs grow with the square of a row's length, and a reduction per
 # column walks every row once per column (as the C does), so its longest row is its column count.
-LONG_GPU = {"pairs": 3000, "unique": 10**5, "sum_per_list": 10**5, "sum_per_column": 100}
-LONG_SMOKE = {"pairs": 200, "unique": 2000, "sum_per_list": 2000, "sum_per_column": 50}
+LONG_GPU = {"pairs": 3000, "unique": 10**5, "sum_per_list": 10**5, "sum_per_column": 100, "max_per_column": 100}
+LONG_SMOKE = {"pairs": 200, "unique": 2000, "sum_per_list": 2000, "sum_per_column": 50, "max_per_column": 50}
 # What each run times: kernel sizes, repeats (kernels; workloads), events, the largest event count
 # the plain CPU runs at (its 10^7 would crowd out the rest of an 8-minute device check), copy size.
 GPU = {

@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 
 from akcuda import paths
-from akcuda.plan.expr import to_text
+from akcuda.plan.expr import Unary, to_text
 from akcuda.plan.model import CounterKind, Plan, Role, SortRanges, Step, StepKind
 from akcuda.runtime import executor
 from akcuda.toolchain import specs
@@ -83,7 +83,7 @@ def describe(plan: Plan, symbol: str) -> dict:
                 "counters": [c.name for c in step.counters],
                 "reason": step.reason,
                 "width1_input_sized": input_sized,
-                "per_thread": "row" if _whole_rows(step) else "iteration",
+                "per_thread": "piece" if step.partials is not None else "row" if _whole_rows(step) else "iteration",
                 "row_loop": step.row_loop,
                 "folded": None if step.fold is None else step.fold.value,
                 "passes": 0
@@ -91,15 +91,30 @@ def describe(plan: Plan, symbol: str) -> dict:
                 else sum(r not in ONE_THREAD or input_sized for r in launched),
             }
         )
+    guards = [step.guard for step in plan.entries[special.entry].steps]
     return {
         "symbol": symbol,
         "kernel": plan.kernel,
         "steps": steps,
-        "launches": sum(s["launches"] for s in steps),
-        "passes": sum(s["passes"] for s in steps),
+        "launches": _one_call(steps, guards, "launches"),
+        "passes": _one_call(steps, guards, "passes"),
         "width1_input_sized": any(s["width1_input_sized"] for s in steps),
         "row_per_thread": any(s["per_thread"] == "row" for s in steps),
     }
+
+
+def _one_call(rows: list[dict], guards: list, field: str) -> int:
+    """`field` summed over the steps one call runs: of steps under a condition and steps under
+    its negation (a branch's arms, a split fold and its bin loop) only the larger side counts."""
+    total, sides = 0, {}
+    for row, guard in zip(rows, guards):
+        if guard is None:
+            total += row[field]
+            continue
+        negated = isinstance(guard, Unary) and guard.op == "!"
+        side = sides.setdefault(guard.operand if negated else guard, [0, 0])
+        side[negated] += row[field]
+    return total + sum(max(side) for side in sides.values())
 
 
 def build(pattern: str | None = None, generated: Path | None = None) -> dict:

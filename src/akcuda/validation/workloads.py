@@ -116,13 +116,15 @@ WORKLOADS: dict[str, Callable] = {
 # sort, then unique_ranges' in-place compaction), a sum per list (reduce_sum: a thread per bin),
 # and a sum per column (reduce_nonlocal_preparenext: one thread per outer bin walks every column
 # of every row, one outer bin here; then reduce_sum with a bin per column, the first columns
-# as long as the input). A sum over everything never reaches a kernel (Awkward sums the flat
+# as long as the input) and a maximum per column (reduce_max's split fold: those columns in
+# pieces). A sum over everything never reaches a kernel (Awkward sums the flat
 # buffer with the array library).
 ROW_WORKLOADS: dict[str, Callable] = {
     "pairs": lambda lists: ak.combinations(lists, 2),
     "unique": lambda lists: ak.Array(ak._do.unique(lists.layout, axis=-1)),
     "sum_per_list": lambda lists: ak.sum(lists, axis=1),
     "sum_per_column": lambda lists: ak.sum(lists, axis=0),
+    "max_per_column": lambda lists: ak.max(lists, axis=0),
 }
 
 

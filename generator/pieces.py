@@ -1,0 +1,213 @@
+"""Stage (analysis): a loop over bins that folds each bin's elements into one accumulator runs,
+when the bins are few, one thread per piece of a bin, the pieces' results combined in C order.
+
+    for (b = 0; b < B; b++) { D; T acc = I; for (i = S; i < E; i++) { L; U(acc, X) } out[b] = F(acc); }
+->  pieces:  for (t = 0; t < B * K; t++) { b = t / K; p = t % K; D; T acc = I; n = max(E - S, 0);
+                 for (i = S + n * p / K; i < S + n * (p + 1) / K; i++) { L; U(acc, X) } partial[t] = acc; }
+    combine: for (b = 0; b < B; b++) { D; T acc = partial[b * K];
+                 for (p = 1; p < K; p++) { T piece = partial[b * K + p]; U(acc, piece) } out[b] = F(acc); }
+
+with K = (B <= 64 ? 1024 : 65536 / B) pieces per bin for 0 < B <= 32768 (more bins keep one
+thread per bin). Exact for these updates, whatever the element type, because folding a range
+from I and then the next range from the first's result equals combining the two ranges' folds
+from I:
+
+- *select* `acc = (X < acc) ? X : acc` (or `X > acc`, `acc > X`, `acc < X`): X replaces acc only
+  when strictly better, so the fold keeps the leftmost best (a tie, -0.0 against 0.0, keeps the
+  earlier; a NaN X never replaces; a NaN I stays): the combine's select of the next piece's
+  result keeps the same one;
+- *set and stop* `if (P) { acc = C; break; }` (C and I constants): the fold is C where some
+  element has P; the combine is `if (piece == C) { acc = C; break; }`;
+- *sums* `acc += X`, `acc++`, each maybe under `if (P)`, and *products* `acc *= X`, of an integer
+  accumulator in every specialization, from I = 0 (sums) or 1 (products): integer arithmetic
+  wraps, so any grouping is exact; the combine adds (multiplies) the pieces' results.
+
+A float sum is not taken: splitting it would round differently from the C's order.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pycparser import c_ast
+
+from akcuda.generator.ast_util import block, declared_like, ids, pattern, text, walk
+from akcuda.generator.loops import counting_var, host_expr, init_value, type_names, uses
+from akcuda.plan.expr import Expr
+
+PARTIAL, PIECE, SPAN = "akc_partial", "akc_piece", "akc_span"
+MOST_BINS = 32768  # more bins than this: one thread per bin is parallel enough
+THREADS = 65536  # pieces over all bins
+MOST_PIECES = 1024  # per bin: the combine walks them in one thread
+
+
+@dataclass
+class Pieces:
+    """The two loops and what the plan needs: the pieces' count, the bins' and their guard."""
+
+    pieces: c_ast.For
+    combine: c_ast.For
+    count: Expr  # B * K
+    bins: Expr  # B
+    split: Expr  # 0 < B <= MOST_BINS: where the pieces run instead of the bin loop
+
+
+def _strictly_better(cond: c_ast.Node, acc: str) -> c_ast.Node | None:
+    """X of `X < acc`, `X > acc`, `acc < X`, `acc > X` (X not reading acc), else None."""
+    if not (isinstance(cond, c_ast.BinaryOp) and cond.op in ("<", ">")):
+        return None
+    left, right = cond.left, cond.right
+    if text(right) == acc and acc not in ids(left):
+        return left
+    if text(left) == acc and acc not in ids(right):
+        return right
+    return None
+
+
+def _combine_of(update: c_ast.Node, acc: str, integral: bool, init: c_ast.Node) -> c_ast.Node | None:
+    """The combine statement for one update of `acc` (see the module docstring), else None."""
+    piece = c_ast.ID(PIECE)
+    if isinstance(update, c_ast.Assignment) and text(update.lvalue) == acc:
+        if update.op == "=" and isinstance(update.rvalue, c_ast.TernaryOp):
+            choice = update.rvalue
+            x = _strictly_better(choice.cond, acc)
+            if x is not None and text(choice.iftrue) == text(x) and text(choice.iffalse) == acc:
+                better = copy.deepcopy(choice.cond)
+                for side in ("left", "right"):
+                    if text(getattr(better, side)) == text(x):
+                        setattr(better, side, piece)
+                return c_ast.Assignment("=", c_ast.ID(acc), c_ast.TernaryOp(better, piece, c_ast.ID(acc)))
+        if integral and acc not in ids(update.rvalue):
+            identity = {"+=": "0", "*=": "1"}.get(update.op)
+            if identity is not None and text(init) == identity:
+                return c_ast.Assignment(update.op, c_ast.ID(acc), piece)
+        return None
+    if isinstance(update, c_ast.UnaryOp) and update.op in ("p++", "++") and text(update.expr) == acc:
+        return c_ast.Assignment("+=", c_ast.ID(acc), piece) if integral and text(init) == "0" else None
+    if isinstance(update, c_ast.If) and update.iffalse is None and acc not in ids(update.cond):
+        arm = block(update.iftrue)
+        if len(arm) == 2 and isinstance(arm[1], c_ast.Break):
+            set_to = arm[0]
+            if (
+                isinstance(set_to, c_ast.Assignment)
+                and set_to.op == "="
+                and text(set_to.lvalue) == acc
+                and isinstance(set_to.rvalue, c_ast.Constant | c_ast.ID)
+                and not (ids(set_to.rvalue) - {"true", "false"})
+                and not (ids(init) - {"true", "false"})
+            ):
+                found = c_ast.BinaryOp("==", piece, copy.deepcopy(set_to.rvalue))
+                return c_ast.If(found, c_ast.Compound([copy.deepcopy(set_to), c_ast.Break()]), None)
+            return None
+        if len(arm) == 1 and not isinstance(arm[0], c_ast.If):
+            return _combine_of(arm[0], acc, integral, init)  # a sum's term under a condition
+    return None
+
+
+def bin_pieces(loop: c_ast.For, scalars: dict, integral_type: Callable[[str], bool]) -> Pieces | None:
+    """The pieces and combine loops of a loop over bins folding each bin's range, else None."""
+    bin_var, items = counting_var(loop), block(loop.stmt)
+    if bin_var is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or len(items) < 3:
+        return None
+    bins = loop.cond.right
+    elements, store, decls = items[-2], items[-1], items[:-2]
+    if host_expr(bins, scalars) is None or not all(isinstance(d, c_ast.Decl) and d.init is not None for d in decls):
+        return None
+    if not isinstance(elements, c_ast.For) or elements.cond.op != "<" or counting_var(elements) is None:
+        return None
+    body = block(elements.stmt)
+    if not body or not all(isinstance(d, c_ast.Decl) for d in body[:-1]):
+        return None
+    written = uses(elements.stmt)
+    accumulators = set(written.written_ids) - written.declared
+    named = {d.name: d for d in decls}
+    if len(accumulators) != 1 or written.array_writes or written.calls or accumulators - set(named):
+        return None
+    acc = next(iter(accumulators))
+    reads = [uses(d.init) for d in decls]
+    if any(r.written_ids or r.calls for r in reads) or {bin_var} & set(uses(elements).written_ids):
+        return None
+    if not (
+        isinstance(store, c_ast.Assignment)
+        and store.op == "="
+        and isinstance(store.lvalue, c_ast.ArrayRef)
+        and text(store.lvalue.subscript) == bin_var
+        and not uses(store.rvalue).calls
+    ):
+        return None
+    init = named[acc].init
+    if ids(init) - set(scalars) - {"true", "false"} or uses(init).array_reads:
+        return None
+    integral = any(map(integral_type, type_names(named[acc])))
+    combined = _combine_of(body[-1], acc, integral, init)
+    if combined is None or any(isinstance(n, c_ast.Break) for s in body[:-1] for n in walk(s)):
+        return None
+    if acc in ids(c_ast.Compound(body[:-1])):
+        return None  # an element's locals read the accumulator: no fold of the elements alone
+    return _loops(loop, decls, named[acc], elements, store, combined, bins, scalars)
+
+
+def _loops(loop, decls, acc_decl, elements, store, combined, bins, scalars) -> Pieces:
+    """The pieces and combine loops (see the module docstring)."""
+    bin_var, like = counting_var(loop), loop.init.decls[0]
+    per_bin = pattern("(B <= 64 ? 1024 : 65536 / B)", B=bins)
+    t, p = c_ast.ID("akc_piece_t"), c_ast.ID("akc_piece_p")
+    start, stop = init_value(elements), elements.cond.right
+    span = pattern("(E - S > 0 ? E - S : 0)", E=stop, S=start)
+    lo = pattern("S + N * P / K", S=start, N=c_ast.ID(SPAN), P=p, K=per_bin)
+    hi = pattern("S + N * (P + 1) / K", S=start, N=c_ast.ID(SPAN), P=p, K=per_bin)
+    partials = _partials(acc_decl)
+    piece_loop = copy.deepcopy(elements)
+    piece_loop.init.decls[0].init, piece_loop.cond = lo, c_ast.BinaryOp("<", c_ast.ID(counting_var(elements)), hi)
+    pieces_body = [
+        declared_like(like, bin_var, pattern("T / K", T=t, K=per_bin)),
+        declared_like(like, p.name, pattern("T % K", T=t, K=per_bin)),
+        *copy.deepcopy(decls),
+        declared_like(like, SPAN, span),
+        piece_loop,
+        partials,
+        c_ast.Assignment("=", c_ast.ArrayRef(c_ast.ID(PARTIAL), copy.deepcopy(t)), c_ast.ID(acc_decl.name)),
+    ]
+    count = pattern("B * K", B=bins, K=per_bin)
+    pieces = _loop_over(like, t.name, count, pieces_body, loop)
+    first = declared_like(
+        acc_decl, acc_decl.name, pattern("A[B * K]", A=c_ast.ID(PARTIAL), B=c_ast.ID(bin_var), K=per_bin)
+    )
+    piece = declared_like(
+        acc_decl, PIECE, pattern("A[B * K + P]", A=c_ast.ID(PARTIAL), B=c_ast.ID(bin_var), K=per_bin, P=p)
+    )
+    walk_pieces = c_ast.For(
+        c_ast.DeclList([declared_like(like, p.name, c_ast.Constant("int", "1"))]),
+        c_ast.BinaryOp("<", copy.deepcopy(p), per_bin),
+        c_ast.UnaryOp("p++", copy.deepcopy(p)),
+        c_ast.Compound([piece, combined]),
+    )
+    others = [copy.deepcopy(d) for d in decls if d is not acc_decl]
+    combine_body = [*others, _partials(acc_decl), first, walk_pieces, copy.deepcopy(store)]
+    combine = _loop_over(like, bin_var, bins, combine_body, loop)
+    split = pattern("(B > 0 && B <= 32768)", B=bins)
+    return Pieces(pieces, combine, host_expr(count, scalars), host_expr(bins, scalars), host_expr(split, scalars))
+
+
+def _partials(acc_decl: c_ast.Decl) -> c_ast.Decl:
+    """`T* akc_partial = (T*)akc_scan;`: the pieces' results, in the scan buffer's words."""
+    element = copy.deepcopy(acc_decl.type)
+    element.quals = []
+    element.declname = None
+    pointer = c_ast.PtrDecl([], copy.deepcopy(element))
+    pointer.type.declname = PARTIAL
+    cast = c_ast.Cast(c_ast.Typename(None, [], None, c_ast.PtrDecl([], element)), c_ast.ID("akc_scan"))
+    return c_ast.Decl(PARTIAL, [], [], [], [], pointer, cast, None)
+
+
+def _loop_over(like: c_ast.Decl, var: str, count: c_ast.Node, items: list[c_ast.Node], where: c_ast.For) -> c_ast.For:
+    at = c_ast.ID(var)
+    return c_ast.For(
+        c_ast.DeclList([declared_like(like, var, c_ast.Constant("int", "0"))]),
+        c_ast.BinaryOp("<", copy.deepcopy(at), copy.deepcopy(count)),
+        c_ast.UnaryOp("p++", copy.deepcopy(at)),
+        c_ast.Compound(items, coord=where.stmt.coord),
+        coord=where.coord,
+    )

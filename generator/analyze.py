@@ -499,15 +499,15 @@ class _Planner:
         if step is None:
             self.add_serial(stmt, guard, reason)
         else:
-            self.steps += self._split(loop, step, guard)
+            self.steps += self._split(step, guard)
 
-    def _split(self, loop: c_ast.For, step: Step, guard: Expr | None) -> list[Step]:
+    def _split(self, step: Step, guard: Expr | None) -> list[Step]:
         """A parallel step over bins that folds each bin's range: where the bins are few, one
         thread per piece of a bin and a combine per bin (pieces.py), the step as it is where they
         are many; else the step alone."""
         if step.kind != "parallel" or step.segments or step.requires is not None or step.checked:
             return [step]
-        found = bin_pieces(loop, self.ctx.scalars, self.ctx.integral_type)
+        found = bin_pieces(step.loop, self.ctx.scalars, self.ctx.integral_type)
         if found is None:
             return [step]
         step.guard = _both(guard, Unary("!", found.split))

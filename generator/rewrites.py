@@ -197,8 +197,7 @@ def collapsed(loop: c_ast.For, scalars: dict) -> c_ast.For | None:
     The declarations only read (they set nothing the pairs see otherwise), so skipping them
     where C is 0 changes nothing; `b * C + c` in the body (also as `base + c` with `base = b * C`
     declared before) is the pair's own index t, which lets a rule see a write there as the
-    iteration's own place. None if the loop has no
-    such form."""
+    iteration's own place. None if the loop has no such form."""
     outer, items = counting_var(loop), block(loop.stmt)
     if outer is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or not items:
         return None
@@ -222,7 +221,7 @@ def collapsed(loop: c_ast.For, scalars: dict) -> c_ast.For | None:
     pair = "akc_pair_" + outer
     holes = {"B": c_ast.ID(outer), "W": width, "C": c_ast.ID(column)}
     flat = {text(pattern(form, **holes)) for form in ("B * W + C", "C + B * W")}
-    defined = {d.name: d.init for d in decls if d.init is not None and d.name not in assigned}
+    defined = {d.name: d.init for d in decls if d.init is not None}
     own_index = lambda node: isinstance(node, c_ast.BinaryOp) and text(inline(node, defined)) in flat  # noqa: E731
     like = loop.init.decls[0]
     at = c_ast.ID(pair)

@@ -188,7 +188,9 @@ def _plans(args) -> int:
         table.add_column(col)
     for row in rep["specializations"]:
         steps = ", ".join(
-            f"{s['kind']}: {s['width']}" + (" (a whole row per thread)" if s["per_thread"] == "row" else "")
+            f"{s['kind']}: {s['width']}"
+            + PER_THREAD.get(s["per_thread"], "")
+            + (f" if {s['guard']}" if s.get("guard") else "")
             for s in row["steps"]
         )
         table.add_row(row["symbol"], str(row["launches"]), str(row["passes"]), steps)
@@ -210,6 +212,9 @@ def _plans(args) -> int:
         f"written to {path.relative_to(paths.ROOT)}"
     )
     return 0
+
+
+PER_THREAD = {"row": " (a whole row per thread)", "piece": " (a piece of a bin per thread)"}
 
 
 def _gpu_check(args) -> int:

@@ -85,6 +85,7 @@ def describe(plan: Plan, symbol: str) -> dict:
                 "width1_input_sized": input_sized,
                 "per_thread": "piece" if step.partials is not None else "row" if _whole_rows(step) else "iteration",
                 "row_loop": step.row_loop,
+                "guard": None if step.guard is None else to_text(step.guard),
                 "folded": None if step.fold is None else step.fold.value,
                 "passes": 0
                 if step.kind == StepKind.SERIAL and not input_sized

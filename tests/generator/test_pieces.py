@@ -68,7 +68,9 @@ def test_few_bins_run_in_pieces_combined_in_c_order_and_many_bins_one_thread_eac
     assert len(split) == 6 and all(evaluate(s.guard, {"bins": bins}) == (bins <= 32768) for s in split)
     pieces = split[0]
     assert evaluate(pieces.count, {"bins": bins}) == bins * (1024 if bins <= 64 else 65536 // bins)
-    rows = plans.describe(plan, f"akc_demo_folds_{element}")["steps"]
+    described = plans.describe(plan, f"akc_demo_folds_{element}")
+    assert described["launches"] == 3 * 2  # one call runs each fold's pieces and combine, or its bin loop
+    rows = described["steps"]
     assert [r["per_thread"] for r in rows[:3]] == ["row", "piece", "piece"]  # a piece; at most 1024 results
     rng = np.random.default_rng(bins)
     counts = rng.integers(0, 6, bins)

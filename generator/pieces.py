@@ -39,7 +39,7 @@ from akcuda.plan.expr import Expr
 
 PARTIAL, PIECE, SPAN = "akc_partial", "akc_piece", "akc_span"
 MOST_BINS = 32768  # more bins than this: one thread per bin is parallel enough
-THREADS = 65536  # pieces over all bins
+THREADS = 65536  # pieces over all bins (where each bin gets fewer than MOST_PIECES)
 MOST_PIECES = 1024  # per bin: the combine walks them in one thread
 
 
@@ -149,10 +149,25 @@ def bin_pieces(loop: c_ast.For, scalars: dict, integral_type: Callable[[str], bo
     return _loops(loop, decls, named[acc], elements, store, combined, bins, scalars)
 
 
-def _loops(loop, decls, acc_decl, elements, store, combined, bins, scalars) -> Pieces:
+def _int(value: int) -> c_ast.Constant:
+    return c_ast.Constant("int", str(value))
+
+
+def _loops(
+    loop: c_ast.For,
+    decls: list[c_ast.Decl],
+    acc_decl: c_ast.Decl,
+    elements: c_ast.For,
+    store: c_ast.Assignment,
+    combined: c_ast.Node,
+    bins: c_ast.Node,
+    scalars: dict,
+) -> Pieces:
     """The pieces and combine loops (see the module docstring)."""
     bin_var, like = counting_var(loop), loop.init.decls[0]
-    per_bin = pattern("(B <= 64 ? 1024 : 65536 / B)", B=bins)
+    per_bin = pattern(
+        "(B <= L ? M : T / B)", B=bins, L=_int(THREADS // MOST_PIECES), M=_int(MOST_PIECES), T=_int(THREADS)
+    )
     t, p = c_ast.ID("akc_piece_t"), c_ast.ID("akc_piece_p")
     start, stop = init_value(elements), elements.cond.right
     span = pattern("(E - S > 0 ? E - S : 0)", E=stop, S=start)
@@ -187,7 +202,7 @@ def _loops(loop, decls, acc_decl, elements, store, combined, bins, scalars) -> P
     others = [copy.deepcopy(d) for d in decls if d is not acc_decl]
     combine_body = [*others, _partials(acc_decl), first, walk_pieces, copy.deepcopy(store)]
     combine = _loop_over(like, bin_var, bins, combine_body, loop)
-    split = pattern("(B > 0 && B <= 32768)", B=bins)
+    split = pattern("(B > 0 && B <= M)", B=bins, M=_int(MOST_BINS))
     return Pieces(pieces, combine, host_expr(count, scalars), host_expr(bins, scalars), host_expr(split, scalars))
 
 

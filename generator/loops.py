@@ -338,6 +338,13 @@ def assignment_counts(node: c_ast.Node) -> dict[str, int]:
     return out
 
 
+def only_read(decls: list[c_ast.Decl]) -> bool:
+    """Do the declarations' initializers only read (no assignment, increment or call)?
+    `int64_t start = offsets[b];` -> True; `int64_t first = k++;` -> False."""
+    found = [uses(d.init) for d in decls if d.init is not None]
+    return not any(u.written_ids or u.calls for u in found)
+
+
 def input_sized_loop(body: c_ast.Node) -> c_ast.Node | None:
     """The first loop inside `body` whose trip count is not a compile-time constant (its bound
     comes from the input: a row's or a bin's length, a scalar argument), else None:

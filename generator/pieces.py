@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, declared_like, ids, pattern, text, walk
-from akcuda.generator.loops import counting_var, host_expr, init_value, type_names, uses
+from akcuda.generator.loops import counting_var, host_expr, init_value, only_read, type_names, uses
 from akcuda.plan.expr import Expr
 
 PARTIAL, PIECE, SPAN = "akc_partial", "akc_piece", "akc_span"
@@ -68,7 +68,7 @@ def _strictly_better(cond: c_ast.Node, acc: str) -> c_ast.Node | None:
 
 def _combine_of(update: c_ast.Node, acc: str, integral: bool, init: c_ast.Node) -> c_ast.Node | None:
     """The combine statement for one update of `acc` (see the module docstring), else None."""
-    piece = c_ast.ID(PIECE)
+    piece = lambda: c_ast.ID(PIECE)  # noqa: E731 - a fresh node wherever one goes
     if isinstance(update, c_ast.Assignment) and text(update.lvalue) == acc:
         if update.op == "=" and isinstance(update.rvalue, c_ast.TernaryOp):
             choice = update.rvalue
@@ -77,15 +77,15 @@ def _combine_of(update: c_ast.Node, acc: str, integral: bool, init: c_ast.Node) 
                 better = copy.deepcopy(choice.cond)
                 for side in ("left", "right"):
                     if text(getattr(better, side)) == text(x):
-                        setattr(better, side, piece)
-                return c_ast.Assignment("=", c_ast.ID(acc), c_ast.TernaryOp(better, piece, c_ast.ID(acc)))
+                        setattr(better, side, piece())
+                return c_ast.Assignment("=", c_ast.ID(acc), c_ast.TernaryOp(better, piece(), c_ast.ID(acc)))
         if integral and acc not in ids(update.rvalue):
             identity = {"+=": "0", "*=": "1"}.get(update.op)
             if identity is not None and text(init) == identity:
-                return c_ast.Assignment(update.op, c_ast.ID(acc), piece)
+                return c_ast.Assignment(update.op, c_ast.ID(acc), piece())
         return None
     if isinstance(update, c_ast.UnaryOp) and update.op in ("p++", "++") and text(update.expr) == acc:
-        return c_ast.Assignment("+=", c_ast.ID(acc), piece) if integral and text(init) == "0" else None
+        return c_ast.Assignment("+=", c_ast.ID(acc), piece()) if integral and text(init) == "0" else None
     if isinstance(update, c_ast.If) and update.iffalse is None and acc not in ids(update.cond):
         arm = block(update.iftrue)
         if len(arm) == 2 and isinstance(arm[1], c_ast.Break):
@@ -98,7 +98,7 @@ def _combine_of(update: c_ast.Node, acc: str, integral: bool, init: c_ast.Node) 
                 and not (ids(set_to.rvalue) - {"true", "false"})
                 and not (ids(init) - {"true", "false"})
             ):
-                found = c_ast.BinaryOp("==", piece, copy.deepcopy(set_to.rvalue))
+                found = c_ast.BinaryOp("==", piece(), copy.deepcopy(set_to.rvalue))
                 return c_ast.If(found, c_ast.Compound([copy.deepcopy(set_to), c_ast.Break()]), None)
             return None
         if len(arm) == 1 and not isinstance(arm[0], c_ast.If):
@@ -126,8 +126,7 @@ def bin_pieces(loop: c_ast.For, scalars: dict, integral_type: Callable[[str], bo
     if len(accumulators) != 1 or written.array_writes or written.calls or accumulators - set(named):
         return None
     acc = next(iter(accumulators))
-    reads = [uses(d.init) for d in decls]
-    if any(r.written_ids or r.calls for r in reads) or {bin_var} & set(uses(elements).written_ids):
+    if not only_read(decls) or {bin_var} & set(uses(elements).written_ids):
         return None
     if not (
         isinstance(store, c_ast.Assignment)

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, declared_like, pattern, text, walk
-from akcuda.generator.loops import counting_var, host_expr, init_value, inline, over_inputs, uses, written_anywhere
+from akcuda.generator.loops import (
+    counting_var,
+    host_expr,
+    init_value,
+    inline,
+    only_read,
+    over_inputs,
+    uses,
+    written_anywhere,
+)
 from akcuda.plan.expr import Binary, Expr, Memory
 
 
@@ -210,7 +219,7 @@ def collapsed(loop: c_ast.For, scalars: dict) -> c_ast.For | None:
     bins, width = loop.cond.right, inner.cond.right
     if host_expr(bins, scalars) is None or host_expr(width, scalars) is None:
         return None
-    if any(uses(d.init).written_ids or uses(d.init).calls for d in decls if d.init is not None):
+    if not only_read(decls):
         return None
     body = uses(inner.stmt)
     if any(isinstance(n, (c_ast.Break, c_ast.Goto)) for n in walk(inner.stmt)):

@@ -352,7 +352,7 @@ def _row_loop(step: analyze.Step, helpers: dict[str, c_ast.FuncDef]) -> int | No
     if found is None:
         return None
     coord = found.coord or step.loop.coord
-    return coord.line if coord else 0
+    return coord.line if coord else 0  # a loop the rules wrote without a position: line unknown
 
 
 def _compaction(step: analyze.Step) -> P.Compaction | None:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from pycparser import c_ast
 
-from akcuda.generator.ast_util import block, ids, text, walk
+from akcuda.generator.ast_util import block, ids, same, text, walk
+from akcuda.generator.best_index import best_index_pieces
 from akcuda.generator.branch_locals import hoisted_branch_locals
 from akcuda.generator.columns import histogram_columns
 from akcuda.generator.compaction import Compaction, find_compaction, kept_last
@@ -40,7 +41,6 @@ from akcuda.generator.loops import (
     inline,
     over_inputs,
     private_definitions,
-    same_text,
     type_names,
     uses,
 )
@@ -50,6 +50,7 @@ from akcuda.generator.progressions import progression_groups
 from akcuda.generator.rewrites import collapsed, forwarded_stores, peel_sentinel, previous_values
 from akcuda.generator.rows import RowProver, RunTimeChecks, row_prover
 from akcuda.generator.run_cursors import inverted_runs
+from akcuda.generator.unrolled import rerolled_sums
 from akcuda.plan import expr
 from akcuda.plan.expr import Binary, Expr, Int, Unary
 from akcuda.plan.model import RowRef, Segment
@@ -78,6 +79,11 @@ class Step:
     partials: Expr | None = None  # parallel: scan-buffer words of a split fold's piece results (pieces.py)
 
 
+def plain_integer(name: str) -> Expr | None:
+    """Where a type name outside any template is an integer: always, or never."""
+    return Int(1) if name in INTEGER_TYPES else None
+
+
 @dataclass(frozen=True)
 class Analysis:
     """What the rules share about one function."""
@@ -93,7 +99,7 @@ class Analysis:
     element_types: dict[str, list[str]]  # pointer parameter -> its element type's names
     helpers: dict[str, c_ast.FuncDef] = field(default_factory=dict)  # helper definitions, by name
     assignments: dict[str, int] = field(default_factory=dict)  # name -> how often the function assigns it
-    integral_type: Callable[[str], bool] = INTEGER_TYPES.__contains__  # a type name an integer in every specialization?
+    integer_where: Callable[[str], Expr | None] = plain_integer  # where a type name is an integer (Int(1): always)
 
     @classmethod
     def of(
@@ -103,11 +109,11 @@ class Analysis:
         helpers_writing: set[str],
         pointers: set[str],
         integral: Callable[[str], bool],
-        integral_type: Callable[[str], bool],
+        integer_where: Callable[[str], Expr | None],
         helpers: dict[str, c_ast.FuncDef] | None = None,
     ) -> Analysis:
-        """The facts about `func`; `integral_type` says whether a type name is an integer in every
-        specialization."""
+        """The facts about `func`; `integer_where` says where a type name is an integer: Int(1)
+        in every specialization, `integral(T)` in some, None in none."""
         decls = [s for s in func.body.block_items or [] if isinstance(s, c_ast.Decl)]
         params = func.decl.type.args.params if func.decl.type.args else []
         return cls(
@@ -117,14 +123,14 @@ class Analysis:
             integral=integral,
             decls=decls,
             slots={d.name: k for k, d in enumerate(decls)},
-            integral_locals={d.name for d in decls if any(map(integral_type, type_names(d)))},
+            integral_locals={d.name for d in decls if any(integer_where(n) == Int(1) for n in type_names(d))},
             boolean_locals={d.name for d in decls if type_names(d) == ["bool"]},
             element_types={
                 p.name: type_names(p) for p in params if isinstance(p.type, c_ast.PtrDecl) and type_names(p)
             },
             helpers=helpers or {},
             assignments=assignment_counts(func.body),
-            integral_type=integral_type,
+            integer_where=integer_where,
         )
 
 
@@ -239,7 +245,7 @@ def _shared_places(body: Uses, rows: RowProver, pointers: set[str]) -> str | Non
             return f"write '{text(node)}' is not provably distinct per iteration"
         written.setdefault(array, []).append(index)
     for array, index in body.array_reads:
-        if array in written and not any(same_text(index, w) for w in written[array]):
+        if array in written and not any(same(index, w) for w in written[array]):
             return f"reads '{array}[{text(index)}]', written by another iteration"
     return None
 
@@ -507,7 +513,9 @@ class _Planner:
         are many; else the step alone."""
         if step.kind != "parallel" or step.segments or step.requires is not None or step.checked:
             return [step]
-        found = bin_pieces(step.loop, self.ctx.scalars, self.ctx.integral_type)
+        found = bin_pieces(step.loop, self.ctx.scalars, self.ctx.integer_where) or best_index_pieces(
+            step.loop, self.ctx.scalars
+        )
         if found is None:
             return [step]
         step.guard = _both(guard, Unary("!", found.split))
@@ -515,7 +523,7 @@ class _Planner:
         first = Int(0)
         pieces = Step("parallel", [found.pieces], found.count, loop=found.pieces, guard=split, first=first)
         combine = Step("parallel", [found.combine], found.bins, loop=found.combine, guard=split, first=first)
-        pieces.partials = combine.partials = found.count
+        pieces.partials = combine.partials = found.words
         return [step, pieces, combine]
 
     def _peeled(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
@@ -630,15 +638,16 @@ def plan_steps(
     helpers_writing: set[str],
     pointers: set[str] = frozenset(),
     integral=lambda array: False,
-    integral_type=INTEGER_TYPES.__contains__,
+    integer_where=plain_integer,
     helpers: dict[str, c_ast.FuncDef] | None = None,
 ) -> tuple[list[Step], list[c_ast.Decl]]:
     """Split the body into steps (parallel loops, count-scan-fill loops, serial runs of the
     rest) and return them with the top-level locals that live in the spill buffer; `helpers`
     are the definitions of the functions the body may call."""
+    func = rerolled_sums(func, integer_where) or func
     func = hoisted_branch_locals(func, scalars) or func
     func = inverted_runs(func, scalars) or func
-    ctx = Analysis.of(func, scalars, helpers_writing, pointers, integral, integral_type, helpers)
+    ctx = Analysis.of(func, scalars, helpers_writing, pointers, integral, integer_where, helpers)
     stmts = func.body.block_items or []
     planner = _Planner(ctx)
     planner.plan_items(stmts, None, set())

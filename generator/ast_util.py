@@ -12,8 +12,24 @@ _parser = c_parser.CParser()
 
 
 def text(node: c_ast.Node) -> str:
-    """C text of a node; used to compare expressions structurally."""
+    """C text of a node (for messages, comments and comparing with a literal spelling)."""
     return _printer.visit(node)
+
+
+def same(a: c_ast.Node | None, b: c_ast.Node | None) -> bool:
+    """Do two trees have one structure: node types, names, operators and values alike, their
+    coordinates aside?
+
+        same(parse("i + 1"), parse("i+1")) -> True;  same(parse("i + 1"), parse("1 + i")) -> False
+    """
+    if type(a) is not type(b):
+        return False
+    if not isinstance(a, c_ast.Node):
+        return a == b
+    if any(getattr(a, name) != getattr(b, name) for name in a.attr_names):
+        return False
+    left, right = a.children(), b.children()
+    return len(left) == len(right) and all(n == m and same(x, y) for (n, x), (m, y) in zip(left, right, strict=True))
 
 
 def walk(node: c_ast.Node) -> Iterator[c_ast.Node]:

@@ -16,7 +16,7 @@ import copy
 
 from pycparser import c_ast
 
-from akcuda.generator.ast_util import block, declared_like, ids, pattern, replaced_ids, set_child, text, walk
+from akcuda.generator.ast_util import block, declared_like, ids, pattern, replaced_ids, same, set_child, text, walk
 from akcuda.generator.loops import counting_var, host_expr, init_value, inline, private_definitions, uses
 from akcuda.plan.model import RowRef, Segment
 
@@ -139,7 +139,7 @@ def _range_of(start: c_ast.Node, stop: c_ast.Node, var: str, definitions: dict) 
     if not (isinstance(first, c_ast.ArrayRef) and isinstance(first.name, c_ast.ID) and text(first.subscript) == var):
         return None
     following = pattern("Q[B + 1]", Q=first.name, B=c_ast.ID(var))
-    return (first.name.name,) if text(inline(stop, definitions)) == text(following) else None
+    return (first.name.name,) if same(inline(stop, definitions), following) else None
 
 
 def _row_length(node: c_ast.Node, row: str, definitions: dict) -> str | None:
@@ -151,7 +151,7 @@ def _row_length(node: c_ast.Node, row: str, definitions: dict) -> str | None:
     if not isinstance(elements, c_ast.ID):
         return None
     expected = pattern("P[I + 1] - P[I]", P=elements, I=c_ast.ID(row))
-    return elements.name if text(length) == text(expected) else None
+    return elements.name if same(length, expected) else None
 
 
 def _row_writes(
@@ -179,7 +179,7 @@ def _row_writes(
         head = text(lower) == "0"
         length = upper if head else lower
         found = _row_length(length, row, definitions)
-        if found is None or found != (elements or found) or not (head or text(upper) == text(width)):
+        if found is None or found != (elements or found) or not (head or same(upper, width)):
             return None
         elements = found
         body = uses(item.stmt)

@@ -28,7 +28,7 @@ from pycparser import c_ast
 
 from akcuda.generator.ast_util import ids as _ids
 from akcuda.generator.ast_util import is_memory as _is_memory
-from akcuda.generator.ast_util import memory_array, read_names, rebuild, set_child, text, walk
+from akcuda.generator.ast_util import memory_array, read_names, rebuild, same, set_child, text, walk
 from akcuda.generator.ast_util import signed_terms as _signed_terms
 from akcuda.generator.cuda_generator import is_call
 
@@ -428,7 +428,7 @@ def _inside_advance(body: c_ast.Node, position: c_ast.Node, names: set[str], wit
         return False
     offset = [(sign, t) for sign, t in terms if t is not counter[0]]
     steps = [_advance(n) for n in walk(body)]
-    amounts = [step[1] for step in steps if step and text(step[0]) == text(_uncast(counter[0]))]
+    amounts = [step[1] for step in steps if step and same(step[0], _uncast(counter[0]))]
     return len(offset) == 1 and offset[0][0] == 1 and len(amounts) == 1 and within(offset[0][1], amounts[0])
 
 

@@ -26,7 +26,7 @@ import copy
 
 from pycparser import c_ast
 
-from akcuda.generator.ast_util import block, ids, replaced_ids, set_child, text, walk
+from akcuda.generator.ast_util import block, ids, replaced_ids, same, set_child, text, walk
 from akcuda.generator.loops import counting_var, init_value, inline, over_inputs, private_definitions, uses
 
 READ, SAME = "akc_kept_read", "akc_same_as_kept"  # markers the compaction's launches replace
@@ -108,9 +108,7 @@ def speculated(
     defined = private_definitions(loop.stmt)
     x, extent = inline(span[0], defined), inline(c_ast.BinaryOp("-", span[1], span[0]), defined)
     stable = pointers - {a for a, _, _ in uses(loop.stmt).array_writes}
-    if text(inline(value, defined)) != text(extent) or not all(
-        over_inputs(e, var, stable, scalars) for e in (x, extent)
-    ):
+    if not same(inline(value, defined), extent) or not all(over_inputs(e, var, stable, scalars) for e in (x, extent)):
         return None
     at = items.index(branch)
     before = c_ast.Compound(copy.deepcopy(items[:at]))

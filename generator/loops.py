@@ -167,10 +167,6 @@ def uses(node: c_ast.Node) -> Uses:
     return collector
 
 
-def same_text(a: c_ast.Node, b: c_ast.Node) -> bool:
-    return text(a) == text(b)
-
-
 INTEGER_TYPES = {
     "int8_t",
     "uint8_t",

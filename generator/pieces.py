@@ -19,10 +19,12 @@ from I:
 - *set and stop* `if (P) { acc = C; break; }` (C and I constants): the fold is C where some
   element has P; the combine is `if (piece == C) { acc = C; break; }`;
 - *sums* `acc += X`, `acc++`, each maybe under `if (P)`, and *products* `acc *= X`, of an integer
-  accumulator in every specialization, from I = 0 (sums) or 1 (products): integer arithmetic
-  wraps, so any grouping is exact; the combine adds (multiplies) the pieces' results.
+  accumulator, from I = 0 (sums) or 1 (products): integer arithmetic wraps, so any grouping is
+  exact; the combine adds (multiplies) the pieces' results.
 
-A float sum is not taken: splitting it would round differently from the C's order.
+A float sum is not split: splitting it would round differently from the C's order. Where the
+accumulator's type is a template parameter that is an integer in some specializations only, the
+split's guard also requires `integral(T)`: those split, the float ones keep the bin loop.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from akcuda.generator.ast_util import block, declared_like, ids, pattern, text, walk
+from akcuda.generator.ast_util import block, declared_like, ids, pattern, same, text, walk
 from akcuda.generator.loops import counting_var, host_expr, init_value, only_read, type_names, uses
-from akcuda.plan.expr import Expr
+from akcuda.plan.expr import Binary, Expr, Int
 
 PARTIAL, PIECE, SPAN = "akc_partial", "akc_piece", "akc_span"
+THREAD, PIECE_AT = "akc_piece_t", "akc_piece_p"  # a pieces thread; a piece's place in its bin
 MOST_BINS = 32768  # more bins than this: one thread per bin is parallel enough
 THREADS = 65536  # pieces over all bins (where each bin gets fewer than MOST_PIECES)
 MOST_PIECES = 1024  # per bin: the combine walks them in one thread
@@ -52,6 +55,7 @@ class Pieces:
     count: Expr  # B * K
     bins: Expr  # B
     split: Expr  # 0 < B <= MOST_BINS: where the pieces run instead of the bin loop
+    words: Expr  # scan-buffer words the pieces' results take
 
 
 def _strictly_better(cond: c_ast.Node, acc: str) -> c_ast.Node | None:
@@ -66,6 +70,11 @@ def _strictly_better(cond: c_ast.Node, acc: str) -> c_ast.Node | None:
     return None
 
 
+def _uncast(node: c_ast.Node) -> c_ast.Node:
+    """`(OUT) 0` -> `0`: the value an initializer casts."""
+    return _uncast(node.expr) if isinstance(node, c_ast.Cast) else node
+
+
 def _combine_of(update: c_ast.Node, acc: str, integral: bool, init: c_ast.Node) -> c_ast.Node | None:
     """The combine statement for one update of `acc` (see the module docstring), else None."""
     piece = lambda: c_ast.ID(PIECE)  # noqa: E731 - a fresh node wherever one goes
@@ -73,19 +82,19 @@ def _combine_of(update: c_ast.Node, acc: str, integral: bool, init: c_ast.Node) 
         if update.op == "=" and isinstance(update.rvalue, c_ast.TernaryOp):
             choice = update.rvalue
             x = _strictly_better(choice.cond, acc)
-            if x is not None and text(choice.iftrue) == text(x) and text(choice.iffalse) == acc:
+            if x is not None and same(choice.iftrue, x) and text(choice.iffalse) == acc:
                 better = copy.deepcopy(choice.cond)
                 for side in ("left", "right"):
-                    if text(getattr(better, side)) == text(x):
+                    if same(getattr(better, side), x):
                         setattr(better, side, piece())
                 return c_ast.Assignment("=", c_ast.ID(acc), c_ast.TernaryOp(better, piece(), c_ast.ID(acc)))
         if integral and acc not in ids(update.rvalue):
             identity = {"+=": "0", "*=": "1"}.get(update.op)
-            if identity is not None and text(init) == identity:
+            if identity is not None and text(_uncast(init)) == identity:
                 return c_ast.Assignment(update.op, c_ast.ID(acc), piece())
         return None
     if isinstance(update, c_ast.UnaryOp) and update.op in ("p++", "++") and text(update.expr) == acc:
-        return c_ast.Assignment("+=", c_ast.ID(acc), piece()) if integral and text(init) == "0" else None
+        return c_ast.Assignment("+=", c_ast.ID(acc), piece()) if integral and text(_uncast(init)) == "0" else None
     if isinstance(update, c_ast.If) and update.iffalse is None and acc not in ids(update.cond):
         arm = block(update.iftrue)
         if len(arm) == 2 and isinstance(arm[1], c_ast.Break):
@@ -106,8 +115,10 @@ def _combine_of(update: c_ast.Node, acc: str, integral: bool, init: c_ast.Node) 
     return None
 
 
-def bin_pieces(loop: c_ast.For, scalars: dict, integral_type: Callable[[str], bool]) -> Pieces | None:
-    """The pieces and combine loops of a loop over bins folding each bin's range, else None."""
+def bin_pieces(loop: c_ast.For, scalars: dict, integer_where: Callable[[str], Expr | None]) -> Pieces | None:
+    """The pieces and combine loops of a loop over bins folding each bin's range, else None;
+    `integer_where` says where a type name is an integer (Int(1): always): a sum over a template
+    type splits only where it is one."""
     bin_var, items = counting_var(loop), block(loop.stmt)
     if bin_var is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or len(items) < 3:
         return None
@@ -139,17 +150,41 @@ def bin_pieces(loop: c_ast.For, scalars: dict, integral_type: Callable[[str], bo
     init = named[acc].init
     if ids(init) - set(scalars) - {"true", "false"} or uses(init).array_reads:
         return None
-    integral = any(map(integral_type, type_names(named[acc])))
-    combined = _combine_of(body[-1], acc, integral, init)
+    where = next(filter(None, map(integer_where, type_names(named[acc]))), None)
+    combined, only_where = _combine_of(body[-1], acc, False, init), None
+    if combined is None and where is not None:
+        combined, only_where = _combine_of(body[-1], acc, True, init), None if where == Int(1) else where
     if combined is None or any(isinstance(n, c_ast.Break) for s in body[:-1] for n in walk(s)):
         return None
     if acc in ids(c_ast.Compound(body[:-1])):
         return None  # an element's locals read the accumulator: no fold of the elements alone
-    return _loops(loop, decls, named[acc], elements, store, combined, bins, scalars)
+    found = _loops(loop, decls, named[acc], elements, store, combined, bins, scalars)
+    if only_where is not None:
+        found.split = Binary("&&", found.split, only_where)
+    return found
 
 
 def _int(value: int) -> c_ast.Constant:
     return c_ast.Constant("int", str(value))
+
+
+def per_bin(bins: c_ast.Node) -> c_ast.Node:
+    """K, the pieces of each of B bins: `(B <= 64 ? 1024 : 65536 / B)`."""
+    return pattern("(B <= L ? M : T / B)", B=bins, L=_int(THREADS // MOST_PIECES), M=_int(MOST_PIECES), T=_int(THREADS))
+
+
+def piece_range(start: c_ast.Node, stop: c_ast.Node, p: c_ast.Node, k: c_ast.Node):
+    """The span's declaration (`akc_span = max(E - S, 0)`, declared by the caller) and the bounds
+    of piece p of K over [S, E): `S + span * p / K` and `S + span * (p + 1) / K`."""
+    span = pattern("(E - S > 0 ? E - S : 0)", E=stop, S=start)
+    lo = pattern("S + N * P / K", S=start, N=c_ast.ID(SPAN), P=p, K=k)
+    hi = pattern("S + N * (P + 1) / K", S=start, N=c_ast.ID(SPAN), P=p, K=k)
+    return span, lo, hi
+
+
+def split_guard(bins: c_ast.Node, scalars: dict) -> Expr:
+    """Where the pieces run: `0 < B <= MOST_BINS`."""
+    return host_expr(pattern("(B > 0 && B <= M)", B=bins, M=_int(MOST_BINS)), scalars)
 
 
 def _loops(
@@ -163,49 +198,52 @@ def _loops(
     scalars: dict,
 ) -> Pieces:
     """The pieces and combine loops (see the module docstring)."""
-    bin_var, like = counting_var(loop), loop.init.decls[0]
-    per_bin = pattern(
-        "(B <= L ? M : T / B)", B=bins, L=_int(THREADS // MOST_PIECES), M=_int(MOST_PIECES), T=_int(THREADS)
-    )
-    t, p = c_ast.ID("akc_piece_t"), c_ast.ID("akc_piece_p")
-    start, stop = init_value(elements), elements.cond.right
-    span = pattern("(E - S > 0 ? E - S : 0)", E=stop, S=start)
-    lo = pattern("S + N * P / K", S=start, N=c_ast.ID(SPAN), P=p, K=per_bin)
-    hi = pattern("S + N * (P + 1) / K", S=start, N=c_ast.ID(SPAN), P=p, K=per_bin)
-    partials = _partials(acc_decl)
+    bin_var, like, k = counting_var(loop), loop.init.decls[0], per_bin(bins)
+    t, p = c_ast.ID(THREAD), c_ast.ID(PIECE_AT)
+    span, lo, hi = piece_range(init_value(elements), elements.cond.right, p, k)
+    partials = partials_of(acc_decl)
     piece_loop = copy.deepcopy(elements)
     piece_loop.init.decls[0].init, piece_loop.cond = lo, c_ast.BinaryOp("<", c_ast.ID(counting_var(elements)), hi)
     pieces_body = [
-        declared_like(like, bin_var, pattern("T / K", T=t, K=per_bin)),
-        declared_like(like, p.name, pattern("T % K", T=t, K=per_bin)),
+        *piece_of(like, bin_var, k),
         *copy.deepcopy(decls),
         declared_like(like, SPAN, span),
         piece_loop,
         partials,
         c_ast.Assignment("=", c_ast.ArrayRef(c_ast.ID(PARTIAL), copy.deepcopy(t)), c_ast.ID(acc_decl.name)),
     ]
-    count = pattern("B * K", B=bins, K=per_bin)
-    pieces = _loop_over(like, t.name, count, pieces_body, loop)
-    first = declared_like(
-        acc_decl, acc_decl.name, pattern("A[B * K]", A=c_ast.ID(PARTIAL), B=c_ast.ID(bin_var), K=per_bin)
-    )
-    piece = declared_like(
-        acc_decl, PIECE, pattern("A[B * K + P]", A=c_ast.ID(PARTIAL), B=c_ast.ID(bin_var), K=per_bin, P=p)
-    )
-    walk_pieces = c_ast.For(
-        c_ast.DeclList([declared_like(like, p.name, c_ast.Constant("int", "1"))]),
-        c_ast.BinaryOp("<", copy.deepcopy(p), per_bin),
-        c_ast.UnaryOp("p++", copy.deepcopy(p)),
-        c_ast.Compound([piece, combined]),
-    )
+    count = host_expr(pattern("B * K", B=bins, K=k), scalars)
+    pieces = loop_over(like, t.name, pattern("B * K", B=bins, K=k), pieces_body, loop)
+    first = declared_like(acc_decl, acc_decl.name, pattern("A[B * K]", A=c_ast.ID(PARTIAL), B=c_ast.ID(bin_var), K=k))
+    piece = declared_like(acc_decl, PIECE, pattern("A[B * K + P]", A=c_ast.ID(PARTIAL), B=c_ast.ID(bin_var), K=k, P=p))
+    walk_pieces = pieces_after(like, _int(1), k, [piece, combined])
     others = [copy.deepcopy(d) for d in decls if d is not acc_decl]
-    combine_body = [*others, _partials(acc_decl), first, walk_pieces, copy.deepcopy(store)]
-    combine = _loop_over(like, bin_var, bins, combine_body, loop)
-    split = pattern("(B > 0 && B <= M)", B=bins, M=_int(MOST_BINS))
-    return Pieces(pieces, combine, host_expr(count, scalars), host_expr(bins, scalars), host_expr(split, scalars))
+    combine_body = [*others, partials_of(acc_decl), first, walk_pieces, copy.deepcopy(store)]
+    combine = loop_over(like, bin_var, bins, combine_body, loop)
+    return Pieces(pieces, combine, count, host_expr(bins, scalars), split_guard(bins, scalars), count)
 
 
-def _partials(acc_decl: c_ast.Decl) -> c_ast.Decl:
+def piece_of(like: c_ast.Decl, bin_var: str, k: c_ast.Node) -> list[c_ast.Decl]:
+    """`b = t / K; p = t % K;`: a pieces thread's bin and piece."""
+    t = c_ast.ID(THREAD)
+    return [
+        declared_like(like, bin_var, pattern("T / K", T=t, K=k)),
+        declared_like(like, PIECE_AT, pattern("T % K", T=t, K=k)),
+    ]
+
+
+def pieces_after(like: c_ast.Decl, first: c_ast.Node, k: c_ast.Node, items: list[c_ast.Node]) -> c_ast.For:
+    """`for (p = first; p < K; p++) { items }`: a combine's walk over one bin's pieces."""
+    p = c_ast.ID(PIECE_AT)
+    return c_ast.For(
+        c_ast.DeclList([declared_like(like, p.name, first)]),
+        c_ast.BinaryOp("<", copy.deepcopy(p), copy.deepcopy(k)),
+        c_ast.UnaryOp("p++", copy.deepcopy(p)),
+        c_ast.Compound(items),
+    )
+
+
+def partials_of(acc_decl: c_ast.Decl) -> c_ast.Decl:
     """`T* akc_partial = (T*)akc_scan;`: the pieces' results, in the scan buffer's words."""
     element = copy.deepcopy(acc_decl.type)
     element.quals = []
@@ -216,7 +254,7 @@ def _partials(acc_decl: c_ast.Decl) -> c_ast.Decl:
     return c_ast.Decl(PARTIAL, [], [], [], [], pointer, cast, None)
 
 
-def _loop_over(like: c_ast.Decl, var: str, count: c_ast.Node, items: list[c_ast.Node], where: c_ast.For) -> c_ast.For:
+def loop_over(like: c_ast.Decl, var: str, count: c_ast.Node, items: list[c_ast.Node], where: c_ast.For) -> c_ast.For:
     at = c_ast.ID(var)
     return c_ast.For(
         c_ast.DeclList([declared_like(like, var, c_ast.Constant("int", "0"))]),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pycparser import c_ast
 
-from akcuda.generator.ast_util import block, ids, rebuild, signed_terms, text, walk
+from akcuda.generator.ast_util import block, ids, rebuild, same, signed_terms, text, walk
 from akcuda.generator.loops import (
     Uses,
     counting_var,
@@ -25,7 +25,6 @@ from akcuda.generator.loops import (
     mentions,
     private_definitions,
     row_element,
-    same_text,
     uses,
     written_anywhere,
 )
@@ -197,12 +196,12 @@ class RowProver:
         return False
 
     def _at_most(self, node: c_ast.Node, bound: c_ast.Node) -> bool:
-        if same_text(node, bound):
+        if same(node, bound):
             return True
         if isinstance(node, c_ast.TernaryOp):
             arms = (node.iftrue, node.iffalse)
             if _is_minimum(node):
-                return any(same_text(arm, bound) for arm in arms) or all(self._at_most(a, bound) for a in arms)
+                return any(same(arm, bound) for arm in arms) or all(self._at_most(a, bound) for a in arms)
             return all(self._at_most(a, bound) for a in arms)
         if isinstance(bound, c_ast.TernaryOp) and _is_minimum(bound, larger=True):
             return any(self._at_most(node, arm) for arm in (bound.iftrue, bound.iffalse))
@@ -232,7 +231,7 @@ def _cancelled(terms: list[tuple[int, c_ast.Node]]) -> c_ast.Node:
     """The sum of signed terms with each `+x ... -x` pair removed."""
     left = list(terms)
     for sign, term in terms:
-        opposite = next((u for u in left if u[0] == -sign and same_text(u[1], term)), None)
+        opposite = next((u for u in left if u[0] == -sign and same(u[1], term)), None)
         if opposite is not None and (sign, term) in left:
             left.remove(opposite)
             left.remove((sign, term))

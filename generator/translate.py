@@ -26,6 +26,7 @@ from akcuda.generator.steps import step_kernels
 from akcuda.plan import model as P
 from akcuda.plan import translator_fingerprint
 from akcuda.plan.errors import ErrorSlot
+from akcuda.plan.expr import Expr, Int, Integral
 
 
 @dataclass
@@ -201,7 +202,7 @@ def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast
         writing,
         {p.name for p in params} - scalars,
         functools.partial(_integral, params, tparams, targs),
-        functools.partial(_integral_type, tparams, targs),
+        functools.partial(_integer_where, tparams, targs),
         family.helpers,
     )
 
@@ -389,12 +390,14 @@ def _integral(params: list, tparams: list[str], targets_args: list[list[str]], a
     """Is the element type of pointer parameter `array` an integer in every specialization?"""
     param = next((p for p in params if p.name == array), None)
     names = type_names(param) if param is not None else []
-    return bool(names) and _integral_type(tparams, targets_args, names[-1])
+    return bool(names) and _integer_where(tparams, targets_args, names[-1]) == Int(1)
 
 
-def _integral_type(tparams: list[str], targets_args: list[list[str]], name: str) -> bool:
-    """Is type `name` (maybe a template parameter) an integer in every specialization?"""
+def _integer_where(tparams: list[str], targets_args: list[list[str]], name: str) -> Expr | None:
+    """Where type `name` (maybe a template parameter) is an integer: Int(1) in every
+    specialization, `integral(name)` in some, None in none."""
     if name in tparams:
         position = tparams.index(name)
-        return bool(targets_args) and all(a[position] in INTEGER_TYPES for a in targets_args)
-    return name in INTEGER_TYPES
+        integers = [a[position] in INTEGER_TYPES for a in targets_args]
+        return Int(1) if integers and all(integers) else Integral(name) if any(integers) else None
+    return Int(1) if name in INTEGER_TYPES else None

@@ -1,6 +1,7 @@
 // A small kernel written for akcuda's own tests (not an upstream kernel): per bin of `values`,
-// the leftmost largest value from `floor`, whether any value is negative, and how many are
-// at least `floor` (loops over bins folding each bin's range: pieces of a bin where the bins are few).
+// the leftmost largest value from `floor`, whether any value is negative, how many are at least
+// `floor`, and their sum (loops over bins folding each bin's range: pieces of a bin where the
+// bins are few; the sum of T only where T is an integer).
 #include "awkward/kernels.h"
 
 template <typename T>
@@ -8,6 +9,7 @@ ERROR akc_demo_folds(
   T* __restrict__ tobest,
   bool* __restrict__ tonegative,
   int64_t* __restrict__ toatleast,
+  T* __restrict__ tototal,
   const T* __restrict__ values,
   const int64_t* __restrict__ offsets,
   T floor,
@@ -36,12 +38,19 @@ ERROR akc_demo_folds(
     }
     toatleast[bin] = atleast;
   }
+  for (int64_t bin = 0;  bin < bins;  bin++) {
+    T total = static_cast<T>(0);
+    for (int64_t i = offsets[bin];  i < offsets[bin + 1];  i++) {
+      total += values[i];
+    }
+    tototal[bin] = total;
+  }
   return success();
 }
 
 #define WRAPPER(FUNC, T) \
-  ERROR FUNC(T* tobest, bool* tonegative, int64_t* toatleast, const T* values, const int64_t* offsets, T floor, int64_t bins) { \
-    return akc_demo_folds<T>(tobest, tonegative, toatleast, values, offsets, floor, bins); \
+  ERROR FUNC(T* tobest, bool* tonegative, int64_t* toatleast, T* tototal, const T* values, const int64_t* offsets, T floor, int64_t bins) { \
+    return akc_demo_folds<T>(tobest, tonegative, toatleast, tototal, values, offsets, floor, bins); \
   }
 
 WRAPPER(akc_demo_folds_int64, int64_t)

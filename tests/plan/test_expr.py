@@ -23,6 +23,7 @@ def _tree(children):
 
 
 trees = st.recursive(leaves, _tree, max_leaves=12)
+typed_trees = st.recursive(st.one_of(leaves, st.just(E.Integral("T"))), _tree, max_leaves=12)
 
 
 def c_value(e: E.Expr, env: dict[str, int]) -> int:
@@ -75,7 +76,7 @@ def test_evaluation_follows_c(tree, a, b):
     assert E.evaluate(tree, env) == expected
 
 
-@given(trees)
+@given(typed_trees)
 def test_json_round_trip(tree):
     assert E.from_json(E.to_json(tree)) == tree
 
@@ -115,3 +116,41 @@ def test_all_of_keeps_each_condition_once():
 def test_malformed_json_is_an_error(bad):
     with pytest.raises(ValueError, match="malformed plan expression"):
         E.from_json(bad)
+
+
+def _substituted(e: E.Expr, value: int) -> E.Expr:
+    """The tree with `integral(T)` written as the value it has."""
+    if isinstance(e, E.Integral):
+        return E.Int(value)
+    if isinstance(e, E.Unary):
+        return E.Unary(e.op, _substituted(e.operand, value))
+    if isinstance(e, E.Binary):
+        return E.Binary(e.op, _substituted(e.left, value), _substituted(e.right, value))
+    if isinstance(e, E.Cond):
+        return E.Cond(*(_substituted(part, value) for part in (e.test, e.then, e.otherwise)))
+    return e
+
+
+@given(typed_trees, st.booleans(), small, small)
+def test_binding_types_keeps_the_value_c_gives(tree, integral, a, b):
+    """Per specialization `integral(T)` is 0 or 1: the bound tree has no `Integral` left and the
+    value C gives the tree with that 0 or 1 (None: a condition that always holds)."""
+    env = {"a": a, "b": b}
+    try:
+        want = c_value(_substituted(tree, int(integral)), env)
+    except ZeroDivisionError:
+        return  # C's own value is undefined; a bound tree may skip the division
+    bound = E.bind_types(tree, {"T": integral})
+    assert "integral" not in str(E.to_json(bound))
+    assert want != 0 if bound is None else E.evaluate(bound, env) == want
+
+
+def test_a_type_guard_is_decided_per_specialization():
+    few = E.Binary("<=", E.Arg("n"), E.Int(64))
+    split = E.Binary("&&", few, E.Integral("OUT"))
+    assert E.bind_types(split, {"OUT": True}) == few
+    assert E.bind_types(split, {"OUT": False}) == E.Int(0)
+    assert E.bind_types(E.Unary("!", split), {"OUT": False}) is None  # always holds
+    assert E.to_text(split) == "n <= 64 && integral(OUT)"
+    with pytest.raises(ValueError, match="bind_types first"):
+        E.evaluate(split, {"n": 3})

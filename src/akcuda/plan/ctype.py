@@ -19,6 +19,7 @@ DTYPES = {
     "float": np.float32,
     "double": np.float64,
 }
+INTEGERS = frozenset(name for name, dtype in DTYPES.items() if np.issubdtype(dtype, np.integer))
 CTYPES = {
     "bool": ctypes.c_bool,
     "int8_t": ctypes.c_int8,

@@ -5,6 +5,8 @@ Grammar (the JSON form is a list whose head names the node)::
     expr := ["int", value]            an integer literal
           | ["arg", name]             a scalar argument of the kernel
           | ["memory", name]          the first element of an array argument (one read-back)
+          | ["integral", name]        1 where template parameter `name` is an integer type in the
+                                      specialization (bound per specialization: `bind_types`)
           | ["neg", expr] | ["!", expr]
           | [op, expr, expr]          op in + - * / % < <= > >= == != && ||
           | ["?:", expr, expr, expr]
@@ -20,7 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-BINARY = ("+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "&&", "||")
+TRUTHS = ("<", "<=", ">", ">=", "==", "!=", "&&", "||")  # their value is 0 or 1
+BINARY = ("+", "-", "*", "/", "%", *TRUTHS)
 UNARY = ("neg", "!")
 
 
@@ -37,6 +40,11 @@ class Arg:
 @dataclass(frozen=True)
 class Memory:
     name: str
+
+
+@dataclass(frozen=True)
+class Integral:
+    param: str  # a template parameter
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class Cond:
     otherwise: Expr
 
 
-Expr = Int | Arg | Memory | Unary | Binary | Cond
+Expr = Int | Arg | Memory | Integral | Unary | Binary | Cond
 
 
 def all_of(conditions: list[Expr]) -> Expr | None:
@@ -69,6 +77,44 @@ def all_of(conditions: list[Expr]) -> Expr | None:
         if condition not in conditions[:k]:
             out = condition if out is None else Binary("&&", out, condition)
     return out
+
+
+def bind_types(expr: Expr | None, integral: Mapping[str, bool]) -> Expr | None:
+    """`expr` for one specialization: each `Integral` replaced by what `integral` says of its
+    template parameter, and `&&`, `||`, `!` of a known value folded; None for a condition that
+    always holds.
+
+        (n <= 64 && integral(OUT)), OUT = double  ->  0
+        !(n <= 64 && integral(OUT)), OUT = double ->  None
+        (n <= 64 && integral(OUT)), OUT = int64_t ->  n <= 64
+    """
+    bound = _bound(expr, integral) if expr is not None else None
+    return None if isinstance(bound, Int) and bound.value != 0 else bound
+
+
+def _bound(expr: Expr, integral: Mapping[str, bool]) -> Expr:
+    match expr:
+        case Integral(param):
+            return Int(int(integral[param]))
+        case Unary(op, operand):
+            inner = _bound(operand, integral)
+            return Int(int(not inner.value)) if op == "!" and isinstance(inner, Int) else Unary(op, inner)
+        case Cond(test, then, otherwise):
+            return Cond(_bound(test, integral), _bound(then, integral), _bound(otherwise, integral))
+        case Binary(op, left, right):
+            a, b = _bound(left, integral), _bound(right, integral)
+            for known, other in ((a, b), (b, a)):
+                if op in ("&&", "||") and isinstance(known, Int):
+                    if (known.value == 0) == (op == "&&"):  # 0 && x, x && 0, 1 || x, x || 1
+                        return Int(int(op == "||"))
+                    return other if _is_truth(other) else Binary("!=", other, Int(0))
+            return Binary(op, a, b)
+    return expr
+
+
+def _is_truth(expr: Expr) -> bool:
+    """Is the value of `expr` 0 or 1, as C's `&&` would make it?"""
+    return isinstance(expr, Unary) and expr.op == "!" or isinstance(expr, Binary) and expr.op in TRUTHS
 
 
 def _c_div(a: int, b: int) -> int:
@@ -100,6 +146,8 @@ def evaluate(expr: Expr, scalars: Mapping[str, Any], arrays: Mapping[str, Any] |
             return int(scalars[name])
         case Memory(name):
             return int(arrays[name][0])
+        case Integral(param):
+            raise ValueError(f"integral({param}) is known only per specialization: bind_types first")
         case Unary("neg", operand):
             return -evaluate(operand, scalars, arrays)
         case Unary("!", operand):
@@ -126,6 +174,8 @@ def to_text(expr: Expr | None) -> str:
             return name
         case Memory(name):
             return f"{name}[0]"
+        case Integral(param):
+            return f"integral({param})"
         case Unary(op, operand):
             inner = to_text(operand)
             return f"{'-' if op == 'neg' else '!'}" + (f"({inner})" if isinstance(operand, Binary) else inner)
@@ -150,6 +200,8 @@ def to_json(expr: Expr | None) -> list | None:
             return ["arg", name]
         case Memory(name):
             return ["memory", name]
+        case Integral(param):
+            return ["integral", param]
         case Unary(op, operand):
             return [op, to_json(operand)]
         case Binary(op, left, right):
@@ -168,8 +220,8 @@ def from_json(data: list | None) -> Expr | None:
     head, *rest = data
     if head == "int" and len(rest) == 1 and isinstance(rest[0], int):
         return Int(rest[0])
-    if head in ("arg", "memory") and len(rest) == 1 and isinstance(rest[0], str):
-        return Arg(rest[0]) if head == "arg" else Memory(rest[0])
+    if head in ("arg", "memory", "integral") and len(rest) == 1 and isinstance(rest[0], str):
+        return {"arg": Arg, "memory": Memory, "integral": Integral}[head](rest[0])
     if head in UNARY and len(rest) == 1:
         return Unary(head, from_json(rest[0]))
     if head in BINARY and len(rest) == 2:

@@ -9,13 +9,14 @@ order; a specialization names, per step and `Role`, the kernel to launch. Plans 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from akcuda.plan import expr as E
+from akcuda.plan.ctype import INTEGERS
 from akcuda.plan.expr import Expr
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class PlanError(ValueError):
@@ -252,7 +253,13 @@ class Plan:
         ]
 
     def entry_of(self, symbol: str) -> Entry:
-        return self.entries[self.specializations[symbol].entry]
+        """The entry as `symbol` runs it: guards on its template arguments' types decided
+        (`expr.bind_types`); a step whose guard never holds there keeps its place, guard 0."""
+        special = self.specializations[symbol]
+        entry = self.entries[special.entry]
+        integral = {p: a in INTEGERS for p, a in zip(entry.template_params, special.template_args)}
+        steps = tuple(replace(s, guard=E.bind_types(s.guard, integral)) for s in entry.steps)
+        return entry if steps == entry.steps else replace(entry, steps=steps)
 
 
 # ---------------------------------------------------------------- JSON

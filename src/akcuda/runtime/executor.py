@@ -76,7 +76,7 @@ def _static(plan: Plan, special: dict) -> _Static:
     spec_plan = plan.specializations[special["symbol"]]
     args = special["args"]
     static = _Static(
-        plan.entries[spec_plan.entry],
+        plan.entry_of(special["symbol"]),
         spec_plan.launches,
         tuple(a["name"] for a in args),
         tuple(a["ctype"] for a in args) + tuple(PLAN_CTYPES),

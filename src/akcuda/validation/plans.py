@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 
 from akcuda import paths
-from akcuda.plan.expr import Unary, to_text
+from akcuda.plan.expr import Int, Unary, to_text
 from akcuda.plan.model import CounterKind, Plan, Role, SortRanges, Step, StepKind
 from akcuda.runtime import executor
 from akcuda.toolchain import specs
@@ -65,8 +65,11 @@ def _sort_row(step: Step) -> dict:
 def describe(plan: Plan, symbol: str) -> dict:
     """One specialization's plan, as the report shows it."""
     special = plan.specializations[symbol]
-    steps = []
-    for step, roles in zip(plan.entries[special.entry].steps, special.launches):
+    steps, guards = [], []
+    for step, roles in zip(plan.entry_of(symbol).steps, special.launches):
+        if step.guard == Int(0):
+            continue  # never runs for this specialization's types
+        guards.append(step.guard)
         launched = [role for role in roles if not (role == FALLBACK and step.kind != StepKind.SERIAL)]
         if step.fold is not None:  # its work runs in a neighbour's launch (on its own only as a fallback)
             launched = []
@@ -92,7 +95,6 @@ def describe(plan: Plan, symbol: str) -> dict:
                 else sum(r not in ONE_THREAD or input_sized for r in launched),
             }
         )
-    guards = [step.guard for step in plan.entries[special.entry].steps]
     return {
         "symbol": symbol,
         "kernel": plan.kernel,

@@ -43,12 +43,14 @@ from akcuda.generator.pieces import (
     THREAD,
     Pieces,
     loop_over,
+    over_bins,
     partials_of,
     per_bin,
     piece_of,
     piece_range,
     pieces_after,
     split_guard,
+    stores_bin,
 )
 
 FOUND = "akc_found"
@@ -57,20 +59,17 @@ FOUND = "akc_found"
 def best_index_pieces(loop: c_ast.For, scalars: dict) -> Pieces | None:
     """The pieces and combine loops of a loop over bins finding each bin's best index (the form
     above), else None."""
-    bin_var, items = counting_var(loop), block(loop.stmt)
-    if bin_var is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or len(items) < 3:
+    header = over_bins(loop, scalars, 2)
+    if header is None:
         return None
-    bins = loop.cond.right
-    *decls, idx_decl, seeded, store = items
-    if host_expr(bins, scalars) is None or not all(isinstance(d, c_ast.Decl) and d.init is not None for d in decls):
-        return None
-    if not (only_read(decls) and isinstance(idx_decl, c_ast.Decl) and idx_decl.init is not None):
-        return None
-    if ids(idx_decl.init) or uses(idx_decl.init).array_reads:
+    bin_var, bins, (*decls, idx_decl), (seeded, store) = header
+    if not only_read(decls) or ids(idx_decl.init) or uses(idx_decl.init).array_reads:
         return None  # C0 is a constant
     idx = idx_decl.name
     found = _seeded(seeded, idx)
-    if found is None or not _stores(store, bin_var, idx):
+    if found is None or not stores_bin(store, bin_var) or idx not in ids(store.rvalue):
+        return None
+    if uses(store.rvalue).written_ids:
         return None
     start, stop, val_decl, elements, update, better = found
     if bin_var in uses(seeded).written_ids:
@@ -127,25 +126,13 @@ def _update(stmt: c_ast.Node, val: str, idx: str, var: str) -> c_ast.Node | None
     x = cond.left if text(cond.right) == val else cond.right if text(cond.left) == val else None
     if x is None or {val, idx} & ids(x) or uses(x).written_ids or uses(x).calls:
         return None
-    sets = {
-        text(a.lvalue): text(a.rvalue) for a in block(stmt.iftrue) if isinstance(a, c_ast.Assignment) and a.op == "="
-    }
-    if len(block(stmt.iftrue)) != 2 or sets != {val: text(x), idx: var}:
+    arm = block(stmt.iftrue)
+    if not all(isinstance(a, c_ast.Assignment) and a.op == "=" and isinstance(a.lvalue, c_ast.ID) for a in arm):
+        return None
+    sets = {a.lvalue.name: a.rvalue for a in arm}
+    if len(arm) != 2 or sets.keys() != {val, idx} or not same(sets[val], x) or not same(sets[idx], c_ast.ID(var)):
         return None
     return x
-
-
-def _stores(store: c_ast.Node, bin_var: str, idx: str) -> bool:
-    """`out[b] = F(idx);` reading nothing it writes."""
-    return (
-        isinstance(store, c_ast.Assignment)
-        and store.op == "="
-        and isinstance(store.lvalue, c_ast.ArrayRef)
-        and text(store.lvalue.subscript) == bin_var
-        and idx in ids(store.rvalue)
-        and not uses(store.rvalue).calls
-        and not uses(store.rvalue).written_ids
-    )
 
 
 def _loops(

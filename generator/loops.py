@@ -8,6 +8,7 @@ from pycparser import c_ast
 
 from akcuda.generator.ast_util import ids, text, walk
 from akcuda.generator.cuda_generator import is_call
+from akcuda.plan.ctype import INTEGERS
 from akcuda.plan.expr import BINARY, Arg, Binary, Cond, Expr, Int, Unary
 
 
@@ -167,20 +168,7 @@ def uses(node: c_ast.Node) -> Uses:
     return collector
 
 
-INTEGER_TYPES = {
-    "int8_t",
-    "uint8_t",
-    "int16_t",
-    "uint16_t",
-    "int32_t",
-    "uint32_t",
-    "int64_t",
-    "uint64_t",
-    "size_t",
-    "int",
-    "long",
-    "unsigned",
-}
+INTEGER_TYPES = INTEGERS | {"size_t", "int", "long", "unsigned"}  # the argument types and C's own
 
 
 def type_names(decl: c_ast.Decl) -> list[str]:

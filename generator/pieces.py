@@ -119,13 +119,10 @@ def bin_pieces(loop: c_ast.For, scalars: dict, integer_where: Callable[[str], Ex
     """The pieces and combine loops of a loop over bins folding each bin's range, else None;
     `integer_where` says where a type name is an integer (Int(1): always): a sum over a template
     type splits only where it is one."""
-    bin_var, items = counting_var(loop), block(loop.stmt)
-    if bin_var is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or len(items) < 3:
+    found = over_bins(loop, scalars, 2)
+    if found is None:
         return None
-    bins = loop.cond.right
-    elements, store, decls = items[-2], items[-1], items[:-2]
-    if host_expr(bins, scalars) is None or not all(isinstance(d, c_ast.Decl) and d.init is not None for d in decls):
-        return None
+    bin_var, bins, decls, (elements, store) = found
     if not isinstance(elements, c_ast.For) or elements.cond.op != "<" or counting_var(elements) is None:
         return None
     body = block(elements.stmt)
@@ -139,21 +136,16 @@ def bin_pieces(loop: c_ast.For, scalars: dict, integer_where: Callable[[str], Ex
     acc = next(iter(accumulators))
     if not only_read(decls) or {bin_var} & set(uses(elements).written_ids):
         return None
-    if not (
-        isinstance(store, c_ast.Assignment)
-        and store.op == "="
-        and isinstance(store.lvalue, c_ast.ArrayRef)
-        and text(store.lvalue.subscript) == bin_var
-        and not uses(store.rvalue).calls
-    ):
+    if not stores_bin(store, bin_var):
         return None
     init = named[acc].init
     if ids(init) - set(scalars) - {"true", "false"} or uses(init).array_reads:
         return None
     where = next(filter(None, map(integer_where, type_names(named[acc]))), None)
     combined, only_where = _combine_of(body[-1], acc, False, init), None
-    if combined is None and where is not None:
-        combined, only_where = _combine_of(body[-1], acc, True, init), None if where == Int(1) else where
+    if combined is None and where is not None:  # a sum or product: exact where the type is an integer
+        combined = _combine_of(body[-1], acc, True, init)
+        only_where = None if where == Int(1) else where
     if combined is None or any(isinstance(n, c_ast.Break) for s in body[:-1] for n in walk(s)):
         return None
     if acc in ids(c_ast.Compound(body[:-1])):
@@ -162,6 +154,29 @@ def bin_pieces(loop: c_ast.For, scalars: dict, integer_where: Callable[[str], Ex
     if only_where is not None:
         found.split = Binary("&&", found.split, only_where)
     return found
+
+
+def over_bins(loop: c_ast.For, scalars: dict, tail: int) -> tuple[str, c_ast.Node, list, list] | None:
+    """(b, B, the declarations, the last `tail` items) of `for (b = 0; b < B; b++) { decls; ... }`
+    with B known on the host and every leading item an initialized declaration, else None."""
+    bin_var, items = counting_var(loop), block(loop.stmt)
+    if bin_var is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or len(items) < tail + 1:
+        return None
+    bins, decls = loop.cond.right, items[:-tail]
+    if host_expr(bins, scalars) is None or not all(isinstance(d, c_ast.Decl) and d.init is not None for d in decls):
+        return None
+    return bin_var, bins, decls, items[-tail:]
+
+
+def stores_bin(store: c_ast.Node, bin_var: str) -> bool:
+    """`out[b] = F(...);` calling nothing."""
+    return (
+        isinstance(store, c_ast.Assignment)
+        and store.op == "="
+        and isinstance(store.lvalue, c_ast.ArrayRef)
+        and text(store.lvalue.subscript) == bin_var
+        and not uses(store.rvalue).calls
+    )
 
 
 def _int(value: int) -> c_ast.Constant:

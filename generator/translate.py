@@ -13,7 +13,7 @@ from pathlib import Path
 from pycparser import c_ast, c_parser
 
 from akcuda.generator import analyze, compaction, private_rows, sorts
-from akcuda.generator.analyze import plan_steps
+from akcuda.generator.analyze import plain_integer, plan_steps
 from akcuda.generator.ast_util import walk
 from akcuda.generator.counters import Counter as Found
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
@@ -400,4 +400,4 @@ def _integer_where(tparams: list[str], targets_args: list[list[str]], name: str)
         position = tparams.index(name)
         integers = [a[position] in INTEGER_TYPES for a in targets_args]
         return Int(1) if integers and all(integers) else Integral(name) if any(integers) else None
-    return Int(1) if name in INTEGER_TYPES else None
+    return plain_integer(name)

@@ -86,3 +86,44 @@ def test_materialize_fills_outputs_with_the_sentinel_and_a_guard(value, dtype, e
         assert buffer[:n].tolist() == expect
     else:
         assert set(buffer.view("uint8").tolist()) == {parity.SENTINEL_BYTE}
+
+
+@pytest.mark.gxx
+def test_a_generated_case_the_c_cannot_take_is_a_recipe_bug_and_ours_is_not_run(
+    tmp_path, translate_upstream, upstream_cpp
+):
+    """A recipe that sizes an output too short, or gives inputs on which the C faults, is
+    reported as such, before our kernel runs on what the C could not take."""
+    import shutil
+
+    from akcuda.validation import reference
+
+    spec = translate_upstream(tmp_path, KERNEL)
+    plan = executor.load_plan(KERNEL, tmp_path)
+    special = spec["specializations"][2]
+    target = HostTarget(seed=3, generated=tmp_path)
+    runs = []
+    target.to_device = lambda a, run=target.to_device: runs.append(1) or run(a)  # what ours was given
+
+    short = Case(
+        special["symbol"],
+        "short",
+        "generated",
+        {"tooffsets": {"out": 1}, "fromstarts": [0, 1], "fromstops": [1, 3], "length": 2},
+    )
+    outcome = parity.run_case(plan, special, short, target)
+    assert not outcome.passed and outcome.reason == "recipe bug: the CPU kernel wrote past the end of tooffsets"
+
+    mine = tmp_path / "awkward_ListArray_compact_offsets.cpp"
+    shutil.copy(upstream_cpp / spec["source"], mine)
+    mine.write_text(
+        mine.read_text().replace("tooffsets[i + 1] =", "if (stop - start > 2) __builtin_trap(); tooffsets[i + 1] =")
+    )
+    ref = reference.for_kernel(spec, upstream.select(kernels=[mine]))
+    rows = {"tooffsets": {"out": 3}, "fromstarts": [0, 2], "fromstops": [2, 5], "length": 2}
+    outcome = parity.run_case(plan, special, Case(special["symbol"], "long", "generated", rows), target, ref=ref)
+    assert not outcome.passed and outcome.reason.startswith("recipe bug: the CPU kernel crashed (signal SIGILL)")
+    upstream_case = Case(special["symbol"], "long", "upstream", rows)
+    outcome = parity.run_case(plan, special, upstream_case, target, ref=ref)
+    assert outcome.reason.startswith("the CPU kernel crashed")
+    assert not runs  # ours never ran on what the C could not take

@@ -50,3 +50,35 @@ def test_a_changed_kernel_is_built_from_its_c_and_called_like_the_real_one(upstr
     assert reference.call(special, installed) is None and installed[0].tolist() == [0, 2, 5]
     failing = [np.zeros(3, dtype=np.int64), stops, starts, 2]  # stops before starts: the C's own error
     assert ref.call(special, failing).message == "stops[i] < starts[i]"
+
+
+# A contributor's C that misbehaves where a row is longer than 2: (statement put first in the
+# loop's last line, what the call raises)
+MISBEHAVIOURS = {
+    "faults": ("if (stop - start > 2) __builtin_trap();", "crashed \\(signal SIGILL\\)"),
+    "never ends": ("if (stop - start > 2) { volatile int spin = 1; while (spin) {} }", "ran over 1 s"),
+}
+
+
+@pytest.mark.gxx
+@pytest.mark.parametrize("misbehaviour", MISBEHAVIOURS)
+def test_a_kernel_built_from_source_that_misbehaves_loses_a_child_not_the_run(
+    upstream_cpp, tmp_path, monkeypatch, misbehaviour
+):
+    """A contributor's C may fault or never end on inputs its recipe does not yet keep within
+    its preconditions: the call says which, and the next call still runs."""
+    import numpy as np
+
+    statement, match = MISBEHAVIOURS[misbehaviour]
+    monkeypatch.setattr(reference, "CALL_TIMEOUT", 1.0)
+    spec = specs.load_all()["awkward_ListArray_compact_offsets"]
+    mine = tmp_path / "awkward_ListArray_compact_offsets.cpp"
+    shutil.copy(upstream_cpp / spec["source"], mine)
+    mine.write_text(mine.read_text().replace("tooffsets[i + 1] =", f"{statement} tooffsets[i + 1] ="))
+    ref = reference.for_kernel(spec, upstream.select(kernels=[mine]))
+    special = spec["specializations"][2]
+    starts = np.array([0, 2], dtype=np.uint32)
+    with pytest.raises(reference.ReferenceCrashed, match=match):
+        ref.call(special, [np.zeros(3, dtype=np.int64), starts, np.array([2, 5], dtype=np.uint32), 2])
+    values = [np.zeros(3, dtype=np.int64), starts, np.array([1, 4], dtype=np.uint32), 2]
+    assert ref.call(special, values) is None and values[0].tolist() == [0, 1, 3]

@@ -89,6 +89,15 @@ def _failure_text(f: KernelFailure | None) -> Any:
     return None if f is None else {"message": f.message, "identity": f.identity, "attempt": f.attempt}
 
 
+def _guard_written(special: dict, values: list) -> str | None:
+    """The first buffer whose guard band the CPU run changed."""
+    for arg, value in zip(special["args"], values):
+        for array in value if isinstance(value, list) else [value] if isinstance(value, np.ndarray) else []:
+            if GUARD and np.any(array[len(array) - GUARD :].view(np.uint8) != SENTINEL_BYTE):
+                return arg["name"]
+    return None
+
+
 def _overrun(special: dict, device: list, tables: list, cpu_values: list, target) -> str | None:
     """The first buffer whose guard band our run left different from the CPU run's (a C
     kernel that writes past a buffer before failing may do so; we may not do more)."""
@@ -116,7 +125,14 @@ def run_case(
     reports."""
     cpu_values = materialize(special, case)
     our_values = _copy(cpu_values)
-    cpu = ref.call(special, cpu_values) if ref else reference.call(special, cpu_values)
+    recipe = "recipe bug: " if case.source == "generated" else ""
+    try:
+        cpu = ref.call(special, cpu_values) if ref else reference.call(special, cpu_values)
+    except reference.ReferenceCrashed as exc:  # ours is not run: the inputs are not the C's to take
+        return CaseOutcome(case.name, False, f"{recipe}{exc}")
+    overrun = _guard_written(special, cpu_values) if recipe else None
+    if overrun:  # a generated case's buffers are sized by its recipe, so the recipe is short
+        return CaseOutcome(case.name, False, f"{recipe}the CPU kernel wrote past the end of {overrun}")
 
     device, tables = [], []
     for value in our_values:

@@ -3,13 +3,22 @@
 For a kernel whose C is the one the installed awkward_cpp was built from (the pinned sdist's
 file, compared by sha256), the reference is the real awkward_cpp library. For a kernel that is
 new, or whose C differs, it is that very C compiled with g++ (`reference_build`), called the
-same way; the report says, per kernel, which one it used.
+same way; the report says, per kernel, which one it used. A kernel built from source is
+the contributor's own C, run on recipes that may not yet honour its preconditions, so each call
+runs in a forked child: a fault kills the child, not the run (`ReferenceCrashed`).
 """
 
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import functools
+import os
+import pickle
+import select
+import signal
+import time
+import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +31,7 @@ from akcuda.toolchain import upstream
 from akcuda.validation import reference_build
 
 INSTALLED = "installed"
+CALL_TIMEOUT = 60.0  # seconds a built-from-source call may take (a parity case takes milliseconds)
 SOURCE = "source"
 
 
@@ -72,6 +82,64 @@ def _call(func, special: dict, values: list) -> KernelFailure | None:
     return KernelFailure(result.str.decode(), int(result.id), int(result.attempt))
 
 
+class ReferenceCrashed(RuntimeError):
+    """The C reference died on a case (a fault: inputs outside the kernel's preconditions)."""
+
+
+def _arrays(values: list) -> list:
+    return [v for v in values if isinstance(v, np.ndarray)] + [a for v in values if isinstance(v, list) for a in v]
+
+
+def _isolated(func, special: dict, values: list) -> KernelFailure | None:
+    """`_call` in a forked child that sends back the failure and every buffer's contents (the
+    C writes its outputs in place); ReferenceCrashed if the child dies instead."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        # Python warns that a multi-threaded process forks (the progress bar's thread); the
+        # child only calls the C function, writes to the pipe and exits, taking no lock.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        try:
+            os.close(read)
+            faulthandler.disable()  # the fault is reported by the parent, in one line
+            failure = _call(func, special, values)
+            with os.fdopen(write, "wb") as pipe:
+                pickle.dump((failure, [a.tobytes() for a in _arrays(values)]), pipe)
+        finally:
+            os._exit(0)
+    os.close(write)
+    data = _drain(read, pid)
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        how = (
+            f"ran over {CALL_TIMEOUT:.0f} s"
+            if data is None
+            else f"crashed (signal {signal.Signals(os.WTERMSIG(status)).name})"
+            if os.WIFSIGNALED(status)
+            else f"crashed (exit status {os.waitstatus_to_exitcode(status)})"
+        )
+        raise ReferenceCrashed(f"the CPU kernel {how}: the inputs break its preconditions")
+    failure, contents = pickle.loads(data)
+    for array, content in zip(_arrays(values), contents):
+        array.view(np.uint8)[:] = np.frombuffer(content, dtype=np.uint8)
+    return failure
+
+
+def _drain(read: int, pid: int) -> bytes | None:
+    """All the child writes to the pipe; None, and the child killed, once it has run
+    CALL_TIMEOUT seconds (a C loop that never ends on bad inputs)."""
+    deadline, chunks = time.monotonic() + CALL_TIMEOUT, []
+    with os.fdopen(read, "rb", buffering=0) as pipe:
+        while select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            chunk = pipe.read(1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    os.kill(pid, signal.SIGKILL)
+    return None
+
+
 @dataclass(frozen=True)
 class Reference:
     """Which CPU reference a kernel uses, and why; `call` runs one of its symbols."""
@@ -83,8 +151,9 @@ class Reference:
     functions: dict = field(default_factory=dict, compare=False, repr=False)
 
     def call(self, special: dict, values: list) -> KernelFailure | None:
-        func = self.functions[special["symbol"]] if self.kind == SOURCE else cpu_functions()[special["symbol"]]
-        return _call(func, special, values)
+        if self.kind == SOURCE:
+            return _isolated(self.functions[special["symbol"]], special, values)
+        return _call(cpu_functions()[special["symbol"]], special, values)
 
     def describe(self) -> dict:
         if self.kind == INSTALLED:

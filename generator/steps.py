@@ -24,6 +24,7 @@ from akcuda.generator.folds import StepFold
 from akcuda.generator.loops import uses
 from akcuda.generator.render import macros
 from akcuda.plan.errors import ErrorSlot
+from akcuda.plan.expr import reads_memory
 
 
 @dataclass
@@ -92,6 +93,10 @@ def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl], fold: StepFold |
     a finish nobody needs."""
     fold = fold or StepFold()
     kernels = _parallel_kernels(make_gen, step, decls, fold)
+    on_device = form_on_device(step, fold)
+    if on_device:  # after the prologue below, which the step before needs whichever form runs
+        guard = macros().form_guard(step=make_gen("plain").step, serial=False)
+        kernels = [StepKernel(k.role, guard + k.body) for k in kernels]
     if fold.prologue is not None:  # thread 0 of the first launch does the step before it first
         gen = make_gen("plain")
         lead = macros().lead(
@@ -103,8 +108,29 @@ def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl], fold: StepFold |
     if _checked_at_run_time(step):  # the executor runs this instead when the data do not allow the parallel form
         gen = make_gen("plain")
         body = macros().serial(locals=_locals(gen, decls), statements=[gen.statement(step.serial_form or step.loop)])
-        kernels.append(StepKernel("serial", body))
+        guard = macros().form_guard(step=gen.step, serial=True) if on_device else ""
+        kernels.append(StepKernel("serial", guard + body))
     return kernels
+
+
+def form_on_device(step: Step, fold: StepFold) -> bool:
+    """Can the device pick between the step's parallel form and its C order, so that the host
+    reads nothing back? It can where the form rests only on row ranges over rows the host counts
+    (no segment within other rows) and a `requires` of scalars: the executor writes the range
+    check's verdict into the record on the device, both forms are launched, and each form's
+    kernels leave at once unless the verdict is theirs. Not where helper state (keys, cursors,
+    private copies, a compaction) is checked after count, nor where a split fold's combine or a
+    folded epilogue in finish relies on the parallel form having run."""
+    return (
+        bool(step.segments)
+        and all(segment.within is None for segment in step.segments)
+        and not reads_memory(step.requires)
+        and not any(c.kind == "keyed" or c.op == "speculated" for c in step.counters)
+        and step.private is None
+        and step.compaction is None
+        and step.partials is None
+        and fold.epilogue is None
+    )
 
 
 def _checked_at_run_time(step: Step) -> bool:

@@ -22,7 +22,7 @@ from akcuda.generator.loops import INTEGER_TYPES, input_sized_loop, type_names, 
 from akcuda.generator.override import sort_plan
 from akcuda.generator.preprocess import HELPER_SOURCES, Preprocessed, preprocess
 from akcuda.generator.render import environment
-from akcuda.generator.steps import step_kernels
+from akcuda.generator.steps import form_on_device, step_kernels
 from akcuda.plan import model as P
 from akcuda.plan import translator_fingerprint
 from akcuda.plan.errors import ErrorSlot
@@ -305,7 +305,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         entries[entry] = P.Entry(
             tuple(family.templates.get(entry, [])),
             tuple(d.name for d in decls),
-            tuple(plan_step(s, f.into, family.helpers) for s, f in zip(steps, folds)),
+            tuple(plan_step(s, f, family.helpers) for s, f in zip(steps, folds)),
         )
         kernels += _emit_entry(family, entry, steps, decls, folds)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
@@ -317,8 +317,11 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
 # ---------------------------------------------------------------- analysis -> plan
 
 
-def plan_step(step: analyze.Step, fold: str | None = None, helpers: dict[str, c_ast.FuncDef] | None = None) -> P.Step:
-    """The plan's record of an analysis step (`fold`: where its work runs, if folded)."""
+def plan_step(
+    step: analyze.Step, fold: StepFold | None = None, helpers: dict[str, c_ast.FuncDef] | None = None
+) -> P.Step:
+    """The plan's record of an analysis step (`fold`: what folds into or out of it)."""
+    fold = fold or StepFold()
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
     return P.Step(
         P.StepKind(step.kind),
@@ -334,9 +337,10 @@ def plan_step(step: analyze.Step, fold: str | None = None, helpers: dict[str, c_
         plan_counters(step.counters),
         len(step.counters) + (step.compaction is not None),  # compaction: its check row last
         compaction=_compaction(step),
-        fold=P.Fold(fold) if fold else None,
+        fold=P.Fold(fold.into) if fold.into else None,
         row_loop=_row_loop(step, helpers or {}),
         partials=step.partials,
+        form_on_device=form_on_device(step, fold),
     )
 
 

@@ -51,6 +51,7 @@ def test_a_histogram_reset_per_bin_runs_one_thread_per_bin_column_by_column(tmp_
     (segment,) = steps[0].segments
     assert segment.within == Segment(RowRef("bins"), RowRef("bins", 1))
     assert segment.longest == Arg("width") and segment.within_rows == Arg("nbins")  # a thread per bin and column
+    assert not steps[0].form_on_device  # rows within rows: the host reads the bins' ends to know which
     rng = np.random.default_rng(seed)
     for nbins, most, empty, out_of_order, cut in [
         (200, 6, 0.3, False, 0),  # many rows

@@ -50,3 +50,33 @@ def test_deferred_failures_are_reported_at_synchronize_first_in_call_order(demo,
     assert executor.pending(target) == 0 and executor.synchronize(target) is None
     # the records are ready again: a good call after a failed synchronization succeeds
     assert _offsets_call(demo, demo_generated, target, 100, [], Mode.IMMEDIATE)[0] is None
+
+
+SEGMENTS = ("akc_demo_segments", [("akc_demo_segments", [], ["int64_t*", "const int64_t*", "int64_t"])])
+
+
+@pytest.mark.parametrize("back", [False, True])
+def test_row_ranges_checked_on_the_device_read_nothing_back_and_keep_the_c_result(tmp_path, demo, back):
+    """Each row writes its own range: the parallel form needs the ranges ordered and disjoint.
+    The device checks them and picks the form itself, so a deferred call reads nothing back,
+    whichever form the data choose; either way the result is the C order's."""
+    spec = demo.spec(*SEGMENTS, ["torow", "offsets", "length"])
+    translation = demo.write(spec, tmp_path)
+    (step,) = translation.plan.entries["akc_demo_segments"].steps
+    assert step.form_on_device and not executor.needs_read_back(translation.plan.entries["akc_demo_segments"])
+    offsets = np.arange(0, 82, 2)
+    if back:  # row 6 ends before it starts and row 7 starts inside row 5: the C order decides
+        offsets[7] = offsets[6] - 1
+    expected = np.full(int(offsets.max()) + 1, -1, np.int64)
+    for row in range(40):  # the C order: a later row overwrites an earlier one
+        expected[offsets[row] : offsets[row + 1]] = row
+    target = CountingTarget(seed=2, generated=tmp_path)
+    special = spec["specializations"][0]
+    for mode in (Mode.IMMEDIATE, Mode.DEFERRED):
+        torow = np.full(len(expected), -1, np.int64)
+        assert executor.run(translation.plan, special, [torow, offsets, 40], target, 8, mode) is None
+        np.testing.assert_array_equal(torow, expected)
+    immediate, deferred = target.calls[-2:]
+    assert deferred.syncs == 0 and immediate.syncs == 1  # the record only, at the end
+    assert deferred.launches == 2  # the parallel form and the serial one, one of them leaving at once
+    assert executor.synchronize(target) is None

@@ -20,6 +20,7 @@ class ErrorSlot(enum.IntEnum):
     ATTEMPT = 4
     LINE = 5  # the C source line of the failure
     FIRST = 6  # a count or check launch's first failing iteration; fill stops there
+    FORM = 7  # bit k: step k's row ranges, checked on the device, refuse its parallel form
 
     @property
     def macro(self) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 TRUTHS = ("<", "<=", ">", ">=", "==", "!=", "&&", "||")  # their value is 0 or 1
@@ -77,6 +77,14 @@ def all_of(conditions: list[Expr]) -> Expr | None:
         if condition not in conditions[:k]:
             out = condition if out is None else Binary("&&", out, condition)
     return out
+
+
+def reads_memory(expr: Expr | None) -> bool:
+    """Does evaluating the expression read an array (a `Memory` node, one read-back each)?"""
+    if isinstance(expr, Memory):
+        return True
+    children = [getattr(expr, f.name) for f in fields(expr)] if is_dataclass(expr) else []
+    return any(reads_memory(child) for child in children if is_dataclass(child))
 
 
 def bind_types(expr: Expr | None, integral: Mapping[str, bool]) -> Expr | None:

@@ -16,7 +16,7 @@ from akcuda.plan import expr as E
 from akcuda.plan.ctype import INTEGERS
 from akcuda.plan.expr import Expr
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class PlanError(ValueError):
@@ -209,6 +209,7 @@ class Step:
     fold: Fold | None = None  # SERIAL with constant work: folded into a neighbour's launch
     row_loop: int | None = None  # PARALLEL/SCAN: line of an input-sized loop each iteration runs
     partials: Expr | None = None  # PARALLEL: scan-buffer words holding a split fold's piece results
+    form_on_device: bool = False  # the device checks the row ranges and picks the form: no read-back
 
 
 @dataclass(frozen=True)
@@ -359,6 +360,7 @@ def _step_json(s: Step) -> dict:
         "fold": None if s.fold is None else s.fold.value,
         "row_loop": s.row_loop,
         "partials": E.to_json(s.partials),
+        "form_on_device": s.form_on_device,
     }
 
 
@@ -439,6 +441,7 @@ def _step_from(data: dict) -> Step:
         compaction=None if data.get("compaction") is None else Compaction(**data["compaction"]),
         fold=Fold(data["fold"]) if data.get("fold") else None,
         row_loop=data.get("row_loop"),
+        form_on_device=bool(data.get("form_on_device")),
         **expressions,
     )
 

@@ -19,7 +19,7 @@ import math
 import threading
 from collections.abc import Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from akcuda import plan as plans
 from akcuda.plan import expr as E
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
-from akcuda.plan.expr import Expr, evaluate
+from akcuda.plan.expr import evaluate
 from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, Segment, Step, StepKind
 from akcuda.runtime import compaction, private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
@@ -93,9 +93,9 @@ def needs_read_back(entry) -> list[str]:
     cursors checked against their shares, keys placed within their array."""
     why = []
     for step in entry.steps:
-        if step.segments:
+        if step.segments and not step.form_on_device:
             why.append("row ranges checked before the parallel form")
-        if step.requires is not None and _reads_memory(step.requires):
+        if step.requires is not None and E.reads_memory(step.requires):
             why.append("a bound read from an array before the parallel form")
         if any(c.op == CounterOp.SPECULATED for c in step.counters):
             why.append("cursors checked against their nominal shares")
@@ -104,13 +104,6 @@ def needs_read_back(entry) -> list[str]:
         if step.compaction is not None:
             why.append("an in-place compaction's length and reads checked")
     return list(dict.fromkeys(why))
-
-
-def _reads_memory(expr: Expr) -> bool:
-    """Does the expression read an array (`Memory`) anywhere?"""
-    if isinstance(expr, E.Memory):
-        return True
-    return any(_reads_memory(getattr(expr, f.name)) for f in fields(expr) if is_dataclass(getattr(expr, f.name)))
 
 
 class _Reads(Mapping):
@@ -235,6 +228,32 @@ def _as_nominal(run: _Run, step: Step, scan, n: int) -> bool:
     return True
 
 
+def _ranges(segment: Segment, arrays: Mapping[str, Any], first: int, n: int):
+    """(starts, stops) of rows first .. first + n - 1, None where an array is too short."""
+    starts = arrays[segment.starts.array][first + segment.starts.shift :][:n]
+    ref = segment.stops or segment.counts
+    ends = arrays[ref.array][first + ref.shift :][:n]
+    if len(starts) < n or len(ends) < n or first + min(segment.starts.shift, ref.shift) < 0:
+        return None
+    return starts, ends if segment.stops is not None else starts + ends
+
+
+def _segment_tests(segment: Segment, arrays: Mapping[str, Any], scalars: Mapping[str, Any], first: int, n: int):
+    """Lazily, what rows first .. first + n - 1 of one segment must show, each a boolean array to
+    hold everywhere: ordered, where it says so disjoint, no longer than a bound; a single False
+    where an array is too short (the host knows that without reading anything)."""
+    found = _ranges(segment, arrays, first, n)
+    if found is None:
+        yield False
+        return
+    starts, stops = found
+    yield starts <= stops
+    if segment.disjoint:
+        yield stops[:-1] <= starts[1:]
+    if segment.longest is not None:
+        yield stops - starts <= evaluate(segment.longest, scalars)
+
+
 def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, Any], n: int) -> bool:
     """Are the rows' ranges [A[i], B[i]) (or [A[i], A[i] + C[i])) that the step's parallel form
     relies on ordered, and where it says so non-overlapping or no longer than a bound? Rows are
@@ -246,27 +265,14 @@ def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, A
     first = evaluate(step.first, scalars)
 
     def holds(test) -> bool:
+        if test is False:
+            return False
         note(Event.LIBRARY, 2)
         note(Event.D2H, why="row ranges checked before the parallel form")
         return bool(xp.all(test))
 
-    def ranges(segment: Segment, first: int, n: int):
-        """(starts, stops) of rows first .. first + n - 1, None where an array is too short."""
-        starts = arrays[segment.starts.array][first + segment.starts.shift :][:n]
-        ref = segment.stops or segment.counts
-        ends = arrays[ref.array][first + ref.shift :][:n]
-        if len(starts) < n or len(ends) < n or first + min(segment.starts.shift, ref.shift) < 0:
-            return None
-        return starts, ends if segment.stops is not None else starts + ends
-
     def segment_holds(segment: Segment, first: int, n: int) -> bool:
-        found = ranges(segment, first, n)
-        if found is None:
-            return False
-        starts, stops = found
-        if not holds(starts <= stops) or (segment.disjoint and not holds(stops[:-1] <= starts[1:])):
-            return False
-        return segment.longest is None or holds(stops - starts <= evaluate(segment.longest, scalars))
+        return all(holds(test) for test in _segment_tests(segment, arrays, scalars, first, n))
 
     for segment in step.segments:
         if segment.within is None:
@@ -278,11 +284,31 @@ def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, A
             return False
         if rows == 0:
             continue
-        starts, stops = ranges(segment.within, first, rows)
+        starts, stops = _ranges(segment.within, arrays, first, rows)
         note(Event.D2H, why="row ranges checked before the parallel form")
         lo, hi = int(starts[0]), int(stops[-1])
         if not segment_holds(segment, lo, hi - lo):
             return False
+    return True
+
+
+def _refused_on_device(run: _Run, k: int, step: Step, n: int) -> bool:
+    """For a step whose form the device picks: False where the host already knows the parallel
+    form does not hold (a scalar `requires` false, an array too short); else True, having set
+    bit k of the record's FORM slot, on the device and without reading anything back, where
+    the rows' ranges do not hold (the parallel form's kernels then leave, the serial one runs)."""
+    if step.requires is not None and not evaluate(step.requires, run.scalars):
+        return False
+    arrays = dict(zip(run.static.names, run.values))
+    first = evaluate(step.first, run.scalars)
+    tests = [test for s in step.segments for test in _segment_tests(s, arrays, run.scalars, first, n)]
+    if any(test is False for test in tests):
+        return False
+    xp = run.target.xp
+    held = xp.stack([xp.all(test) for test in tests]).all()
+    form = run.err[ErrorSlot.FORM : ErrorSlot.FORM + 1]
+    form |= (~held).astype(form.dtype) << k
+    note(Event.LIBRARY, 2 * len(tests) + 5)
     return True
 
 
@@ -383,7 +409,8 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
     if n <= 0 and not any(s.within_rows is not None for s in step.segments):
         alone()
         return
-    if not _parallel_form_holds(state, step, n):
+    on_device = step.form_on_device and n > 0
+    if not (_refused_on_device(state, k, step, n) if on_device else _parallel_form_holds(state, step, n)):
         alone()
         state.serial(k)  # the parallel form may not hold: keep the C order
         return
@@ -392,6 +419,8 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
         return
     grid = math.ceil(n / state.block)
     (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)
+    if on_device:
+        state.serial(k)  # leaves at once unless the device refused the parallel form
 
 
 def _failure(state: _Run, record: np.ndarray) -> KernelFailure | None:
@@ -438,7 +467,8 @@ def run(
         _steps(state)
         note(Event.D2H, why="the error record")
         record = target.to_host(state.err)
-        if record[ErrorSlot.ITERATION] == NO_ERROR and record[ErrorSlot.FIRST] == NO_ERROR:
+        untouched = record[ErrorSlot.ITERATION] == NO_ERROR and record[ErrorSlot.FIRST] == NO_ERROR
+        if untouched and not record[ErrorSlot.FORM]:
             return None  # nothing wrote the record: it is still the initial one
         failure = _failure(state, record)
         buffers.reset(state.err)
@@ -467,7 +497,10 @@ def synchronize(target) -> tuple[KernelFailure, Any] | None:
             if failure is not None:
                 found = (failure, call.context)
                 break
-    dirty = any(bool((r[:, [ErrorSlot.ITERATION, ErrorSlot.FIRST]] != NO_ERROR).any()) for r in records)
+    dirty = any(
+        bool((r[:, [ErrorSlot.ITERATION, ErrorSlot.FIRST]] != NO_ERROR).any() or r[:, ErrorSlot.FORM].any())
+        for r in records
+    )
     buffers.drain()
     if dirty:
         for chunk in buffers.chunks:

@@ -113,7 +113,13 @@ def _why_more(plan, special: dict) -> str:
                 "a check launch first finds the first failing iteration, so no thread writes past it "
                 "(the C loop stops there; Awkward's kernel runs every row and only flags the error)"
             )
-        if step.segments:
+        if step.segments and step.form_on_device:
+            reasons.append(
+                "row ranges checked on the device by the array library (two calls per test and five to "
+                "set the record's bit) and the C order launched beside the parallel form, leaving at once "
+                "unless the ranges refuse it (Awkward's kernel assumes them)"
+            )
+        elif step.segments:
             reasons.append(
                 "row ranges checked on the array library before the parallel form (two calls per test; "
                 "Awkward's kernel assumes them)"

@@ -409,7 +409,7 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
     if n <= 0 and not any(s.within_rows is not None for s in step.segments):
         alone()
         return
-    on_device = step.form_on_device and n > 0
+    on_device = step.form_on_device  # never rows within rows: n > 0 here
     if not (_refused_on_device(state, k, step, n) if on_device else _parallel_form_holds(state, step, n)):
         alone()
         state.serial(k)  # the parallel form may not hold: keep the C order

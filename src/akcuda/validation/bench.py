@@ -115,7 +115,7 @@ def _why_more(plan, special: dict) -> str:
             )
         if step.segments and step.form_on_device:
             reasons.append(
-                "row ranges checked on the device by the array library (two calls per test and five to "
+                "row ranges checked on the device by the array library (two calls per test and four to "
                 "set the record's bit) and the C order launched beside the parallel form, leaving at once "
                 "unless the ranges refuse it (Awkward's kernel assumes them)"
             )

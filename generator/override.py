@@ -16,7 +16,7 @@ spec, and this module turns that, or the rule's Sort, into the plan.
       nan_first: true
       reason: lambda comparators over std::vector
 
--> Plan(entries={"awkward_argsort": Entry(steps=(Step(SORT, sort=Sort(...)),))}, ...)
+-> Plan(entries={"awkward_argsort": Entry(steps=(Step(Sort(...)),))}, ...)
 """
 
 from __future__ import annotations
@@ -92,10 +92,10 @@ def sort_plan(spec: dict, rule: tuple[P.Sort, int | None] | None = None, refused
     Sort and line where it read the kernel (sorts.py), else the spec's override, with the
     rule's refusal (kernel, file:line, construct) in its reason."""
     if rule is not None:
-        step = P.Step(P.StepKind.SORT, line=rule[1], sort=rule[0])
+        step = P.Step(rule[0], line=rule[1])
     else:
         reason = spec["sort"].get("reason")
-        step = P.Step(P.StepKind.SORT, reason=f"{reason}; {refused}" if refused else reason, sort=sort_step(spec))
+        step = P.Step(sort_step(spec), reason=f"{reason}; {refused}" if refused else reason)
     entry = spec["name"]
     specializations = {
         s["symbol"]: P.Specialization(s["symbol"], entry, tuple(s["template_args"]), ({},))

@@ -323,23 +323,30 @@ def plan_step(
     """The plan's record of an analysis step (`fold`: what folds into or out of it)."""
     fold = fold or StepFold()
     line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
+    counters = plan_counters(step.counters)
+    rows = len(step.counters) + (step.compaction is not None)  # compaction: its check row last
+    if step.kind == "serial":
+        form = P.Serial(step.constant_work, P.Fold(fold.into) if fold.into else None)
+    elif step.partials is not None:
+        form = P.SplitFold(step.partials)
+    elif step.kind == "parallel":
+        form = P.Parallel(step.checked)
+    elif step.private is not None:
+        form = P.PrivateRows(counters, rows)
+    elif step.compaction is not None:
+        form = P.Compaction(counters, rows, *_compaction(step))
+    else:
+        form = P.Scan(counters, rows)
     return P.Step(
-        P.StepKind(step.kind),
+        form,
         line,
         step.reason,
-        step.constant_work,
         step.count,
         step.first,
         step.guard,
         step.requires,
-        step.checked,
         tuple(step.segments),
-        plan_counters(step.counters),
-        len(step.counters) + (step.compaction is not None),  # compaction: its check row last
-        compaction=_compaction(step),
-        fold=P.Fold(fold.into) if fold.into else None,
         row_loop=_row_loop(step, helpers or {}),
-        partials=step.partials,
         form_on_device=form_on_device(step, fold),
     )
 
@@ -360,12 +367,10 @@ def _row_loop(step: analyze.Step, helpers: dict[str, c_ast.FuncDef]) -> int | No
     return coord.line if coord else 0  # a loop the rules wrote without a position: line unknown
 
 
-def _compaction(step: analyze.Step) -> P.Compaction | None:
-    """The plan's record of an in-place compaction: its array, its counter's row, the check row."""
-    if step.compaction is None:
-        return None
+def _compaction(step: analyze.Step) -> tuple[str, int, int]:
+    """An in-place compaction's array, its counter's row and the check row."""
     row = next(k for k, c in enumerate(step.counters) if c.name == step.compaction.counter)
-    return P.Compaction(step.compaction.array, row, len(step.counters))
+    return step.compaction.array, row, len(step.counters)
 
 
 # Where a counter's helper row (the entry after it) goes in the plan's Counter.

@@ -18,6 +18,7 @@ any difference.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -63,7 +64,7 @@ def _counter4(c: P.Counter) -> dict:
 
 def _sort4(s: P.Sort) -> dict:
     out = {}
-    for name in P.Sort.__dataclass_fields__:
+    for name in (f.name for f in dataclasses.fields(P.Sort)):
         value = getattr(s, name)
         if name in ("count", "ascending", "stable", "range_count", "local"):
             value = E.to_json(value)

@@ -11,6 +11,7 @@ from pycparser import c_parser
 
 from akcuda.generator.best_index import best_index_pieces
 from akcuda.plan.expr import evaluate
+from akcuda.plan.model import SplitFold
 from akcuda.validation import plans
 
 TYPES = {"int64": ("int64_t", np.int64), "float64": ("double", np.float64)}
@@ -91,7 +92,7 @@ def test_few_bins_find_the_c_index_in_pieces_many_bins_one_thread_each(tmp_path,
         ["toafter", "values", "offsets", "shift", "bins"],
     )
     steps, plan, run = demo.translated(spec, tmp_path)
-    split = [s for s in steps if s.partials is not None]
+    split = [s for s in steps if isinstance(s.form, SplitFold)]
     assert len(split) == 2 and all(evaluate(s.guard, {"bins": bins}) == (bins <= 32768) for s in split)
     rows = plans.describe(plan, f"akc_demo_best_{element}")["steps"]
     assert [r["per_thread"] for r in rows] == ["row", "piece", "piece"]

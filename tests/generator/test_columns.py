@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from akcuda.plan.expr import Arg
-from akcuda.plan.model import RowRef, Segment, Step, StepKind
+from akcuda.plan.model import Parallel, RowRef, Segment, Step, StepKind
 from akcuda.runtime.executor import rows_hold
 
 I64, PI64, CI64 = "int64_t", "int64_t*", "const int64_t*"
@@ -76,7 +76,7 @@ def test_a_histogram_reset_per_bin_runs_one_thread_per_bin_column_by_column(tmp_
 
 
 def _step(*segments: Segment) -> Step:
-    return Step(StepKind.PARALLEL, first=Arg("lo"), segments=segments)
+    return Step(Parallel(), first=Arg("lo"), segments=segments)
 
 
 def test_rows_within_the_iterations_ranges_are_checked_over_those_rows():

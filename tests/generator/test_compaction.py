@@ -10,7 +10,7 @@ import pytest
 from pycparser import c_parser
 
 from akcuda.generator.compaction import find_compaction
-from akcuda.plan.model import Role, StepKind
+from akcuda.plan.model import Compaction, Role, StepKind
 from akcuda.validation import plans
 
 I64, PI64, CI64 = "int64_t", "int64_t*", "const int64_t*"
@@ -52,7 +52,7 @@ def test_in_place_compaction_runs_count_scan_fill_and_verifies_its_reads(tmp_pat
     steps, plan, run = demo.translated(spec(demo, element), tmp_path)
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
     k = steps.index(scan)
-    assert scan.compaction is not None and scan.compaction.array == "toptr"
+    assert isinstance(scan.form, Compaction) and scan.form.array == "toptr"
     assert set(plan.specializations[f"akc_demo_compact_{element}"].launches[k]) == {
         Role.COUNT,
         Role.COMPACT,

@@ -24,11 +24,11 @@ def test_locals_only_assigned_keep_the_last_assigning_iteration(tmp_path, demo, 
     steps, plan, run = demo.translated(demo.spec(*LAST), tmp_path)
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
     # each last-value local has its flag row (the assigning iteration) right after its own
-    assert [(c.name, c.op, c.row, c.flag_row) for c in scan.counters] == [
+    assert [(c.name, c.op, c.row, c.flag_row) for c in scan.form.counters] == [
         ("found", CounterOp.LAST, 0, 1),
         ("last", CounterOp.LAST, 2, 3),
     ]
-    assert scan.scan_rows == 4
+    assert scan.form.scan_rows == 4
     # nothing is stored in the loop, so no fill launch: count, then finish
     assert set(plan.specializations["akc_demo_last"].launches[steps.index(scan)]) == {Role.COUNT, Role.FINISH}
     rng = np.random.default_rng(seed)
@@ -55,9 +55,9 @@ def test_keyed_counters_running_sums_at_counters_and_previous_values(tmp_path, d
     steps, _, run = demo.translated(demo.spec(*KEYED), tmp_path)
     loops = [s for s in steps if s.kind != StepKind.SERIAL]
     assert [s.kind for s in loops] == [StepKind.PARALLEL, StepKind.SCAN, StepKind.SCAN, StepKind.PARALLEL]
-    ((keyed,),) = [loops[1].counters]
-    assert (keyed.kind, keyed.row, keyed.key_row, loops[1].scan_rows) == (CounterKind.KEYED, 0, 1, 2)
-    assert sorted(c.kind for c in loops[2].counters) == [CounterKind.LOCAL, CounterKind.RUNNING]
+    ((keyed,),) = [loops[1].form.counters]
+    assert (keyed.kind, keyed.row, keyed.key_row, loops[1].form.scan_rows) == (CounterKind.KEYED, 0, 1, 2)
+    assert sorted(c.kind for c in loops[2].form.counters) == [CounterKind.LOCAL, CounterKind.RUNNING]
     rng = np.random.default_rng(seed)
     n, numtags = 3000, 5
     tags = rng.integers(0, numtags, n).astype(np.int8)
@@ -155,7 +155,7 @@ def _tokens(bytes_, offsets):
 def test_a_cursor_read_as_a_position_is_speculated_and_checked(tmp_path, demo, crossing):
     steps, plan, run = demo.translated(demo.spec(*CURSOR), tmp_path)
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
-    assert [(c.op, c.row, c.actual_row) for c in scan.counters] == [(CounterOp.SPECULATED, 0, 1)]
+    assert [(c.op, c.row, c.actual_row) for c in scan.form.counters] == [(CounterOp.SPECULATED, 0, 1)]
     assert Role.NOMINAL in plan.specializations["akc_demo_cursor"].launches[steps.index(scan)]
     rng = np.random.default_rng(11)
     widths = rng.integers(1, 5, 600)  # whole tokens: each row ends where a token ends

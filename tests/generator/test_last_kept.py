@@ -12,7 +12,7 @@ from pycparser import c_parser
 
 from akcuda.generator.compaction import find_compaction
 from akcuda.generator.last_kept import speculated
-from akcuda.plan.model import Role, StepKind
+from akcuda.plan.model import Compaction, Role, StepKind
 from akcuda.validation import plans
 
 I64, PI64, CI64 = "int64_t", "int64_t*", "const int64_t*"
@@ -59,7 +59,7 @@ def test_last_kept_state_is_speculated_and_verified(tmp_path, demo, in_c_order, 
     steps, plan, run = demo.translated(spec(demo, element), tmp_path)
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
     k = steps.index(scan)
-    assert scan.compaction is not None and scan.compaction.array == "words"
+    assert isinstance(scan.form, Compaction) and scan.form.array == "words"
     assert {Role.COUNT, Role.COMPACT, Role.VERIFY, Role.FILL, Role.COPY, Role.FINISH, Role.SERIAL} == set(
         plan.specializations[f"akc_demo_dedup_words_{element}"].launches[k]
     )

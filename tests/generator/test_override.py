@@ -18,10 +18,10 @@ def test_every_sort_override_is_one_library_step():
     for name in overridden:
         plan = sort_plan(loaded[name])
         (entry,) = plan.entries.values()
-        assert [s.kind for s in entry.steps] == [StepKind.SORT] and entry.steps[0].sort.rule == "override"
+        assert [s.kind for s in entry.steps] == [StepKind.SORT] and entry.steps[0].form.rule == "override"
         assert set(plan.specializations) == {s["symbol"] for s in loaded[name]["specializations"]}
     strings = loaded["awkward_ListOffsetArray_argsort_strings"]
-    found = sort_plan(strings).entries[strings["name"]].steps[0].sort
+    found = sort_plan(strings).entries[strings["name"]].steps[0].form
     assert (found.ranges, found.bounds, found.local) == (SortRanges.RUNS, "fromparents", E.Arg("is_local"))
 
 

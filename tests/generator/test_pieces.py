@@ -11,7 +11,7 @@ from pycparser import c_parser
 
 from akcuda.generator.pieces import bin_pieces
 from akcuda.plan.expr import Int, Integral, evaluate
-from akcuda.plan.model import StepKind
+from akcuda.plan.model import SplitFold, StepKind
 from akcuda.validation import plans
 
 pytestmark = pytest.mark.gxx  # g++ -E to translate, a g++ host build to run
@@ -68,7 +68,7 @@ def test_few_bins_run_in_pieces_combined_in_c_order_and_many_bins_one_thread_eac
     steps, plan, run = demo.translated(spec(demo, element), tmp_path)
     assert [s.kind for s in steps] == [StepKind.PARALLEL] * 12  # per fold: the bin loop, pieces, combine
     symbol = f"akc_demo_folds_{element}"
-    split = [s for s in plan.entry_of(symbol).steps if s.partials is not None]
+    split = [s for s in plan.entry_of(symbol).steps if isinstance(s.form, SplitFold)]
     split_here = [s for s in split if s.guard != Int(0)]  # the sum of T splits only where T is an integer
     assert len(split) == 8 and len(split_here) == (8 if element == "int64" else 6)
     assert all(evaluate(s.guard, {"bins": bins}) == (bins <= 32768) for s in split_here)

@@ -59,7 +59,7 @@ def _leave(values, first, stop, depth, level, path):
 def test_recursive_helper_rows_run_count_scan_fill_with_private_scratch(tmp_path, demo, in_c_order, seed, depth):
     steps, plan, run = demo.translated(demo.spec(*CHAINS), tmp_path)
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]
-    columns, scratch = scan.counters
+    columns, scratch = scan.form.counters
     assert (columns.kind, columns.array, columns.row, columns.width_row, columns.check_row) == (
         CounterKind.COLUMNS,
         "at",

@@ -70,7 +70,7 @@ def test_a_progression_opens_groups_one_thread_each_with_the_counter_in_closed_f
     steps, plan, run = demo.translated(demo.spec(*GROUPS), tmp_path)
     # the arm's locals, lifted, are constant work; each arm's loop runs in parallel
     assert [s.kind for s in steps] == [StepKind.SERIAL, StepKind.PARALLEL, StepKind.PARALLEL]
-    assert steps[0].constant_work and all(s.guard is not None for s in steps[1:])
+    assert steps[0].form.constant_work and all(s.guard is not None for s in steps[1:])
     rng = np.random.default_rng(seed)
     for length, first, parts in [
         (1000, 0, 7),  # groups of 142, the last short
@@ -118,8 +118,8 @@ def _runs(keys, labels, groups: int, first: int, gap: int, size: int):
 def test_a_cursor_skipping_runs_becomes_a_loop_over_positions_counting_their_owner(tmp_path, demo, seed):
     steps, _, run = demo.translated(demo.spec(*RUNS), tmp_path)
     (scan,) = [s for s in steps if s.kind == StepKind.SCAN]  # the owner is a counter over positions
-    assert [c.name for c in scan.counters] == ["akc_run_g"]
-    assert all(s.constant_work for s in steps if s.kind == StepKind.SERIAL)
+    assert [c.name for c in scan.form.counters] == ["akc_run_g"]
+    assert all(s.form.constant_work for s in steps if s.kind == StepKind.SERIAL)
     rng = np.random.default_rng(seed)
     for length, first, gap, spare in [
         (3000, 0, 3, 0),  # runs of a few

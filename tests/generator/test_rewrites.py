@@ -33,7 +33,7 @@ def _common(values):
 def test_a_place_set_once_from_its_sentinel_peels_the_first_iteration(tmp_path, demo, case):
     steps, _, run = demo.translated(demo.spec(*COMMON), tmp_path)
     assert [s.kind for s in steps] == [StepKind.SERIAL, StepKind.PARALLEL]
-    assert steps[1].requires == Binary("!=", Memory("common"), Unary("neg", Int(1))) and steps[1].checked
+    assert steps[1].requires == Binary("!=", Memory("common"), Unary("neg", Int(1))) and steps[1].form.checked
     values = np.full(300, 7, np.int64) + 100 * np.arange(300)
     if case == "differs":
         values[[37, 150]] = 8
@@ -75,7 +75,7 @@ def test_a_loop_over_groups_of_a_loop_over_columns_runs_one_thread_per_pair(tmp_
 
     steps, _, run = demo.translated(demo.spec(*PAIRS), tmp_path)
     scan = next(s for s in steps if s.kind == StepKind.SCAN)
-    assert [c.name for c in scan.counters] == ["k"]
+    assert [c.name for c in scan.form.counters] == ["k"]
     assert evaluate(scan.count, {"numgroups": numgroups, "width": width}) == numgroups * width
     rng = np.random.default_rng(numgroups + 10 * width)
     counts = rng.integers(0, width + 2, 3 * numgroups)

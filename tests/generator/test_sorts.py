@@ -92,7 +92,7 @@ def test_the_string_sorts_defeat_the_rule_and_keep_their_override(
     from akcuda import plan
 
     (step,) = plan.load(tmp_path / f"{kernel}.plan.json").entries[kernel].steps
-    assert step.sort.rule == "override" and "the sort rule" in step.reason
+    assert step.form.rule == "override" and "the sort rule" in step.reason
 
 
 RANK = (
@@ -106,8 +106,8 @@ RANK = (
 def test_the_demo_ranking_is_a_stable_descending_whole_sort_on_the_host(tmp_path, demo, seed):
     steps, _, run = demo.translated(demo.spec(*RANK), tmp_path)
     ((step,),) = [steps]
-    assert step.kind == StepKind.SORT and step.sort.rule == "rule" and step.line == 16
-    sort = step.sort
+    assert step.kind == StepKind.SORT and step.form.rule == "rule" and step.line == 16
+    sort = step.form
     assert (sort.ranges, sort.writes, sort.keys, sort.out) == (
         SortRanges.WHOLE,
         SortWrites.PERMUTATION,
@@ -157,7 +157,7 @@ def test_where_the_rule_refuses_the_spec_override_serves(tmp_path, demo):
     override = {"count": "length", "keys": "scores", "ranges": "whole", "out": "toorder", "writes": "permutation"}
     override |= {"ascending": 0, "stable": 1, "reason": "a comparator over scores modulo 7"}
     (step,) = demo.translate({**spec, "sort": override}).plan.entries["akc_demo_rank"].steps
-    assert step.sort.rule == "override"
+    assert step.form.rule == "override"
     assert step.reason.startswith("a comparator over scores modulo 7; akc_demo_rank: ") and "comparator" in step.reason
 
 

@@ -12,6 +12,7 @@ from akcuda.generator.analyze import plain_integer
 from akcuda.generator.ast_util import same
 from akcuda.generator.unrolled import rerolled_sums
 from akcuda.plan.expr import evaluate
+from akcuda.plan.model import SplitFold
 
 UNROLLED = """void f(long* out, const double* x, const long* offsets, long bins) {
   for (long bin = 0; bin < bins; bin++) {
@@ -75,7 +76,7 @@ def test_the_rolled_sum_splits_and_counts_what_the_c_counts(tmp_path, demo, elem
         ["toabove", "values", "offsets", "floor", "bins"],
     )
     steps, plan, run = demo.translated(spec, tmp_path)
-    split = [s for s in steps if s.partials is not None]
+    split = [s for s in steps if isinstance(s.form, SplitFold)]
     assert len(split) == 2 and all(evaluate(s.guard, {"bins": bins}) == (bins <= 32768) for s in split)
     rng = np.random.default_rng(bins)
     counts = rng.integers(0, 8, bins)

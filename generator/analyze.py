@@ -17,7 +17,7 @@ Host expressions (counts, guards, requirements) are akcuda.plan.expr expressions
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pycparser import c_ast
 
@@ -25,8 +25,8 @@ from akcuda.generator.ast_util import block, ids, same, text, walk
 from akcuda.generator.best_index import best_index_pieces
 from akcuda.generator.branch_locals import hoisted_branch_locals
 from akcuda.generator.columns import histogram_columns
-from akcuda.generator.compaction import Compaction, find_compaction, kept_last
-from akcuda.generator.counters import Counter, LoopBody, find_counters, running_statements
+from akcuda.generator.compaction import find_compaction, kept_last
+from akcuda.generator.counters import LoopBody, find_counters, rows_used, running_statements
 from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.last_kept import plain as last_kept_plain
 from akcuda.generator.last_kept import speculated
@@ -39,44 +39,44 @@ from akcuda.generator.loops import (
     host_expr,
     init_value,
     inline,
+    input_sized_loop,
     over_inputs,
     private_definitions,
     type_names,
     uses,
 )
 from akcuda.generator.pieces import bin_pieces
-from akcuda.generator.private_rows import PrivateRows, private_rows_loop
+from akcuda.generator.private_rows import private_rows_loop
 from akcuda.generator.progressions import progression_groups
 from akcuda.generator.rewrites import collapsed, forwarded_stores, peel_sentinel, previous_values
 from akcuda.generator.rows import RowProver, RunTimeChecks, row_prover
 from akcuda.generator.run_cursors import inverted_runs
 from akcuda.generator.unrolled import rerolled_sums
 from akcuda.plan import expr
+from akcuda.plan import model as P
 from akcuda.plan.expr import Binary, Expr, Int, Unary
-from akcuda.plan.model import RowRef, Segment
+from akcuda.plan.model import Counter, RowRef, Segment
 
 CONSTANT_WORK = "constant work outside loops"
+Shadow = tuple[str, c_ast.Node, bool]  # (array, index, read first): a place an iteration writes and reads back
 
 
 @dataclass
-class Step:
-    kind: str  # "serial" | "parallel" | "scan" (count-scan-fill)
+class Code:
+    """The C a plan step runs: its statements (a serial step's), or its loop."""
+
     stmts: list[c_ast.Node]
-    count: Expr | None = None  # parallel: number of iterations, over scalar arguments
-    reason: str | None = None  # serial: why no rule applied
     loop: c_ast.For | None = None
-    counters: list[Counter] = field(default_factory=list)
-    guard: Expr | None = None  # run the step only when this holds (a branch on scalar arguments)
-    checked: bool = False  # parallel with failures: a check launch finds the first one
-    segments: list[Segment] = field(default_factory=list)  # row ranges checked at run time, else serial
-    requires: Expr | None = None  # a host condition the parallel form relies on, else serial
-    serial_form: c_ast.Node | None = None  # what runs when a run-time check fails (default: loop)
-    first: Expr | None = None  # the loop's first iteration (where that check starts)
-    shadows: list = field(default_factory=list)  # check launch: places kept privately
-    constant_work: bool = False  # serial: no rule was needed (the reason is CONSTANT_WORK)
-    private: PrivateRows | None = None  # scan through a helper with private copies (private_rows.py)
-    compaction: Compaction | None = None  # scan compacting an array in place (compaction.py)
-    partials: Expr | None = None  # parallel: scan-buffer words of a split fold's piece results (pieces.py)
+    serial_form: c_ast.Node | None = None  # what runs when a run-time check fails (default: the loop)
+    shadows: list[Shadow] = field(default_factory=list)  # check and count: places kept privately
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan step as the analysis makes it, with the C it runs."""
+
+    step: P.Step
+    code: Code
 
 
 def plain_integer(name: str) -> Expr | None:
@@ -412,7 +412,7 @@ def _has_loop(node: c_ast.Node) -> bool:
 
 def _loop_step(
     loop: c_ast.For, ctx: Analysis, guard: Expr | None, live_after: set[str]
-) -> tuple[Step | None, str | None]:
+) -> tuple[Planned | None, str | None]:
     """The parallel or count-scan-fill step of a loop, or None and why no rule applies."""
     checks, counters = RunTimeChecks(), []
     count, reason = parallel_loop(loop, ctx, live_after, checks)
@@ -422,29 +422,29 @@ def _loop_step(
         reason = scan_reason or reason
     if count is None:
         return None, reason
-    kind = "scan" if counters else "parallel"
-    step = Step(
-        kind,
-        [loop],
-        count=count,
-        loop=loop,
-        counters=counters,
-        guard=guard,
-        segments=_checked_segments(checks),
-        requires=expr.all_of(checks.requires),
-        first=host_expr(init_value(loop), ctx.scalars),
-    )
-    if kind == "parallel" and has_failure(loop):
+    shadows: list[Shadow] | None = []
+    if counters:
+        form = P.Scan(tuple(counters), rows_used(counters))
+        shadows = shadows_for_check(loop, counters)
+        if shadows is None:
+            return None, "a place the loop reads back has an index private to the iteration"
+    elif has_failure(loop):
         shadows = shadows_for_check(loop)
-        step.checked, step.shadows = shadows is not None, shadows or []
-    if kind == "scan":
-        step.shadows = shadows_for_check(loop, counters)
-    if step.shadows is None:
-        return None, "a place the loop reads back has an index private to the iteration"
-    return step, None
+        form = P.Parallel(checked=shadows is not None)
+    else:
+        form = P.Parallel()
+    step = P.Step(
+        form,
+        count=count,
+        first=host_expr(init_value(loop), ctx.scalars),
+        guard=guard,
+        requires=expr.all_of(checks.requires),
+        segments=_checked_segments(checks),
+    )
+    return Planned(step, Code([loop], loop, shadows=shadows or [])), None
 
 
-def _checked_segments(checks: RunTimeChecks) -> list[Segment]:
+def _checked_segments(checks: RunTimeChecks) -> tuple[Segment, ...]:
     """The row ranges the run-time checks name, in a fixed order: `[A[i], B[i])` ordered (and
     disjoint, unless it only needs to be ordered), then those no longer than a bound."""
 
@@ -455,7 +455,7 @@ def _checked_segments(checks: RunTimeChecks) -> list[Segment]:
     # expressions do not order: sort by their (exact) repr
     for *span, bound in sorted(checks.longest, key=lambda check: (check[:3], repr(check[3]))):
         out.append(segment(*span, disjoint=False, longest=bound))
-    return out
+    return tuple(out)
 
 
 @dataclass
@@ -464,7 +464,7 @@ class _Planner:
     serial step before it, and `why_serial` says why."""
 
     ctx: Analysis
-    steps: list[Step] = field(default_factory=list)
+    steps: list[Planned] = field(default_factory=list)
     why_serial: list[str] = field(default_factory=list)
 
     def plan_items(self, items: list[c_ast.Node], guard: Expr | None, after: set[str]) -> None:
@@ -507,26 +507,27 @@ class _Planner:
         else:
             self.steps += self._split(step, guard)
 
-    def _split(self, step: Step, guard: Expr | None) -> list[Step]:
+    def _split(self, found: Planned, guard: Expr | None) -> list[Planned]:
         """A parallel step over bins that folds each bin's range: where the bins are few, one
         thread per piece of a bin and a combine per bin (pieces.py), the step as it is where they
         are many; else the step alone."""
-        if step.kind != "parallel" or step.segments or step.requires is not None or step.checked:
-            return [step]
-        found = bin_pieces(step.loop, self.ctx.scalars, self.ctx.integer_where) or best_index_pieces(
-            step.loop, self.ctx.scalars
-        )
-        if found is None:
-            return [step]
-        step.guard = _both(guard, Unary("!", found.split))
-        split = _both(guard, found.split)
-        first = Int(0)
-        pieces = Step("parallel", [found.pieces], found.count, loop=found.pieces, guard=split, first=first)
-        combine = Step("parallel", [found.combine], found.bins, loop=found.combine, guard=split, first=first)
-        pieces.partials = combine.partials = found.words
-        return [step, pieces, combine]
+        step = found.step
+        if not isinstance(step.form, P.Parallel) or step.segments or step.requires is not None or step.form.checked:
+            return [found]
+        loop = found.code.loop
+        split = bin_pieces(loop, self.ctx.scalars, self.ctx.integer_where) or best_index_pieces(loop, self.ctx.scalars)
+        if split is None:
+            return [found]
+        where, form = _both(guard, split.split), P.SplitFold(split.words)
+        pieces = P.Step(form, count=split.count, first=Int(0), guard=where)
+        combine = P.Step(form, count=split.bins, first=Int(0), guard=where)
+        return [
+            Planned(replace(step, guard=_both(guard, Unary("!", split.split))), found.code),
+            Planned(pieces, Code([split.pieces], split.pieces)),
+            Planned(combine, Code([split.combine], split.combine)),
+        ]
 
-    def _peeled(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
+    def _peeled(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Planned | None:
         """`for (...) { if (*size == -1) *size = n; else ... }` -> the first iteration joins the
         serial step, and the step of the rest is returned, relying on `*size != -1` (else the
         rest runs as written); None, adding nothing, if the rest fits no rule either."""
@@ -535,31 +536,31 @@ class _Planner:
         if rest is None:
             return None
         self.add_serial(peeled.first, guard, None)
-        rest.requires, rest.serial_form = _both(rest.requires, peeled.check), peeled.rest_as_is
-        return rest
+        rest.code.serial_form = peeled.rest_as_is
+        return Planned(replace(rest.step, requires=_both(rest.step.requires, peeled.check)), rest.code)
 
-    def _groups(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
+    def _groups(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Planned | None:
         """A loop opening a group at each term of an arithmetic progression: the step of its loop
         over groups (progressions.py), one thread per group; None if it fits no rule."""
         ctx = self.ctx
         decls = {d.name: d for d in ctx.decls}
         groups = progression_groups(stmt, ctx.scalars, decls, ctx.assignments, live_after)
-        step = _loop_step(groups, ctx, guard, live_after)[0] if groups is not None else None
-        if step is not None:
-            step.serial_form = stmt
-        return step
+        found = _loop_step(groups, ctx, guard, live_after)[0] if groups is not None else None
+        if found is not None:
+            found.code.serial_form = stmt
+        return found
 
-    def _private_rows(self, stmt: c_ast.For, guard: Expr | None) -> Step | None:
+    def _private_rows(self, stmt: c_ast.For, guard: Expr | None) -> Planned | None:
         """A loop whose helper writes through counters, scratch and outputs: count-scan-fill with
         private copies (private_rows.py); None if it does not fit."""
         ctx = self.ctx
-        count, counters, facts, _ = private_rows_loop(stmt, ctx.scalars, ctx.helpers, ctx.element_types)
-        if facts is None:
+        count, form, _ = private_rows_loop(stmt, ctx.scalars, ctx.helpers, ctx.element_types)
+        if form is None:
             return None
         first = host_expr(init_value(stmt), ctx.scalars)
-        return Step("scan", [stmt], count=count, loop=stmt, counters=counters, guard=guard, first=first, private=facts)
+        return Planned(P.Step(form, count=count, first=first, guard=guard), Code([stmt], stmt))
 
-    def _columns(self, stmt: c_ast.For, guard: Expr | None) -> Step | None:
+    def _columns(self, stmt: c_ast.For, guard: Expr | None) -> Planned | None:
         """A loop over bins updating a reset scratch histogram column by column: one thread per
         bin and column (columns.py), while the rows' ranges are ordered and disjoint (else the loop
         as written); None if it does not fit."""
@@ -570,11 +571,10 @@ class _Planner:
         loop, segment = found
         count, _ = _loop_shape(loop, ctx)[1:3]
         first = host_expr(init_value(loop), ctx.scalars)
-        return Step(
-            "parallel", [loop], count, loop=loop, guard=guard, segments=[segment], first=first, serial_form=stmt
-        )
+        step = P.Step(P.Parallel(), count=count, first=first, guard=guard, segments=(segment,))
+        return Planned(step, Code([loop], loop, serial_form=stmt))
 
-    def _compaction(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Step | None:
+    def _compaction(self, stmt: c_ast.For, guard: Expr | None, live_after: set[str]) -> Planned | None:
         """A loop compacting an array in place at a local counter (compaction.py): count-scan-fill
         on the loop with its last store kept privately and its "last kept" state speculated
         (last_kept.py), the reads verified at run time (else C order); None if it does not fit."""
@@ -593,18 +593,11 @@ class _Planner:
             return None
         if any(c.kind != "local" or c.op != "sum" for c in counters):
             return None  # compact and verify start local sums only
+        row = next(c.row for c in counters if c.name == found.counter)
+        rows = rows_used(counters)  # then the check row
+        form = P.Compaction(tuple(counters), rows + 1, found.array, row, rows)
         first = host_expr(init_value(stmt), self.ctx.scalars)
-        return Step(
-            "scan",
-            [stmt],
-            count=count,
-            loop=kept,
-            counters=counters,
-            guard=guard,
-            first=first,
-            serial_form=stmt,
-            compaction=found,
-        )
+        return Planned(P.Step(form, count=count, first=first, guard=guard), Code([stmt], kept, serial_form=stmt))
 
     def plan_branch(self, stmt: c_ast.If, guard: Expr | None, live_after: set[str]) -> None:
         """`if (flag) {...} else {...}` with loops, on scalar arguments: each branch's steps
@@ -625,11 +618,12 @@ class _Planner:
         steps = self.steps
         if reason:
             self.why_serial.append(f"line {stmt.coord.line}: {reason}")
-        if not (steps and steps[-1].kind == "serial" and steps[-1].guard == guard):
-            steps.append(Step("serial", [], guard=guard))
-        steps[-1].stmts.append(stmt)
+        if not (steps and isinstance(steps[-1].step.form, P.Serial) and steps[-1].step.guard == guard):
+            steps.append(Planned(P.Step(P.Serial(), guard=guard), Code([])))
+        steps[-1].code.stmts.append(stmt)
         if reason:
-            steps[-1].reason = "; ".join(filter(None, [steps[-1].reason, f"line {stmt.coord.line}: {reason}"]))
+            why = "; ".join(filter(None, [steps[-1].step.reason, f"line {stmt.coord.line}: {reason}"]))
+            steps[-1] = Planned(replace(steps[-1].step, reason=why), steps[-1].code)
 
 
 def plan_steps(
@@ -640,7 +634,7 @@ def plan_steps(
     integral=lambda array: False,
     integer_where=plain_integer,
     helpers: dict[str, c_ast.FuncDef] | None = None,
-) -> tuple[list[Step], list[c_ast.Decl]]:
+) -> tuple[list[Planned], list[c_ast.Decl]]:
     """Split the body into steps (parallel loops, count-scan-fill loops, serial runs of the
     rest) and return them with the top-level locals that live in the spill buffer; `helpers`
     are the definitions of the functions the body may call."""
@@ -651,33 +645,63 @@ def plan_steps(
     stmts = func.body.block_items or []
     planner = _Planner(ctx)
     planner.plan_items(stmts, None, set())
-    steps = planner.steps
-    if len(steps) == 1 and steps[0].kind != "serial":
-        return steps, ctx.decls
-    if len(steps) <= 1:
-        return [_whole(stmts, "; ".join(planner.why_serial))], []
-    problem = _launch_problem(steps, ctx.decls)
-    if problem:
-        return [_whole(stmts, problem)], []
-    for step in steps:
-        if step.kind == "serial" and not step.reason:
-            step.reason, step.constant_work = CONSTANT_WORK, True
-    return steps, ctx.decls
+    steps, decls = planner.steps, ctx.decls
+    if len(steps) == 1 and not isinstance(steps[0].step.form, P.Serial):
+        pass  # one loop step: nothing to spill or fold
+    elif len(steps) <= 1:
+        steps, decls = [_whole(stmts, "; ".join(planner.why_serial))], []
+    elif problem := _launch_problem(steps, decls):
+        steps, decls = [_whole(stmts, problem)], []
+    else:
+        steps = [_constant_work(found) for found in steps]
+    return [_placed(found, ctx.helpers) for found in steps], decls
 
 
-def _whole(stmts: list[c_ast.Node], reason: str) -> Step:
+def _constant_work(found: Planned) -> Planned:
+    """A serial step no rule was needed for: its reason says so."""
+    if not isinstance(found.step.form, P.Serial) or found.step.reason:
+        return found
+    return Planned(replace(found.step, form=P.Serial(constant_work=True), reason=CONSTANT_WORK), found.code)
+
+
+def _whole(stmts: list[c_ast.Node], reason: str) -> Planned:
     """The whole body as one serial step; with no reason, it does constant work."""
-    return Step("serial", list(stmts), reason=reason or CONSTANT_WORK, constant_work=not reason)
+    step = P.Step(P.Serial(constant_work=not reason), reason=reason or CONSTANT_WORK)
+    return Planned(step, Code(list(stmts)))
 
 
-def _launch_problem(steps: list[Step], decls: list[c_ast.Decl]) -> str | None:
+def _placed(found: Planned, helpers: dict[str, c_ast.FuncDef]) -> Planned:
+    """The step with the line it starts at and, for a loop, the line of the input-sized loop each
+    iteration runs."""
+    first = found.code.stmts[0] if found.code.stmts else None
+    line = first.coord.line if first is not None and first.coord else None
+    return Planned(replace(found.step, line=line, row_loop=_row_loop(found.code, helpers)), found.code)
+
+
+def _row_loop(code: Code, helpers: dict[str, c_ast.FuncDef]) -> int | None:
+    """The line of an input-sized loop each iteration of a loop step runs (in its body, or the
+    line of a call to a helper that loops), so the report can say a thread does a whole row's
+    work; None for constant work per iteration or a serial step."""
+    if code.loop is None:
+        return None
+    found = input_sized_loop(code.loop.stmt)
+    if found is None:
+        calls = (n for n in walk(code.loop.stmt) if isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID))
+        found = next((c for c in calls if c.name.name in helpers and input_sized_loop(helpers[c.name.name].body)), None)
+    if found is None:
+        return None
+    coord = found.coord or code.loop.coord
+    return coord.line if coord else 0  # a loop the rules wrote without a position: line unknown
+
+
+def _launch_problem(steps: list[Planned], decls: list[c_ast.Decl]) -> str | None:
     """Why the steps cannot be separate launches: top-level locals live in a spill buffer between
     them, and no step but the last may return early (a later launch would not know)."""
     for decl in decls:
         if "auto" in type_names(decl) or not type_names(decl):
             return f"local '{decl.name}' cannot be kept between launches"
-    for step in steps[:-1]:
-        for stmt in step.stmts:
+    for found in steps[:-1]:
+        for stmt in found.code.stmts:
             if uses(stmt).success_returns:
                 return f"line {stmt.coord.line}: early return before a later loop"
     return None

@@ -25,30 +25,30 @@ loop):
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pycparser import c_ast
 
 from akcuda.generator import last_kept
 from akcuda.generator.ast_util import block, ids, set_child, text, walk
-from akcuda.generator.counters import Counter, rewrite
+from akcuda.generator.counters import rewrite
 from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.render import macros
 from akcuda.plan.errors import ErrorSlot
+from akcuda.plan.model import Compaction
 
 LAST = "akc_last"  # the value the iteration stored last at the counter
 REGION, FROM, BROKEN = "akc_region", "akc_m0", "akc_broken"
 
 
-@dataclass(frozen=True)
-class Compaction:
-    """The array compacted in place and the counter it is written at."""
+class Store(NamedTuple):
+    """The array a loop compacts in place and the counter it stores at (`A[m++] = v`)."""
 
     array: str
     counter: str
 
 
-def _store_at(node: c_ast.Node) -> tuple[str, str] | None:
+def _store_at(node: c_ast.Node) -> Store | None:
     """(array, counter) of `A[m++] = v`, else None."""
     if not (isinstance(node, c_ast.Assignment) and node.op == "=" and isinstance(node.lvalue, c_ast.ArrayRef)):
         return None
@@ -60,10 +60,10 @@ def _store_at(node: c_ast.Node) -> tuple[str, str] | None:
         and isinstance(position.expr, c_ast.ID)
     ):
         return None
-    return node.lvalue.name.name, position.expr.name
+    return Store(node.lvalue.name.name, position.expr.name)
 
 
-def _is_last(node: c_ast.Node, found: Compaction) -> bool:
+def _is_last(node: c_ast.Node, found: Store | Compaction) -> bool:
     """`A[m - 1]`."""
     return (
         isinstance(node, c_ast.ArrayRef)
@@ -81,7 +81,7 @@ def _advances_of(body: c_ast.Node, name: str) -> int:
     )
 
 
-def _stores_before_last(items: list[c_ast.Node], found: Compaction) -> bool:
+def _stores_before_last(items: list[c_ast.Node], found: Store) -> bool:
     """Is there no `A[m - 1]` read, or is one of the top-level statements a store `A[m++] = v`,
     with no `A[m - 1]` read before it or inside it (so every such read follows a store of the
     same iteration)?"""
@@ -109,7 +109,7 @@ def _leaves(node: c_ast.Node) -> bool:
     return any(not isinstance(child, inner) and _leaves(child) for _, child in node.children())
 
 
-def find_compaction(loop: c_ast.For) -> Compaction | None:
+def find_compaction(loop: c_ast.For) -> Store | None:
     """The loop's in-place compaction, if it has exactly this shape: one array A, stored at a
     counter and read (other arrays stored at counters are plain counter stores), written only by
     `A[m++] = v` statements, m advanced nowhere else, `A[m - 1]` read only after a top-level
@@ -122,7 +122,7 @@ def find_compaction(loop: c_ast.For) -> Compaction | None:
     stores = {s for n in nodes if (s := _store_at(n)) and _read_in(nodes, s[0])}
     if len(stores) != 1:
         return None
-    found = Compaction(*stores.pop())
+    found = stores.pop()
     array, counter = found.array, found.counter
     if _leaves(body) or any(isinstance(n, c_ast.Return) and is_call(n.expr, "failure") for n in nodes):
         return None
@@ -142,7 +142,7 @@ def find_compaction(loop: c_ast.For) -> Compaction | None:
     return found
 
 
-def kept_last(loop: c_ast.For, found: Compaction) -> c_ast.For:
+def kept_last(loop: c_ast.For, found: Store) -> c_ast.For:
     """A copy of the loop where the value stored last at the counter is a private local:
     `{ A[m++] = A[s]; if (A[m - 1] != A[k]) A[m++] = A[k]; }` ->
     `{ auto akc_last = akc_zero_of(A); akc_last = A[s]; A[m++] = akc_last;
@@ -213,12 +213,11 @@ def _checked_reads(body: c_ast.Node, found: Compaction) -> c_ast.Node:
     return body
 
 
-def step_bodies(make_gen, loop: c_ast.For, counters: list[Counter], found: Compaction, locals_, head) -> list:
+def step_bodies(make_gen, loop: c_ast.For, found: Compaction, locals_, head) -> list:
     """(role, body) of the step's launches: count, compact, verify, fill, copy, finish. The
     scan buffer has a row per counter, then the check row; the scratch follows it."""
     var = loop.init.decls[0].name
-    rows = len(counters) + 1
-    row = next(k for k, c in enumerate(counters) if c.name == found.counter)
+    counters, rows, row = found.counters, found.scan_rows, found.counter_row
 
     def printed(mode: str, body: c_ast.Node, fill: bool = False) -> list[str]:
         gen = make_gen(mode)
@@ -240,7 +239,7 @@ def step_bodies(make_gen, loop: c_ast.For, counters: list[Counter], found: Compa
                 locals=locals_,
                 head=head,
                 counters=counters,
-                order=list(range(len(counters))),
+                order=counters,
                 statements=printed("fill", fill, fill=True),
                 first=ErrorSlot.FIRST.macro,
             ),

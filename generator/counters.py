@@ -31,25 +31,15 @@ from akcuda.generator.ast_util import is_memory as _is_memory
 from akcuda.generator.ast_util import memory_array, read_names, rebuild, same, set_child, text, walk
 from akcuda.generator.ast_util import signed_terms as _signed_terms
 from akcuda.generator.cuda_generator import is_call
+from akcuda.plan.model import Counter, CounterKind, CounterOp
+
+LOCAL, MEMORY, RUNNING, KEYED = CounterKind.LOCAL, CounterKind.MEMORY, CounterKind.RUNNING, CounterKind.KEYED
 
 
-@dataclass
-class Counter:
-    kind: str  # where it lives: "local" | "memory" | "running" | "keyed" (`X[key]`),
-    # or a helper row: "flag" (of a "last"), "key" (of a "keyed")
-    name: str  # the variable the emitted body advances
-    place: str = ""  # memory: the C lvalue text; running: the array name
-    array: str = ""  # memory, running, keyed: the array argument it lives in
-    slot: int = -1  # local: its slot in the spilled-locals buffer
-    base: str = ""  # running at a local counter k: k (the sum is read back as X[k - 1]);
-    # keyed: the key as an expression over the iteration's inputs
-    op: str = "sum"  # "sum" (scanned) | "max" | "min" (reduced) | "last" + "seen" (below)
-    # | "speculated" + "actual": a sum whose advances are known up front
-
-    @property
-    def target(self) -> str:
-        """The C text the kernel updates: the local's name or the memory place."""
-        return self.name if self.kind == "local" else self.place
+def rows_used(counters: list[Counter]) -> int:
+    """The scan-buffer rows the counters take: their own and their helper rows."""
+    rows = [r for c in counters for r in (c.row, c.flag_row, c.key_row, c.actual_row, c.width_row, c.check_row)]
+    return max((r for r in rows if r is not None), default=-1) + 1
 
 
 def _advance(stmt: c_ast.Node) -> tuple[c_ast.Node, c_ast.Node] | None:
@@ -247,7 +237,7 @@ def find_counters(loop: LoopBody, top_locals: dict[str, int]) -> tuple[list[Coun
         extrema,
         {c.name for c in counters if c.op == "sum"},
         key_of,
-        len(counters),
+        rows_used(counters),
     )
     reason = _misused(body, var, counters) or _stray_write(body, counters, loop.writes, loop.per_iteration, loop.within)
     return ([], reason) if reason else (counters, None)
@@ -272,20 +262,19 @@ def _local_counters(
     counters: list[Counter] = []
     read = read_names(body)
     for name in sorted(carried):
+        row = rows_used(counters)
         if name not in top_locals:
             return [], f"writes '{name}', which is not a counter"
         if name not in read and name not in extrema and _assigned_as_statements(body, name):
             # only ever assigned: its final value is the one the last assigning iteration left
-            counters.append(Counter("local", name, slot=top_locals[name], op="last"))
-            counters.append(Counter("flag", f"akc_seen{len(counters)}", op="seen"))
+            counters.append(Counter(LOCAL, CounterOp.LAST, name, row, flag_row=row + 1))
             continue
         nominal = _nominal_advance(body, name, key_of)
         if nominal is not None:
             # read as a position: each iteration starts where the nominal advances put it
-            counters.append(Counter("local", name, slot=top_locals[name], op="speculated", base=nominal))
-            counters.append(Counter("flag", f"akc_actual{len(counters)}", op="actual"))
+            counters.append(Counter(LOCAL, CounterOp.SPECULATED, name, row, actual_row=row + 1, base=nominal))
             continue
-        counters.append(Counter("local", name, slot=top_locals[name], op=extrema.get(name, "sum")))
+        counters.append(Counter(LOCAL, CounterOp(extrema.get(name, "sum")), name, row))
     return counters, None
 
 
@@ -312,15 +301,19 @@ def _memory_counters(
             places.setdefault(running[0], ("running", "sum", running[2], running[0]))
     out: list[Counter] = []
     for place, (kind, op, base, array) in places.items():
-        out.append(Counter(kind, f"akc_ctr{first + len(out)}", place=place, array=array, op=op, base=base))
-        if kind == "keyed":
-            out.append(Counter("key", f"akc_key{first + len(out)}", op="key", base=base))
+        row = rows_used(out) if out else first
+        key_row = row + 1 if kind == KEYED else None  # each iteration's key
+        out.append(
+            Counter(
+                CounterKind(kind), CounterOp(op), f"akc_ctr{row}", row, place, array or None, key_row=key_row, base=base
+            )
+        )
     return out
 
 
 def _counted(counters: list[Counter]) -> set[str]:
     """What the body names the counters by: locals' names and memory places."""
-    return {c.target for c in counters if c.kind not in ("running", "flag", "key")}
+    return {c.target for c in counters if c.kind != RUNNING}
 
 
 def _misused(body: c_ast.Node, var: str, counters: list[Counter]) -> str | None:
@@ -596,7 +589,8 @@ class _Rewrite(c_ast.NodeVisitor):
         self.running_at = {c.base for c in counters if c.kind == "running" and c.base}
         self.extrema = {c.target: c for c in counters if c.op in ("max", "min")}
         self.advanced = {c.target for c in counters if c.kind != "running" and c.op == "sum"}
-        self.seen = {c.name: flag.name for c, flag in zip(counters, counters[1:], strict=False) if c.op == "last"}
+        # a last-value local's flag: `akc_seen<its row>`, as steps.cu.j2 declares and records it
+        self.seen = {c.name: f"akc_seen{c.flag_row}" for c in counters if c.flag_row is not None}
         self.patterns = (
             self.mark_last_value,
             self.read_shadow,
@@ -656,7 +650,7 @@ class _Rewrite(c_ast.NodeVisitor):
         counter, value = self.extrema[text(found[1])], found[2]
         ctr = c_ast.ID(counter.name, coord=node.coord)
         call = c_ast.FuncCall(
-            c_ast.ID(f"akc_{counter.op}"),
+            c_ast.ID(f"akc_{counter.op.value}"),
             c_ast.ExprList(
                 [
                     ctr,

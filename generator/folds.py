@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 from pycparser import c_ast
 
-from akcuda.generator.analyze import Step, has_failure
+from akcuda.generator.analyze import Planned, has_failure
 from akcuda.generator.ast_util import ids
 from akcuda.generator.counters import rewrite
 from akcuda.generator.loops import uses
+from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Parallel, Scan, Serial
 
-NEXT, PREVIOUS = "next", "previous"
-RESET_BY_COUNT = ("sum", "max", "min")  # ops whose local counter count starts from a neutral value
+# ops whose local counter count starts from a neutral value
+RESET_BY_COUNT = (CounterOp.SUM, CounterOp.MAX, CounterOp.MIN)
 
 
 @dataclass(frozen=True)
@@ -41,35 +42,39 @@ class StepFold:
     (count resets them), `left_out` those it does not declare (the prologue assigns them, the
     launch never mentions them)."""
 
-    into: str | None = None
-    prologue: Step | None = None
-    epilogue: Step | None = None
+    into: Fold | None = None
+    prologue: Planned | None = None
+    epilogue: Planned | None = None
     finish: bool = True
     declared_only: frozenset[str] = frozenset()
     left_out: frozenset[str] = frozenset()
 
 
-def plan_folds(steps: list[Step], local_names: set[str]) -> list[StepFold]:
+def plan_folds(steps: list[Planned], local_names: set[str]) -> list[StepFold]:
     """Per step: which constant-work steps fold into a neighbour, and whether finish is made.
 
     [serial `k = 0; tooffsets[0] = 0;`, scan over `tocarry[k++]`, serial `*total = k;`] ->
     step 0 into NEXT (count's thread 0 starts the offsets), step 2 into PREVIOUS (finish writes
     the total); with no last step, finish (which only moves `k` on) would not be made at all.
     """
-    into: dict[int, str] = {}
+    into: dict[int, Fold] = {}
     for k, step in enumerate(steps):
         if not _foldable(step):
             continue
         if k > 0 and _finish_hosts(steps[k - 1], step):
-            into[k] = PREVIOUS
+            into[k] = Fold.PREVIOUS
         elif k + 1 < len(steps) and _prologue_safe(step, steps[k + 1], local_names):
-            into[k] = NEXT
+            into[k] = Fold.NEXT
     out = []
     for k, step in enumerate(steps):
-        prologue = steps[k - 1] if into.get(k - 1) == NEXT else None
-        epilogue = steps[k + 1] if into.get(k + 1) == PREVIOUS else None
+        prologue = steps[k - 1] if into.get(k - 1) == Fold.NEXT else None
+        epilogue = steps[k + 1] if into.get(k + 1) == Fold.PREVIOUS else None
         later = set().union(*(_mentioned(s) for s in steps[k + 1 :]))
-        dead = _plain_scan(step) and epilogue is None and all(_finished_for_nobody(c, later) for c in step.counters)
+        dead = (
+            _plain_scan(step)
+            and epilogue is None
+            and all(_finished_for_nobody(c, later) for c in step.step.form.counters)
+        )
         assigned = _assigned(prologue, local_names) if prologue is not None else set()
         mentioned = ids(_first_launch(step)) if prologue is not None else set()
         out.append(
@@ -85,59 +90,60 @@ def plan_folds(steps: list[Step], local_names: set[str]) -> list[StepFold]:
     return out
 
 
-def _finished_for_nobody(counter, later: set[str]) -> bool:
+def _finished_for_nobody(counter: Counter, later: set[str]) -> bool:
     """Does finish leave nothing of this counter that anyone reads? A local no later step
-    mentions, or a running sum (every iteration stored its own value already)."""
-    return (counter.kind == "local" and counter.name not in later) or (counter.kind, counter.op) == ("running", "sum")
+    mentions (but a last value, whose finish picks it), or a running sum (every iteration stored
+    its own value already)."""
+    local = counter.kind == CounterKind.LOCAL and counter.op != CounterOp.LAST and counter.name not in later
+    return local or (counter.kind, counter.op) == (CounterKind.RUNNING, CounterOp.SUM)
 
 
-def _assigned(step: Step, local_names: set[str]) -> set[str]:
+def _assigned(step: Planned, local_names: set[str]) -> set[str]:
     """The top-level locals a step assigns (or declares, with its initializer)."""
-    return {name for s in step.stmts for u in [uses(s)] for name in [*u.written_ids, *u.declared]} & local_names
+    return {name for s in step.code.stmts for u in [uses(s)] for name in [*u.written_ids, *u.declared]} & local_names
 
 
-def _foldable(step: Step) -> bool:
+def _foldable(step: Planned) -> bool:
     """A constant-work one-thread step with no failure, return or call (so no helper writes)."""
-    if step.kind != "serial" or not step.constant_work:
+    if not (isinstance(step.step.form, Serial) and step.step.form.constant_work):
         return False
-    return not any(has_failure(s) or uses(s).success_returns or uses(s).calls for s in step.stmts)
+    return not any(has_failure(s) or uses(s).success_returns or uses(s).calls for s in step.code.stmts)
 
 
-def _plain_scan(step: Step) -> bool:
+def _plain_scan(step: Planned) -> bool:
     """A scan step with the plain count, fill and finish launches: no nominal shares, no keys
-    the executor places after finish, no private copies, no in-place compaction. (Where a run-time check sends it to
-    C order instead, none of them runs, and the executor runs a folded neighbour alone.)"""
-    return (
-        step.kind == "scan"
-        and step.private is None
-        and step.compaction is None
-        and not any(c.op == "speculated" or c.kind == "keyed" for c in step.counters)
+    the executor places after finish, no private copies (PrivateRows), no in-place compaction
+    (Compaction). (Where a run-time check sends it to C order instead, none of them runs, and the
+    executor runs a folded neighbour alone.)"""
+    form = step.step.form
+    return isinstance(form, Scan) and not any(
+        c.op == CounterOp.SPECULATED or c.kind == CounterKind.KEYED for c in form.counters
     )
 
 
-def _finish_hosts(scan: Step, step: Step) -> bool:
+def _finish_hosts(scan: Planned, step: Planned) -> bool:
     """Can the scan step's finish (one thread, after every fill thread) end with `step`?"""
-    return _plain_scan(scan) and scan.guard == step.guard
+    return _plain_scan(scan) and scan.step.guard == step.step.guard
 
 
-def _checked_arrays(step: Step) -> set[str]:
+def _checked_arrays(step: Planned) -> set[str]:
     """The arrays the executor reads before the step's first launch to check its row ranges."""
-    refs = [r for seg in step.segments for r in (seg.starts, seg.stops, seg.counts) if r is not None]
+    refs = [r for seg in step.step.segments for r in (seg.starts, seg.stops, seg.counts) if r is not None]
     return {r.array for r in refs}
 
 
-def _prologue_safe(step: Step, following: Step, local_names: set[str]) -> bool:
+def _prologue_safe(step: Planned, following: Planned, local_names: set[str]) -> bool:
     """May thread 0 of `following`'s first launch do `step`'s work, in any order with the other
     threads: nothing `step` writes is mentioned there, nothing it reads is written there, and its
     locals are not read there (a local counter count resets is not loaded)."""
     if (
-        following.loop is None
-        or following.guard != step.guard
-        or following.requires is not None
-        or not (following.kind == "parallel" or _plain_scan(following))
+        following.code.loop is None
+        or following.step.guard != step.step.guard
+        or following.step.requires is not None
+        or not (isinstance(following.step.form, Parallel) or _plain_scan(following))
     ):
         return False
-    mine = [uses(s) for s in step.stmts]
+    mine = [uses(s) for s in step.code.stmts]
     written = {name for u in mine for name, _, _ in u.array_writes}
     assigned = _assigned(step, local_names)
     read = set().union(*(u.ids for u in mine)) - assigned
@@ -146,25 +152,27 @@ def _prologue_safe(step: Step, following: Step, local_names: set[str]) -> bool:
     their_writes = {name for name, _, _ in theirs.array_writes} | set(theirs.written_ids)
     their_writes |= {name for call in theirs.calls for name in ids(call.args)}
     mentioned = ids(launched)
-    reset = {c.name for c in following.counters if c.kind == "local" and c.op in RESET_BY_COUNT}
-    if following.kind == "parallel":
-        reset = set()
+    reset = set()
+    if isinstance(following.step.form, Scan):
+        reset = {c.name for c in following.step.form.counters if c.kind == CounterKind.LOCAL and c.op in RESET_BY_COUNT}
     independent = "?" not in written and not (written & (mentioned | _checked_arrays(following)))
     independent = independent and not (read & their_writes)
     return independent and assigned & mentioned <= reset
 
 
-def _first_launch(step: Step) -> c_ast.For:
+def _first_launch(step: Planned) -> c_ast.For:
     """The loop as the step's first launch runs it: a parallel `main` runs the loop itself;
     `count` and `check` run it with the stores count drops (only counters and shadows remain)."""
-    loop = step.loop
-    if step.kind == "parallel" and not step.checked:
+    loop, form = step.code.loop, step.step.form
+    if isinstance(form, Parallel) and not form.checked:
         return loop
     variable = loop.init.decls[0].name
-    body = rewrite(loop.stmt, variable, step.counters, "count", step.shadows)
+    counters = form.counters if isinstance(form, Scan) else ()
+    body = rewrite(loop.stmt, variable, counters, "count", step.code.shadows)
     return c_ast.For(loop.init, loop.cond, loop.next, body, coord=loop.coord)
 
 
-def _mentioned(step: Step) -> set[str]:
+def _mentioned(step: Planned) -> set[str]:
     """Every name a step's statements (or loop) mention."""
-    return set().union(*(ids(s) for s in ([step.loop] if step.loop is not None else step.stmts)))
+    code = step.code
+    return set().union(*(ids(s) for s in ([code.loop] if code.loop is not None else code.stmts)))

@@ -29,27 +29,17 @@ from dataclasses import dataclass
 from pycparser import c_ast
 
 from akcuda.generator.ast_util import block, ids, set_child, text, walk
-from akcuda.generator.counters import Counter
+from akcuda.generator.counters import rows_used
 from akcuda.generator.cuda_generator import is_call
 from akcuda.generator.loops import counting_var, host_expr, init_value, type_names, uses
 from akcuda.generator.render import macros
 from akcuda.plan.errors import ErrorSlot
 from akcuda.plan.expr import Binary, Expr, Int
+from akcuda.plan.model import Counter, CounterKind, CounterOp, PrivateRows
 
 CAPACITY = 16  # elements of one private copy (the prelude-free struct below); more -> C order
 COLUMNS, SCRATCH, OUTPUT, INPUT, SCALAR = "columns", "scratch", "output", "input", "scalar"
 SUFFIX = {"count": "__akc_count", "fill": "__akc_fill"}
-
-
-@dataclass(frozen=True)
-class PrivateRows:
-    """What emission needs: the helper chain (called first), each helper parameter's role by
-    position, the kernel arrays that are column counters or scratch, and element types."""
-
-    chain: tuple[str, ...]
-    roles: tuple[str, ...]
-    arrays: dict[str, str]  # kernel array -> COLUMNS | SCRATCH | OUTPUT | INPUT
-    elements: dict[str, str]  # kernel array (COLUMNS, SCRATCH) -> its element type
 
 
 def _params(func: c_ast.FuncDef) -> list[c_ast.Decl]:
@@ -163,21 +153,21 @@ def private_rows_loop(
     scalars: dict,
     helpers: dict[str, c_ast.FuncDef],
     element_types: dict[str, list[str]],
-) -> tuple[Expr | None, list[Counter], PrivateRows | None, str | None]:
-    """(count, counters, facts, None) if the loop's rows run count-scan-fill through a helper
-    with private scratch; else (None, [], None, why)."""
+) -> tuple[Expr | None, PrivateRows | None, str | None]:
+    """(count, form, None) if the loop's rows run count-scan-fill through a helper with private
+    scratch; else (None, None, why)."""
     var = counting_var(loop)
     start = host_expr(init_value(loop), scalars) if var else None
     bound = host_expr(loop.cond.right, scalars) if var else None
     if start is None or bound is None:
-        return None, [], None, "loop bounds are not computable from scalar arguments"
+        return None, None, "loop bounds are not computable from scalar arguments"
     count = Binary("-", bound, start) if loop.cond.op == "<" else Binary("+", Binary("-", bound, start), Int(1))
     calls = [s for s in block(loop.stmt) if isinstance(s, c_ast.FuncCall)]
     if len(calls) != 1 or not isinstance(calls[0].name, c_ast.ID) or calls[0].name.name not in helpers:
-        return None, [], None, "not one call to a helper"
+        return None, None, "not one call to a helper"
     found = helper_roles(helpers, calls[0].name.name)
     if isinstance(found, str):
-        return None, [], None, found
+        return None, None, found
     chain, roles = found
     arrays = {}
     args = calls[0].args.exprs if calls[0].args else []
@@ -185,26 +175,32 @@ def private_rows_loop(
         if role == SCALAR:
             continue
         if not (isinstance(arg, c_ast.ID) and arg.name in element_types) or arg.name in arrays:
-            return None, [], None, f"helper argument '{text(arg)}' is not one array argument of its own"
+            return None, None, f"helper argument '{text(arg)}' is not one array argument of its own"
         arrays[arg.name] = role
     reason = _loop_body_problem(loop, calls[0], arrays)
     if reason:
-        return None, [], None, reason
-    counters = []
+        return None, None, reason
+    counters: list[Counter] = []
     for array, role in arrays.items():
-        if role == COLUMNS:
-            counters += [
-                Counter(COLUMNS, f"akc_p_{array}", array=array),
-                Counter("width", f"akc_width{len(counters) + 1}", op="width"),
-                Counter("check", f"akc_check{len(counters) + 2}", op="check"),
-            ]
-        elif role == SCRATCH:
-            counters += [
-                Counter(SCRATCH, f"akc_p_{array}", array=array, op="last"),
-                Counter("check", f"akc_check{len(counters) + 1}", op="check"),
-            ]
+        row = rows_used(counters)
+        if role == COLUMNS:  # the advance every column shares, then how many columns, then the check
+            counters.append(
+                Counter(
+                    CounterKind.COLUMNS,
+                    CounterOp.SUM,
+                    f"akc_p_{array}",
+                    row,
+                    array=array,
+                    width_row=row + 1,
+                    check_row=row + 2,
+                )
+            )
+        elif role == SCRATCH:  # the elements the iteration wrote (a mask), then the check
+            counters.append(
+                Counter(CounterKind.SCRATCH, CounterOp.LAST, f"akc_p_{array}", row, array=array, check_row=row + 1)
+            )
     elements = {a: element_types[a][-1] for a, r in arrays.items() if r in (COLUMNS, SCRATCH)}
-    return count, counters, PrivateRows(chain, roles, arrays, elements), None
+    return count, PrivateRows(tuple(counters), rows_used(counters), chain, roles, arrays, elements), None
 
 
 def _loop_body_problem(loop: c_ast.For, call: c_ast.FuncCall, arrays: dict[str, str]) -> str | None:
@@ -337,20 +333,16 @@ class Private:
     name: str
 
 
-def privates(counters: list[Counter], facts: PrivateRows) -> list[Private]:
+def privates(facts: PrivateRows) -> list[Private]:
     """The step's private copies, each with its first row in the scan buffer."""
-    return [
-        Private(c.kind, c.array, facts.elements[c.array], row, c.name)
-        for row, c in enumerate(counters)
-        if c.kind in (COLUMNS, SCRATCH)
-    ]
+    return [Private(c.kind.value, c.array, facts.elements[c.array], c.row, c.name) for c in facts.counters]
 
 
-def step_bodies(make_gen, loop: c_ast.For, counters: list[Counter], facts: PrivateRows, locals_, head) -> list:
+def step_bodies(make_gen, loop: c_ast.For, facts: PrivateRows, locals_, head) -> list:
     """(role, body) of the count, fill and finish kernels; `make_gen(mode)` gives a fresh
     CudaGenerator, `locals_` and `head` the spilled locals and loop head as steps.py makes them."""
     from_template = macros("private_rows.cu.j2")
-    found = privates(counters, facts)
+    found = privates(facts)
     out = []
     for mode in ("count", "fill"):
         gen = make_gen(mode)

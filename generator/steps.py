@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pycparser import c_ast
 
 from akcuda.generator import compaction, private_rows
-from akcuda.generator.analyze import Step, has_failure
+from akcuda.generator.analyze import Code, Planned, has_failure
 from akcuda.generator.counters import rewrite
 from akcuda.generator.cuda_generator import CudaGenerator
 from akcuda.generator.folds import StepFold
@@ -25,6 +25,18 @@ from akcuda.generator.loops import uses
 from akcuda.generator.render import macros
 from akcuda.plan.errors import ErrorSlot
 from akcuda.plan.expr import reads_memory
+from akcuda.plan.model import (
+    Compaction,
+    Counter,
+    CounterKind,
+    CounterOp,
+    Parallel,
+    PrivateRows,
+    Scans,
+    Serial,
+    SplitFold,
+    Step,
+)
 
 
 @dataclass
@@ -87,13 +99,13 @@ def _statements(gen: CudaGenerator, node: c_ast.Node) -> list[str]:
     return [gen.statement(s) for s in _items(node)]
 
 
-def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl], fold: StepFold | None = None) -> list[StepKernel]:
+def step_kernels(make_gen, found: Planned, decls: list[c_ast.Decl], fold: StepFold | None = None) -> list[StepKernel]:
     """The kernel bodies of one step; `make_gen(mode)` returns a fresh CudaGenerator; `fold`
     (folds.plan_folds) adds a folded step's work to its first launch or its finish, or drops
     a finish nobody needs."""
     fold = fold or StepFold()
-    kernels = _parallel_kernels(make_gen, step, decls, fold)
-    on_device = form_on_device(step, fold)
+    kernels = _form_kernels(make_gen, found, decls, fold)
+    on_device = form_on_device(found.step, fold)
     if on_device:  # after the prologue below, which the step before needs whichever form runs
         guard = macros().form_guard(step=make_gen("plain").step, serial=False)
         kernels = [StepKernel(k.role, guard + k.body) for k in kernels]
@@ -101,13 +113,14 @@ def step_kernels(make_gen, step: Step, decls: list[c_ast.Decl], fold: StepFold |
         gen = make_gen("plain")
         lead = macros().lead(
             locals=_locals(gen, decls),
-            statements=[_serial_statement(gen, s) for s in fold.prologue.stmts],
+            statements=[_serial_statement(gen, s) for s in fold.prologue.code.stmts],
             saved=sorted(fold.declared_only | fold.left_out),
         )
         kernels[0] = StepKernel(kernels[0].role, lead + kernels[0].body)
-    if _checked_at_run_time(step):  # the executor runs this instead when the data do not allow the parallel form
+    if _checked_at_run_time(found.step):  # the executor runs this instead when the data do not allow the parallel form
         gen = make_gen("plain")
-        body = macros().serial(locals=_locals(gen, decls), statements=[gen.statement(step.serial_form or step.loop)])
+        code = found.code
+        body = macros().serial(locals=_locals(gen, decls), statements=[gen.statement(code.serial_form or code.loop)])
         guard = macros().form_guard(step=gen.step, serial=True) if on_device else ""
         kernels.append(StepKernel("serial", guard + body))
     return kernels
@@ -125,75 +138,78 @@ def form_on_device(step: Step, fold: StepFold) -> bool:
         bool(step.segments)
         and all(segment.within is None for segment in step.segments)
         and not reads_memory(step.requires)
-        and not any(c.kind == "keyed" or c.op == "speculated" for c in step.counters)
-        and step.private is None
-        and step.compaction is None
-        and step.partials is None
+        and not _helper_state(step.form)
+        and not isinstance(step.form, PrivateRows | Compaction | SplitFold)
         and fold.epilogue is None
     )
 
 
+def _helper_state(form) -> bool:
+    """Does a scan keep state the executor checks after count: keys, or speculated cursors?"""
+    counters = form.counters if isinstance(form, Scans) else ()
+    return any(c.kind == CounterKind.KEYED or c.op == CounterOp.SPECULATED for c in counters)
+
+
 def _checked_at_run_time(step: Step) -> bool:
     """Does the step's parallel form rest on something only the data tell (row ranges, bounds,
-    keys inside their array, cursors consuming their shares)?"""
+    keys inside their array, cursors consuming their shares, private copies, a compaction)?"""
     return (
         bool(step.segments)
         or step.requires is not None
-        or any(c.kind == "keyed" or c.op == "speculated" for c in step.counters)
-        or step.private is not None
-        or step.compaction is not None
+        or _helper_state(step.form)
+        or isinstance(step.form, PrivateRows | Compaction)
     )
 
 
-def _parallel_kernels(make_gen, step: Step, decls: list[c_ast.Decl], fold: StepFold) -> list[StepKernel]:
-    if step.kind == "serial":
-        return [StepKernel("main", _serial(make_gen("plain"), step, decls))]
-    if step.kind == "parallel" and step.checked:
-        # a check launch finds the first failing iteration; the main launch (fill's form) stops there
-        return [
-            StepKernel("check", _count(make_gen("count"), step, decls, "check", fold)),
-            StepKernel("main", _fill(make_gen("fill"), step, decls)),
-        ]
-    if step.kind == "parallel":
-        return [StepKernel("main", _parallel(make_gen("plain"), step, decls, fold))]
-    if step.private is not None:
-        gen = make_gen("plain")
-        bodies = private_rows.step_bodies(
-            make_gen, step.loop, step.counters, step.private, _locals(gen, decls), _head(gen, step.loop)
-        )
-        return [StepKernel(role, body) for role, body in bodies]
-    if step.compaction is not None:
-        gen = make_gen("plain")
-        bodies = compaction.step_bodies(
-            make_gen, step.loop, step.counters, step.compaction, _locals(gen, decls), _head(gen, step.loop)
-        )
-        return [StepKernel(role, body) for role, body in bodies]
+def _form_kernels(make_gen, found: Planned, decls: list[c_ast.Decl], fold: StepFold) -> list[StepKernel]:
+    """The launches of the step's form, each with its role."""
+    step, code = found.step, found.code
+    match step.form:
+        case Serial():
+            return [StepKernel("main", _serial(make_gen("plain"), code, decls))]
+        case Parallel(checked=True):
+            # a check launch finds the first failing iteration; the main launch (fill's form) stops there
+            return [
+                StepKernel("check", _count(make_gen("count"), code, (), decls, "check", fold)),
+                StepKernel("main", _fill(make_gen("fill"), code, (), decls)),
+            ]
+        case Parallel() | SplitFold():
+            return [StepKernel("main", _parallel(make_gen("plain"), code, decls, fold))]
+        case PrivateRows() as form:
+            gen = make_gen("plain")
+            bodies = private_rows.step_bodies(make_gen, code.loop, form, _locals(gen, decls), _head(gen, code.loop))
+            return [StepKernel(role, body) for role, body in bodies]
+        case Compaction() as form:
+            gen = make_gen("plain")
+            bodies = compaction.step_bodies(make_gen, code.loop, form, _locals(gen, decls), _head(gen, code.loop))
+            return [StepKernel(role, body) for role, body in bodies]
+    counters = step.form.counters
     kernels = [
-        StepKernel("count", _count(make_gen("count"), step, decls, "count", fold)),
-        StepKernel("fill", _fill(make_gen("fill"), step, decls)),
-        StepKernel("finish", _finish(make_gen("plain"), step, decls, fold.epilogue)),
+        StepKernel("count", _count(make_gen("count"), code, counters, decls, "count", fold)),
+        StepKernel("fill", _fill(make_gen("fill"), code, counters, decls)),
+        StepKernel("finish", _finish(make_gen("plain"), counters, decls, fold.epilogue)),
     ]
     if not fold.finish:
         del kernels[2]
-    if not _fill_needed(step):
+    if not _fill_needed(code, counters):
         del kernels[1]
-    if any(c.op == "speculated" for c in step.counters):
-        kernels.insert(0, StepKernel("nominal", _nominal(make_gen("plain"), step, decls)))
+    if any(c.op == CounterOp.SPECULATED for c in counters):
+        kernels.insert(0, StepKernel("nominal", _nominal(make_gen("plain"), code, counters, decls)))
     return kernels
 
 
-def _fill_needed(step: Step) -> bool:
+def _fill_needed(code: Code, counters: tuple[Counter, ...]) -> bool:
     """Does the fill launch do anything: store, report a failure, or advance a scanned counter?
     (A loop that only reduces or picks a last value is done after count and finish.)"""
     return (
-        any(c.op == "sum" for c in step.counters)
-        or bool(uses(step.loop.stmt).array_writes)
-        or has_failure(step.loop.stmt)
+        any(c.op == CounterOp.SUM for c in counters)
+        or bool(uses(code.loop.stmt).array_writes)
+        or has_failure(code.loop.stmt)
     )
 
 
-def _serial(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
-    statements = [_serial_statement(gen, s) for s in step.stmts]
+def _serial(gen: CudaGenerator, code: Code, decls: list[c_ast.Decl]) -> str:
+    statements = [_serial_statement(gen, s) for s in code.stmts]
     return macros().serial(locals=_locals(gen, decls), statements=statements)
 
 
@@ -206,53 +222,57 @@ def _serial_statement(gen: CudaGenerator, stmt: c_ast.Node) -> str:
     return gen.statement(stmt)
 
 
-def _parallel(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], fold: StepFold) -> str:
+def _parallel(gen: CudaGenerator, code: Code, decls: list[c_ast.Decl], fold: StepFold) -> str:
     gen.continue_returns = True  # a `continue` ends this thread's iteration
     return macros().parallel(
-        locals=_locals(gen, decls, fold), head=_head(gen, step.loop), statements=_statements(gen, step.loop.stmt)
+        locals=_locals(gen, decls, fold), head=_head(gen, code.loop), statements=_statements(gen, code.loop.stmt)
     )
 
 
-def _nominal(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
-    return macros().nominal(locals=_locals(gen, decls), head=_head(gen, step.loop), counters=step.counters)
+def _nominal(gen: CudaGenerator, code: Code, counters: tuple[Counter, ...], decls: list[c_ast.Decl]) -> str:
+    return macros().nominal(locals=_locals(gen, decls), head=_head(gen, code.loop), counters=counters)
 
 
-def _count(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], role: str, fold: StepFold) -> str:
+def _count(
+    gen: CudaGenerator, code: Code, counters: tuple[Counter, ...], decls: list[c_ast.Decl], role: str, fold: StepFold
+) -> str:
     """Count's form (also check's): stores suppressed, `continue` skips to the records."""
     gen.continue_returns = False
     gen.continue_text = macros().next_iteration()
-    body = rewrite(step.loop.stmt, _variable(step), step.counters, "count", step.shadows)
+    body = rewrite(code.loop.stmt, _variable(code), counters, "count", code.shadows)
     return getattr(macros(), role)(
         locals=_locals(gen, decls, fold),
-        head=_head(gen, step.loop),
-        counters=step.counters,
+        head=_head(gen, code.loop),
+        counters=counters,
         statements=_statements(gen, body),
     )
 
 
-def _fill(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl]) -> str:
+def _fill(gen: CudaGenerator, code: Code, counters: tuple[Counter, ...], decls: list[c_ast.Decl]) -> str:
     gen.continue_returns = True
-    body = rewrite(step.loop.stmt, _variable(step), step.counters, "fill")
+    body = rewrite(code.loop.stmt, _variable(code), counters, "fill")
     # running sums first: one at a local counter k starts from X[k - 1] before k moves on
-    order = sorted(range(len(step.counters)), key=lambda k: step.counters[k].kind != "running")
+    order = sorted(counters, key=lambda c: c.kind != CounterKind.RUNNING)
     return macros().fill(
         locals=_locals(gen, decls),
-        head=_head(gen, step.loop),
-        counters=step.counters,
+        head=_head(gen, code.loop),
+        counters=counters,
         order=order,
         statements=_statements(gen, body),
         first=ErrorSlot.FIRST.macro,
     )
 
 
-def _finish(gen: CudaGenerator, step: Step, decls: list[c_ast.Decl], epilogue: Step | None) -> str:
+def _finish(
+    gen: CudaGenerator, counters: tuple[Counter, ...], decls: list[c_ast.Decl], epilogue: Planned | None
+) -> str:
     """The counters' final values, then (folded in) the one-thread step after the scan."""
-    after = [_serial_statement(gen, s) for s in epilogue.stmts] if epilogue is not None else []
+    after = [_serial_statement(gen, s) for s in epilogue.code.stmts] if epilogue is not None else []
     return macros().finish(
-        locals=_locals(gen, decls), counters=step.counters, iteration=ErrorSlot.ITERATION.macro, after=after
+        locals=_locals(gen, decls), counters=counters, iteration=ErrorSlot.ITERATION.macro, after=after
     )
 
 
-def _variable(step: Step) -> str:
+def _variable(code: Code) -> str:
     """The name of the step loop's variable."""
-    return step.loop.init.decls[0].name
+    return code.loop.init.decls[0].name

@@ -7,18 +7,16 @@ parse (preprocess + pycparser) -> gather (entries, helpers) -> analyze (plan ste
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pycparser import c_ast, c_parser
 
-from akcuda.generator import analyze, compaction, private_rows, sorts
-from akcuda.generator.analyze import plain_integer, plan_steps
-from akcuda.generator.ast_util import walk
-from akcuda.generator.counters import Counter as Found
+from akcuda.generator import compaction, private_rows, sorts
+from akcuda.generator.analyze import Planned, plain_integer, plan_steps
 from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
 from akcuda.generator.folds import StepFold, plan_folds
-from akcuda.generator.loops import INTEGER_TYPES, input_sized_loop, type_names, uses
+from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
 from akcuda.generator.override import sort_plan
 from akcuda.generator.preprocess import HELPER_SOURCES, Preprocessed, preprocess
 from akcuda.generator.render import environment
@@ -170,11 +168,12 @@ def _emit_helpers(family: Family) -> list[str]:
     ]
 
 
-def _private_helpers(family: Family, steps: list[analyze.Step], emitted: list[str]) -> list[str]:
+def _private_helpers(family: Family, steps: list[Planned], emitted: list[str]) -> list[str]:
     """The count and fill forms of the helpers that steps with private copies call (once per
     kernel file), with the template arguments of their calls inside the chain."""
     out: list[str] = []
-    for facts in {s.private.chain: s.private for s in steps if s.private is not None}.values():
+    private = [s.step.form for s in steps if isinstance(s.step.form, P.PrivateRows)]
+    for facts in {form.chain: form for form in private}.values():
         for (file, line, name), targs in list(family.call_targs.items()):
             if name in facts.chain:
                 family.call_targs.update(
@@ -189,7 +188,7 @@ def _private_helpers(family: Family, steps: list[analyze.Step], emitted: list[st
     return out
 
 
-def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast.Decl]]:
+def _analyze(family: Family, entry: str) -> tuple[list[Planned], list[c_ast.Decl]]:
     """The plan steps of one entry and the top-level locals spilled between them."""
     func = family.parsed.functions[entry]
     params = _params(func)
@@ -208,7 +207,7 @@ def _analyze(family: Family, entry: str) -> tuple[list[analyze.Step], list[c_ast
 
 
 def _emit_entry(
-    family: Family, entry: str, steps: list[analyze.Step], decls: list[c_ast.Decl], folds: list[StepFold]
+    family: Family, entry: str, steps: list[Planned], decls: list[c_ast.Decl], folds: list[StepFold]
 ) -> list[dict]:
     """Every launch of one entry's steps, as the kernel template renders them."""
     header = _template_header(family.templates.get(entry, []))
@@ -228,8 +227,8 @@ def _emit_entry(
                     "role": sk.role,
                     "target": entry,
                     "step": k,
-                    "kind": f"{step.kind} {sk.role}",
-                    "reason": step.reason,
+                    "kind": f"{step.step.kind.value} {sk.role}",
+                    "reason": step.step.reason,
                     "template": header,
                     "params": params,
                     "body": sk.body,
@@ -299,13 +298,12 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     for entry in family.entries:
         steps, decls = _analyze(family, entry)
         folds = plan_folds(steps, {d.name for d in decls})
+        steps = [Planned(_folded(s.step, f), s.code) for s, f in zip(steps, folds)]
         helpers += _private_helpers(family, steps, helpers)
-        if any(s.compaction is not None for s in steps) and compaction.helper_source() not in helpers:
+        if any(isinstance(s.step.form, P.Compaction) for s in steps) and compaction.helper_source() not in helpers:
             helpers.append(compaction.helper_source())
         entries[entry] = P.Entry(
-            tuple(family.templates.get(entry, [])),
-            tuple(d.name for d in decls),
-            tuple(plan_step(s, f, family.helpers) for s, f in zip(steps, folds)),
+            tuple(family.templates.get(entry, [])), tuple(d.name for d in decls), tuple(s.step for s in steps)
         )
         kernels += _emit_entry(family, entry, steps, decls, folds)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
@@ -314,85 +312,12 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     return Translation(family.kernel, source, plan)
 
 
-# ---------------------------------------------------------------- analysis -> plan
-
-
-def plan_step(
-    step: analyze.Step, fold: StepFold | None = None, helpers: dict[str, c_ast.FuncDef] | None = None
-) -> P.Step:
-    """The plan's record of an analysis step (`fold`: what folds into or out of it)."""
-    fold = fold or StepFold()
-    line = step.stmts[0].coord.line if step.stmts and step.stmts[0].coord else None
-    counters = plan_counters(step.counters)
-    rows = len(step.counters) + (step.compaction is not None)  # compaction: its check row last
-    if step.kind == "serial":
-        form = P.Serial(step.constant_work, P.Fold(fold.into) if fold.into else None)
-    elif step.partials is not None:
-        form = P.SplitFold(step.partials)
-    elif step.kind == "parallel":
-        form = P.Parallel(step.checked)
-    elif step.private is not None:
-        form = P.PrivateRows(counters, rows)
-    elif step.compaction is not None:
-        form = P.Compaction(counters, rows, *_compaction(step))
-    else:
-        form = P.Scan(counters, rows)
-    return P.Step(
-        form,
-        line,
-        step.reason,
-        step.count,
-        step.first,
-        step.guard,
-        step.requires,
-        tuple(step.segments),
-        row_loop=_row_loop(step, helpers or {}),
-        form_on_device=form_on_device(step, fold),
-    )
-
-
-def _row_loop(step: analyze.Step, helpers: dict[str, c_ast.FuncDef]) -> int | None:
-    """The line of an input-sized loop each iteration of a parallel or scan step runs (in its
-    body, or the line of a call to a helper that loops), so the report can say a thread does a
-    whole row's work; None for constant work per iteration."""
-    if step.kind == "serial" or step.loop is None:
-        return None
-    found = input_sized_loop(step.loop.stmt)
-    if found is None:
-        calls = (n for n in walk(step.loop.stmt) if isinstance(n, c_ast.FuncCall) and isinstance(n.name, c_ast.ID))
-        found = next((c for c in calls if c.name.name in helpers and input_sized_loop(helpers[c.name.name].body)), None)
-    if found is None:
-        return None
-    coord = found.coord or step.loop.coord
-    return coord.line if coord else 0  # a loop the rules wrote without a position: line unknown
-
-
-def _compaction(step: analyze.Step) -> tuple[str, int, int]:
-    """An in-place compaction's array, its counter's row and the check row."""
-    row = next(k for k, c in enumerate(step.counters) if c.name == step.compaction.counter)
-    return step.compaction.array, row, len(step.counters)
-
-
-# Where a counter's helper row (the entry after it) goes in the plan's Counter.
-_HELPER_ROWS = {"last": "flag_row", "speculated": "actual_row"}
-# The rows after a private copy's own: columns' width and check, scratch's check.
-_PRIVATE_ROWS = {"columns": {"width_row": 1, "check_row": 2}, "scratch": {"check_row": 1}}
-
-
-def plan_counters(found: list[Found]) -> tuple[P.Counter, ...]:
-    """The analysis lists a counter's helper row (a last-value flag, a key, a speculated
-    counter's actual advance) as the entry after it; the plan names it on the counter."""
-    out = []
-    for row, c in enumerate(found):
-        if c.kind in ("flag", "key", "width", "check"):
-            continue
-        if c.kind in _PRIVATE_ROWS:
-            rows = {name: row + shift for name, shift in _PRIVATE_ROWS[c.kind].items()}
-        else:
-            helper = "key_row" if c.kind == "keyed" else _HELPER_ROWS.get(c.op)
-            rows = {helper: row + 1} if helper else {}
-        out.append(P.Counter(P.CounterKind(c.kind), P.CounterOp(c.op), c.name, row, c.place, c.array or None, **rows))
-    return tuple(out)
+def _folded(step: P.Step, fold: StepFold) -> P.Step:
+    """The step as its launches run it: folded into a neighbour (`fold.into`), or its form
+    picked on the device."""
+    if fold.into is not None:
+        step = replace(step, form=replace(step.form, fold=fold.into))
+    return replace(step, form_on_device=form_on_device(step, fold))
 
 
 def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:

@@ -22,13 +22,13 @@ def test_independent_loop_is_parallel_and_integer_running_sum_is_a_scan(demo):
         {"tolengths", "tooffsets", "fromstarts", "fromstops"},
         integral=lambda array: array == "tooffsets",
     )
-    assert [s.kind for s in steps] == ["parallel", "serial", "scan"]
-    assert steps[0].count == Binary("-", Arg("length"), Int(0))
-    assert [(c.kind, c.place) for c in steps[2].counters] == [("running", "tooffsets")]
+    assert [s.step.kind for s in steps] == ["parallel", "serial", "scan"]
+    assert steps[0].step.count == Binary("-", Arg("length"), Int(0))
+    assert [(c.kind, c.place) for c in steps[2].step.form.counters] == [("running", "tooffsets")]
     # a floating-point running sum would be reordered by a scan: it stays serial, with the reason
     steps, _ = plan_steps(func, {"length"}, set(), {"tolengths", "tooffsets", "fromstarts", "fromstops"})
-    assert [s.kind for s in steps] == ["parallel", "serial"]
-    assert "not of an integer type" in steps[1].reason
+    assert [s.step.kind for s in steps] == ["parallel", "serial"]
+    assert "not of an integer type" in steps[1].step.reason
 
 
 def test_conditional_counter_becomes_count_scan_fill(tmp_path):
@@ -50,8 +50,8 @@ def test_conditional_counter_becomes_count_scan_fill(tmp_path):
     )
     func = parse(src, []).functions["akc_compact"]
     steps, decls = plan_steps(func, {"length"}, set(), {"out", "total", "mask"})
-    assert [s.kind for s in steps] == ["serial", "scan", "serial"]
-    assert [(c.kind, c.name) for c in steps[1].counters] == [("local", "k")]
+    assert [s.step.kind for s in steps] == ["serial", "scan", "serial"]
+    assert [(c.kind, c.name) for c in steps[1].step.form.counters] == [("local", "k")]
     assert [d.name for d in decls] == ["k"]
 
 
@@ -69,14 +69,16 @@ def test_counter_in_a_condition_is_not_a_scan(tmp_path):
         """)
     )
     steps, _ = plan_steps(parse(src, []).functions["akc_capped"], {"length"}, set(), {"out"})
-    assert steps[0].kind == "serial" and "counter 'k' is used in a branch condition at line 4" in steps[0].reason
+    assert (
+        steps[0].step.kind == "serial" and "counter 'k' is used in a branch condition at line 4" in steps[0].step.reason
+    )
 
 
 def test_nested_regular_loop_with_private_helper_call_is_parallel(demo):
     parsed = parse(demo.folder / "akc_demo_regular.cpp", [demo.include])
     func = parsed.functions["akc_demo_regular"]
     steps, _ = plan_steps(func, {"size", "length", "limit"}, {"akc_demo_clamp"}, {"tocarry"})
-    assert steps[0].kind == "parallel"
+    assert steps[0].step.kind == "parallel"
 
 
 def test_write_through_a_data_dependent_index_is_not_parallel(tmp_path):
@@ -91,4 +93,4 @@ def test_write_through_a_data_dependent_index_is_not_parallel(tmp_path):
     )
     func = parse(src, []).functions["akc_scatter"]
     steps, _ = plan_steps(func, {"length"}, set(), {"out", "index"})
-    assert steps[0].kind == "serial" and "out[index[i]]" in steps[0].reason
+    assert steps[0].step.kind == "serial" and "out[index[i]]" in steps[0].step.reason

@@ -7,8 +7,9 @@ import textwrap
 import pytest
 
 from akcuda.generator.analyze import plan_steps
-from akcuda.generator.folds import NEXT, PREVIOUS, plan_folds
+from akcuda.generator.folds import plan_folds
 from akcuda.generator.translate import parse
+from akcuda.plan.model import Fold
 
 pytestmark = pytest.mark.gxx  # parsing preprocesses with g++ -E
 
@@ -40,16 +41,16 @@ POINTERS = {"out", "offsets", "total", "mask"}
 
 def test_a_prologue_folds_into_count_and_a_finish_nobody_reads_is_not_made(tmp_path):
     steps, folds = _steps(tmp_path, COMPACT, POINTERS)
-    assert [s.kind for s in steps] == ["serial", "scan"]
-    assert [f.into for f in folds] == [NEXT, None]
+    assert [s.step.kind for s in steps] == ["serial", "scan"]
+    assert [f.into for f in folds] == [Fold.NEXT, None]
     assert folds[1].prologue is steps[0] and not folds[1].finish  # `k` is not read after the loop
     assert folds[1].declared_only == {"k"}  # count starts `k` from 0 itself: it does not load it
 
 
 def test_a_step_after_the_scan_folds_into_its_finish(tmp_path):
     steps, folds = _steps(tmp_path, COMPACT + "*total = k;\n", POINTERS)
-    assert [s.kind for s in steps] == ["serial", "scan", "serial"]
-    assert [f.into for f in folds] == [NEXT, None, PREVIOUS]
+    assert [s.step.kind for s in steps] == ["serial", "scan", "serial"]
+    assert [f.into for f in folds] == [Fold.NEXT, None, Fold.PREVIOUS]
     assert folds[1].epilogue is steps[2] and folds[1].finish  # finish writes the total after `k`
 
 
@@ -61,5 +62,5 @@ def test_a_prologue_writing_what_the_loop_reads_stays_a_launch_of_its_own(tmp_pa
     }
     """
     steps, folds = _steps(tmp_path, body, POINTERS)
-    assert [s.kind for s in steps] == ["serial", "parallel"]
+    assert [s.step.kind for s in steps] == ["serial", "parallel"]
     assert [f.into for f in folds] == [None, None]

@@ -89,15 +89,24 @@ class Counter:
 
     kind: CounterKind
     op: CounterOp
-    name: str
+    name: str  # the variable the generated body advances (the local itself, or akc_ctr<row>)
     row: int
-    place: str = ""  # the C lvalue a MEMORY/RUNNING/KEYED counter lives at (for reports)
-    array: str | None = None  # the array argument it lives in (MEMORY, RUNNING, KEYED)
+    place: str = ""  # the C lvalue a MEMORY/KEYED counter lives at; RUNNING: its array
+    array: str | None = None  # the array argument it lives in (MEMORY, RUNNING, KEYED, COLUMNS, SCRATCH)
     flag_row: int | None = None
     key_row: int | None = None
     actual_row: int | None = None
     width_row: int | None = None
     check_row: int | None = None
+    # C text each iteration computes it from: a KEYED counter's key and a SPECULATED counter's
+    # nominal share (over the iteration's inputs); a RUNNING sum's local counter k where the sum
+    # is read back as `place[k - 1]` (empty where it is `place[i]`)
+    base: str = ""
+
+    @property
+    def target(self) -> str:
+        """The C text the kernel updates: the local's name or the place in memory."""
+        return self.name if self.kind == CounterKind.LOCAL else self.place
 
 
 @dataclass(frozen=True)
@@ -228,12 +237,17 @@ class Scan:
 
 @dataclass(frozen=True)
 class PrivateRows:
-    """Count, scan, fill of rows whose helper writes through column counters and scratch, each
-    thread on private copies (generator/private_rows.py); its counters are those copies."""
+    """Count, scan, fill of rows whose helper writes memory only through column counters,
+    scratch and outputs, each thread on private copies of the first two (generator/private_rows.py);
+    its counters are those copies."""
 
     kind: ClassVar[StepKind] = StepKind.SCAN
     counters: tuple[Counter, ...] = ()
     scan_rows: int = 0
+    chain: tuple[str, ...] = ()  # the helper the loop calls, and those it hands its parameters on to
+    roles: tuple[str, ...] = ()  # per parameter of the chain's last helper: columns, scratch, output, input, scalar
+    arrays: dict[str, str] = field(default_factory=dict)  # kernel array -> its role
+    elements: dict[str, str] = field(default_factory=dict)  # kernel array (columns, scratch) -> its element type
 
 
 @dataclass(frozen=True)
@@ -250,6 +264,11 @@ class Compaction:
     array: str
     counter_row: int  # the counter's row: scanned starts, the total last
     check_row: int
+
+    @property
+    def counter(self) -> str:
+        """The local counter the array is written at."""
+        return next(c.name for c in self.counters if c.row == self.counter_row)
 
 
 Form = Serial | Parallel | SplitFold | Scan | PrivateRows | Compaction | Sort

@@ -1,7 +1,9 @@
-"""Stage: one kernel family's C++ source -> one CUDA file plus its typed plan.
+"""The translator's driver: one kernel family's C++ source -> one CUDA file plus its typed plan.
 
-parse (preprocess + pycparser) -> gather (entries, helpers) -> analyze (plan steps, per entry)
--> emit (CudaGenerator + Jinja2) -> `Translation(source, plan)`.
+front end (frontend/: preprocess, pycparser) -> gather (entries, helpers) -> plan the steps of
+each entry (planner.py: rewrites and rules) -> folds and emission (emission/: CudaGenerator,
+Jinja2) -> `Translation(source, plan)`. A kernel that sorts is read by the sort rule first
+(sorting/).
 """
 
 from __future__ import annotations
@@ -10,27 +12,24 @@ import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pycparser import c_ast, c_parser
+from pycparser import c_ast
 
-from akcuda.generator import compaction, private_rows, sorts
-from akcuda.generator.analyze import Planned, plain_integer, plan_steps
-from akcuda.generator.cuda_generator import CudaGenerator, Normalizer, TranslationError
-from akcuda.generator.folds import StepFold, plan_folds
-from akcuda.generator.loops import INTEGER_TYPES, type_names, uses
-from akcuda.generator.override import sort_plan
-from akcuda.generator.preprocess import HELPER_SOURCES, Preprocessed, preprocess
-from akcuda.generator.render import environment
-from akcuda.generator.steps import form_on_device, step_kernels
+from akcuda.generator.analysis.context import Planned, Signature, parameters
+from akcuda.generator.analysis.loops import uses
+from akcuda.generator.emission import compaction, private_rows
+from akcuda.generator.emission.cuda_generator import CudaGenerator
+from akcuda.generator.emission.folds import StepFold, plan_folds
+from akcuda.generator.emission.render import environment
+from akcuda.generator.emission.steps import form_on_device, step_kernels
+from akcuda.generator.frontend.errors import TranslationError
+from akcuda.generator.frontend.parse import Parsed, parse
+from akcuda.generator.frontend.preprocess import HELPER_SOURCES
+from akcuda.generator.planner import Trace, plan_steps
+from akcuda.generator.sorting import rule as sorts
+from akcuda.generator.sorting.override import sort_plan
 from akcuda.plan import model as P
 from akcuda.plan import translator_fingerprint
 from akcuda.plan.errors import ErrorSlot
-from akcuda.plan.expr import Expr, Int, Integral
-
-
-@dataclass
-class Parsed:
-    pp: Preprocessed
-    functions: dict[str, c_ast.FuncDef]
 
 
 @dataclass
@@ -60,6 +59,7 @@ class Family:
         return self.spec["name"]
 
     def generator(self, step: int = 0, mode: str = "plain") -> CudaGenerator:
+        """A printer for this family's CUDA, collecting its failure messages."""
         return CudaGenerator(self.kernel, self.call_targs, self.messages, step=step, mode=mode)
 
     def wrapper_args(self, entry: str) -> list[list[str]]:
@@ -70,18 +70,6 @@ class Family:
             for s in self.spec["specializations"]
             if s["symbol"] in wrappers and wrappers[s["symbol"]].target == entry
         ]
-
-
-def parse(path: Path, include_dirs: list[Path]) -> Parsed:
-    """Pre-pass and pycparser; every function definition by name."""
-    pp = preprocess(path, include_dirs)
-    try:
-        ast = c_parser.CParser().parse(pp.text, filename=str(path))
-    except Exception as exc:  # pycparser's ParseError carries file:line:col
-        raise TranslationError(path.stem, None, f"C syntax ({exc})") from exc
-    Normalizer().visit(ast)
-    functions = {node.decl.name: node for node in ast.ext if isinstance(node, c_ast.FuncDef)}
-    return Parsed(pp, functions)
 
 
 @functools.lru_cache(maxsize=4)
@@ -103,10 +91,6 @@ def _called(func: c_ast.FuncDef) -> list[str]:
 
 def _template_header(params: list[str]) -> str:
     return f"template <{', '.join('typename ' + p for p in params)}>\n" if params else ""
-
-
-def _params(func: c_ast.FuncDef) -> list[c_ast.Node]:
-    return func.decl.type.args.params if func.decl.type.args else []
 
 
 def source_path(spec: dict, kernel_dir: Path) -> Path:
@@ -188,22 +172,15 @@ def _private_helpers(family: Family, steps: list[Planned], emitted: list[str]) -
     return out
 
 
-def _analyze(family: Family, entry: str) -> tuple[list[Planned], list[c_ast.Decl]]:
-    """The plan steps of one entry and the top-level locals spilled between them."""
+def signature(family: Family, entry: str) -> Signature:
+    """What `entry`'s parameters and its specializations' template arguments say."""
     func = family.parsed.functions[entry]
-    params = _params(func)
-    scalars = {p.name for p in params if isinstance(p.type, c_ast.TypeDecl)}
-    writing = {name for name, f in family.helpers.items() if any(isinstance(p.type, c_ast.PtrDecl) for p in _params(f))}
-    tparams, targs = family.templates.get(entry, []), family.wrapper_args(entry)
-    return plan_steps(
-        func,
-        scalars,
-        writing,
-        {p.name for p in params} - scalars,
-        functools.partial(_integral, params, tparams, targs),
-        functools.partial(_integer_where, tparams, targs),
-        family.helpers,
-    )
+    return Signature.of(func, family.helpers, family.templates.get(entry, []), family.wrapper_args(entry))
+
+
+def analyzed(family: Family, entry: str, trace: Trace | None = None) -> tuple[list[Planned], list[c_ast.Decl]]:
+    """The plan steps of one entry and the top-level locals spilled between them."""
+    return plan_steps(family.parsed.functions[entry], signature(family, entry), trace)
 
 
 def _emit_entry(
@@ -211,7 +188,7 @@ def _emit_entry(
 ) -> list[dict]:
     """Every launch of one entry's steps, as the kernel template renders them."""
     header = _template_header(family.templates.get(entry, []))
-    params = ", ".join(family.generator().declaration(p) for p in _params(family.parsed.functions[entry]))
+    params = ", ".join(family.generator().declaration(p) for p in parameters(family.parsed.functions[entry]))
     kernels = []
     for k, (step, fold) in enumerate(zip(steps, folds)):
 
@@ -296,7 +273,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     helpers = _emit_helpers(family)
     entries, kernels = {}, []
     for entry in family.entries:
-        steps, decls = _analyze(family, entry)
+        steps, decls = analyzed(family, entry)
         folds = plan_folds(steps, {d.name for d in decls})
         steps = [Planned(_folded(s.step, f), s.code) for s, f in zip(steps, folds)]
         helpers += _private_helpers(family, steps, helpers)
@@ -318,20 +295,3 @@ def _folded(step: P.Step, fold: StepFold) -> P.Step:
     if fold.into is not None:
         step = replace(step, form=replace(step.form, fold=fold.into))
     return replace(step, form_on_device=form_on_device(step, fold))
-
-
-def _integral(params: list, tparams: list[str], targets_args: list[list[str]], array: str) -> bool:
-    """Is the element type of pointer parameter `array` an integer in every specialization?"""
-    param = next((p for p in params if p.name == array), None)
-    names = type_names(param) if param is not None else []
-    return bool(names) and _integer_where(tparams, targets_args, names[-1]) == Int(1)
-
-
-def _integer_where(tparams: list[str], targets_args: list[list[str]], name: str) -> Expr | None:
-    """Where type `name` (maybe a template parameter) is an integer: Int(1) in every
-    specialization, `integral(name)` in some, None in none."""
-    if name in tparams:
-        position = tparams.index(name)
-        integers = [a[position] in INTEGER_TYPES for a in targets_args]
-        return Int(1) if integers and all(integers) else Integral(name) if any(integers) else None
-    return plain_integer(name)

@@ -1,5 +1,5 @@
 """What the executor does for a scan step that compacts an array in place
-(akcuda.generator.compaction): count, scan, compact into scratch after the scan rows, verify the
+(akcuda.generator.rules.compaction): count, scan, compact into scratch after the scan rows, verify the
 reads, then fill, copy back and finish; C order where a read would have seen another value."""
 
 from __future__ import annotations

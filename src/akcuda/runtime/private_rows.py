@@ -1,5 +1,5 @@
 """What the executor does between count and fill of a step with private copies
-(akcuda.generator.private_rows): check what count recorded, and prepare the rows fill reads."""
+(akcuda.generator.rules.private_rows): check what count recorded, and prepare the rows fill reads."""
 
 from __future__ import annotations
 

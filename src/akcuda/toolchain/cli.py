@@ -532,8 +532,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that are a user's mistake: each prints one line, no traceback."""
-    from akcuda.generator.cuda_generator import TranslationError
-    from akcuda.generator.preprocess import PreprocessError
+    from akcuda.generator.frontend.errors import TranslationError
+    from akcuda.generator.frontend.preprocess import PreprocessError
     from akcuda.plan import PlanError
     from akcuda.toolchain.specs import SpecError
     from akcuda.toolchain.upstream import UpstreamError

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from akcuda import paths
-from akcuda.generator.preprocess import preprocess
+from akcuda.generator.frontend.preprocess import preprocess
 from akcuda.toolchain import upstream
 
 DIRECTIONS = ("in", "out", "inout")

@@ -1,6 +1,8 @@
 """Function rewrite: the locals that the arms of a branch on scalar arguments declare, lifted to
 the top level, so that the branch can pick its steps on the host and the locals live in the
 spill buffer like any other top-level local.
+
+Demo: tests/kernels/akc_demo_groups.cpp.
 """
 
 from __future__ import annotations

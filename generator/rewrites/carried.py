@@ -3,7 +3,7 @@ next through a local, becomes a value each iteration computes itself, before the
 the loop. Each returns a new loop (the original stays what a serial step runs) or None when it
 does not apply.
 
-Demo: tests/kernels/akc_demo_keyed.cpp.
+Demo: tests/kernels/akc_demo_padrows.cpp (a forwarded store), akc_demo_keyed.cpp (a previous value).
 """
 
 from __future__ import annotations

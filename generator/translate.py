@@ -257,7 +257,7 @@ def _render(spec: dict, helpers: list[str], kernels: list[dict], specializations
 
 def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     """Translate the kernel family described by `spec` (a kernel-spec mapping); a kernel the
-    sort rule reads (sorts.py), or whose spec has a `sort` override, is one library sort step
+    sort rule reads (sorting/rule.py), or whose spec has a `sort` override, is one library sort step
     and no kernel. The override serves only where the rule refuses (and the plan says why)."""
     path = source_path(spec, kernel_dir)
     if sorts.has_sort(path) or "sort" in spec:

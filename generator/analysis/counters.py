@@ -1,4 +1,5 @@
-"""Stage (analysis): the count, scan, fill rule for loops that carry counters.
+"""Counters: the state a count-scan-fill loop may carry (emission/counting.py writes its count
+and fill bodies, the general rule in iterations.py asks `find_counters`).
 
 When the only state a loop carries from one iteration to the next is a set of integer counters
 that are only ever advanced (`k++`, `k += m`) and otherwise used as write positions or written
@@ -15,6 +16,10 @@ whether it assigned, and the executor picks the last one. A counter the iteratio
 position (a parser's cursor) is *speculated*: a *nominal* launch records the share each
 iteration should consume, a scan turns those into starting positions for *count*, and the
 executor checks that every iteration consumed exactly its share (else the loop runs serially).
+
+Each counter is a plan `Counter` (akcuda.plan.model) with its scan-buffer rows: a last value's
+flag row, a keyed counter's key row and a speculated counter's row of actual advances follow
+its own.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Stage (analysis -> emit): launches a plan need not make on their own.
+"""Stage (emit): launches a plan need not make on their own (the plan's `Serial.fold` says where
+a folded step's work runs).
 
 A constant-work one-thread step is folded into a neighbouring launch where that is provably
 safe, and a scan step's finish that leaves nothing anyone reads is not made at all:

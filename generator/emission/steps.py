@@ -1,9 +1,11 @@
-"""Stage (emit): the body of each plan step's kernel(s).
+"""Stage (emit): the body of each plan step's kernel(s), by the step's form.
 
 Every step kernel shares one parameter list (the C kernel's, then the error record, the spilled
 locals, the scan buffer, the iteration count and the report index) so the executor launches
-them all the same way. A serial step runs the statements in one thread; a parallel step runs one
-loop iteration per thread; a scan step has three kernels: count, fill and finish.
+them all the same way. A `Serial` step runs the statements in one thread; a `Parallel` or
+`SplitFold` step runs one loop iteration per thread (a checked one a check launch first); a
+`Scan` step has count, fill and finish (and nominal); `PrivateRows` and `Compaction` steps
+have their own launches (private_rows.py, compaction.py).
 
 The C statements are printed by `CudaGenerator`; the scaffolding around them (locals, loop head,
 counter starts and records) is one macro per launch role in `templates/steps.cu.j2`.

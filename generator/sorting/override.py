@@ -1,4 +1,4 @@
-"""A spec-level override: a kernel whose sort the sort rule (sorts.py) cannot read (a strncmp
+"""A spec-level override: a kernel whose sort the sort rule (rule.py) cannot read (a strncmp
 comparator over runs of parents, `std::vector<std::string>`) names the library sort step in its
 spec, and this module turns that, or the rule's Sort, into the plan.
 
@@ -89,7 +89,7 @@ def sort_step(spec: dict) -> P.Sort:
 
 def sort_plan(spec: dict, rule: tuple[P.Sort, int | None] | None = None, refused: str | None = None) -> P.Plan:
     """The plan of a kernel that is one library sort step (no kernel launches): the sort rule's
-    Sort and line where it read the kernel (sorts.py), else the spec's override, with the
+    Sort and line where it read the kernel (rule.py), else the spec's override, with the
     rule's refusal (kernel, file:line, construct) in its reason."""
     if rule is not None:
         step = P.Step(rule[0], line=rule[1])

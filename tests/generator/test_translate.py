@@ -1,4 +1,4 @@
-"""The translator end to end (parse, analyze, emit) on small kernels written for these tests
+"""The translator end to end (front end, planner, emission) on small kernels written for these tests
 (tests/kernels/): the plan steps it chooses, run on the host emulation against NumPy."""
 
 from __future__ import annotations

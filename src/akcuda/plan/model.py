@@ -219,7 +219,7 @@ class Parallel:
 
 @dataclass(frozen=True)
 class SplitFold:
-    """One of a split fold's two launches over bins (generator/pieces.py): one thread per piece
+    """One of a split fold's two launches over bins (generator/rewrites/pieces.py): one thread per piece
     of a bin, each leaving its result in the scan buffer, or one per bin combining its pieces."""
 
     kind: ClassVar[StepKind] = StepKind.PARALLEL
@@ -238,7 +238,7 @@ class Scan:
 @dataclass(frozen=True)
 class PrivateRows:
     """Count, scan, fill of rows whose helper writes memory only through column counters,
-    scratch and outputs, each thread on private copies of the first two (generator/private_rows.py);
+    scratch and outputs, each thread on private copies of the first two (generator/rules/private_rows.py);
     its counters are those copies."""
 
     kind: ClassVar[StepKind] = StepKind.SCAN

@@ -1,5 +1,6 @@
-"""The count, scan, fill rule (counters.py) on small kernels written for these tests (tests/kernels/),
-run on the host emulation under the race check and compared with independent NumPy references."""
+"""Counters and count-scan-fill (analysis/counters.py, emission/counting.py) on small kernels
+written for these tests (tests/kernels/), run on the host emulation under the race check and
+compared with independent NumPy references."""
 
 from __future__ import annotations
 

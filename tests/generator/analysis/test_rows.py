@@ -1,4 +1,4 @@
-"""Row proofs (rows.py): writes that land on places distinct per iteration, and what only the data
+"""Row proofs (analysis/rows.py): writes that land on places distinct per iteration, and what only the data
 can tell, checked at run time; on small kernels written for these tests (tests/kernels/), run on
 the host emulation under the race check and compared with independent NumPy references."""
 

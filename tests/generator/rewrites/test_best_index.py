@@ -1,4 +1,4 @@
-"""Split best-index folds (best_index.py): a loop over bins finding each bin's best index from
+"""Split best-index folds (rewrites/best_index.py): a loop over bins finding each bin's best index from
 its first element runs one thread per piece of a bin where the bins are few, the candidates
 combined in C order; on a small kernel written for these tests (tests/kernels/akc_demo_best.cpp),
 run on the host emulation under the race check against an independent Python reference."""

@@ -1,4 +1,4 @@
-""" "Last kept" state speculated from the previous item (last_kept.py), on a small kernel written
+""" "Last kept" state speculated from the previous item (rewrites/last_kept.py), on a small kernel written
 for these tests (tests/kernels/akc_demo_dedup_words.cpp): words compacted in place, each dropped
 when it equals the last word kept. Run on the host emulation under the race check, compared with
 an independent Python reference of the C loop, and sent back to C order exactly when the words

@@ -1,4 +1,4 @@
-"""Split folds (pieces.py): a loop over bins folding each bin's range runs one thread per piece
+"""Split folds (rewrites/pieces.py): a loop over bins folding each bin's range runs one thread per piece
 of a bin where the bins are few, the pieces combined in C order; on a small kernel written for
 these tests (tests/kernels/akc_demo_folds.cpp), run on the host emulation under the race check
 and compared with an independent NumPy reference, bit for bit."""

@@ -1,4 +1,4 @@
-"""Rolled sums (unrolled.py): a hand-unrolled integer sum becomes one loop, which the split-fold
+"""Rolled sums (rewrites/unrolled.py): a hand-unrolled integer sum becomes one loop, which the split-fold
 rule then takes; on a small kernel written for these tests (tests/kernels/akc_demo_unrolled.cpp),
 run on the host emulation under the race check against NumPy, and on C the rule must refuse."""
 

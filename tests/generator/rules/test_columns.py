@@ -1,4 +1,4 @@
-"""A scratch histogram reset per bin and updated column by column (columns.py), on a small kernel
+"""A scratch histogram reset per bin and updated column by column (rules/columns.py), on a small kernel
 written for these tests (tests/kernels/akc_demo_columns.cpp), run on the host emulation under the
 race check and compared with the C loops written again in Python; and the run-time check on the
 rows of the bins' ranges that the parallel form relies on."""

@@ -1,4 +1,4 @@
-"""In-place compaction at a counter (compaction.py), on a small kernel written for these tests
+"""In-place compaction at a counter (rules/compaction.py), on a small kernel written for these tests
 (tests/kernels/akc_demo_compact.cpp): run on the host emulation under the race check, compared
 with an independent Python reference of the C loop, and sent back to C order exactly when a
 read would have seen what an earlier row wrote."""

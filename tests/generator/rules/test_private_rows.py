@@ -1,4 +1,4 @@
-"""Rows through a helper that writes memory, with private copies (private_rows.py), on a small
+"""Rows through a helper that writes memory, with private copies (rules/private_rows.py), on a small
 recursive kernel written for these tests (tests/kernels/akc_demo_chains.cpp), run on the host
 emulation under the race check and compared with an independent Python reference."""
 

@@ -1,4 +1,4 @@
-"""The sort rule (sorts.py): the upstream sorting kernels it reads give the very Sort their spec
+"""The sort rule (sorting/rule.py): the upstream sorting kernels it reads give the very Sort their spec
 overrides named before (parity proved those), the demo kernel's sort runs on the host against
 NumPy, and a sort it cannot read is refused with kernel, file:line and construct (or left to
 the spec's override where one exists)."""

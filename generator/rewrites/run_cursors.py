@@ -7,6 +7,7 @@ Demo: tests/kernels/akc_demo_runs.cpp.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 from pycparser import c_ast
 
@@ -64,11 +65,32 @@ def _inverted(
     assignments: dict[str, int],
 ) -> list[c_ast.Node] | None:
     """The declaration of the owner counter and the loop over positions, else None."""
+    found = _runs(loop, decls, {name for name in scalars if name not in assigned}, later, assignments)
+    return None if found is None else _over_positions(loop, found, decls[found.cursor])
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """A loop `for (i = lo; i < hi; i++) { S(j); for (k = j; k < B; k++) if (P(j)) { S(j + 1); j++; } j++; }`
+    in parts."""
+
+    var: str  # i
+    cursor: str  # j
+    start: c_ast.Node  # j0, the cursor's definition
+    first: list[c_ast.Node]  # S(j): what each position does
+    run: c_ast.If  # `if (P(j)) ...`, the inner loop's one statement
+    bound: c_ast.Node  # B
+
+
+def _runs(
+    loop: c_ast.For, decls: dict[str, c_ast.Decl], host: set[str], later: c_ast.Node, assignments: dict[str, int]
+) -> _Runs | None:
+    """The parts of a loop whose cursor skips runs (`inverted_runs` says what each must be), else
+    None; `host` are the scalar arguments no statement assigns, `later` what follows the loop."""
     var = counting_var(loop)
     items = block(loop.stmt)
     if var is None or loop.cond.op != "<" or len(items) < 2:
         return None
-    host = {name for name in scalars if name not in assigned}
     lo, hi = init_value(loop), loop.cond.right
     cursor = increment_of(items[-1])
     inner = items[-2]
@@ -105,27 +127,34 @@ def _inverted(
         return None
     if any(cursor in uses(s).written_ids or var in uses(s).written_ids for s in first):
         return None
+    return _Runs(var, cursor, j0, first, run[0], inner.cond.right)
+
+
+def _over_positions(loop: c_ast.For, found: _Runs, cursor_decl: c_ast.Decl) -> list[c_ast.Node] | None:
+    """The owner counter's declaration and the loop over positions of `found` (`inverted_runs`
+    has its form); None where the names it declares are the loop's own."""
+    var, cursor, lo, hi = found.var, found.cursor, init_value(loop), loop.cond.right
     owner, at = f"akc_run_{var}", f"akc_at_{cursor}"
     if {owner, at} & ids(loop):
         return None
-    bound = inner.cond.right
+    bound = found.bound
     p = c_ast.ID(at)
     here = {cursor: p, var: c_ast.ID(owner)}
     stores = c_ast.If(
         pattern("R < HI", R=c_ast.ID(owner), HI=hi),
-        c_ast.Compound([replaced_ids(s, here) for s in first], coord=loop.stmt.coord),
+        c_ast.Compound([replaced_ids(s, here) for s in found.first], coord=loop.stmt.coord),
         None,
         coord=loop.stmt.coord,
     )
     ends = c_ast.If(
-        pattern("!(P < B && TEST)", P=p, B=bound, TEST=replaced_ids(test, here)),
+        pattern("!(P < B && TEST)", P=p, B=bound, TEST=replaced_ids(found.run.cond, here)),
         c_ast.Compound([c_ast.UnaryOp("p++", c_ast.ID(owner))]),
         None,
-        coord=run[0].coord,
+        coord=found.run.coord,
     )
-    last = pattern("(B > J ? B : J) + 1 + (HI - LO)", B=bound, J=j0, HI=hi, LO=lo)
+    last = pattern("(B > J ? B : J) + 1 + (HI - LO)", B=bound, J=found.start, HI=hi, LO=lo)
     positions = c_ast.For(
-        c_ast.DeclList([declared_like(decls[cursor], at, copy.deepcopy(j0))]),
+        c_ast.DeclList([declared_like(cursor_decl, at, copy.deepcopy(found.start))]),
         c_ast.BinaryOp("<", c_ast.ID(at), last),
         c_ast.UnaryOp("p++", c_ast.ID(at)),
         c_ast.Compound([stores, ends], coord=loop.stmt.coord),

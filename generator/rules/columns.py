@@ -15,6 +15,7 @@ Demo: tests/kernels/akc_demo_columns.cpp.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 from pycparser import c_ast
 
@@ -78,14 +79,48 @@ def histogram_columns(
     ordered, disjoint and at most W long, over the rows of the bins' ranges [Q[b], Q[b + 1])
     (ordered and disjoint), all hi bins of them (even where W is 0: a row longer than W reads
     the histogram beyond it, which only the C's order does as the C does)."""
+    found = _histogram(loop, scalars, set(element_types))
+    if found is None or {found.column, found.state, found.cell} & ids(loop):
+        return None
+    rewritten = _per_column(loop, found, element_types[found.array])
+    within = Segment(RowRef(found.bins), RowRef(found.bins, 1))
+    bound, bins = host_expr(found.width, scalars), host_expr(loop.cond.right, scalars)
+    return rewritten, Segment(RowRef(found.rows), RowRef(found.rows, 1), longest=bound, within=within, within_rows=bins)
+
+
+@dataclass(frozen=True)
+class _Histogram:
+    """A loop over bins resetting a scratch histogram and walking the bin's rows, in parts."""
+
+    array: str  # S
+    width: c_ast.Node  # W
+    value: c_ast.Node  # V, each column's value after the reset
+    middle: list[c_ast.Node]  # D: the locals between the reset and the loop over rows
+    rows_loop: c_ast.For  # the loop over the bin's rows
+    bins: str  # Q: the array of the bins' row ranges
+    rows: str  # P: the array of the rows' element ranges
+
+    @property
+    def column(self) -> str:
+        return f"akc_column_{self.array}"
+
+    @property
+    def state(self) -> str:
+        return f"akc_state_{self.array}"
+
+    @property
+    def cell(self) -> str:
+        return f"akc_cell_{self.array}"
+
+
+def _histogram(loop: c_ast.For, scalars: dict[str, c_ast.Node | None], pointers: set[str]) -> _Histogram | None:
+    """The parts of a loop over bins of the form `histogram_columns` takes, else None."""
     var, items = counting_var(loop), block(loop.stmt)
     if var is None or loop.cond.op != "<" or text(init_value(loop)) != "0" or len(items) < 2:
         return None
-    hi = loop.cond.right
     reset, rows = items[0], items[-1]
-    pointers = set(element_types)
     histogram = _reset(reset, scalars, pointers)
-    if host_expr(hi, scalars) is None or histogram is None or not isinstance(rows, c_ast.For):
+    if host_expr(loop.cond.right, scalars) is None or histogram is None or not isinstance(rows, c_ast.For):
         return None
     array, width, value = histogram
     middle = items[1:-1]
@@ -106,40 +141,41 @@ def histogram_columns(
         or any(isinstance(n, (c_ast.Return, c_ast.Break, c_ast.Goto)) for n in walk(loop))
     ):
         return None
-    elements = written[0]
-    column, state, cell = (f"akc_{part}_{array}" for part in ("column", "state", "cell"))
-    if {column, state, cell} & ids(loop):
-        return None
-    body = [_column_form(item, array, c_ast.ID(column), c_ast.ID(state)) for item in block(rows.stmt)]
+    return _Histogram(array, width, value, middle, rows, outer[0], written[0])
+
+
+def _per_column(loop: c_ast.For, found: _Histogram, element: list[str]) -> c_ast.For:
+    """The loop over (bin, column) cells of `found`, each column's state in a local of the
+    histogram's `element` type (`histogram_columns` has its form)."""
+    var, hi, width, rows = counting_var(loop), loop.cond.right, found.width, found.rows_loop
+    column, state = c_ast.ID(found.column), c_ast.ID(found.state)
+    body = [_column_form(item, found.array, column, state) for item in block(rows.stmt)]
     per_rows = c_ast.For(
         copy.deepcopy(rows.init), copy.deepcopy(rows.cond), copy.deepcopy(rows.next), c_ast.Compound(body)
     )
     last = c_ast.If(
         pattern("B == HI - 1", B=c_ast.ID(var), HI=hi),
-        c_ast.Assignment("=", c_ast.ArrayRef(c_ast.ID(array), c_ast.ID(column)), c_ast.ID(state)),
+        c_ast.Assignment("=", c_ast.ArrayRef(c_ast.ID(found.array), c_ast.ID(found.column)), c_ast.ID(found.state)),
         None,
     )
-    like, at = loop.init.decls[0], c_ast.ID(cell)
+    like, at = loop.init.decls[0], c_ast.ID(found.cell)
     place = [
         declared_like(like, var, pattern("T / W", T=at, W=width)),
-        declared_like(like, column, pattern("T % W", T=at, W=width)),
+        declared_like(like, found.column, pattern("T % W", T=at, W=width)),
     ]
     cells = pattern("(HI > 0 && W > 0 ? HI * W : 0)", HI=hi, W=width)
-    rewritten = c_ast.For(
-        c_ast.DeclList([declared_like(like, cell, c_ast.Constant("int", "0"))]),
+    return c_ast.For(
+        c_ast.DeclList([declared_like(like, found.cell, c_ast.Constant("int", "0"))]),
         c_ast.BinaryOp("<", copy.deepcopy(at), cells),
         c_ast.UnaryOp("p++", copy.deepcopy(at)),
         c_ast.Compound(
             place
-            + [copy.deepcopy(item) for item in middle]
-            + [_local(like, state, element_types[array], value), per_rows, last],
+            + [copy.deepcopy(item) for item in found.middle]
+            + [_local(like, found.state, element, found.value), per_rows, last],
             coord=loop.stmt.coord,
         ),
         coord=loop.coord,
     )
-    within = Segment(RowRef(outer[0]), RowRef(outer[0], 1))
-    bound, bins = host_expr(width, scalars), host_expr(hi, scalars)
-    return rewritten, Segment(RowRef(elements), RowRef(elements, 1), longest=bound, within=within, within_rows=bins)
 
 
 def _local(like: c_ast.Decl, name: str, type_names: list[str], value: c_ast.Node) -> c_ast.Decl:

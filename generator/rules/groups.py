@@ -10,6 +10,7 @@ Demo: tests/kernels/akc_demo_groups.cpp.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 from pycparser import c_ast
 
@@ -58,6 +59,32 @@ def progression_groups(
     what iterations START(q) .. START(q + 1) - 1 write in C order, with the counter the C has
     there, so a write at the counter (`out[k - 1] = i`, last writer wins) belongs to one group.
     None if the loop has no such form."""
+    found = _progression(loop, scalars, decls, assignments, live_after)
+    return None if found is None else _over_groups(loop, found)
+
+
+@dataclass(frozen=True)
+class _Progression:
+    """A loop `for (i = lo; i < hi; i++) { if (i == next) { next += w; H; k++; } R }` in parts."""
+
+    var: str  # i
+    opening: c_ast.If  # the `if (i == next)` that opens a group
+    first: c_ast.Node  # the progression's first term: next's definition
+    width: c_ast.Node  # w
+    head: list[c_ast.Node]  # H: what the opening does besides `next += w` and `k++`
+    counter: str | None  # k, if the opening ends by advancing it
+    rest: list[c_ast.Node]  # R: the statements after the opening
+
+
+def _progression(
+    loop: c_ast.For,
+    scalars: dict[str, c_ast.Node | None],
+    decls: dict[str, c_ast.Decl],
+    assignments: dict[str, int],
+    live_after: set[str],
+) -> _Progression | None:
+    """The parts of a loop opening groups at a progression's terms (`progression_groups` says
+    what each must be), else None."""
     var = counting_var(loop)
     items = block(loop.stmt)
     if var is None or loop.cond.op != "<" or not items or not isinstance(items[0], c_ast.If):
@@ -89,18 +116,26 @@ def progression_groups(
             return None
         if _assigned(c_ast.Compound(head + items[1:]), counter):
             return None
+    return _Progression(var, opening, first, width, head, counter, items[1:])
+
+
+def _over_groups(loop: c_ast.For, found: _Progression) -> c_ast.For | None:
+    """The loop over the groups of `found` (`progression_groups` has its form); None where the
+    names it declares are the loop's own."""
+    var, counter = found.var, found.counter
     group = f"akc_group_{var}"
     if group in ids(loop):
         return None
     q = c_ast.ID(group)
-    holes = {"S": first, "C": width, "LO": lo, "HI": hi}
+    holes = {"S": found.first, "C": found.width, "LO": init_value(loop), "HI": loop.cond.right}
     bounds = [f"akc_start_{var}", f"akc_stop_{var}"]
     if set(bounds) & ids(loop):
         return None
     start, stop = c_ast.ID(bounds[0]), c_ast.ID(bounds[1])
-    rest = [_with_counter(s, counter, pattern("K + Q", K=c_ast.ID(counter), Q=q)) for s in items[1:]]
-    opened = [_with_counter(s, counter, pattern("K + Q - 1", K=c_ast.ID(counter), Q=q)) for s in head]
+    rest = [_with_counter(s, counter, pattern("K + Q", K=c_ast.ID(counter), Q=q)) for s in found.rest]
+    opened = [_with_counter(s, counter, pattern("K + Q - 1", K=c_ast.ID(counter), Q=q)) for s in found.head]
     when = pattern("Q > 0 && V == START", Q=q, V=c_ast.ID(var), START=start)
+    opening = found.opening
     body = [c_ast.If(when, c_ast.Compound(opened, coord=opening.coord), None, coord=opening.coord)] if opened else []
     inner_init = copy.deepcopy(loop.init)
     inner_init.decls[0].init = copy.deepcopy(start)

@@ -13,13 +13,14 @@ shapes it refuses, cheapest plan first.
 
 from __future__ import annotations
 
-from akcuda.generator.rules import columns, compaction, groups, pairs, peeled, per_iteration, private_rows
+from akcuda.generator.rules import columns, compaction, groups, pairs, peeled, per_iteration, private_rows, stride
 
 RULES = (
     (pairs, "first: one thread per (bin, column) pair is wider than the general rule's one per bin"),
     (per_iteration, "the general rule: one thread per iteration, parallel or count-scan-fill"),
     (peeled, "a place only the first iteration sets: the general rule on the other iterations"),
     (groups, "iterations grouped by a progression: the general rule on the loop over groups"),
+    (stride, "a loop stepping by a constant, which the general rule refuses: the general rule on its steps"),
     (private_rows, "a helper writing counters and scratch, which the general rule refuses: private copies"),
     (compaction, "an array compacted in place, which the general rule refuses: verified, one read-back"),
     (columns, "last: a histogram reset per bin, one thread per bin and column, rows checked first"),

@@ -114,3 +114,16 @@ def test_case_reruns_one_case_and_an_unknown_case_is_a_usage_error(upstream_cpp,
     assert "cases: 2/2 passed" in said  # the one case, in both error modes (immediate, deferred)
     assert cli.main([*argv, "--case", "generated:generate:n=3"]) == Exit.USAGE
     assert "--case generated:generate:n=3: no case of that name" in capsys.readouterr().out
+
+
+@pytest.mark.gxx  # translating preprocesses with g++ -E
+def test_explain_shows_each_loop_the_rules_tried_and_the_steps(upstream_cpp, capsys):
+    assert cli.main(["explain", "awkward_ListOffsetArray_reduce_nonlocal_nextshifts_64"]) == Exit.PASSED
+    printed = capsys.readouterr().out
+    assert "rule per_iteration: refused: write 'nummissing[k]' is neither per-iteration nor at a counter" in printed
+    assert "rule columns: took it" in printed
+    assert printed.rstrip().endswith("explain: 2 loop(s), 2 taken by a rule, 0 in C order; 2 step(s)")
+    assert cli.main(["explain", "awkward_no_such_kernel"]) == Exit.USAGE
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"akcuda explain: awkward_no_such_kernel: no such kernel in {cli.paths.SPECS}"
+    ]

@@ -30,7 +30,24 @@ from akcuda.plan import expr as E
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import evaluate
-from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, Segment, Step, StepKind
+from akcuda.plan.model import (
+    Compaction,
+    Counter,
+    CounterKind,
+    CounterOp,
+    Fold,
+    Parallel,
+    Plan,
+    PrivateRows,
+    Role,
+    Scan,
+    Scans,
+    Segment,
+    Serial,
+    Sort,
+    SplitFold,
+    Step,
+)
 from akcuda.runtime import compaction, private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
 from akcuda.runtime.counting import Event, note
@@ -97,11 +114,12 @@ def needs_read_back(entry) -> list[str]:
             why.append("row ranges checked before the parallel form")
         if step.requires is not None and E.reads_memory(step.requires):
             why.append("a bound read from an array before the parallel form")
-        if any(c.op == CounterOp.SPECULATED for c in step.counters):
+        counters = step.form.counters if isinstance(step.form, Scans) else ()
+        if any(c.op == CounterOp.SPECULATED for c in counters):
             why.append("cursors checked against their nominal shares")
-        if any(c.kind == CounterKind.KEYED for c in step.counters):
+        if any(c.kind == CounterKind.KEYED for c in counters):
             why.append("keys checked to lie within their array")
-        if step.compaction is not None:
+        if isinstance(step.form, Compaction):
             why.append("an in-place compaction's length and reads checked")
     return list(dict.fromkeys(why))
 
@@ -145,7 +163,7 @@ class _Run:
 
     def serial(self, k: int) -> None:
         """The step in C order, in one thread."""
-        self.launch(k, Role.SERIAL if self.entry.steps[k].kind != StepKind.SERIAL else Role.MAIN, 1, 1, 1, 0)
+        self.launch(k, Role.MAIN if isinstance(self.entry.steps[k].form, Serial) else Role.SERIAL, 1, 1, 1, 0)
 
     def array(self, name: str):
         return self.values[self.static.names.index(name)]
@@ -215,9 +233,9 @@ def _as_nominal(run: _Run, step: Step, scan, n: int) -> bool:
     """Did every iteration before the first failing one advance each speculated counter by
     exactly its nominal share (so the positions count and fill started from were the C's)?"""
     first = min(n, run.error_slot(ErrorSlot.FIRST, "cursors checked against their nominal shares"))
-    view = scan.reshape(step.scan_rows, n + 1)
+    view = scan.reshape(step.form.scan_rows, n + 1)
     xp = run.target.xp
-    for c in step.counters:
+    for c in step.form.counters:
         if c.op != CounterOp.SPECULATED or first == 0:
             continue
         ends = view[c.row, :first]  # inclusive scan: where each iteration's share ends
@@ -321,25 +339,26 @@ def _parallel_form_holds(run: _Run, step: Step, n: int) -> bool:
 
 
 def _run_parallel(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
-    if step.checked:  # finds the first failing iteration; main stops there
-        run.launch(k, Role.CHECK, grid, run.block, n, -1)
-    # a split fold's pieces leave their results in the scan buffer for the combine step after
-    # them (the same size: never grown in between)
-    scan = None if step.partials is None else run.buffers.scan_for(evaluate(step.partials, run.scalars))
-    run.launch(k, Role.MAIN, grid, run.block, n, -1, scan)
+    match step.form:
+        case Parallel(checked=True):  # finds the first failing iteration; main stops there
+            run.launch(k, Role.CHECK, grid, run.block, n, -1)
+            run.launch(k, Role.MAIN, grid, run.block, n, -1)
+        case SplitFold(partials):
+            # the pieces leave their results in the scan buffer for the combine step after them
+            # (the same size: never grown in between)
+            run.launch(k, Role.MAIN, grid, run.block, n, -1, run.buffers.scan_for(evaluate(partials, run.scalars)))
+        case _:
+            run.launch(k, Role.MAIN, grid, run.block, n, -1)
 
 
 def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     """Count, scan (on the array library), fill and finish; C order where the data say so."""
-    if step.compaction is not None:
-        compaction.run(run, k, step, n, grid)
-        return
-    xp = run.target.xp
-    scan = run.buffers.scan_for(step.scan_rows * (n + 1))
-    speculated = any(c.op == CounterOp.SPECULATED for c in step.counters)
+    xp, form = run.target.xp, step.form
+    scan = run.buffers.scan_for(form.scan_rows * (n + 1))
+    speculated = any(c.op == CounterOp.SPECULATED for c in form.counters)
     if speculated:  # starting positions from the nominal shares, before count reads there
         run.launch(k, Role.NOMINAL, grid, run.block, n, -1, scan)
-        combine(xp, scan, step.counters, step.scan_rows, n, only=CounterOp.SPECULATED)
+        combine(xp, scan, form.counters, form.scan_rows, n, only=CounterOp.SPECULATED)
     run.launch(k, Role.COUNT, grid, run.block, n, -1, scan)
     if speculated and not _as_nominal(run, step, scan, n):
         run.buffers.reset(run.err)
@@ -349,7 +368,7 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
         run.serial(k)  # an iteration broke its private form: C order
         return
     keyed = [
-        (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, step.counters, step.scan_rows, n)
+        (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, form.counters, form.scan_rows, n)
     ]
     if keyed:
         note(Event.D2H, 2 * len(keyed), why="keys checked to lie within their array")
@@ -373,15 +392,15 @@ def _steps(state: _Run) -> None:
     finish (`Fold.PREVIOUS`) runs on its own unless that finish was launched."""
     lead = None  # a folded step waiting for the next step's first launch
     for k, step in enumerate(state.entry.steps):
-        if step.fold == Fold.PREVIOUS:
-            if state.finished != k - 1 and (step.guard is None or evaluate(step.guard, state.scalars)):
-                state.serial(k)
-            continue
-        if step.fold == Fold.NEXT:
-            lead = k
-            continue
-        _launch_step(state, k, step, lead)
-        lead = None
+        match step.form:
+            case Serial(fold=Fold.PREVIOUS):
+                if state.finished != k - 1 and (step.guard is None or evaluate(step.guard, state.scalars)):
+                    state.serial(k)
+            case Serial(fold=Fold.NEXT):
+                lead = k
+            case _:
+                _launch_step(state, k, step, lead)
+                lead = None
 
 
 def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
@@ -396,11 +415,11 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
     if step.guard is not None and not evaluate(step.guard, state.scalars):
         alone()
         return
-    if step.kind == StepKind.SORT:  # on the array library's sort: no launch
+    if isinstance(step.form, Sort):  # on the array library's sort: no launch
         alone()
-        sorting.run(state.target.xp, step.sort, dict(zip(state.static.names, state.values)), state.scalars)
+        sorting.run(state.target.xp, step.form, dict(zip(state.static.names, state.values)), state.scalars)
         return
-    if step.kind == StepKind.SERIAL:
+    if isinstance(step.form, Serial):
         alone()
         state.serial(k)
         return
@@ -418,7 +437,13 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
         alone()
         return
     grid = math.ceil(n / state.block)
-    (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)
+    match step.form:
+        case Compaction():
+            compaction.run(state, k, step, n, grid)
+        case Scan() | PrivateRows():
+            _run_scan(state, k, step, n, grid)
+        case _:
+            _run_parallel(state, k, step, n, grid)
     if on_device:
         state.serial(k)  # leaves at once unless the device refused the parallel form
 

@@ -90,6 +90,22 @@ def _step_counts(results) -> dict[str, int]:
     return counts
 
 
+def _explain(args) -> int:
+    """Each loop of one kernel: its C, each rewrite, each rule tried and why it refused, the step."""
+    from akcuda.generator.explain import explain
+    from akcuda.toolchain import specs, upstream
+    from akcuda.validation.suite import NoMatch
+
+    spec = specs.load_all().get(args.kernel)
+    if spec is None:
+        raise NoMatch(f"{args.kernel}: no such kernel in {paths.SPECS}")
+    sources = upstream.active()
+    located = {**spec, "source": str(sources.file(spec["source"]))}
+    for line in explain(located, sources.kernel_dir, sources.include):
+        out.print(escape(line), highlight=False)
+    return Exit.PASSED
+
+
 def _compile(args) -> int:
     from akcuda.toolchain.compile import compile_kernels
 
@@ -448,6 +464,8 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="only list every difference between the specs and the C; change nothing"
     )
     command("generate", _generate, "translate kernels to CUDA into build/generated/", pattern)
+    p = command("explain", _explain, "show what each rewrite and rule did with each loop of one kernel")
+    p.add_argument("kernel", metavar="KERNEL", help="a kernel's name, as kernel-specs/ names it")
     command("compile", _compile, "compile the generated CUDA with NVRTC for sm_80 and sm_90", pattern)
     p = sub.add_parser("record", help="record the corpus's kernel calls as parity cases", formatter_class=HELP)
     p.add_argument("--out", metavar="DIR", help="folder for the .npz files (default: build/recorded)")
@@ -532,8 +550,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that are a user's mistake: each prints one line, no traceback."""
-    from akcuda.generator.cuda_generator import TranslationError
-    from akcuda.generator.preprocess import PreprocessError
+    from akcuda.generator.frontend.errors import TranslationError
+    from akcuda.generator.frontend.preprocess import PreprocessError
     from akcuda.plan import PlanError
     from akcuda.toolchain.specs import SpecError
     from akcuda.toolchain.upstream import UpstreamError

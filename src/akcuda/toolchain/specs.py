@@ -18,14 +18,14 @@ from typing import Any
 import yaml
 
 from akcuda import paths
-from akcuda.generator.preprocess import preprocess
+from akcuda.generator.frontend.preprocess import preprocess
 from akcuda.toolchain import upstream
 
 DIRECTIONS = ("in", "out", "inout")
 STATUSES = ("translate", "pending")
 # The kernels that sort (std::sort and friends over lambdas and std::vector): the sort rule
-# (generator/sorts.py) reads their library sort step from the C++, or, where a kernel's shape
-# defeats it, the spec names it in a `sort` override (generator/override.py); the plans report
+# (generator/sorting/rule.py) reads their library sort step from the C++, or, where a kernel's shape
+# defeats it, the spec names it in a `sort` override (generator/sorting/override.py); the plans report
 # says which.
 SORT_FAMILY = {
     "awkward_sort",

@@ -10,15 +10,15 @@ from typing import Any
 import numpy as np
 
 from akcuda.plan.expr import evaluate
-from akcuda.plan.model import Plan, Sort, SortWrites, StepKind
+from akcuda.plan.model import Plan, Sort, SortWrites
 from akcuda.runtime import sorting
 
 
 def unstable_sort(plan: Plan, symbol: str, scalars: dict[str, Any]) -> Sort | None:
     """The plan's sort step if it runs unstable for these scalars."""
     for step in plan.entry_of(symbol).steps:
-        if step.kind == StepKind.SORT and not evaluate(step.sort.stable, scalars):
-            return step.sort
+        if isinstance(step.form, Sort) and not evaluate(step.form.stable, scalars):
+            return step.form
     return None
 
 

@@ -242,6 +242,7 @@ class Plan:
     entries: dict[str, Entry] = field(default_factory=dict)
     specializations: dict[str, Specialization] = field(default_factory=dict)
     translator: str = ""  # fingerprint of the translator that wrote it (akcuda.plan.translator_fingerprint)
+    source_sha256: str = ""  # of the C file it was translated from: the runtime refuses it for another spec's C
 
     @property
     def name_expressions(self) -> list[str]:
@@ -370,6 +371,7 @@ def to_json(plan: Plan) -> dict:
         "schema_version": SCHEMA_VERSION,
         "kernel": plan.kernel,
         "translator": plan.translator,
+        "source_sha256": plan.source_sha256,
         "messages": list(plan.messages),
         "name_expressions": plan.name_expressions,
         "entries": {
@@ -469,7 +471,14 @@ def from_json(data: dict) -> Plan:
             )
         entries = {name: _entry_from(e) for name, e in data["entries"].items()}
         specializations = {symbol: _specialization_from(symbol, s) for symbol, s in data["specializations"].items()}
-        return Plan(data["kernel"], tuple(data["messages"]), entries, specializations, data["translator"])
+        return Plan(
+            data["kernel"],
+            tuple(data["messages"]),
+            entries,
+            specializations,
+            data["translator"],
+            data.get("source_sha256", ""),
+        )
     except PlanError:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:

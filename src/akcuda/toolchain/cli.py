@@ -223,7 +223,7 @@ def _pack(args) -> int:
     from akcuda.toolchain import pack
 
     try:
-        packed = pack.pack(Path(args.out) if args.out else None)
+        packed = pack.pack(Path(args.out) if args.out else None, args.k)
     except pack.PackError as exc:
         out.print(f"[red]pack failed:[/] {escape(str(exc))}", highlight=False)
         return Exit.USAGE
@@ -576,7 +576,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("bundle", _bundle, "one folder for `make gpu-check` on a GPU machine without network")
     p.add_argument("--python", default="3.12", help="the GPU machine's Python version")
     p.add_argument("--out", required=True, metavar="DIR", help="the bundle's folder")
-    p = command("pack", _pack, "write the kernel store a wheel carries, from the generated and compiled kernels")
+    p = command(
+        "pack", _pack, "write the kernel store a wheel carries, from the generated and compiled kernels", pattern
+    )
     p.add_argument("--out", metavar="DIR", default=None, help="the store's folder (default: build/store)")
     p = command("wheel", _wheel, "pack the kernel store into build/store and build akcuda's wheel carrying it")
     p.add_argument("--out", metavar="DIR", default=None, help="folder for the wheel (default: build/dist)")

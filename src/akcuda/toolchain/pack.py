@@ -105,12 +105,13 @@ def _manifest(wanted: list[dict], files: dict[str, bytes]) -> bytes:
     )
 
 
-def pack(out: Path | None = None) -> Packed:
+def pack(out: Path | None = None, pattern: str | None = None) -> Packed:
     """Write the store into `out` (default build/store), replacing what was there; PackError,
-    changing nothing, when a kernel is missing or stale."""
+    changing nothing, when a kernel is missing or stale. `pattern` (-k): only the kernels it
+    matches, a store for tests and experiments (a wheel carries them all)."""
     out = out or paths.STORE
     checkout = store.CheckoutStore()
-    loaded = specs.load_all()
+    loaded = {name: spec for name, spec in specs.load_all().items() if specs.matches(pattern, name)}
     wanted = [spec for spec in loaded.values() if spec["status"] == "translate"]
     problems = _problems(wanted, checkout)
     if problems:

@@ -34,25 +34,26 @@ def _fingerprint(package: Path) -> str:
     return module.fingerprint([package / "plan", package / "generator"])
 
 
-def copy_store(package: Path, version: str) -> None:
-    """Check build/store and copy it into `package`/_generated (package: akcuda in the build)."""
+def copy_store(package: Path, version: str, store: Path = STORE) -> None:
+    """Check the store and copy it into `package`/_generated (package: akcuda in the build)."""
     try:
-        manifest = json.loads((STORE / "manifest.json").read_text())
+        manifest = json.loads((store / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
-        raise FileError(f"akcuda's wheel carries its kernels, and {STORE} has no store ({exc}): {FIX}") from None
+        raise FileError(f"akcuda's wheel carries its kernels, and {store} has no store ({exc}): {FIX}") from None
     if manifest.get("akcuda") != version:
-        raise FileError(f"{STORE} was packed by akcuda {manifest.get('akcuda')}, this is {version}: {FIX}")
+        raise FileError(f"{store} was packed by akcuda {manifest.get('akcuda')}, this is {version}: {FIX}")
     if manifest.get("translator") != _fingerprint(package):
-        raise FileError(f"{STORE} was written by another translator than the one this wheel ships: {FIX}")
+        raise FileError(f"{store} was written by another translator than the one this wheel ships: {FIX}")
+    files = {"manifest.json": (store / "manifest.json").read_bytes()}
+    for name, digest in sorted(manifest["files"].items()):
+        files[name] = (store / name).read_bytes() if (store / name).is_file() else b""
+        if hashlib.sha256(files[name]).hexdigest() != digest:
+            raise FileError(f"{store / name}: missing, or not the file the store's manifest names: {FIX}")
     target = package / "_generated"
     shutil.rmtree(target, ignore_errors=True)
-    for name, digest in sorted(manifest["files"].items()):
-        data = (STORE / name).read_bytes() if (STORE / name).is_file() else b""
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise FileError(f"{STORE / name}: missing, or not the file the store's manifest names: {FIX}")
+    for name, data in files.items():
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         (target / name).write_bytes(data)
-    shutil.copy(STORE / "manifest.json", target / "manifest.json")
 
 
 class BuildWithStore(build_py):
@@ -64,6 +65,7 @@ class BuildWithStore(build_py):
             copy_store(Path(self.build_lib) / "akcuda", self.distribution.get_version())
 
 
-# A folder of its own under build/, which `make wheel` empties first: no file of an older build
-# (a module since removed) lands in the wheel.
-setup(cmdclass={"build_py": BuildWithStore}, options={"build": {"build_base": "build/wheel"}})
+if __name__ == "__main__":  # as setuptools runs it (a test imports the hook without building)
+    # A folder of its own under build/, which `akcuda wheel` empties first: no file of an older
+    # build (a module since removed) lands in the wheel.
+    setup(cmdclass={"build_py": BuildWithStore}, options={"build": {"build_base": "build/wheel"}})

@@ -478,10 +478,10 @@ def install(target: str = "host", errors: str | None = None) -> None:
         raise ValueError("deferred errors need Awkward's cuda backend (it has the synchronize points)")
     if backend in _patches:
         return  # already installed: installing twice must not stack patches
-    store.current().check()
     why = unavailable(target)
     if why is not None:
         raise RuntimeError(f"akcuda target {target!r} cannot run here: {why}")
+    store.current().check()
     intercept(backend, _Router(shared_target(target), backend, mode))
     if mode == Mode.DEFERRED:
         _sync_patch = _SyncPatch()

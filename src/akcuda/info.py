@@ -133,7 +133,7 @@ def gather() -> Info:
     specs = kernels.specs()
     described = {
         "origin": kernels.origin,
-        "where": str(kernels.generated.parent if kernels.origin != "checkout" else kernels.generated),
+        "where": kernels.describe(),
         "made from": f"awkward-cpp {kernels.made_from}",
         "kernel families": sum((kernels.generated / f"{k}.plan.json").is_file() for k in kernels.kernels()),
         "specializations": sum(len(specs[k]["specializations"]) for k in kernels.kernels()),
@@ -155,7 +155,7 @@ def render(info: Info) -> list[str]:
         archs = ", ".join(f"{arch} {kinds}" for arch, kinds in k["binaries"].items()) or "none"
         lines += [
             f"kernels: {k['kernel families']} families, {k['specializations']} specializations "
-            f"({k['pending']} kernels pending) from {k['origin']} {k['where']}, made from {k['made from']}",
+            f"({k['pending']} kernels pending) from {k['where']}, made from {k['made from']}",
             f"  GPU binaries: {archs}; host libraries built into {k['host cache']}",
         ]
     lines += [f"problem: {p}" for p in info.problems[:10]]

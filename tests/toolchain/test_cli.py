@@ -119,9 +119,10 @@ def test_case_reruns_one_case_and_an_unknown_case_is_a_usage_error(upstream_cpp,
 def test_outside_a_checkout_a_toolchain_command_says_so_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
     """An installed akcuda run from a folder in no checkout (was: `akcuda plans` reported 0
     specializations and wrote build/report/ beside site-packages)."""
-    from akcuda import paths
+    from akcuda import paths, store
 
     monkeypatch.setattr(paths, "package_checkout", lambda: None)  # the package is in no checkout
+    monkeypatch.setattr(store, "_current", None)  # the store is found again
     monkeypatch.chdir(tmp_path)
     for argv in (["plans"], ["generate"], ["record"], ["report"]):
         assert cli.main(argv) == Exit.USAGE

@@ -109,7 +109,7 @@ def test_installed_from_the_bundle_it_runs_awkward_from_outside_a_checkout(wheel
 
     akcuda = tmp_path / "venv" / "bin" / "akcuda"
     info = _run([akcuda, "info"], cwd=outside, env=env).stdout
-    assert "from installed" in info and "target host: can run" in info and "akcuda info: ready" in info
+    assert "from the installed store" in info and "target host: can run" in info and "akcuda info: ready" in info
     refused = subprocess.run([akcuda, "generate"], cwd=outside, env=env, capture_output=True, text=True)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "akcuda[toolchain]" in refused.stderr

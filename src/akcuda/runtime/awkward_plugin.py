@@ -3,10 +3,13 @@
 ``install(target="host")`` patches the ``cpu`` backend (``NumpyBackend.__getitem__``) so that every
 kernel Awkward asks for is the generated CUDA kernel run on the CPU through the emulated grid;
 ``install(target="cuda")`` does the same for the ``cuda`` backend (``CupyBackend``) with CuPy.
-Kernels akcuda does not have (the pending sort family, or a look-up it cannot map) fall back:
-on the cpu backend to Awkward's own kernel, on the cuda backend to awkward_cpp's CPU kernel on
-copies of the arguments (which always runs, where Awkward's own may need CCCL); both are
-recorded as fallbacks. ``trace()`` shows which kernels ran and how.
+The kernels come from the kernel store (``akcuda.store``); ``install`` refuses kernels that cannot
+run (made from another awkward-cpp, none at all, a stale or missing one) and a target that cannot
+run here. Only a look-up akcuda has no spec for, or a pending kernel, falls back: on the cpu
+backend to Awkward's own kernel, on the cuda backend to awkward_cpp's CPU kernel on copies of the
+arguments (which always runs, where Awkward's own may need CCCL); both are recorded as fallbacks.
+A kernel akcuda should run and cannot is an error, never a fallback. ``trace()`` shows which
+kernels ran and how.
 
 The patch is one class attribute per backend, and ``uninstall()`` puts back the exact original.
 An akcuda kernel reports the C kernel's ``struct Error`` (message, identity, attempt and the

@@ -72,7 +72,7 @@ def build(cu: Path, out_dir: Path | None = None, extra: tuple[str, ...] = ()) ->
     for stale in out_dir.glob(f"{cu.stem}.*.so"):
         stale.unlink(missing_ok=True)
     tmp = library.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-    cmd = ["g++", *flags, "-include", str(EMULATION_HEADER), "-x", "c++", str(cu), "-o", str(tmp)]
+    cmd = [COMPILER, *flags, "-include", str(EMULATION_HEADER), "-x", "c++", str(cu), "-o", str(tmp)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ awkward-cpp than the installed one, and a store with no kernels (`Store.check`).
 
 from __future__ import annotations
 
+import abc
 import importlib.metadata
 import json
 import os
@@ -60,45 +61,44 @@ def installed_awkward_cpp() -> str | None:
         return None
 
 
-class Store:
+class Store(abc.ABC):
     """Kernels of one origin: "AKCUDA_KERNELS", "installed" or "checkout" (see the subclasses)."""
 
     origin: str
 
     @property
+    @abc.abstractmethod
     def generated(self) -> Path:
-        raise NotImplementedError
+        """The .cu and plan of each kernel family."""
 
     @property
+    @abc.abstractmethod
     def compiled(self) -> Path:
-        raise NotImplementedError
+        """The cubins and PTX, one folder per architecture."""
 
     @property
+    @abc.abstractmethod
     def host_cache(self) -> Path:
         """Where the host target builds its emulation libraries."""
-        raise NotImplementedError
 
     @property
+    @abc.abstractmethod
     def made_from(self) -> str:
         """The awkward-cpp version the kernels were made from."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def describe(self) -> str:
         """Where the kernels are, for a message."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def fix(self, kernel: str | None = None) -> str:
         """What mends a missing or stale kernel (or the whole store)."""
-        raise NotImplementedError
 
-    def _specs(self) -> dict[str, dict]:
-        raise NotImplementedError
-
-    # ------------------------------------------------------------ what it holds
-
+    @abc.abstractmethod
     def specs(self) -> dict[str, dict]:
         """Every kernel spec by name (its facts: name, source, sha256, status, specializations)."""
-        return self._specs()
+
+    # ------------------------------------------------------------ what it holds
 
     def specialization(self, symbol: str) -> tuple[dict, dict] | None:
         """(kernel spec, specialization) of an exported symbol; None when no spec has it."""
@@ -202,7 +202,7 @@ class FolderStore(Store):
             return "reinstall akcuda from a wheel `make wheel` built"
         return f"write it again with `akcuda pack --out {self.root}` in a checkout"
 
-    def _specs(self) -> dict[str, dict]:
+    def specs(self) -> dict[str, dict]:
         return self._spec_data
 
 
@@ -244,7 +244,7 @@ class CheckoutStore(Store):
     def fix(self, kernel: str | None = None) -> str:
         return f"run `akcuda generate -k {kernel}`" if kernel else "run `make generate-kernels` (or `akcuda generate`)"
 
-    def _specs(self) -> dict[str, dict]:
+    def specs(self) -> dict[str, dict]:
         from akcuda.toolchain import specs  # YAML: a checkout has the toolchain
 
         folder = paths.SPECS

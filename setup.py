@@ -43,7 +43,11 @@ def copy_store(package: Path, version: str, store: Path = STORE) -> None:
     if manifest.get("akcuda") != version:
         raise FileError(f"{store} was packed by akcuda {manifest.get('akcuda')}, this is {version}: {FIX}")
     if manifest.get("translator") != _fingerprint(package):
-        raise FileError(f"{store} was written by another translator than the one this wheel ships: {FIX}")
+        raise FileError(
+            f"{store} was written by another translator than the one this wheel ships (its plans are older than "
+            "the translator, or a file under generator/ or src/akcuda/plan/ is not packaged: see [tool.setuptools] "
+            f"in pyproject.toml): {FIX}"
+        )
     files = {"manifest.json": (store / "manifest.json").read_bytes()}
     for name, digest in sorted(manifest["files"].items()):
         files[name] = (store / name).read_bytes() if (store / name).is_file() else b""

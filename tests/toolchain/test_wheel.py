@@ -80,10 +80,11 @@ def test_installed_from_the_bundle_it_runs_awkward_from_outside_a_checkout(wheel
     assert sorted(p.name for p in (made / "upstream").iterdir()) == sorted(p.sdist for p in upstream.PINS)
     assert not (made / "generated").exists() and bundle.size_of(made) <= bundle.LIMIT_BYTES
 
-    # the GPU machine's environment: a Python with NumPy (and what awkward needs below 3.12)
+    # the GPU machine's environment: a Python with NumPy (and what awkward needs on older Pythons)
     _run([sys.executable, "-m", "venv", tmp_path / "venv"])
     python = tmp_path / "venv" / "bin" / "python"
-    machine = ["numpy", *(["importlib-metadata"] if sys.version_info < (3, 12) else [])]
+    older = {"importlib-metadata": (3, 12), "typing-extensions": (3, 11)}
+    machine = ["numpy", *(name for name, below in older.items() if sys.version_info < below)]
     _run([python, "-m", "pip", "install", "-q", *machine])
     _run(["make", "-s", "gpu-install", f"PYTHON={python}", f"BUNDLE={made}"], cwd=paths.ROOT)
 

@@ -9,6 +9,7 @@ Jinja2) -> `Translation(source, plan)`. A kernel that sorts is read by the sort 
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -236,7 +237,7 @@ def _render(spec: dict, helpers: list[str], kernels: list[dict], specializations
         .get_template("kernel.cu.j2")
         .render(
             kernel=spec["name"],
-            source=spec["source"],
+            source=Path(spec["source"]).name,  # not its folder: the text is the same wherever it is generated
             sha256=spec["sha256"],
             error_slots=list(ErrorSlot),
             helpers=helpers,
@@ -260,14 +261,16 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
     sort rule reads (sorting/rule.py), or whose spec has a `sort` override, is one library sort step
     and no kernel. The override serves only where the rule refuses (and the plan says why)."""
     path = source_path(spec, kernel_dir)
+    c_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()  # the store refuses the plan for another spec's C
     if sorts.has_sort(path) or "sort" in spec:
         try:
             found, refused = sorts.recognise(spec, path, [include_dir]), None
         except sorts.Refused as exc:
             if "sort" not in spec:
                 raise
-            found, refused = None, str(exc)
-        plan = sort_plan(spec, found, refused)
+            # the file's name, not its folder: a plan reads the same wherever it was generated
+            found, refused = None, f"{exc.kernel}: {Path(exc.where).name}: cannot translate {exc.construct}"
+        plan = replace(sort_plan(spec, found, refused), source_sha256=c_sha256)
         return Translation(spec["name"], _render(spec, [], [], plan.specializations), plan)
     family = gather(spec, kernel_dir, include_dir)
     helpers = _emit_helpers(family)
@@ -284,7 +287,7 @@ def translate(spec: dict, kernel_dir: Path, include_dir: Path) -> Translation:
         )
         kernels += _emit_entry(family, entry, steps, decls, folds)
     specializations = {s["symbol"]: _specialization(family, s, kernels) for s in spec["specializations"]}
-    plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations, translator_fingerprint())
+    plan = P.Plan(family.kernel, tuple(family.messages), entries, specializations, translator_fingerprint(), c_sha256)
     source = _render(spec, helpers, kernels, specializations)
     return Translation(family.kernel, source, plan)
 

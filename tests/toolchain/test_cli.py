@@ -127,3 +127,20 @@ def test_explain_shows_each_loop_the_rules_tried_and_the_steps(upstream_cpp, cap
     assert capsys.readouterr().out.strip().splitlines() == [
         f"akcuda explain: awkward_no_such_kernel: no such kernel in {cli.paths.SPECS}"
     ]
+
+
+def test_outside_a_checkout_a_toolchain_command_says_so_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """An installed akcuda run from a folder in no checkout (was: `akcuda plans` reported 0
+    specializations and wrote build/report/ beside site-packages)."""
+    from akcuda import paths, store
+
+    monkeypatch.setattr(paths, "package_checkout", lambda: None)  # the package is in no checkout
+    monkeypatch.setattr(store, "_current", None)  # the store is found again
+    monkeypatch.chdir(tmp_path)
+    for argv in (["plans"], ["generate"], ["record"], ["report"]):
+        assert cli.main(argv) == Exit.USAGE
+        said = capsys.readouterr().out.strip()
+        assert len(said.splitlines()) == 1 and "needs a checkout of akcuda's sources" in said, said
+    assert list(tmp_path.iterdir()) == []
+    assert cli.main(["info"]) == 1  # works anywhere: here it finds no kernels, and says so
+    assert "carries no kernels and is not a checkout" in capsys.readouterr().out

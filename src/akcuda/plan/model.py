@@ -323,6 +323,7 @@ class Plan:
     entries: dict[str, Entry] = field(default_factory=dict)
     specializations: dict[str, Specialization] = field(default_factory=dict)
     translator: str = ""  # fingerprint of the translator that wrote it (akcuda.plan.translator_fingerprint)
+    source_sha256: str = ""  # of the C file it was translated from: the runtime refuses it for another spec's C
 
     @property
     def name_expressions(self) -> list[str]:

@@ -3,10 +3,13 @@
 ``install(target="host")`` patches the ``cpu`` backend (``NumpyBackend.__getitem__``) so that every
 kernel Awkward asks for is the generated CUDA kernel run on the CPU through the emulated grid;
 ``install(target="cuda")`` does the same for the ``cuda`` backend (``CupyBackend``) with CuPy.
-Kernels akcuda does not have (the pending sort family, or a look-up it cannot map) fall back:
-on the cpu backend to Awkward's own kernel, on the cuda backend to awkward_cpp's CPU kernel on
-copies of the arguments (which always runs, where Awkward's own may need CCCL); both are
-recorded as fallbacks. ``trace()`` shows which kernels ran and how.
+The kernels come from the kernel store (``akcuda.store``); ``install`` refuses kernels that cannot
+run (made from another awkward-cpp, none at all, a stale or missing one) and a target that cannot
+run here. Only a look-up akcuda has no spec for, or a pending kernel, falls back: on the cpu
+backend to Awkward's own kernel, on the cuda backend to awkward_cpp's CPU kernel on copies of the
+arguments (which always runs, where Awkward's own may need CCCL); both are recorded as fallbacks.
+A kernel akcuda should run and cannot is an error, never a fallback. ``trace()`` shows which
+kernels ran and how.
 
 The patch is one class attribute per backend, and ``uninstall()`` puts back the exact original.
 An akcuda kernel reports the C kernel's ``struct Error`` (message, identity, attempt and the
@@ -29,12 +32,13 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from akcuda import store
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import KernelFailure
-from akcuda.plan.model import Plan, PlanError
-from akcuda.runtime import executor, make_target
+from akcuda.plan.model import Plan
+from akcuda.runtime import executor, make_target, unavailable
 from akcuda.runtime.executor import Mode
-from akcuda.toolchain import specs
+from akcuda.store import StoreError
 
 TARGETS = ("host", "cuda")
 DEFAULT_MODE = {"host": Mode.IMMEDIATE, "cuda": Mode.DEFERRED}
@@ -301,19 +305,13 @@ class CpuCopyKernel:
 # ---------------------------------------------------------------- routing look-ups
 
 
-@functools.cache
-def _specializations() -> dict[str, tuple[dict, dict]]:
-    """Exported symbol -> (kernel spec, specialization)."""
-    return {special["symbol"]: (spec, special) for spec, special in specs.specializations(specs.load_all())}
-
-
 def specialization(symbol: str) -> tuple[dict, dict] | None:
     """(kernel spec, specialization) of an exported symbol, or None if akcuda has no spec."""
-    return _specializations().get(symbol)
+    return store.current().specialization(symbol)
 
 
 def _plan(kernel: str) -> Plan:
-    return executor.load_plan(kernel)  # kept as objects by akcuda.plan.load, read again when regenerated
+    return store.current().plan(kernel)  # kept as objects by akcuda.plan.load, read again when regenerated
 
 
 def symbol_of(index: tuple) -> str | None:
@@ -325,20 +323,17 @@ def symbol_of(index: tuple) -> str | None:
 
 
 def _why_not(symbol: str | None) -> str | None:
-    """Why akcuda cannot run this symbol (None: it can)."""
-    if symbol is None or symbol not in _specializations():
+    """Why Awkward's own kernel runs for this symbol (None: akcuda's does): akcuda has no spec
+    of it, or its spec is pending. A kernel akcuda should run and cannot (no plan, a stale one)
+    is a StoreError, never a fallback."""
+    found = None if symbol is None else specialization(symbol)
+    if found is None:
         return "no akcuda specialization for this look-up"
-    spec, _ = _specializations()[symbol]
+    spec, _ = found
     if spec["status"] == "pending":
         return spec.get("pending_reason") or "pending"
-    try:
-        plan = _plan(spec["name"])
-    except OSError:
-        return f"no generated plan for {spec['name']} (run `akcuda generate`)"
-    except PlanError as exc:
-        return str(exc)
-    if symbol not in plan.specializations:
-        return f"{symbol} is not in the generated plan"
+    if symbol not in _plan(spec["name"]).specializations:
+        raise StoreError(f"{symbol} is not in the plan of {spec['name']}: {store.current().fix(spec['name'])}")
     return None
 
 
@@ -364,7 +359,7 @@ class _Router:
         symbol = symbol_of(index)
         reason = _why_not(symbol)
         if reason is None:
-            spec, special = _specializations()[symbol]
+            spec, special = specialization(symbol)
             return AkcudaKernel(index, spec, special, self.target, self.mode)
         if self.backend == "cuda" and symbol is not None:
             return CpuCopyKernel(index, symbol, reason)
@@ -474,7 +469,11 @@ def install(target: str = "host", errors: str | None = None) -> None:
     """Route Awkward's kernel look-ups to akcuda: "host" for the cpu backend (generated kernels
     on the emulated grid), "cuda" for the cuda backend (generated kernels through CuPy).
     `errors`: "immediate" (the call raises; the host default, the only mode Awkward's cpu
-    backend has) or "deferred" (the cuda default: raised when Awkward synchronizes)."""
+    backend has) or "deferred" (the cuda default: raised when Awkward synchronizes).
+
+    StoreError when the kernels cannot run (made from another awkward-cpp than the installed
+    one, none at all, a stale or missing one: `akcuda.store`), RuntimeError when the target
+    cannot run here (no g++ for "host", no CuPy or GPU for "cuda"): nothing is installed then."""
     global _sync_patch
     backend = _backend_for(target)
     mode = Mode(errors) if errors else DEFAULT_MODE[target]
@@ -482,6 +481,10 @@ def install(target: str = "host", errors: str | None = None) -> None:
         raise ValueError("deferred errors need Awkward's cuda backend (it has the synchronize points)")
     if backend in _patches:
         return  # already installed: installing twice must not stack patches
+    why = unavailable(target)
+    if why is not None:
+        raise RuntimeError(f"akcuda target {target!r} cannot run here: {why}")
+    store.current().check()
     intercept(backend, _Router(shared_target(target), backend, mode))
     if mode == Mode.DEFERRED:
         _sync_patch = _SyncPatch()

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from akcuda import paths
 from akcuda import plan as plans
+from akcuda import store
 from akcuda.plan.ctype import DTYPES, base_type
 from akcuda.plan.model import Plan, Role
 from akcuda.runtime.counting import Event, note
@@ -76,8 +76,8 @@ class CudaTarget:
         import cupy  # only a GPU machine has it
 
         self.xp = cupy
-        self.generated = generated or paths.GENERATED
-        self.compiled = compiled or paths.COMPILED
+        self.generated = generated or store.current().generated
+        self.compiled = compiled or store.current().compiled
         self.capability = int(cupy.cuda.Device().compute_capability)
         self.arch = f"sm_{self.capability}"
         self.local = threading.local()

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from akcuda import paths
 from akcuda import plan as plans
+from akcuda import store
 from akcuda.plan import expr as E
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
@@ -63,8 +63,8 @@ class Mode(str, enum.Enum):
 
 
 def load_plan(kernel: str, generated=None) -> Plan:
-    """The kernel family's plan, read once and kept as objects."""
-    return plans.load((generated or paths.GENERATED) / f"{kernel}.plan.json")
+    """The kernel family's plan (by default the store's), read once and kept as objects."""
+    return plans.load((generated or store.current().generated) / f"{kernel}.plan.json")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from akcuda import paths
+from akcuda import store
 from akcuda.plan.ctype import CTYPES, base_type
 from akcuda.plan.model import Launch, Plan, Role
 from akcuda.runtime import host_build
@@ -56,9 +56,9 @@ class HostTarget:
 
     def __init__(self, seed: int = 1, generated: Path | None = None, sanitize: bool = False):
         self.seed = seed
-        self.generated = generated or paths.GENERATED
+        self.generated = generated or store.current().generated
         self.extra = host_build.SANITIZE_FLAGS if sanitize else ()
-        self.out_dir = paths.HOSTLIB / ("asan" if sanitize else "plain")
+        self.out_dir = store.current().host_cache / ("asan" if sanitize else "plain")
         self.local = threading.local()  # per-thread state: the stream buffers
         self._libs: dict[str, ctypes.CDLL] = {}
         self._bound: dict[str, Bound] = {}

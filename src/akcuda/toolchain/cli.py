@@ -1,5 +1,7 @@
 """The `akcuda` command: one sub-command per pipeline stage, in pipeline order, plus `pipeline`
-for all of them and `port` for a contributor's kernel files.
+for all of them, `port` for a contributor's kernel files, `pack` for the kernel store a wheel
+carries and `info` for what this akcuda can do here. Every command but `info` works in a checkout
+of akcuda's sources (`akcuda.paths`); outside one it says so in one line (exit 2).
 
 Exit codes: 0 passed; 1 parity failures (or untranslated, uncompiled); 2 a usage or setup error
 (bad option, malformed spec, bad upstream, unknown kernel, untranslatable construct); 3 a
@@ -84,7 +86,7 @@ def _step_counts(results) -> dict[str, int]:
     counts = {"parallel": 0, "scan": 0, "serial": 0, "sort": 0}
     for kernel, failure in results.items():
         if failure is None:
-            for entry in executor.load_plan(kernel).entries.values():
+            for entry in executor.load_plan(kernel, paths.GENERATED).entries.values():
                 for step in entry.steps:
                     counts[step.kind.value] += 1
     return counts
@@ -154,7 +156,7 @@ def _report(args) -> int:
     """Re-render a parity report (Markdown, HTML, JUnit) and compare it with a base report."""
     from akcuda.validation import compare, report
 
-    path = Path(args.path)
+    path = Path(args.path) if args.path else paths.REPORT
     if not (path / "parity.json" if path.is_dir() else path).is_file():
         raise FileNotFoundError(f"{path}: no parity report there (run `akcuda pipeline` first)")
     rep = report.load_report(path)
@@ -231,6 +233,44 @@ def _plans(args) -> int:
 
 
 PER_THREAD = {"row": " (a whole row per thread)", "piece": " (a piece of a bin per thread)"}
+
+
+def _pack(args) -> int:
+    from akcuda.toolchain import pack
+
+    try:
+        packed = pack.pack(Path(args.out) if args.out else None, args.k)
+    except pack.PackError as exc:
+        out.print(f"[red]pack failed:[/] {escape(str(exc))}", highlight=False)
+        return Exit.USAGE
+    out.print(f"pack: {_packed(packed)} into {packed.folder}", highlight=False)
+    return Exit.PASSED
+
+
+def _packed(packed) -> str:
+    return (
+        f"{packed.kernels} kernel families, {packed.specializations} specializations, {packed.files} files "
+        f"({packed.bytes / 2**20:.1f} MB)"
+    )
+
+
+def _wheel(args) -> int:
+    from akcuda.toolchain.pack import PackError
+    from akcuda.toolchain.wheel import build_wheel
+
+    try:
+        wheel, packed = build_wheel(Path(args.out) if args.out else None)
+    except PackError as exc:
+        out.print(f"[red]wheel failed:[/] {escape(str(exc))}", highlight=False)
+        return Exit.USAGE
+    out.print(f"wheel: {wheel} ({wheel.stat().st_size / 2**20:.1f} MB) carrying {_packed(packed)}", highlight=False)
+    return Exit.PASSED
+
+
+def _info(args) -> int:
+    from akcuda import info
+
+    return info.main(["--json"] if args.json else [])
 
 
 def _gpu_check(args) -> int:
@@ -370,15 +410,22 @@ def _bench(args) -> int:
 
 def _bundle(args) -> int:
     from akcuda.toolchain import bundle
+    from akcuda.toolchain.pack import PackError
+    from akcuda.toolchain.wheel import build_wheel
 
     try:
-        made = bundle.make_bundle(Path(args.out), args.python)
-    except bundle.BundleError as exc:
+        made = bundle.make_bundle(Path(args.out), build_wheel()[0], args.python)
+    except (bundle.BundleError, PackError) as exc:
         out.print(f"[red]bundle failed:[/] {escape(str(exc))}")
         return Exit.USAGE
-    out.print(f"bundle: {made} ({bundle.size_of(made) / 2**20:.1f} MB) for Python {args.python}", highlight=False)
+    wheels = ", ".join(sorted(p.name.split("-")[0] for p in (made / "wheels").glob("*.whl")))
+    out.print(
+        f"bundle: {made} ({bundle.size_of(made) / 2**20:.1f} MB) for Python {args.python}: wheels of {wheels}; "
+        f"the pinned sdists",
+        highlight=False,
+    )
     missing = made / "missing.txt"
-    if missing.exists() and missing.read_text().strip():
+    if missing.read_text().strip():
         out.print(f"not in the bundle: {escape(missing.read_text().strip())}", highlight=False)
     return 0
 
@@ -490,7 +537,11 @@ def _parser() -> argparse.ArgumentParser:
     command("plans", _plans, "show each specialization's plan steps and widths", pattern)
     p = command("report", _report, "show a parity report, write its JUnit XML, compare it with a base report")
     p.add_argument(
-        "path", nargs="?", default=str(paths.REPORT), metavar="REPORT", help="parity.json, or the folder holding it"
+        "path",
+        nargs="?",
+        default=None,
+        metavar="REPORT",
+        help="parity.json, or the folder holding it (default: build/report)",
     )
     p.add_argument(
         "--compare",
@@ -543,6 +594,17 @@ def _parser() -> argparse.ArgumentParser:
     p = command("bundle", _bundle, "one folder for `make gpu-check` on a GPU machine without network")
     p.add_argument("--python", default="3.12", help="the GPU machine's Python version")
     p.add_argument("--out", required=True, metavar="DIR", help="the bundle's folder")
+    p = command(
+        "pack", _pack, "write the kernel store a wheel carries, from the generated and compiled kernels", pattern
+    )
+    p.add_argument("--out", metavar="DIR", default=None, help="the store's folder (default: build/store)")
+    p = command("wheel", _wheel, "pack the kernel store into build/store and build akcuda's wheel carrying it")
+    p.add_argument("--out", metavar="DIR", default=None, help="folder for the wheel (default: build/dist)")
+    p = sub.add_parser(
+        "info", help="versions, where the kernels come from, which targets can run here", formatter_class=HELP
+    )
+    p.add_argument("--json", action="store_true", help="print the facts as JSON (default: plain lines)")
+    p.set_defaults(fn=_info)
     p = command("gpu-check", _gpu_check, "parity and corpus on the cuda target (needs an NVIDIA GPU)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON and Markdown results")
     return parser
@@ -552,7 +614,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that are a user's mistake: each prints one line, no traceback."""
     from akcuda.generator.frontend.errors import TranslationError
     from akcuda.generator.frontend.preprocess import PreprocessError
+    from akcuda.paths import NotInCheckout
     from akcuda.plan import PlanError
+    from akcuda.store import StoreError
     from akcuda.toolchain.specs import SpecError
     from akcuda.toolchain.upstream import UpstreamError
     from akcuda.validation.cases.generated import RecipeError
@@ -570,6 +634,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         CompareError,
         ReferenceBuildError,
         NoMatch,
+        NotInCheckout,
+        StoreError,
         FileNotFoundError,
     )
 
@@ -582,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
 
     errors = _user_errors()
     try:
+        if args.command != "info":
+            paths.repo_root()  # NotInCheckout outside a checkout: one line, before any work
         upstream.use(upstream.select(args.upstream, args.kernels) if hasattr(args, "upstream") else None)
         if getattr(args, "k", None):
             from akcuda.validation.suite import selected

@@ -109,7 +109,7 @@ def _fingerprint(generated_dir: Path, kernel: str, arch: str) -> dict:
     return {"source_sha256": digest, "name_expressions": names, "nvrtc": nvrtc_version(), "options": options(arch)}
 
 
-def _cached(generated_dir: Path, out_dir: Path, kernel: str, arch: str) -> CompileResult | None:
+def cached(generated_dir: Path, out_dir: Path, kernel: str, arch: str) -> CompileResult | None:
     """A cache hit: all three outputs exist and the recorded fingerprint matches the current one."""
     cubin, ptx, meta = _paths(out_dir, kernel, arch)
     try:
@@ -173,7 +173,7 @@ def compile_all(
         for arch in archs:
             if not (generated_dir / f"{kernel}.cu").exists():
                 results.append(CompileResult(kernel, arch, False, 0.0, f"missing {generated_dir}/{kernel}.cu"))
-            elif (hit := _cached(generated_dir, out_dir, kernel, arch)) is not None:
+            elif (hit := cached(generated_dir, out_dir, kernel, arch)) is not None:
                 results.append(hit)
             else:
                 todo.append((kernel, arch))

@@ -246,7 +246,7 @@ def run_bench(pattern: str | None = None, out_dir: Path | None = None, timed_on:
     ]
     target = CountingTarget(seed=1)
     kernels = sorted({k["name"] for k, _ in chosen})
-    host_build.build_all([paths.GENERATED / f"{k}.cu" for k in kernels], target.out_dir)
+    host_build.build_all([target.generated / f"{k}.cu" for k in kernels], target.out_dir)
     start = time.perf_counter()
     entries = []
     with progress() as bar:

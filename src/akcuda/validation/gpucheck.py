@@ -8,23 +8,14 @@ import json
 import time
 from pathlib import Path
 
+from akcuda.runtime import device, unavailable
 from akcuda.validation import corpus, report, suite
 
 
 def gpu_available() -> tuple[bool, str]:
     """(True, device name) when CuPy sees a CUDA device, else (False, why not)."""
-    try:
-        import cupy
-    except ImportError as exc:
-        return False, f"CuPy is not installed ({exc}); install the wheels brought along (see README)"
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # no driver, no device
-        return False, f"no CUDA device: {exc}"
-    if count == 0:
-        return False, "no CUDA device"
-    props = cupy.cuda.runtime.getDeviceProperties(0)
-    return True, props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    why = unavailable("cuda")
+    return (False, why) if why is not None else (True, device()[0])
 
 
 def summary_markdown(device: str, parity: dict, corpus: dict, seconds: dict[str, float]) -> str:

@@ -35,6 +35,13 @@ clean:
 sanitize: venv
 	$(BIN)/akcuda sanitize --json build/sanitize/sanitize.json
 
+# Awkward 2.14's own test suite, stock and through install("host"), outcome by outcome (not part
+# of `make test`: it runs the whole suite twice, well over half an hour on 2 cores).
+.PHONY: awkward-suite
+awkward-suite: venv
+	$(BIN)/akcuda import
+	nice $(BIN)/akcuda awkward-suite --out build/awkward-suite
+
 # Per-call cost of every specialization (counting target), with GPU sweeps where a GPU exists:
 # build/bench/bench.{json,md} and PNG plots.
 .PHONY: bench

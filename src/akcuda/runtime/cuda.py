@@ -20,7 +20,7 @@ from typing import Any
 
 from akcuda import paths
 from akcuda import plan as plans
-from akcuda.plan.ctype import DTYPES, base_type
+from akcuda.plan.ctype import DTYPES, base_type, c_value
 from akcuda.plan.model import Plan, Role
 from akcuda.runtime.counting import Event, note
 
@@ -120,10 +120,7 @@ class CudaTarget:
         found = self._bound.get(symbol)
         if found is None:
             module, lowered = self.module(plan.kernel)
-            converters = []
-            for ctype in ctypes_:
-                name, stars = base_type(ctype)
-                converters.append(None if stars else DTYPES[name])
+            converters = [None if base_type(ctype)[1] else scalar_converter(base_type(ctype)[0]) for ctype in ctypes_]
             name = (lambda launch: lowered[launch.expression]) if lowered else (lambda launch: launch.expression)
             found = tuple(
                 {role: _launcher(module.get_function(name(launch)), converters) for role, launch in roles.items()}
@@ -139,6 +136,13 @@ class CudaTarget:
     def to_device(self, array):
         note(Event.H2D)
         return self.xp.asarray(array)
+
+
+def scalar_converter(name: str) -> Callable[[Any], Any]:
+    """A scalar launch argument of C type `name`: the value the C parameter receives (modulo
+    2^bits; NumPy 2's `np.int32(2**31)` would raise instead), in the parameter's NumPy type."""
+    dtype = DTYPES[name]
+    return lambda value: dtype(c_value(name, value))
 
 
 def _launcher(function, converters: list) -> Callable[[int, int, list], None]:

@@ -27,7 +27,7 @@ import numpy as np
 from akcuda import paths
 from akcuda import plan as plans
 from akcuda.plan import expr as E
-from akcuda.plan.ctype import base_type
+from akcuda.plan.ctype import base_type, c_value
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import evaluate
 from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, Segment, Step, StepKind
@@ -60,6 +60,7 @@ class _Static:
     names: tuple[str, ...]
     ctypes: tuple[str, ...]
     scalar_positions: tuple[tuple[str, int], ...]
+    array_positions: tuple[int, ...]  # arguments that are one pointer (`T*`), not a table (`T**`)
 
 
 # By plan object and symbol: a regenerated or differently translated plan of the same kernel is
@@ -81,6 +82,7 @@ def _static(plan: Plan, special: dict) -> _Static:
         tuple(a["name"] for a in args),
         tuple(a["ctype"] for a in args) + tuple(PLAN_CTYPES),
         tuple((a["name"], k) for k, a in enumerate(args) if base_type(a["ctype"])[1] == 0),
+        tuple(k for k, a in enumerate(args) if base_type(a["ctype"])[1] == 1),
     )
     with _statics_lock:
         _statics[key] = (plan, static)  # holding the plan keeps its id from being reused
@@ -123,6 +125,19 @@ class _Reads(Mapping):
         return len(self._arrays)
 
 
+def as_c_sees(static: _Static, values: list) -> list:
+    """The arguments as the C kernel sees them: every array a flat view of its elements (a 2-D
+    NumPy or CuPy array is one pointer to them all), every scalar converted to its parameter's
+    type as a C call converts it (modulo 2^bits for integers)."""
+    values = list(values)
+    for k in static.array_positions:
+        if getattr(values[k], "ndim", 1) != 1:
+            values[k] = values[k].reshape(-1)
+    for _, k in static.scalar_positions:
+        values[k] = c_value(base_type(static.ctypes[k])[0], values[k])
+    return values
+
+
 class _Run:
     """One call: its plan, arguments, the record and locals it uses, its iteration counts."""
 
@@ -130,11 +145,11 @@ class _Run:
         self.plan = plan
         self.static = _static(plan, special)
         self.entry = self.static.entry
-        self.values = values
+        self.values = as_c_sees(self.static, values)
         self.target = target
         self.block = block
         self.kernels = target.bind(plan, special["symbol"], self.static.ctypes)
-        self.scalars = {name: values[k] for name, k in self.static.scalar_positions}
+        self.scalars = {name: self.values[k] for name, k in self.static.scalar_positions}
         self.err, self.spill, self.buffers = err, spill, buffers
         self.counts: dict[int, int] = {}
         self.finished: int | None = None  # the last scan step whose finish was launched

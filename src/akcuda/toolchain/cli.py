@@ -233,6 +233,24 @@ def _gpu_check(args) -> int:
     return 0 if p["failed"] == 0 and c["different"] == 0 else 1
 
 
+def _awkward_suite(args) -> int:
+    """Awkward's own tests, stock and through install("host"): non-zero if any outcome differs or
+    any kernel call fell back."""
+    from akcuda.toolchain import upstream
+    from akcuda.validation import awkward_suite
+
+    result = awkward_suite.run(upstream.awkward_dir() / "tests", Path(args.out), args.pytest_args)
+    s = result.summary()
+    out.print(
+        f"awkward suite: {s['tests']} tests; stock {s['stock']}; akcuda {s['akcuda']}; {s['different']} different; "
+        f"{s['kernel_calls']} kernel calls, {s['fallbacks']} fallbacks; results in {args.out}",
+        highlight=False,
+    )
+    for name, stock, ours in result.differences[:50]:
+        out.print(f"[red]✗ {escape(name)}[/]: stock {stock}, akcuda {ours}", highlight=False)
+    return 0 if result.passed else 1
+
+
 def _pipeline(args) -> int:
     from akcuda.toolchain import pipeline
 
@@ -525,6 +543,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("bundle", _bundle, "one folder for `make gpu-check` on a GPU machine without network")
     p.add_argument("--python", default="3.12", help="the GPU machine's Python version")
     p.add_argument("--out", required=True, metavar="DIR", help="the bundle's folder")
+    p = command("awkward-suite", _awkward_suite, "Awkward's own tests, stock and through install('host'), compared")
+    p.add_argument("--out", metavar="DIR", default="build/awkward-suite", help="folder for the JUnit files and result")
+    p.add_argument(
+        "pytest_args", nargs="*", metavar="PYTEST_ARG", help="passed on to both pytest runs (e.g. -k validity)"
+    )
     p = command("gpu-check", _gpu_check, "parity and corpus on the cuda target (needs an NVIDIA GPU)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON and Markdown results")
     return parser

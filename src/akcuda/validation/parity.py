@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from akcuda.plan.ctype import DTYPES, base_type
+from akcuda.plan.ctype import DTYPES, base_type, c_value
 from akcuda.plan.errors import KernelFailure
 from akcuda.plan.model import Plan
 from akcuda.runtime import executor
@@ -69,7 +69,7 @@ def materialize(special: dict, case: Case) -> list:
         elif stars == 1:
             values.append(_buffer(value, DTYPES[name], is_output))
         else:
-            values.append(DTYPES[name](value).item())
+            values.append(c_value(name, value))
     return values
 
 

@@ -92,10 +92,10 @@ def outcomes(junit: Path) -> dict[str, str]:
     for suite in JUnitXml.fromfile(str(junit)):
         for case in suite:
             kinds = {type(r) for r in case.result}
-            outcome = (
-                "error" if Error in kinds else "failed" if Failure in kinds else "skipped" if Skipped in kinds else "passed"
+            found[f"{case.classname}::{case.name}"] = next(
+                (name for kind, name in ((Error, "error"), (Failure, "failed"), (Skipped, "skipped")) if kind in kinds),
+                "passed",
             )
-            found[f"{case.classname}::{case.name}"] = outcome
     return found
 
 

@@ -21,6 +21,8 @@ def run(run: Any, k: int, step: Step, n: int, grid: int) -> None:
     for counter in step.counters:  # local sums only: an inclusive scan in place each
         xp.cumsum(view[counter.row, :n], out=view[counter.row, :n])
         note(Event.LIBRARY)
+    if run.failed_before():
+        return  # count did nothing: no length to size the scratch from
     note(Event.D2H, why="the compacted length, for its scratch")
     total = int(run.target.to_host(view[compaction.counter_row, n - 1 : n])[0])
     scratch = -(-total * run.array(compaction.array).itemsize // 8)

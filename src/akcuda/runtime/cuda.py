@@ -133,6 +133,9 @@ class CudaTarget:
     def to_host(self, array):
         return self.xp.asnumpy(array)
 
+    def address(self, array) -> int:
+        return array.data.ptr
+
     def to_device(self, array):
         note(Event.H2D)
         return self.xp.asarray(array)

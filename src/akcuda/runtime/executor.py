@@ -139,10 +139,11 @@ def as_c_sees(static: _Static, values: list) -> list:
 
 
 class _Run:
-    """One call: its plan, arguments, the record and locals it uses, its iteration counts."""
+    """One call: its plan, arguments, the record and locals it uses."""
 
-    def __init__(self, plan: Plan, special: dict, values: list, target, block: int, err, spill, buffers):
+    def __init__(self, plan: Plan, special: dict, values: list, target, block: int, err, spill, buffers, mode: Mode):
         self.plan = plan
+        self.mode = mode
         self.static = _static(plan, special)
         self.entry = self.static.entry
         self.values = as_c_sees(self.static, values)
@@ -151,7 +152,6 @@ class _Run:
         self.kernels = target.bind(plan, special["symbol"], self.static.ctypes)
         self.scalars = {name: self.values[k] for name, k in self.static.scalar_positions}
         self.err, self.spill, self.buffers = err, spill, buffers
-        self.counts: dict[int, int] = {}
         self.finished: int | None = None  # the last scan step whose finish was launched
 
     def launch(self, k: int, role: Role, grid: int, threads: int, n: int, report: int, scan=None) -> None:
@@ -172,6 +172,15 @@ class _Run:
     def read_bool(self, value, why: str) -> bool:
         note(Event.D2H, why=why)
         return bool(value)
+
+    def failed_before(self) -> bool:
+        """Deferred: did an earlier call on this stream fail, so that this call's launches did
+        nothing and its scratch holds no sizes to trust? (One read-back; immediate: never.)"""
+        if self.mode != Mode.DEFERRED:
+            return False
+        note(Event.D2H, why="the stream's failure word, before sizing from the data")
+        word = int(self.target.to_host(self.buffers.failed)[0])
+        return word not in (0, self.target.address(self.err))
 
 
 def combine(
@@ -413,13 +422,15 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
         return
     if step.kind == StepKind.SORT:  # on the array library's sort: no launch
         alone()
+        if step.sort.string_starts is not None and state.failed_before():
+            return  # string sizes come from the data, which a failed call before this one left unset
         sorting.run(state.target.xp, step.sort, dict(zip(state.static.names, state.values)), state.scalars)
         return
     if step.kind == StepKind.SERIAL:
         alone()
         state.serial(k)
         return
-    n = state.counts[k] = evaluate(step.count, state.scalars)
+    n = evaluate(step.count, state.scalars)
     # rows counted apart from the iterations may need the C order even for no iteration
     if n <= 0 and not any(s.within_rows is not None for s in step.segments):
         alone()
@@ -438,18 +449,16 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
         state.serial(k)  # leaves at once unless the device refused the parallel form
 
 
-def _failure(state: _Run, record: np.ndarray) -> KernelFailure | None:
-    """The C kernel's failure from a run's record (None if it succeeded). A parallel step's
-    failing thread only noted its iteration: that iteration runs again to report the rest."""
+def failure_of(messages: tuple[str, ...], record: np.ndarray) -> KernelFailure | None:
+    """The C kernel's failure from a call's record (None if it succeeded). The record is complete
+    at the end of every call: a failing iteration that knows it is the first writes message,
+    identity and attempt itself (fill, a checked step's main, a one-thread serial launch)."""
     if record[ErrorSlot.ITERATION] == NO_ERROR:
         return None
     if record[ErrorSlot.MESSAGE] < 0:
-        failed = int(record[ErrorSlot.STEP])
-        state.launch(failed, Role.MAIN, 1, 1, state.counts[failed], int(record[ErrorSlot.ITERATION]))
-        note(Event.D2H, why="the failing iteration's report")
-        record = state.target.to_host(state.err)
+        raise RuntimeError(f"an incomplete error record (no message): {record.tolist()}")
     return KernelFailure(
-        state.plan.messages[int(record[ErrorSlot.MESSAGE])],
+        messages[int(record[ErrorSlot.MESSAGE])],
         int(record[ErrorSlot.IDENTITY]),
         int(record[ErrorSlot.ATTEMPT]),
         int(record[ErrorSlot.LINE]),
@@ -474,19 +483,20 @@ def run(
         locals_ = len(_static(plan, special).entry.locals)
         if mode == Mode.DEFERRED:
             chunk, row, err, spill = buffers.deferred_slot(locals_)
-            state = _Run(plan, special, values, target, block, err, spill, buffers)
-            _steps(state)
-            buffers.pending.append(Pending(state, chunk, row, context))
+            _steps(_Run(plan, special, values, target, block, err, spill, buffers, mode))
+            buffers.pending.append(Pending(plan.messages, chunk, row, context))
             return None
-        state = _Run(plan, special, values, target, block, buffers.err, buffers.spill_for(locals_), buffers)
+        state = _Run(plan, special, values, target, block, buffers.err, buffers.spill_for(locals_), buffers, mode)
         _steps(state)
         note(Event.D2H, why="the error record")
         record = target.to_host(state.err)
         untouched = record[ErrorSlot.ITERATION] == NO_ERROR and record[ErrorSlot.FIRST] == NO_ERROR
         if untouched and not record[ErrorSlot.FORM]:
             return None  # nothing wrote the record: it is still the initial one
-        failure = _failure(state, record)
+        failure = failure_of(plan.messages, record)
         buffers.reset(state.err)
+        if failure is not None:
+            buffers.clear_failure()
         return failure
 
 
@@ -506,12 +516,10 @@ def synchronize(target) -> tuple[KernelFailure, Any] | None:
     records = [target.to_host(chunk).reshape(-1, RECORD) for chunk in buffers.chunks]
     found = None
     for call in buffers.pending:
-        record = records[call.chunk][call.row]
-        if record[ErrorSlot.ITERATION] != NO_ERROR or record[ErrorSlot.FIRST] != NO_ERROR:
-            failure = _failure(call.run, record)
-            if failure is not None:
-                found = (failure, call.context)
-                break
+        failure = failure_of(call.messages, records[call.chunk][call.row])
+        if failure is not None:
+            found = (failure, call.context)
+            break
     dirty = any(
         bool((r[:, [ErrorSlot.ITERATION, ErrorSlot.FIRST]] != NO_ERROR).any() or r[:, ErrorSlot.FORM].any())
         for r in records
@@ -520,4 +528,6 @@ def synchronize(target) -> tuple[KernelFailure, Any] | None:
     if dirty:
         for chunk in buffers.chunks:
             buffers.reset(chunk)
+    if found is not None:
+        buffers.clear_failure()
     return found

@@ -118,6 +118,9 @@ class HostTarget:
     def to_host(self, array) -> np.ndarray:
         return array
 
+    def address(self, array) -> int:
+        return array.ctypes.data
+
     def to_device(self, array: np.ndarray):
         note(Event.H2D)
         return array

@@ -30,10 +30,21 @@ from akcuda.plan import expr as E
 from akcuda.plan.ctype import base_type, c_value
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import evaluate
-from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, Segment, Step, StepKind
+from akcuda.plan.model import (
+    Counter,
+    CounterKind,
+    CounterOp,
+    Fold,
+    Plan,
+    Role,
+    Segment,
+    SortRanges,
+    Step,
+    StepKind,
+)
 from akcuda.runtime import compaction, private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
-from akcuda.runtime.counting import Event, note
+from akcuda.runtime.counting import Event, note, reason
 
 # What every step kernel takes after the C kernel's own arguments: the error record, the
 # spilled locals, the scan buffer, the iteration count and the report index.
@@ -105,6 +116,12 @@ def needs_read_back(entry) -> list[str]:
             why.append("keys checked to lie within their array")
         if step.compaction is not None:
             why.append("an in-place compaction's length and reads checked")
+        if any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters):
+            why.append("private copies checked after count")
+        if step.sort is not None and step.sort.ranges == SortRanges.OFFSETS:
+            why.append("a sort's ranges checked for overlap")
+        if step.sort is not None and step.sort.string_starts is not None:
+            why.append("string lengths, for the sort's passes")
     return list(dict.fromkeys(why))
 
 
@@ -115,7 +132,7 @@ class _Reads(Mapping):
         self._arrays = arrays
 
     def __getitem__(self, name: str):
-        note(Event.D2H, why="a bound read from an array")
+        reason("a bound read from an array")
         return self._arrays[name]
 
     def __iter__(self):
@@ -125,7 +142,7 @@ class _Reads(Mapping):
         return len(self._arrays)
 
 
-def as_c_sees(static: _Static, values: list) -> list:
+def as_c_sees(static: _Static, values: list, adopt=lambda array: array) -> list:
     """The arguments as the C kernel sees them: every array a flat view of its elements (a 2-D
     NumPy or CuPy array is one pointer to them all), every scalar converted to its parameter's
     type as a C call converts it (modulo 2^bits for integers)."""
@@ -133,6 +150,8 @@ def as_c_sees(static: _Static, values: list) -> list:
     for k in static.array_positions:
         if getattr(values[k], "ndim", 1) != 1:
             values[k] = values[k].reshape(-1)
+        if hasattr(values[k], "ndim"):
+            values[k] = adopt(values[k])
     for _, k in static.scalar_positions:
         values[k] = c_value(base_type(static.ctypes[k])[0], values[k])
     return values
@@ -146,7 +165,7 @@ class _Run:
         self.mode = mode
         self.static = _static(plan, special)
         self.entry = self.static.entry
-        self.values = as_c_sees(self.static, values)
+        self.values = as_c_sees(self.static, values, target.adopt)
         self.target = target
         self.block = block
         self.kernels = target.bind(plan, special["symbol"], self.static.ctypes)
@@ -166,11 +185,11 @@ class _Run:
         return self.values[self.static.names.index(name)]
 
     def error_slot(self, slot: ErrorSlot, why: str) -> int:
-        note(Event.D2H, why=why)
+        reason(why)
         return int(self.target.to_host(self.err[slot : slot + 1])[0])
 
     def read_bool(self, value, why: str) -> bool:
-        note(Event.D2H, why=why)
+        reason(why)
         return bool(value)
 
     def failed_before(self) -> bool:
@@ -178,7 +197,7 @@ class _Run:
         nothing and its scratch holds no sizes to trust? (One read-back; immediate: never.)"""
         if self.mode != Mode.DEFERRED:
             return False
-        note(Event.D2H, why="the stream's failure word, before sizing from the data")
+        reason("the stream's failure word, before sizing from the data")
         word = int(self.target.to_host(self.buffers.failed)[0])
         return word not in (0, self.target.address(self.err))
 
@@ -231,7 +250,7 @@ def _scan_by_key(xp, advances, keys, n: int):
     last = xp.ones(n, dtype=bool)
     last[:-1] = first[1:]
     note(Event.LIBRARY, 16)
-    note(Event.D2H, 3, why="distinct keys (boolean selections)")
+    reason("distinct keys (boolean selections)")
     return sorted_keys[last], inclusive[last] - before
 
 
@@ -292,7 +311,7 @@ def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, A
         if test is False:
             return False
         note(Event.LIBRARY, 2)
-        note(Event.D2H, why="row ranges checked before the parallel form")
+        reason("row ranges checked before the parallel form")
         return bool(xp.all(test))
 
     def segment_holds(segment: Segment, first: int, n: int) -> bool:
@@ -309,7 +328,7 @@ def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, A
         if rows == 0:
             continue
         starts, stops = _ranges(segment.within, arrays, first, rows)
-        note(Event.D2H, why="row ranges checked before the parallel form")
+        reason("row ranges checked before the parallel form")
         lo, hi = int(starts[0]), int(stops[-1])
         if not segment_holds(segment, lo, hi - lo):
             return False
@@ -376,7 +395,7 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
         (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, step.counters, step.scan_rows, n)
     ]
     if keyed:
-        note(Event.D2H, 2 * len(keyed), why="keys checked to lie within their array")
+        reason("keys checked to lie within their array")
     if any(len(keys) and not (0 <= int(keys.min()) and int(keys.max()) < len(array)) for array, keys, _ in keyed):
         run.serial(k)  # a key outside its array: the C order, as it is
         return
@@ -488,7 +507,7 @@ def run(
             return None
         state = _Run(plan, special, values, target, block, buffers.err, buffers.spill_for(locals_), buffers, mode)
         _steps(state)
-        note(Event.D2H, why="the error record")
+        reason("the error record")
         record = target.to_host(state.err)
         untouched = record[ErrorSlot.ITERATION] == NO_ERROR and record[ErrorSlot.FIRST] == NO_ERROR
         if untouched and not record[ErrorSlot.FORM]:
@@ -512,7 +531,7 @@ def synchronize(target) -> tuple[KernelFailure, Any] | None:
     buffers: StreamBuffers = buffers_of(target)
     if not buffers.pending:
         return None
-    note(Event.D2H, len(buffers.chunks), why="the deferred error records")
+    reason("the deferred error records")
     records = [target.to_host(chunk).reshape(-1, RECORD) for chunk in buffers.chunks]
     found = None
     for call in buffers.pending:

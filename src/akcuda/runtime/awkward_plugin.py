@@ -424,7 +424,7 @@ def _before_host_read(target: Any) -> None:
         synchronize_target(target)
 
 
-_deferred_patches: dict[str, list] = {}  # backend -> the patches its deferred errors need
+_extra_patches: dict[str, list] = {}  # backend -> what else its routing patched (deferred errors, allocator)
 
 
 def _check_target(target: str) -> str:
@@ -450,7 +450,7 @@ def release(backend: str) -> None:
     patch = _patches.pop(backend, None)
     if patch is not None:
         patch.undo()
-    for patch in reversed(_deferred_patches.pop(backend, [])):
+    for patch in reversed(_extra_patches.pop(backend, [])):
         patch.undo()
 
 
@@ -479,13 +479,17 @@ def route(target: str, mode: Mode, array_class: type | None = None) -> None:
     backend = _backend_for(target)
     shared = shared_target(target)
     intercept(backend, _Router(shared, backend, mode))
+    patches = _extra_patches.setdefault(backend, [])
+    if target == "cuda":
+        from akcuda.runtime.cuda import PaddedAllocations
+
+        patches.append(PaddedAllocations())
     if mode == Mode.DEFERRED:
-        patches = [deferred_errors.HandlerPatch()]
+        patches.append(deferred_errors.HandlerPatch())
         if array_class is not None:
             patches.append(deferred_errors.HostReadPatch(array_class, functools.partial(_before_host_read, shared)))
         if target == "cuda":
             patches.append(_SyncPatch())
-        _deferred_patches[backend] = patches
 
 
 def uninstall(target: str | None = None) -> None:

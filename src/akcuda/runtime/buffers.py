@@ -6,6 +6,7 @@ so that a kernel call allocates nothing and copies nothing to the device.
 - the deferred mode's records: one per call since the last synchronization, each with the
   call's spilled locals beside it, in chunks that grow by doubling;
 - the spilled locals and the scan scratch of the immediate mode, grown when a call needs more;
+- a zeroed pad that every empty array argument points to instead of a null pointer;
 - the stream's failure word, which every record names (`ErrorSlot.STREAM`): the first failing
   call sets it to its record's address, and a launch of any other call then does nothing.
 
@@ -25,6 +26,9 @@ from akcuda.plan.errors import NO_ERROR, ErrorSlot
 from akcuda.runtime.counting import Event, note
 
 RECORD = 16  # words per error record (the ErrorSlot slots, padded)
+# An empty array's pointer on CuPy is 0, yet the C may read (and write back) an element of it, or
+# one past its end (awkward_unique_ranges at an empty last row): an empty argument points here.
+PAD_WORDS = 32
 
 
 def _alloc(xp, words: int):
@@ -59,6 +63,7 @@ class StreamBuffers:
     xp: Any
     address: Any  # the target's device address of an array
     failed: Any = None  # the stream's failure word: 0, or the first failing call's record address
+    pad: Any = None  # what an empty array argument points to (CuPy's is a null pointer)
     template: Any = None
     err: Any = None
     spill: Any = None
@@ -70,7 +75,9 @@ class StreamBuffers:
     def __post_init__(self) -> None:
         self.failed = _alloc(self.xp, 1)
         self.failed.fill(0)
-        note(Event.LIBRARY)
+        self.pad = _alloc(self.xp, PAD_WORDS)
+        self.pad.fill(0)
+        note(Event.LIBRARY, 2)
         self.template = _template(self.xp, self.address(self.failed))
         self.err = self.fresh_records(1)
         self.spill = _alloc(self.xp, RECORD)

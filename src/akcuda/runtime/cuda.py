@@ -145,6 +145,26 @@ class CudaTarget:
         return self.xp.asarray(array)
 
 
+PAD_BYTES = 16  # one element of the widest type (complex128)
+
+
+class PaddedAllocations:
+    """While installed, every CuPy allocation holds PAD_BYTES more than it asks for: a C kernel
+    may read one element past an array (awkward_unique_ranges at an empty last row), which on
+    the CPU lands in mapped memory and on a GPU may not. (Arrays made before stay as they were;
+    an empty array's null pointer is the executor's concern: `buffers.PAD_WORDS`.)"""
+
+    def __init__(self):
+        import cupy
+
+        self.cuda = cupy.cuda
+        self.original = original = cupy.cuda.get_allocator()
+        self.cuda.set_allocator(lambda size: original(size + PAD_BYTES))
+
+    def undo(self) -> None:
+        self.cuda.set_allocator(self.original)
+
+
 def scalar_converter(name: str) -> Callable[[Any], Any]:
     """A scalar launch argument of C type `name`: the value the C parameter receives (modulo
     2^bits; NumPy 2's `np.int32(2**31)` would raise instead), in the parameter's NumPy type."""

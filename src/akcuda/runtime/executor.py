@@ -171,11 +171,16 @@ class _Run:
         self.kernels = target.bind(plan, special["symbol"], self.static.ctypes)
         self.scalars = {name: self.values[k] for name, k in self.static.scalar_positions}
         self.err, self.spill, self.buffers = err, spill, buffers
+        # what the kernels get: every pointer valid for the reads the C makes, an empty array's too
+        self.pointers = list(self.values)
+        for k in self.static.array_positions:
+            if getattr(self.values[k], "size", 1) == 0:
+                self.pointers[k] = buffers.pad
         self.finished: int | None = None  # the last scan step whose finish was launched
 
     def launch(self, k: int, role: Role, grid: int, threads: int, n: int, report: int, scan=None) -> None:
         scan = self.spill if scan is None else scan  # a step without counters reads no scan row
-        self.kernels[k][role](grid, threads, [*self.values, self.err, self.spill, scan, n, report])
+        self.kernels[k][role](grid, threads, [*self.pointers, self.err, self.spill, scan, n, report])
 
     def serial(self, k: int) -> None:
         """The step in C order, in one thread."""

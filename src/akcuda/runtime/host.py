@@ -40,8 +40,8 @@ def _locate(address: int, values: list) -> str:
 def _converter(ctype: str) -> Callable:
     """How one argument becomes a ctypes value: a pointer for an array, the C type for a scalar."""
     name, stars = base_type(ctype)
-    if stars:
-        return lambda value: ctypes.c_void_p(value.ctypes.data)
+    if stars:  # an empty array is a null pointer, as CuPy passes it
+        return lambda value: ctypes.c_void_p(value.ctypes.data if getattr(value, "size", 1) else None)
     return CTYPES[name]
 
 

@@ -169,3 +169,12 @@ def test_a_scalar_out_of_its_c_range_is_converted_as_c_converts():
     with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
         ours = _outcome(lambda: ak.min(array, axis=1, initial=1000))
     assert ours == stock and recorder.all_akcuda
+
+
+def test_datetimes_sort_and_unique_as_stock():
+    """The sort step writes datetime64 keys into the output as the C's assignment does."""
+    layout = ak.contents.NumpyArray(np.array(["2020-07-27T10:41:11", "2019-01-01", "2020-01-01"], "datetime64[s]"))
+    stock = [ak.to_list(ak.sort(layout, highlevel=False)), ak.to_list(ak._do.unique(layout))]
+    with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
+        ours = [ak.to_list(ak.sort(layout, highlevel=False)), ak.to_list(ak._do.unique(layout))]
+    assert ours == stock and recorder.all_akcuda

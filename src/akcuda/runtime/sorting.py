@@ -219,14 +219,14 @@ def run(xp, sort: Sort, arrays: Mapping[str, Any], scalars: Mapping[str, Any]) -
             perm = perm - xp.where(ranges.inside, ranges.group, 0)
         out[:n] = perm
     elif sort.writes == SortWrites.VALUES:
-        values = arrays[sort.keys][perm]
-        if sort.extent == SortExtent.LAST_BOUND:  # up to the last bound, read on the device
-            m = evaluate(sort.range_count, scalars)
-            if m < 0:
-                return
-            limit = xp.minimum(arrays[sort.bounds][m : m + 1], n)
-            values = xp.where(xp.arange(n) < limit, values, out[:n])
-        out[:n] = values
+        if sort.extent != SortExtent.LAST_BOUND:
+            out[:n] = arrays[sort.keys][perm]
+            return
+        m = evaluate(sort.range_count, scalars)  # up to the last bound, read on the device
+        if m >= 0:
+            before = out[:n].copy()
+            out[:n] = arrays[sort.keys][perm]  # converted as the C's assignment converts
+            out[:n] = xp.where(xp.arange(n) < xp.minimum(arrays[sort.bounds][m : m + 1], n), out[:n], before)
     else:
         _write_strings(xp, sort, arrays, n, perm)
 

@@ -112,8 +112,10 @@ def suite_command(tests: Path, junit: Path, plugin: bool, select: list[str]) -> 
 def run(tests: Path, out_dir: Path, select: list[str] = ()) -> Comparison:
     """Both runs (stock, then through akcuda), each in its own process, and their comparison;
     writes stock.xml, akcuda.xml, calls.json and awkward-suite.json into `out_dir`."""
+    out_dir = out_dir.resolve()  # the runs start in the sdist's folder
     out_dir.mkdir(parents=True, exist_ok=True)
     stock, ours, calls = out_dir / "stock.xml", out_dir / "akcuda.xml", out_dir / "calls.json"
+    calls.unlink(missing_ok=True)
     env = {**os.environ, TRACE_ENV: str(calls)}
     for junit, plugin in ((stock, False), (ours, True)):
         print(f"awkward suite: {'akcuda' if plugin else 'stock'} run ...", flush=True)

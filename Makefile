@@ -61,8 +61,8 @@ gpu-bundle: venv
 
 # On a GPU machine with CuPy and no network: `make gpu-check BUNDLE=dir OUT=dir`. Installs from the
 # bundle alone into a venv that sees the system's packages (its CuPy, NumPy, cuda-bindings, NVRTC);
-# akcuda itself with --no-deps so that its CUDA 12 pins do not replace the system's. Then cuda
-# parity on every specialization, the corpus with install(target="cuda") and the benchmark.
+# akcuda itself with --no-deps so that its CUDA 12 pins do not replace the system's. Then the
+# device check's tiers (docs/gpu-check.md), each writing its results into OUT before the next.
 OUT ?= build/gpu-check
 GPU_VENV ?= build/gpu-venv
 .PHONY: gpu-check
@@ -75,4 +75,3 @@ gpu-check:
 	rm -rf build/generated build/compiled && cp -r $(BUNDLE)/generated $(BUNDLE)/compiled build/
 	$(GPU_VENV)/bin/akcuda import
 	$(GPU_VENV)/bin/akcuda gpu-check --out $(OUT)
-	$(GPU_VENV)/bin/akcuda bench --out $(OUT)

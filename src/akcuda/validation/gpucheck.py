@@ -126,8 +126,12 @@ def sweeps(target: str) -> dict:
     bandwidth = timed.copy_bandwidth(target, make_target(target), 1 << 24, 3)
     rows = timed.sweep(target, sizes, 3, bandwidth)
     overhead = timed.overhead(target)
-    lines = [f"copy bandwidth {bandwidth / 1e9:.1f} GB/s", "", "| kernel | n | median |", "|---|---|---|"]
-    lines += [f"| {r.get('symbol')} | {r.get('n')} | {r.get('median_s', r.get('ours', ''))} |" for r in rows]
+    lines = [f"copy bandwidth {bandwidth / 1e9:.1f} GB/s", "", "| kernel | n | akcuda GB/s | Awkward's GB/s |"]
+    lines.append("|---|---|---|---|")
+    for r in rows:
+        theirs = r.get("awkward", {})
+        awkward = theirs.get("gb_s", theirs.get("error"))
+        lines.append(f"| {r['symbol']} | {r['n']} | {r['akcuda']['gb_s']} | {awkward} |")
     return {"ok": True, "summary": {"sweeps": rows, "overhead": overhead}, "lines": lines}
 
 

@@ -13,8 +13,9 @@ An akcuda kernel reports the C kernel's ``struct Error`` (message, identity, att
 upstream source URL with the failing line), so Awkward raises the same exception with the same
 text as with its CPU kernels. Errors are *immediate* (the call raises) or *deferred* (the cuda
 default, as Awkward's cuda backend: no synchronization per call; the first failing call is
-raised when Awkward synchronizes, ``awkward._connect.cuda.synchronize_cuda``, or by
-``synchronize()``).
+raised as the CPU raises it no later than the first host read of a CuPy array, when Awkward
+synchronizes (``awkward._connect.cuda.synchronize_cuda``), or by ``synchronize()``: see
+``deferred_errors``).
 """
 
 from __future__ import annotations

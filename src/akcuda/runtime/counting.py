@@ -126,37 +126,25 @@ class DeviceArray(np.ndarray):
             note(Event.H2D)
         super().__setitem__(index, value)
 
-    def _read(self) -> None:
-        note(Event.D2H)
-
-    def __bool__(self) -> bool:
-        self._read()
-        return super().__bool__()
-
-    def __int__(self) -> int:
-        self._read()
-        return super().__int__()
-
-    def __float__(self) -> float:
-        self._read()
-        return super().__float__()
-
-    def __index__(self) -> int:
-        self._read()
-        return super().__index__()
-
-    def item(self, *args):
-        self._read()
-        return super().item(*args)
-
-    def tolist(self):
-        self._read()
-        return super().tolist()
-
     def get(self) -> np.ndarray:
         """The contents on the host (CuPy's `get`)."""
-        self._read()
+        note(Event.D2H)
         return np.array(self, subok=False)
+
+
+def _reading(name: str):
+    """NumPy's method `name`, counted as a read-back: the value crosses to the host."""
+    method = getattr(np.ndarray, name)
+
+    def read(self, *args):
+        note(Event.D2H)
+        return method(self, *args)
+
+    return read
+
+
+for _name in ("__bool__", "__int__", "__float__", "__index__", "item", "tolist"):
+    setattr(DeviceArray, _name, _reading(_name))
 
 
 def adopt(array: np.ndarray) -> DeviceArray:

@@ -133,6 +133,7 @@ def synchronize(target: str = "cuda") -> None:
 
 
 def synchronize_target(target: Any) -> None:
+    """`synchronize` for a target instance."""
     with deferred_errors.quiet():
         found = executor.synchronize(target)
     if found is not None:

@@ -147,3 +147,13 @@ def test_ranges_that_overlap_or_come_out_of_order_sort_as_the_c_does(offsets):
         lo, hi = max(min(lo, 12), 0), min(hi, 12)
         perm[lo:hi] = sorted(perm[lo:hi], key=lambda i: values[i])
     assert out.tolist() == perm
+
+
+def test_positions_no_range_holds_read_no_key():
+    """offsetslength 0 with length 1 (an upstream vector): no range, so the C reads no key at all,
+    not even from an empty array."""
+    out = np.full(1, 7, dtype=np.int64)
+    arrays = {"values": np.zeros(0, dtype=np.int64), "offsets": np.zeros(0, dtype=np.int64), "out": out}
+    for writes in (SortWrites.VALUES, SortWrites.PERMUTATION):
+        sorting.run(np, _sort(writes=writes), arrays, {"length": 1, "offsetslength": 0, "ascending": 1})
+    assert out.tolist() == [0]  # the permutation: std::iota, no range sorted

@@ -95,6 +95,15 @@ def _ranges(xp, sort: Sort, arrays, scalars, n: int) -> Ranges:
     return _offsets_ranges(xp, sort, arrays, scalars, n)
 
 
+def _first(xp, array, n: int):
+    """The first n elements of an array, padded with zeros where it is shorter: every position
+    takes part in the sort, but the C reads only those its ranges hold, and the others stay
+    where they are whatever they hold."""
+    if len(array) >= n:
+        return array[:n]
+    return xp.concatenate([array, xp.zeros(n - len(array), dtype=array.dtype)])
+
+
 def _host(array) -> np.ndarray:
     return array.get() if hasattr(array, "get") else np.asarray(array)
 
@@ -103,8 +112,8 @@ def _string_extents(xp, sort: Sort, arrays, n: int):
     """Each string's first byte, its length (a negative one is empty) and how many of its bytes
     the comparison reads: all of them, or (strncmp) up to and including the first NUL."""
     data = arrays[sort.keys]
-    starts = arrays[sort.string_starts.array][sort.string_starts.shift :][:n].astype(np.int64)
-    stops = arrays[sort.string_stops.array][sort.string_stops.shift :][:n].astype(np.int64)
+    starts = _first(xp, arrays[sort.string_starts.array][sort.string_starts.shift :], n).astype(np.int64)
+    stops = _first(xp, arrays[sort.string_stops.array][sort.string_stops.shift :], n).astype(np.int64)
     lengths = xp.maximum(stops - starts, 0)
     if not sort.stops_at_nul:
         return data, starts, lengths, lengths
@@ -164,7 +173,7 @@ def _string_order(xp, sort: Sort, arrays, n: int, members, rid):
 def _order(xp, sort: Sort, arrays, scalars, n: int, members, group, ascending: bool):
     """Positions within `members` in sorted order, each group (a range) on its own."""
     if sort.string_starts is None:
-        key = number_key(xp, arrays[sort.keys][:n][members], ascending, sort.nan_first)
+        key = number_key(xp, _first(xp, arrays[sort.keys], n)[members], ascending, sort.nan_first)
         return _by_range(xp, xp.argsort(key, kind="stable"), group)
     order, rank = _string_order(xp, sort, arrays, n, members, group)
     if ascending:
@@ -220,12 +229,12 @@ def run(xp, sort: Sort, arrays: Mapping[str, Any], scalars: Mapping[str, Any]) -
         out[:n] = perm
     elif sort.writes == SortWrites.VALUES:
         if sort.extent != SortExtent.LAST_BOUND:
-            out[:n] = arrays[sort.keys][perm]
+            out[:n] = _first(xp, arrays[sort.keys], n)[perm]
             return
         m = evaluate(sort.range_count, scalars)  # up to the last bound, read on the device
         if m >= 0:
             before = out[:n].copy()
-            out[:n] = arrays[sort.keys][perm]  # converted as the C's assignment converts
+            out[:n] = _first(xp, arrays[sort.keys], n)[perm]  # converted as the C's assignment converts
             out[:n] = xp.where(xp.arange(n) < xp.minimum(arrays[sort.bounds][m : m + 1], n), out[:n], before)
     else:
         _write_strings(xp, sort, arrays, n, perm)

@@ -35,6 +35,13 @@ clean:
 sanitize: venv
 	$(BIN)/akcuda sanitize --json build/sanitize/sanitize.json
 
+# Awkward 2.14's own test suite, stock and through install("host"), outcome by outcome (not part
+# of `make test`: it runs the whole suite twice, well over half an hour on 2 cores).
+.PHONY: awkward-suite
+awkward-suite: venv
+	$(BIN)/akcuda import
+	nice $(BIN)/akcuda awkward-suite --out build/awkward-suite
+
 # Per-call cost of every specialization (counting target), with GPU sweeps where a GPU exists:
 # build/bench/bench.{json,md} and PNG plots.
 .PHONY: bench
@@ -70,12 +77,11 @@ gpu-install:
 	$(PYTHON) -m akcuda info
 
 # On a GPU machine with CuPy and no network: `make gpu-check BUNDLE=dir OUT=dir`. Installs from the
-# bundle (gpu-install), then, in this checkout, cuda parity on every specialization of the
-# installed kernels, the corpus with install(target="cuda") and the benchmark.
+# bundle (gpu-install), then, in this checkout, the device check's tiers on the installed kernels
+# (docs/gpu-check.md), each writing its results into OUT before the next.
 OUT ?= build/gpu-check
 .PHONY: gpu-check
 gpu-check: gpu-install
 	mkdir -p build/upstream && cp $(BUNDLE)/upstream/*.tar.gz build/upstream/
 	$(PYTHON) -m akcuda import
 	$(PYTHON) -m akcuda gpu-check --out $(OUT)
-	$(PYTHON) -m akcuda bench --out $(OUT)

@@ -16,15 +16,15 @@ An akcuda kernel reports the C kernel's ``struct Error`` (message, identity, att
 upstream source URL with the failing line), so Awkward raises the same exception with the same
 text as with its CPU kernels. Errors are *immediate* (the call raises) or *deferred* (the cuda
 default, as Awkward's cuda backend: no synchronization per call; the first failing call is
-raised when Awkward synchronizes, ``awkward._connect.cuda.synchronize_cuda``, or by
-``synchronize()``).
+raised as the CPU raises it no later than the first host read of a CuPy array, when Awkward
+synchronizes (``awkward._connect.cuda.synchronize_cuda``), or by ``synchronize()``: see
+``deferred_errors``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.metadata
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,15 +36,13 @@ from akcuda import store
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import KernelFailure
 from akcuda.plan.model import Plan
-from akcuda.runtime import executor, make_target, unavailable
+from akcuda.runtime import deferred_errors, executor, make_target, unavailable
 from akcuda.runtime.executor import Mode
 from akcuda.store import StoreError
 
 TARGETS = ("host", "cuda")
 DEFAULT_MODE = {"host": Mode.IMMEDIATE, "cuda": Mode.DEFERRED}
 MAX_PENDING = 8192  # as Awkward's MAX_PENDING_INVOCATIONS: synchronize after this many deferred calls
-K_SLICE_NONE = 9223372036854775807  # kSliceNone: what a successful C kernel reports as id/attempt
-SOURCE_URL = "https://github.com/scikit-hep/awkward/blob/awkward-cpp-{version}/awkward-cpp/{source}#L{line}"
 
 KernelFactory = Callable[[tuple, Callable[[], Any]], Any]
 
@@ -119,53 +117,31 @@ class _Address:
         self.ctypes = SimpleNamespace(data=address)
 
 
-@functools.cache
-def _error_type() -> type:
-    from awkward_cpp._kernel_signatures import ERROR
-
-    return ERROR
-
-
-@functools.cache
-def _cpp_version() -> str:
-    return importlib.metadata.version("awkward_cpp")
-
-
-def kernel_error(failure: KernelFailure | None, source: str) -> Any:
-    """The ``struct Error`` the C kernel returns: same str, filename, id and attempt, so that
-    Awkward's ``maybe_kernel_error`` raises the same exception with the same text."""
-    if failure is None:
-        return _error_type()(None, None, K_SLICE_NONE, K_SLICE_NONE)
-    filename = None
-    if failure.line and failure.line > 0:
-        url = SOURCE_URL.format(version=_cpp_version(), source=source, line=failure.line)
-        filename = f"\n\n({url})".encode()
-    return _error_type()(failure.message.encode(errors="surrogateescape"), filename, failure.identity, failure.attempt)
-
-
-@dataclass(frozen=True)
-class _Deferred:
-    """What raising a deferred failure needs: the kernel's source and Awkward's error context."""
-
-    source: str
-    error_context: Any
-
-
-def _raise(failure: KernelFailure, deferred: _Deferred) -> None:
-    """Raise a deferred failure as Awkward raises a kernel error (its text, its context)."""
-    from awkward._backends.backend import Backend
-
-    error = ValueError(Backend.format_kernel_error(None, kernel_error(failure, deferred.source)))
-    if deferred.error_context is not None:
-        raise deferred.error_context.decorate_exception(ValueError, error)
-    raise error
+def _settle(target: Any, call: deferred_errors.Call) -> KernelFailure | None:
+    """A deferred call's outcome, now: the stream is synchronized; its own failure is returned (its
+    caller reads it as the C's return value), an earlier call's failure raised."""
+    with deferred_errors.quiet():
+        found = executor.synchronize(target)
+    if found is None:
+        return None
+    failure, context = found
+    if context is call:
+        return failure
+    raise deferred_errors.exception(failure, context)
 
 
 def synchronize(target: str = "cuda") -> None:
-    """Check the deferred calls of this thread's current stream; raise the first failure."""
-    found = executor.synchronize(shared_target(target))
+    """Check the deferred calls of this thread's current stream; raise the first failure as the
+    CPU raises it."""
+    synchronize_target(shared_target(target))
+
+
+def synchronize_target(target: Any) -> None:
+    """`synchronize` for a target instance."""
+    with deferred_errors.quiet():
+        found = executor.synchronize(target)
     if found is not None:
-        _raise(*found)
+        raise deferred_errors.exception(*found)
 
 
 class AkcudaKernel:
@@ -204,24 +180,25 @@ class AkcudaKernel:
         assert len(args) == len(self._special["args"])
         args = maybe_materialize(*args)
         values = [self._value(x, arg) for x, arg in zip(args, self._special["args"])]
-        context = None
+        call = None
         if self._mode == Mode.DEFERRED:
             import awkward._errors
 
-            context = _Deferred(self._spec["source"], awkward._errors.ErrorContext.primary())
-        failure = executor.run(
-            _plan(self._spec["name"]), self._special, values, self._target, mode=self._mode, context=context
-        )
-        if self._mode == Mode.DEFERRED and executor.pending(self._target) >= MAX_PENDING:
-            found = executor.synchronize(self._target)
-            if found is not None:
-                _raise(*found)
+            call = deferred_errors.Call(self._spec["source"], awkward._errors.ErrorContext.primary())
+        with deferred_errors.quiet():
+            failure = executor.run(
+                _plan(self._spec["name"]), self._special, values, self._target, mode=self._mode, context=call
+            )
         _record(
             KernelCall(
                 self._key[0], self.symbol, self._target.name, "akcuda", error=failure.message if failure else None
             )
         )
-        return kernel_error(failure, self._spec["source"])
+        if call is None:
+            return deferred_errors.kernel_error(failure, self._spec["source"])
+        if executor.pending(self._target) >= MAX_PENDING:
+            synchronize_target(self._target)
+        return deferred_errors.PendingError(call, functools.partial(_settle, self._target))
 
 
 class FallbackKernel:
@@ -411,7 +388,9 @@ def shared_target(name: str) -> Any:
 
 
 class _SyncPatch:
-    """Awkward's ``synchronize_cuda`` checks akcuda's deferred calls first, then its own."""
+    """Awkward's ``synchronize_cuda`` checks akcuda's deferred calls first, then Awkward's own
+    pending invocations only where its own kernels made an entry for the stream (with every
+    kernel akcuda's there is none, and Awkward's original would fail looking it up)."""
 
     def __init__(self):
         import awkward._connect.cuda as ak_cuda
@@ -421,9 +400,13 @@ class _SyncPatch:
         original = self.original
 
         def synchronize_cuda(stream=None):
-            with stream if stream is not None else _nothing():
+            cupy = ak_cuda.import_cupy("Awkward Arrays with CUDA")
+            stream = cupy.cuda.get_current_stream() if stream is None else stream
+            with stream:
                 synchronize("cuda")
-            return original(stream)
+            if stream.ptr in ak_cuda.cuda_streamptr_to_contexts:
+                return original(stream)
+            stream.synchronize()
 
         synchronize_cuda.akcuda_patch = True
         ak_cuda.synchronize_cuda = synchronize_cuda
@@ -432,18 +415,23 @@ class _SyncPatch:
         self.module.synchronize_cuda = self.original
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+def _before_host_read(target: Any) -> None:
+    """A device array's contents are about to reach the host: raise any pending failure first."""
+    if executor.pending(target):
+        synchronize_target(target)
 
 
-_sync_patch: _SyncPatch | None = None
+_extra_patches: dict[str, list] = {}  # backend -> what else its routing patched (deferred errors, allocator)
+
+
+def _check_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ValueError(f"unknown akcuda target {target!r}: expected one of {TARGETS}")
+    return target
 
 
 def _backend_for(target: str) -> str:
-    if target not in TARGETS:
-        raise ValueError(f"unknown akcuda target {target!r}: expected one of {TARGETS}")
-    return "cpu" if target == "host" else "cuda"
+    return "cpu" if _check_target(target) == "host" else "cuda"
 
 
 def intercept(backend: str, factory: KernelFactory) -> None:
@@ -456,13 +444,11 @@ def intercept(backend: str, factory: KernelFactory) -> None:
 
 def release(backend: str) -> None:
     """Undo ``intercept(backend, ...)`` (no-op if not patched)."""
-    global _sync_patch
     patch = _patches.pop(backend, None)
     if patch is not None:
         patch.undo()
-    if backend == "cuda" and _sync_patch is not None:
-        _sync_patch.undo()
-        _sync_patch = None
+    for patch in reversed(_extra_patches.pop(backend, [])):
+        patch.undo()
 
 
 def install(target: str = "host", errors: str | None = None) -> None:
@@ -474,20 +460,41 @@ def install(target: str = "host", errors: str | None = None) -> None:
     StoreError when the kernels cannot run (made from another awkward-cpp than the installed
     one, none at all, a stale or missing one: `akcuda.store`), RuntimeError when the target
     cannot run here (no g++ for "host", no CuPy or GPU for "cuda"): nothing is installed then."""
-    global _sync_patch
-    backend = _backend_for(target)
-    mode = Mode(errors) if errors else DEFAULT_MODE[target]
+    mode = Mode(errors) if errors else DEFAULT_MODE[_check_target(target)]
     if mode == Mode.DEFERRED and target != "cuda":
         raise ValueError("deferred errors need Awkward's cuda backend (it has the synchronize points)")
-    if backend in _patches:
+    if _backend_for(target) in _patches:
         return  # already installed: installing twice must not stack patches
     why = unavailable(target)
     if why is not None:
         raise RuntimeError(f"akcuda target {target!r} cannot run here: {why}")
     store.current().check()
-    intercept(backend, _Router(shared_target(target), backend, mode))
     if mode == Mode.DEFERRED:
-        _sync_patch = _SyncPatch()
+        import cupy
+
+        route(target, mode, cupy.ndarray)
+    else:
+        route(target, mode)
+
+
+def route(target: str, mode: Mode, array_class: type | None = None) -> None:
+    """Route one backend's look-ups to `target` in `mode`; deferred errors are raised as the CPU
+    raises them, at Awkward's synchronize points and the first host read of an `array_class`
+    array (the cuda backend's: CuPy's ndarray)."""
+    backend = _backend_for(target)
+    shared = shared_target(target)
+    intercept(backend, _Router(shared, backend, mode))
+    patches = _extra_patches.setdefault(backend, [])
+    if target == "cuda":
+        from akcuda.runtime.cuda import PaddedAllocations
+
+        patches.append(PaddedAllocations())
+    if mode == Mode.DEFERRED:
+        patches.append(deferred_errors.HandlerPatch())
+        if array_class is not None:
+            patches.append(deferred_errors.HostReadPatch(array_class, functools.partial(_before_host_read, shared)))
+        if target == "cuda":
+            patches.append(_SyncPatch())
 
 
 def uninstall(target: str | None = None) -> None:

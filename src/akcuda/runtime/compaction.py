@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from akcuda.plan.model import Role, Step
-from akcuda.runtime.counting import Event, note
+from akcuda.runtime.counting import Event, note, reason
 
 
 def run(run: Any, k: int, step: Step, n: int, grid: int) -> None:
@@ -21,7 +21,9 @@ def run(run: Any, k: int, step: Step, n: int, grid: int) -> None:
     for counter in compaction.counters:  # local sums only: an inclusive scan in place each
         xp.cumsum(view[counter.row, :n], out=view[counter.row, :n])
         note(Event.LIBRARY)
-    note(Event.D2H, why="the compacted length, for its scratch")
+    if run.failed_before():
+        return  # count did nothing: no length to size the scratch from
+    reason("the compacted length, for its scratch")
     total = int(run.target.to_host(view[compaction.counter_row, n - 1 : n])[0])
     scratch = -(-total * run.array(compaction.array).itemsize // 8)
     scan = run.buffers.scan_for(rows + scratch, keep=rows)  # the counts and the check row stay

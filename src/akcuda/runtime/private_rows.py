@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from akcuda.plan.model import CounterKind, Step
+from akcuda.runtime.counting import reason
 
 
 def prepare(xp, step: Step, scan: Any, n: int) -> bool:
@@ -16,6 +17,8 @@ def prepare(xp, step: Step, scan: Any, n: int) -> bool:
     order) or iterations touched different numbers of columns."""
     view = scan.reshape(step.form.scan_rows, n + 1)
     private = [c for c in step.form.counters if c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH)]
+    if private:
+        reason("private copies checked after count")
     if any(bool(xp.any(view[c.check_row, :n])) for c in private):
         return False
     for c in private:

@@ -276,17 +276,33 @@ def _info(args) -> int:
 def _gpu_check(args) -> int:
     from akcuda.validation import gpucheck
 
-    result = gpucheck.run(Path(args.out))
+    result = gpucheck.run(Path(args.out), args.budget)
     if not result["gpu"]:
         out.print(f"[yellow]gpu-check: no GPU here[/] ({result['reason']}); wrote {args.out}/gpu-check.json")
         return 2
-    p, c = result["parity"], result["corpus"]
+    for t in result["tiers"]:
+        verdict = ("ok" if t["ok"] else "[red]FAILED[/]") if t["ran"] else f"not run ({t['why']})"
+        out.print(f"{t['tier']}: {verdict}" + (f" in {t['seconds']}s" if t["ran"] else ""))
+    out.print(f"gpu-check on {result['device']}: results in {args.out}")
+    return 0 if all(t["ok"] is not False for t in result["tiers"]) else 1
+
+
+def _awkward_suite(args) -> int:
+    """Awkward's own tests, stock and through install("host"): non-zero if any outcome differs or
+    any kernel call fell back."""
+    from akcuda.toolchain import upstream
+    from akcuda.validation import awkward_suite
+
+    result = awkward_suite.run(upstream.awkward_dir() / "tests", Path(args.out), args.pytest_args)
+    s = result.summary()
     out.print(
-        f"gpu-check on {result['device']}: parity {p['passed']}/{p['specializations'] - p['pending']} "
-        f"specializations passed ({p['cases']} cases); corpus {c['identical']}/{c['operations']} identical; "
-        f"results in {args.out}"
+        f"awkward suite: {s['tests']} tests; stock {s['stock']}; akcuda {s['akcuda']}; {s['different']} different; "
+        f"{s['kernel_calls']} kernel calls, {s['fallbacks']} fallbacks; results in {args.out}",
+        highlight=False,
     )
-    return 0 if p["failed"] == 0 and c["different"] == 0 else 1
+    for name, stock, ours in result.differences[:50]:
+        out.print(f"[red]✗ {escape(name)}[/]: stock {stock}, akcuda {ours}", highlight=False)
+    return 0 if result.passed else 1
 
 
 def _pipeline(args) -> int:
@@ -352,7 +368,8 @@ def _corpus(args) -> int:
 
     from akcuda.validation import corpus
 
-    result = corpus.run_corpus(args.target, **({"seed": args.data_seed} if args.data_seed is not None else {}))
+    seed = {"seed": args.data_seed} if args.data_seed is not None else {}
+    result = corpus.run_corpus(args.target, names=args.operation or None, **seed)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
@@ -576,6 +593,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data-seed", type=int, default=None, help="seed of the random input arrays (default: the corpus's own)"
     )
+    p.add_argument(
+        "--operation", action="append", default=[], help="only this operation (repeatable; default: all of them)"
+    )
     p = command(
         "bench", _bench, "per-call cost of every specialization (counting target; GPU sweeps on a GPU)", pattern
     )
@@ -605,8 +625,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the facts as JSON (default: plain lines)")
     p.set_defaults(fn=_info)
-    p = command("gpu-check", _gpu_check, "parity and corpus on the cuda target (needs an NVIDIA GPU)")
+    p = command("awkward-suite", _awkward_suite, "Awkward's own tests, stock and through install('host'), compared")
+    p.add_argument("--out", metavar="DIR", default="build/awkward-suite", help="folder for the JUnit files and result")
+    p.add_argument(
+        "pytest_args", nargs="*", metavar="PYTEST_ARG", help="passed on to both pytest runs (e.g. -k validity)"
+    )
+    p = command("gpu-check", _gpu_check, "the device check in tiers: smoke, parity, corpus, sweeps, memcheck")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON and Markdown results")
+    p.add_argument(
+        "--budget", type=float, default=480.0, help="seconds for all tiers; a tier that no longer fits is not run"
+    )
     return parser
 
 

@@ -124,6 +124,12 @@ def load_spec(path: Path) -> dict:
                 _require(path, arg, field, str, at)
             if arg["dir"] not in DIRECTIONS:
                 _fail(path, arg, f"{at}dir", f"expected one of {DIRECTIONS}, got {arg['dir']!r}")
+    if "recursion" in data:  # {depth: NAME}: the integer argument that bounds the recursion depth
+        depth = _require(path, data, "recursion", dict).get("depth")
+        for special in data["specializations"]:
+            ctypes_ = {a["name"]: a["ctype"] for a in special["args"]}
+            if ctypes_.get(depth) not in ("int64_t", "int32_t"):
+                _fail(path, data, "recursion", f"depth must name an integer argument of {special['symbol']}")
     return data
 
 

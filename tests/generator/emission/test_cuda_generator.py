@@ -46,7 +46,7 @@ def test_emitted_cuda_has_templates_steps_and_error_writes(demo_generated):
 def test_generated_demo_kernels_compile_cleanly_with_nvrtc(demo_generated, arch):
     for name in ("akc_demo_offsets", "akc_demo_regular"):
         plan = executor.load_plan(name, demo_generated)
-        cubin, _, lowered, log = nvrtc_compile.compile_source(
+        cubin, _, lowered, log, _ = nvrtc_compile.compile_source(
             (demo_generated / f"{name}.cu").read_text(), f"{name}.cu", plan.name_expressions, arch
         )
         assert log == "" and cubin is not None and set(lowered) == set(plan.name_expressions)

@@ -10,10 +10,16 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from akcuda.toolchain import cli, specs
 from akcuda.toolchain.exitcodes import Exit
@@ -66,6 +72,9 @@ def test_each_command_is_one_the_makefile_or_akcuda_takes(page, argv, upstream_c
         dry = subprocess.run(["make", "-n", *argv[1:]], cwd=ROOT, capture_output=True, text=True)
         assert dry.returncode == 0, (page, dry.stderr)
         return
+    if argv[0] == "pip":  # installing the wheel `make wheel` builds, with extras the package has
+        _is_the_wheel_make_builds(argv)
+        return
     assert argv[0] == "akcuda", (page, argv)
     if argv[1] == "explain":  # quick: run it
         assert cli.main(argv[1:]) == Exit.PASSED
@@ -75,6 +84,17 @@ def test_each_command_is_one_the_makefile_or_akcuda_takes(page, argv, upstream_c
         cli._parser().parse_args(argv[1:])
     except SystemExit as exc:
         pytest.fail(f"{page}: `{' '.join(argv)}` does not parse (exit {exc.code})")
+
+
+def _is_the_wheel_make_builds(argv: list[str]) -> None:
+    """`pip install 'build/dist/akcuda-<version>-py3-none-any.whl[extra]'`: the wheel's name is the
+    one `akcuda wheel` writes for this version, and the extra is one pyproject.toml declares."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert argv[1] == "install" and len(argv) == 3, argv
+    found = re.fullmatch(r"build/dist/akcuda-([^-]+)-py3-none-any\.whl(?:\[(\w+)\])?", argv[2])
+    assert found, argv
+    assert found[1] == project["version"], argv
+    assert found[2] is None or found[2] in project["optional-dependencies"], argv
 
 
 def test_the_recipe_example_makes_the_cases_it_promises_on_the_c_kernel(upstream_cpp):

@@ -15,6 +15,21 @@ def test_host_build_reports_compiler_errors(tmp_path):
     assert not result.ok and "akc_broken.cu" in result.log
 
 
+@pytest.mark.gxx
+def test_the_users_cache_keeps_the_libraries_other_installs_built(tmp_path, monkeypatch):
+    """Two akcuda installs (or compilers) sharing ~/.cache/akcuda would otherwise delete each
+    other's library of a kernel at every first use; a checkout's own build folder is pruned."""
+    cu = tmp_path / "akc_k.cu"
+    cu.write_text('extern "C" int k() { return 1; }\n')
+    monkeypatch.setenv("AKCUDA_CACHE", str(tmp_path / "cache"))
+    shared, own = tmp_path / "cache" / "host", tmp_path / "build" / "host"
+    for folder in (shared, own):
+        first = host_build.build(cu, folder).library
+        second = host_build.build(cu, folder, extra=("-O0",)).library
+        assert first != second and second.exists()
+        assert first.exists() == (folder == shared), folder
+
+
 def test_a_librarys_cache_key_covers_source_header_flags_and_compiler(monkeypatch):
     key = host_build._key("source", host_build.FLAGS)
     assert host_build._key("source", host_build.FLAGS) == key

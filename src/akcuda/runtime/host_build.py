@@ -69,8 +69,11 @@ def build(cu: Path, out_dir: Path | None = None, extra: tuple[str, ...] = ()) ->
     library = out_dir / f"{cu.stem}.{_key(source, flags)}.so"
     if library.exists():
         return HostBuild(cu.stem, True, library, cached=True)
-    for stale in out_dir.glob(f"{cu.stem}.*.so"):
-        stale.unlink(missing_ok=True)
+    if not out_dir.resolve().is_relative_to(store.user_cache().resolve()):
+        # A checkout's own libraries: another key is a stale build. The user's cache is shared by
+        # every akcuda installed (other versions, other compilers): their libraries stay.
+        for stale in out_dir.glob(f"{cu.stem}.*.so"):
+            stale.unlink(missing_ok=True)
     tmp = library.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
     cmd = [COMPILER, *flags, "-include", str(EMULATION_HEADER), "-x", "c++", str(cu), "-o", str(tmp)]
     proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -1,0 +1,189 @@
+"""The analysis of `akcuda.validation.analysis` on a dask cluster with akcuda on every worker,
+checked against stock Awkward in one process (`akcuda cluster-check`).
+
+`graph` builds the dask-awkward graph: partitions read from Parquet, moved to Awkward's `cuda`
+backend on the worker when the target is "cuda" (`on_backend`, a `map_partitions` layer), the
+analysis, and the results moved back to the CPU. `check` writes the events, computes the stock
+results, starts a local cluster of worker processes with `AkcudaPlugin`, computes the graph
+there and compares, reads the cluster trace, and runs a step that fails in a kernel to see
+that the client gets Awkward's own error text. On a GPU machine `check("cuda")` is the device
+check's cluster tier: one GPU worker (dask-cuda's `LocalCUDACluster` where installed) against
+the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+
+from akcuda.validation import analysis
+
+BACKEND = {"host": "cpu", "cuda": "cuda"}  # the Awkward backend a target's partitions live on
+
+
+def on_backend(array: ak.Array, backend: str) -> ak.Array:
+    """A partition moved to Awkward's `backend`. dask-awkward's typetracer partitions (building
+    the graph, optimizing its columns) pass through, so a graph for "cuda" builds without a GPU.
+    Leaving the cuda backend first raises any failure akcuda deferred, inside this task."""
+    current = ak.backend(array)
+    if current in ("typetracer", backend):
+        return array
+    if current == "cuda":
+        import awkward._connect.cuda as ak_cuda
+
+        ak_cuda.synchronize_cuda()  # akcuda's deferred calls first (install patches it), then Awkward's
+    return ak.to_backend(array, backend)
+
+
+def graph(files: list[Path], backend: str = "cpu", step: Callable = analysis.analyze) -> dict[str, Any]:
+    """`step` as a dask-awkward graph over the Parquet files, one partition per file, run on
+    Awkward's `backend` on the workers; its results come back on the CPU."""
+    import dask_awkward as dak
+
+    events = dak.from_parquet([str(f) for f in files])
+    if backend == "cpu":
+        return step(events)
+    events = dak.map_partitions(on_backend, events, backend, label=f"to-{backend}")
+    return {k: dak.map_partitions(on_backend, v, "cpu", label="to-cpu") for k, v in step(events).items()}
+
+
+def compute(client: Any, results: dict[str, Any]) -> dict[str, ak.Array]:
+    """The graph's results, computed on the client's cluster."""
+    import dask
+
+    (computed,) = dask.compute(results, scheduler=client)
+    return computed
+
+
+def error_text(run: Callable[[], Any]) -> str | None:
+    """The type and text of the exception `run` raises (None if it does not)."""
+    try:
+        run()
+    except Exception as exc:  # noqa: BLE001 - the text is what is compared
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@contextmanager
+def local_cluster(target: str, workers: int, **options: Any):
+    """A client on a cluster of `workers` worker processes, one thread each, on this machine (its
+    dashboard on any free port; `options` go to the cluster): for "cuda", dask-cuda's
+    LocalCUDACluster (one worker per GPU) where installed. `client.cluster` is the cluster."""
+    from distributed import Client, LocalCluster
+
+    options = {"n_workers": workers, "threads_per_worker": 1, "dashboard_address": ":0", **options}
+    cluster = None
+    if target == "cuda":
+        try:
+            from dask_cuda import LocalCUDACluster
+
+            cluster = LocalCUDACluster(**options)
+        except ImportError:
+            pass
+    cluster = cluster or LocalCluster(processes=True, **options)
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def check(target: str = "host", workers: int = 2, events: int = 20_000, partitions: int = 4, seed: int = 1) -> dict:
+    """The analysis on a local cluster with `AkcudaPlugin(target)` against stock Awkward in this
+    process: which results differ, the cluster trace, and the error a failing step gives."""
+    from akcuda.dask import AkcudaPlugin, AkcudaUnavailable, cluster_trace
+
+    result: dict[str, Any] = {"target": target, "workers": workers, "events": events, "partitions": partitions}
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="akcuda-cluster-") as folder:
+        files = analysis.write_partitions(analysis.collision_events(events, seed), Path(folder), partitions)
+        start = time.perf_counter()
+        expected = analysis.stock(files)
+        seconds["stock"] = time.perf_counter() - start
+        stock_errors = {error_text(lambda f=f: analysis.failing_step(ak.from_parquet(str(f)))) for f in files}
+        start = time.perf_counter()
+        with local_cluster(target, workers) as client:
+            try:
+                client.register_plugin(AkcudaPlugin(target))
+            except AkcudaUnavailable as exc:
+                return {**result, "setup_error": str(exc), "passed": False}
+            seconds["cluster_setup"] = time.perf_counter() - start
+            start = time.perf_counter()
+            got = compute(client, graph(files, BACKEND[target]))
+            seconds["cluster"] = time.perf_counter() - start
+            trace = cluster_trace(client, reset=True)
+            failing = graph(files, BACKEND[target], lambda e: {"fourth_jet_pt": analysis.failing_step(e)})
+            client_error = error_text(lambda: compute(client, failing))
+            error_trace = cluster_trace(client, reset=True)
+    different = analysis.differences(expected, got)
+    error = {
+        "client": client_error,
+        "stock_texts": sorted(t for t in stock_errors if t),
+        "same_as_stock": client_error is not None and client_error in stock_errors,
+        "kernel_failures": error_trace.failures,
+    }
+    passed = not different and trace.all_akcuda and error["same_as_stock"]
+    return {
+        **result,
+        "different": different,
+        "histograms": analysis.histograms(got),
+        "trace": trace.as_dict(),
+        "trace_markdown": trace.markdown(),
+        "error": error,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "passed": bool(passed),
+    }
+
+
+def markdown(result: dict) -> str:
+    """The check's result as a short Markdown page."""
+    lines = [
+        f"# akcuda cluster check ({result['target']}, {result['workers']} worker(s), "
+        f"{result['events']} events in {result['partitions']} partitions)",
+        "",
+    ]
+    if "setup_error" in result:
+        return "\n".join([*lines, f"Set-up failed: {result['setup_error']}", ""])
+    error = result["error"]
+    lines += [
+        f"- results identical to stock Awkward in one process: {'yes' if not result['different'] else 'no'}"
+        + (f" (different: {', '.join(result['different'])})" if result["different"] else ""),
+        f"- every worker ran akcuda kernels, none fell back: {'yes' if result['trace']['all_akcuda'] else 'no'}",
+        f"- a failing kernel's error on the client is Awkward's own text: {'yes' if error['same_as_stock'] else 'no'}",
+        f"- seconds: {', '.join(f'{k} {v}' for k, v in result['seconds'].items())}",
+        "",
+        "## Cluster trace of the analysis",
+        "",
+        result["trace_markdown"],
+        "## The failing step's error on the client",
+        "",
+        "```",
+        str(error["client"]),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(result: dict, out: Path) -> None:
+    """cluster-check.json and cluster-check.md in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "cluster-check.json").write_text(json.dumps(result, indent=1, default=str))
+    (out / "cluster-check.md").write_text(markdown(result))
+
+
+EXTRA = ("dask", "distributed", "dask_awkward", "pyarrow")  # the modules of the `dask` extra
+
+
+def missing_extra() -> str | None:
+    """Why the cluster commands cannot run here (None: the `dask` extra is installed)."""
+    import importlib.util
+
+    missing = [name for name in EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"{', '.join(missing)} not installed: pip install 'akcuda[dask]'"
+    return None

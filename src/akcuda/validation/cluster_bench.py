@@ -50,6 +50,34 @@ def _row(config: str, workers: int, events: int, spread: timing.Spread, identica
     }
 
 
+def _on_cluster(target: str, count: int, files: dict, expected: dict, repeats: int, log: Callable) -> tuple:
+    """On a cluster of `count` workers: stock dask-awkward's rows, then the plug-in's set-up and
+    akcuda's rows."""
+    from akcuda.dask import AkcudaPlugin, cluster_trace
+
+    def rows_of(config: str, backend: str, traced: bool) -> list[dict]:
+        rows = []
+        for n, parts in files.items():
+            cluster_trace(client, reset=True)
+            spread, got = _timed(lambda parts=parts: cluster.compute(client, cluster.graph(parts, backend)), repeats)
+            trace = cluster_trace(client) if traced else None
+            extra = {"all_akcuda": trace.all_akcuda, "kernel_calls": trace.calls} if trace else {}
+            rows.append(_row(config, count, n, spread, not analysis.differences(expected[n], got), **extra))
+            log(f"{config}, {count} worker(s): {n} events in {spread.median:.2f}s")
+        return rows
+
+    start = time.perf_counter()
+    with cluster.local_cluster(target, count) as client:
+        setup = {"workers": count, "cluster_s": round(time.perf_counter() - start, 3)}
+        rows = rows_of(DASK, "cpu", traced=False)
+        start = time.perf_counter()
+        client.register_plugin(AkcudaPlugin(target))
+        setup["plugin_s"] = round(time.perf_counter() - start, 3)
+        setup["preload_s_max"] = max(w.preloaded["seconds"] for w in cluster_trace(client).workers.values())
+        rows += rows_of(f"{AKCUDA} {target}", cluster.BACKEND[target], traced=True)
+    return rows, setup
+
+
 def run(
     sizes: tuple[int, ...] = SIZES,
     workers: tuple[int, ...] = WORKERS,
@@ -59,52 +87,25 @@ def run(
     seed: int = 1,
     log: Callable[[str], None] = lambda message: None,
 ) -> dict:
-    """The rows of every (configuration, worker count, size), with the set-up costs."""
-    from akcuda.dask import AkcudaPlugin, cluster_trace
+    """The rows of every (configuration, worker count, size), with the set-up costs and the
+    client's cost of building each size's graph."""
+    import dask
 
-    rows, setup = [], []
-    backend = cluster.BACKEND[target]
+    result = {"target": target, "partitions": partitions, "repeats": repeats, "rows": [], "setup": [], "graph": []}
     with tempfile.TemporaryDirectory(prefix="akcuda-cluster-bench-") as folder:
         files, expected = {}, {}
         for n in sizes:
             files[n] = analysis.write_partitions(analysis.collision_events(n, seed), Path(folder) / str(n), partitions)
             spread, expected[n] = _timed(lambda n=n: analysis.stock(files[n]), repeats)
-            rows.append(_row(STOCK, 0, n, spread, True))
+            result["rows"].append(_row(STOCK, 0, n, spread, True))
             log(f"{STOCK}: {n} events in {spread.median:.2f}s")
+            built = timing.repeat(lambda n=n: dask.optimize(cluster.graph(files[n])), repeats, timing.clock("host"))
+            result["graph"].append({"events": n, "seconds": round(built.median, 4)})
         for count in workers:
-            start = time.perf_counter()
-            with cluster.local_cluster(target, count) as client:
-                started = time.perf_counter()
-                for n in sizes:
-                    spread, got = _timed(lambda n=n: cluster.compute(client, cluster.graph(files[n])), repeats)
-                    rows.append(_row(DASK, count, n, spread, not analysis.differences(expected[n], got)))
-                    log(f"{DASK}, {count} worker(s): {n} events in {spread.median:.2f}s")
-                client.register_plugin(AkcudaPlugin(target))
-                registered = time.perf_counter()
-                setup.append(
-                    {
-                        "workers": count,
-                        "cluster_s": round(started - start, 3),
-                        "plugin_s": round(registered - started, 3),
-                    }
-                )
-                for n in sizes:
-                    cluster_trace(client, reset=True)
-                    spread, got = _timed(lambda n=n: cluster.compute(client, cluster.graph(files[n], backend)), repeats)
-                    trace = cluster_trace(client)
-                    rows.append(
-                        _row(
-                            f"{AKCUDA} {target}",
-                            count,
-                            n,
-                            spread,
-                            not analysis.differences(expected[n], got),
-                            all_akcuda=trace.all_akcuda,
-                            kernel_calls=trace.calls,
-                        )
-                    )
-                    log(f"{AKCUDA} {target}, {count} worker(s): {n} events in {spread.median:.2f}s")
-    return {"target": target, "partitions": partitions, "repeats": repeats, "rows": rows, "setup": setup}
+            rows, setup = _on_cluster(target, count, files, expected, repeats, log)
+            result["rows"] += rows
+            result["setup"].append(setup)
+    return result
 
 
 def markdown(result: dict) -> str:
@@ -118,14 +119,25 @@ def markdown(result: dict) -> str:
         "| events | configuration | workers | wall time (s) | events/s | identical to stock | all akcuda |",
         "|---|---|---|---|---|---|---|",
     ]
-    for row in sorted(result["rows"], key=lambda r: (r["events"], r["workers"], r["config"])):
+    for row in sorted(result["rows"], key=lambda r: (r["events"], r["workers"], r["config"] != DASK)):
         all_akcuda = {True: "yes", False: "no", None: ""}[row.get("all_akcuda")]
         lines.append(
             f"| {row['events']} | {row['config']} | {row['workers'] or ''} | {row['seconds']:.3f} "
             f"| {row['events_per_s']} | {'yes' if row['identical'] else 'no'} | {all_akcuda} |"
         )
-    lines += ["", "| workers | cluster start (s) | plug-in set-up on every worker (s) |", "|---|---|---|"]
-    lines += [f"| {s['workers']} | {s['cluster_s']} | {s['plugin_s']} |" for s in result["setup"]]
+    lines += [
+        "",
+        "| workers | cluster start (s) | plug-in registered on every worker (s) | of which preloading kernels (s) |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {s['workers']} | {s['cluster_s']} | {s['plugin_s']} | {s['preload_s_max']} |" for s in result["setup"]
+    ]
+    lines += [
+        "",
+        "Building and optimizing the dask-awkward graph on the client (part of every dask run's wall time): "
+        + ", ".join(f"{g['seconds']:.3f} s for {g['events']} events" for g in result["graph"]),
+    ]
     return "\n".join(lines) + "\n"
 
 

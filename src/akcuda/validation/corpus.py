@@ -510,8 +510,9 @@ def prepare(target: str = "host") -> None:
         host_build.build_all([paths.GENERATED / f"{k}.cu" for k in wanted], shared.out_dir, shared.extra)
 
 
-def _synchronize_cuda() -> None:
-    """Raise any error Awkward's own (asynchronous) CUDA kernels reported, as Awkward would."""
+def synchronize_cuda() -> None:
+    """Raise the first failure the kernels on the cuda backend deferred on this stream: akcuda's, then
+    Awkward's own (asynchronous) CUDA kernels', as Awkward would."""
     import awkward._connect.cuda as ak_cuda
     import cupy
 
@@ -537,7 +538,7 @@ def run_operation(op: Operation, arrays: Arrays, target: str = "host", pending: 
     stock = evaluate(op, arrays)
     device = _to_target(arrays, target)
     with awkward_plugin.installed(target), awkward_plugin.trace() as recorder:
-        ours = evaluate(op, device, _synchronize_cuda if target == "cuda" else None)
+        ours = evaluate(op, device, synchronize_cuda if target == "cuda" else None)
     identical = stock[0] == ours[0] and same(stock, ours)
     return {
         "name": op.name,

@@ -122,13 +122,6 @@ def test_a_cuda_graph_builds_without_a_gpu_and_reads_the_same_columns(files):
     )
 
 
-def test_on_backend_passes_typetracers_and_arrays_already_there():
-    array = ak.Array([[1, 2], [], [3]])
-    tracer = ak.Array(array.layout.to_typetracer(forget_length=True))
-    assert cluster.on_backend(tracer, "cuda") is tracer
-    assert cluster.on_backend(array, "cpu") is array
-
-
 def test_cluster_check_passes_on_the_host_target(host_kernels, tmp_path, capsys):
     code = cli.main(["cluster-check", "--events", "2000", "--partitions", "4", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "cluster-check.json").read_text())

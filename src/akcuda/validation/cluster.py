@@ -2,8 +2,8 @@
 checked against stock Awkward in one process (`akcuda cluster-check`).
 
 `graph` builds the dask-awkward graph: partitions read from Parquet, moved to Awkward's `cuda`
-backend on the worker when the target is "cuda" (`on_backend`, a `map_partitions` layer), the
-analysis, and the results moved back to the CPU. `check` writes the events, computes the stock
+backend on the worker when the target is "cuda" (`akcuda.dask.to_backend`, a `map_partitions`
+layer), the analysis, and the results moved back to the CPU. `check` writes the events, computes the stock
 results, starts a local cluster of worker processes with `AkcudaPlugin`, computes the graph
 there and compares, reads the cluster trace, and runs a step that fails in a kernel to see
 that the client gets Awkward's own error (`error_as_expected`). On a GPU machine `check("cuda")` is the device
@@ -42,30 +42,17 @@ def missing_extra() -> str | None:
     return None
 
 
-def on_backend(array: ak.Array, backend: str) -> ak.Array:
-    """A partition moved to Awkward's `backend`. dask-awkward's typetracer partitions (building
-    the graph, optimizing its columns) pass through, so a graph for "cuda" builds without a GPU.
-    Leaving the cuda backend first raises any failure a kernel deferred, inside this task."""
-    current = ak.backend(array)
-    if current in ("typetracer", backend):
-        return array
-    if current == "cuda":
-        from akcuda.validation.corpus import synchronize_cuda
-
-        synchronize_cuda()
-    return ak.to_backend(array, backend)
-
-
 def graph(files: list[Path], backend: str = "cpu", step: Callable = analysis.analyze) -> dict[str, Any]:
     """`step` as a dask-awkward graph over the Parquet files, one partition per file, run on
     Awkward's `backend` on the workers; its results come back on the CPU."""
     import dask_awkward as dak
 
+    from akcuda.dask import to_backend
+
     events = dak.from_parquet([str(f) for f in files])
     if backend == "cpu":
         return step(events)
-    events = dak.map_partitions(on_backend, events, backend, label=f"to-{backend}")
-    return {k: dak.map_partitions(on_backend, v, "cpu", label="to-cpu") for k, v in step(events).items()}
+    return {k: to_backend(v, "cpu") for k, v in step(to_backend(events, backend)).items()}
 
 
 def failing_graph(files: list[Path], backend: str = "cpu") -> dict[str, Any]:

@@ -389,8 +389,9 @@ def _cluster_bench(args) -> int:
         out.print(f"[red]akcuda cluster-bench:[/] {escape(missing)}", highlight=False)
         return Exit.USAGE
     try:
+        chosen = {k: v for k, v in (("sizes", args.sizes), ("workers", args.workers)) if v is not None}
         result = cluster_bench.run(
-            args.sizes, args.workers, args.target, args.partitions, args.repeats, log=lambda m: out.print(m)
+            target=args.target, partitions=args.partitions, repeats=args.repeats, log=out.print, **chosen
         )
     except AkcudaUnavailable as exc:
         out.print(f"[red]akcuda cluster-bench:[/] {escape(str(exc))}", highlight=False)
@@ -603,8 +604,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, default=4, help="Parquet files, one partition each")
     p.add_argument("--out", metavar="DIR", default=None, help="folder for the results (default: build/cluster)")
     p = command("cluster-bench", _cluster_bench, "the cluster analysis's wall time and events/s by worker count")
-    p.add_argument("--sizes", type=_counts, default=(50_000, 200_000), help="events, comma-separated")
-    p.add_argument("--workers", type=_counts, default=(1, 2), help="worker counts, comma-separated")
+    p.add_argument("--sizes", type=_counts, default=None, help="events, comma-separated (default: 200000,1000000)")
+    p.add_argument("--workers", type=_counts, default=None, help="worker counts, comma-separated (default: 1,2)")
     p.add_argument("--target", choices=("host", "cuda"), default="host", help="akcuda's target on the workers")
     p.add_argument("--partitions", type=int, default=8, help="Parquet files, one partition each")
     p.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up (the median is reported)")

@@ -19,7 +19,7 @@ from typing import Any
 
 from akcuda.validation import analysis, cluster, timing
 
-SIZES = (50_000, 200_000)
+SIZES = (200_000, 1_000_000)
 WORKERS = (1, 2)
 STOCK, DASK, AKCUDA = "stock Awkward, 1 process", "stock dask-awkward", "dask-awkward + akcuda"
 
@@ -116,14 +116,15 @@ def markdown(result: dict) -> str:
         "",
         "From Parquet files to filled histograms; workers are processes with one thread each.",
         "",
-        "| events | configuration | workers | wall time (s) | events/s | identical to stock | all akcuda |",
-        "|---|---|---|---|---|---|---|",
+        "| events | configuration | workers | wall time (s) | min–max (s) | events/s | same as stock | all akcuda |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in sorted(result["rows"], key=lambda r: (r["events"], r["workers"], r["config"] != DASK)):
         all_akcuda = {True: "yes", False: "no", None: ""}[row.get("all_akcuda")]
         lines.append(
             f"| {row['events']} | {row['config']} | {row['workers'] or ''} | {row['seconds']:.3f} "
-            f"| {row['events_per_s']} | {'yes' if row['identical'] else 'no'} | {all_akcuda} |"
+            f"| {row['seconds_min']:.3f}–{row['seconds_max']:.3f} | {row['events_per_s']} "
+            f"| {'yes' if row['identical'] else 'no'} | {all_akcuda} |"
         )
     lines += [
         "",

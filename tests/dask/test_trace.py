@@ -86,6 +86,7 @@ def test_all_akcuda_needs_every_worker_on_akcuda_and_no_fallback(workers, verdic
     assert trace.fallback_calls == sum(w.fallback_calls for w in workers)
     assert set(trace.calls) == {"akcuda", "fallback", "cpu-copy"}
     assert trace.calls["akcuda"] == sum(w.akcuda_calls for w in workers)
+    assert sum(sum(calls.values()) for calls in trace.kernels.values()) == sum(trace.calls.values())
 
 
 def test_the_markdown_has_a_row_per_worker_and_names_fallbacks_and_failures(calls):
@@ -101,4 +102,6 @@ def test_the_markdown_has_a_row_per_worker_and_names_fallbacks_and_failures(call
     assert "| tcp://a:1 | installed | host |" in text and "| tcp://b:2 | not installed: no usable GPU: x |" in text
     assert f"- tcp://a:1: {FALLS_BACK} via fallback (made to fall back)" in text
     assert "- tcp://a:1: awkward_ListArray_getitem_next_at failed: index out of range (1x)" in text
+    fallbacks = trace.kernels[FALLS_BACK]["fallback"]
+    assert f"| {FALLS_BACK} | 0 | {fallbacks} | 0 |" in text and fallbacks > 0
     assert json.loads(json.dumps(trace.as_dict()))["workers"]["tcp://a:1"]["calls"] == trace.workers["tcp://a:1"].calls

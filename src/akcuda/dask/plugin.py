@@ -13,8 +13,10 @@ reason: `register_plugin` raises it on the client, and the worker logs that line
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import ExitStack
+from dataclasses import asdict
 from typing import Any
 
 from distributed import WorkerPlugin
@@ -71,10 +73,12 @@ class AkcudaPlugin(WorkerPlugin):
         self._tally: Tally | None = None
         self._stack = ExitStack()
 
-    def setup(self, worker: Any) -> None:
+    async def setup(self, worker: Any) -> None:
         self._reset_worker_state()
         try:
-            self.preloaded = preload.preload(self.target)
+            # in a thread: building missing host libraries can take minutes, and the worker's
+            # event loop must keep answering the scheduler's heartbeats meanwhile
+            self.preloaded = await asyncio.to_thread(preload.preload, self.target)
             already = awkward_plugin.is_installed(self.target)
             awkward_plugin.install(self.target, self.errors)
         except (preload.NotReady, ValueError) as exc:
@@ -98,16 +102,9 @@ class AkcudaPlugin(WorkerPlugin):
             "installed": self._tally is not None and awkward_plugin.is_installed(self.target),
             "target": self.target,
             "setup_error": self.setup_error,
-            "preloaded": None if self.preloaded is None else _summary(self.preloaded),
+            "preloaded": None
+            if self.preloaded is None
+            else {**asdict(self.preloaded), "skipped": len(self.preloaded.skipped)},
         }
         counts = self._tally.take(reset) if self._tally is not None else {}
         return WorkerTrace.from_counts(address, counts, **state)
-
-
-def _summary(preloaded: preload.Preloaded) -> dict[str, Any]:
-    return {
-        "families": preloaded.families,
-        "specializations": preloaded.specializations,
-        "skipped": len(preloaded.skipped),
-        "seconds": preloaded.seconds,
-    }

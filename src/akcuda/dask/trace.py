@@ -51,7 +51,7 @@ class WorkerTrace:
     installed: bool
     target: str | None = None
     setup_error: str | None = None
-    preloaded: dict[str, Any] | None = None  # Preloaded as a dict, without the skipped symbols
+    preloaded: dict[str, Any] | None = None  # what set-up loaded (runtime.preload.Preloaded; skipped: a count)
     calls: dict[str, int] = field(default_factory=dict)  # via -> calls
     kernels: dict[str, dict[str, int]] = field(default_factory=dict)  # kernel -> via -> calls
     fallbacks: list[dict] = field(default_factory=list)  # kernel, via, reason, calls
@@ -108,6 +108,15 @@ class ClusterTrace:
         return sum(w.fallback_calls for w in self.workers.values())
 
     @property
+    def kernels(self) -> dict[str, dict[str, int]]:
+        """Calls on the whole cluster by kernel, then by how they ran."""
+        total: dict[str, Counter[str]] = {}
+        for worker in self.workers.values():
+            for kernel, calls in worker.kernels.items():
+                total.setdefault(kernel, Counter()).update(calls)
+        return {kernel: dict(calls) for kernel, calls in sorted(total.items())}
+
+    @property
     def failures(self) -> list[dict]:
         """Every worker's kernel failures, each with its worker's address."""
         return [{"worker": a, **f} for a, w in self.workers.items() for f in w.failures]
@@ -123,11 +132,12 @@ class ClusterTrace:
         return {
             "all_akcuda": self.all_akcuda,
             "calls": self.calls,
+            "kernels": self.kernels,
             "workers": {a: asdict(w) for a, w in self.workers.items()},
         }
 
     def markdown(self) -> str:
-        """A table, one row per worker, then any fallbacks and failures."""
+        """A table, one row per worker, then any fallbacks and failures, then the calls by kernel."""
         lines = [
             "| worker | akcuda | target | akcuda calls | fallback | cpu-copy | kernels | failures |",
             "|---|---|---|---|---|---|---|---|",
@@ -141,6 +151,10 @@ class ClusterTrace:
         for address, w in sorted(self.workers.items()):
             lines += [f"- {address}: {f['kernel']} via {f['via']} ({f['reason']}): {f['calls']}" for f in w.fallbacks]
             lines += [f"- {address}: {f['kernel']} failed: {f['error']} ({f['calls']}x)" for f in w.failures]
+        lines += ["", "| kernel | akcuda | fallback | cpu-copy |", "|---|---|---|---|"]
+        lines += [
+            f"| {k} | " + " | ".join(str(calls.get(via, 0)) for via in VIA) + " |" for k, calls in self.kernels.items()
+        ]
         return "\n".join(lines) + "\n"
 
 

@@ -2,13 +2,13 @@
 checked against stock Awkward in one process (`akcuda cluster-check`).
 
 `graph` builds the dask-awkward graph: partitions read from Parquet, moved to Awkward's `cuda`
-backend on the worker when the target is "cuda" (`akcuda.dask.to_backend`, a `map_partitions`
-layer), the analysis, and the results moved back to the CPU. `check` writes the events, computes the stock
-results, starts a local cluster of worker processes with `AkcudaPlugin`, computes the graph
-there and compares, reads the cluster trace, and runs a step that fails in a kernel to see
-that the client gets Awkward's own error (`error_as_expected`). On a GPU machine `check("cuda")` is the device
-check's cluster tier: one GPU worker (dask-cuda's `LocalCUDACluster` where installed) against
-the CPU.
+backend on the workers when the target is "cuda" (`akcuda.dask.to_backend`), the analysis, and
+its results moved back to the CPU. `check` writes the events, computes the stock results,
+starts a local cluster of worker processes with `AkcudaPlugin`, computes the graph there and
+compares, reads the cluster trace, and runs a step that fails in a kernel to see that the
+client gets Awkward's own error (`error_as_expected`). On a GPU machine `check("cuda", 1)` is
+the device check's cluster tier: one GPU worker (dask-cuda's `LocalCUDACluster` where
+installed) against the CPU.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from akcuda.runtime.executor import Mode
 from akcuda.validation import analysis
 
 BACKEND = {"host": "cpu", "cuda": "cuda"}  # the Awkward backend a target's partitions live on
-
-
 EXTRA = ("dask", "distributed", "dask_awkward", "pyarrow")  # the modules of the `dask` extra
 
 

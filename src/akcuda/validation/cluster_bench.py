@@ -58,9 +58,10 @@ def _on_cluster(target: str, count: int, files: dict, expected: dict, repeats: i
     def rows_of(config: str, backend: str, traced: bool) -> list[dict]:
         rows = []
         for n, parts in files.items():
-            cluster_trace(client, reset=True)
+            if traced:
+                cluster_trace(client, reset=True)
             spread, got = _timed(lambda parts=parts: cluster.compute(client, cluster.graph(parts, backend)), repeats)
-            trace = cluster_trace(client) if traced else None
+            trace = cluster_trace(client) if traced else None  # the warm-up's calls and the timed runs'
             extra = {"all_akcuda": trace.all_akcuda, "kernel_calls": trace.calls} if trace else {}
             rows.append(_row(config, count, n, spread, not analysis.differences(expected[n], got), **extra))
             log(f"{config}, {count} worker(s): {n} events in {spread.median:.2f}s")

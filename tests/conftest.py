@@ -248,11 +248,12 @@ def host_kernels(upstream_cpp) -> None:
     corpus.prepare("host")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_client(host_kernels):
     """A client on a LocalCluster of 2 worker processes (one thread each) on localhost, shut down
-    at the end of the session. The workers find the kernels as this process does (they inherit
-    its folder and environment). A test that registers the akcuda plug-in removes it."""
+    after the test module (idle workers would otherwise sit through the rest of the suite). The
+    workers find the kernels as this process does (they inherit its folder and environment). A
+    test that registers the akcuda plug-in removes it."""
     from akcuda.validation.cluster import local_cluster
 
     with local_cluster("host", 2) as client:

@@ -146,11 +146,14 @@ def test_cluster_check_on_cuda_runs_where_a_gpu_is_and_says_why_not_elsewhere(
     assert line.startswith("akcuda cluster-check: akcuda on tcp://") and ": no usable GPU: " in line
 
 
-def test_the_cluster_commands_need_the_dask_extra(monkeypatch, capsys):
+def test_the_cluster_commands_need_the_dask_extra(monkeypatch, tmp_path, capsys):
     import importlib.util
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "dask_awkward" else find_spec(name))
-    assert cli.main(["cluster-check"]) == Exit.USAGE
-    assert cli.main(["cluster-bench"]) == Exit.USAGE
+    assert cli.main(["cluster-check", "--target", "cuda", "--out", str(tmp_path)]) == Exit.USAGE
+    assert cli.main(["cluster-bench", "--out", str(tmp_path)]) == Exit.USAGE
     assert capsys.readouterr().out.count("dask_awkward not installed: pip install 'akcuda[dask]'") == 2
+    result = json.loads((tmp_path / "cluster-check.json").read_text())  # what the device check reads
+    assert not result["passed"] and "dask_awkward not installed" in result["setup_error"]
+    assert (result["target"], result["workers"], result["errors"]) == ("cuda", 1, "deferred")

@@ -356,24 +356,18 @@ def _cluster_check(args) -> int:
     """The cluster analysis with akcuda on every worker against stock Awkward in one process."""
     from akcuda.validation import cluster
 
-    missing = cluster.missing_extra()
-    if missing:
-        out.print(f"[red]akcuda cluster-check:[/] {escape(missing)}", highlight=False)
-        return Exit.USAGE
-    workers = args.workers or (1 if args.target == "cuda" else 2)
-    result = cluster.check(args.target, workers, args.events, args.partitions, args.errors)
     folder = Path(args.out) if args.out else paths.BUILD / "cluster"
-    cluster.write(result, folder)
+    result = cluster.run(folder, args.target, args.workers, args.events, args.partitions, args.errors)
     if "setup_error" in result:
         out.print(f"[red]akcuda cluster-check:[/] {escape(result['setup_error'])}", highlight=False)
         return Exit.USAGE
-    calls = result["trace"]["calls"]
+    calls = ", ".join(f"{via} {n}" for via, n in result["trace"]["calls"].items())
+    yes = {True: "yes", False: "no"}
     out.print(
-        f"cluster-check ({args.target}, {workers} worker processes, {args.events} events in {args.partitions} "
-        f"partitions): {len(result['different'])} result(s) different from stock Awkward; kernel calls "
-        + ", ".join(f"{via} {n}" for via, n in calls.items())
-        + f"; every worker on akcuda: {'yes' if result['trace']['all_akcuda'] else 'no'}; a failing kernel's "
-        f"error as expected: {'yes' if result['error']['as_expected'] else 'no'} -> {folder}/cluster-check.{{json,md}}",
+        f"cluster-check ({args.target}, {result['workers']} worker processes, {args.events} events in "
+        f"{args.partitions} partitions): {len(result['different'])} result(s) different from stock Awkward; "
+        f"kernel calls {calls}; every worker on akcuda: {yes[result['trace']['all_akcuda']]}; a failing kernel's "
+        f"error as expected: {yes[result['error']['as_expected']]} -> {folder}/cluster-check.{{json,md}}",
         highlight=False,
     )
     return Exit.PASSED if result["passed"] else Exit.FAILED
@@ -381,13 +375,14 @@ def _cluster_check(args) -> int:
 
 def _cluster_bench(args) -> int:
     """Scaling figures of the cluster analysis: sizes by worker counts, with stock beside them."""
-    from akcuda.dask import AkcudaUnavailable
     from akcuda.validation import cluster, cluster_bench
 
     missing = cluster.missing_extra()
     if missing:
         out.print(f"[red]akcuda cluster-bench:[/] {escape(missing)}", highlight=False)
         return Exit.USAGE
+    from akcuda.dask import AkcudaUnavailable
+
     try:
         chosen = {k: v for k, v in (("sizes", args.sizes), ("workers", args.workers)) if v is not None}
         result = cluster_bench.run(

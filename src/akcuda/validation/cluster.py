@@ -87,6 +87,10 @@ def error_as_expected(client: str | None, stock: set[str], mode: Mode) -> bool:
     return client.startswith("ValueError: ") and any(text.split(": ", 2)[-1] in client for text in stock)
 
 
+def _setting(target: str, workers: int, events: int, partitions: int, mode: Mode) -> dict[str, Any]:
+    return {"target": target, "errors": mode.value, "workers": workers, "events": events, "partitions": partitions}
+
+
 @contextmanager
 def local_cluster(target: str, workers: int, **options: Any):
     """A client on a cluster of `workers` worker processes, one thread each, on this machine (its
@@ -118,13 +122,7 @@ def check(
     from akcuda.dask import AkcudaPlugin, AkcudaUnavailable, cluster_trace
 
     mode = Mode(errors) if errors else awkward_plugin.DEFAULT_MODE[target]
-    result: dict[str, Any] = {
-        "target": target,
-        "errors": mode.value,
-        "workers": workers,
-        "events": events,
-        "partitions": partitions,
-    }
+    result = _setting(target, workers, events, partitions, mode)
     backend, seconds = BACKEND[target], {}
     with tempfile.TemporaryDirectory(prefix="akcuda-cluster-") as folder:
         files = analysis.write_partitions(analysis.collision_events(events, seed), Path(folder), partitions)
@@ -200,3 +198,25 @@ def write(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "cluster-check.json").write_text(json.dumps(result, indent=1, default=str))
     (out / "cluster-check.md").write_text(markdown(result))
+
+
+def run(
+    out: Path,
+    target: str = "host",
+    workers: int | None = None,
+    events: int = 20_000,
+    partitions: int = 4,
+    errors: str | None = None,
+) -> dict:
+    """`check` (on 1 worker for "cuda": one GPU; else 2), written to `out`: what `akcuda
+    cluster-check` runs, and the device check's cluster tier with "cuda". Where the `dask` extra
+    is missing, or a worker cannot run the target, the result's `setup_error` says why."""
+    workers = workers or (1 if target == "cuda" else 2)
+    missing = missing_extra()
+    if missing:
+        mode = Mode(errors) if errors else awkward_plugin.DEFAULT_MODE[target]
+        result = {**_setting(target, workers, events, partitions, mode), "setup_error": missing, "passed": False}
+    else:
+        result = check(target, workers, events, partitions, errors)
+    write(result, out)
+    return result

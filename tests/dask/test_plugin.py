@@ -30,8 +30,10 @@ def _worker_state() -> dict:
 
 def _runnable() -> tuple[int, int]:
     """(families, specializations) akcuda can run, as this process's router sees them."""
-    found = [s for s, (spec, _) in awkward_plugin._specializations().items() if awkward_plugin._why_not(s) is None]
-    return len({awkward_plugin.specialization(s)[0]["name"] for s in found}), len(found)
+    found = {
+        s: spec["name"] for s, (spec, _) in awkward_plugin._specializations().items() if not awkward_plugin._why_not(s)
+    }
+    return len(set(found.values())), len(found)
 
 
 def test_client_side_arguments_are_checked_before_any_worker_sees_them():

@@ -64,6 +64,7 @@ def test_the_analysis_on_the_cluster_is_identical_to_stock_awkward(akcuda_worker
     got = cluster.compute(akcuda_workers, cluster.graph(files))
     trace = cluster_trace(akcuda_workers)
     assert analysis.differences(expected, got) == []
+    assert analysis.histograms(got) == analysis.histograms(expected)
     assert trace.all_akcuda, trace.markdown()
     assert trace.fallback_calls == 0 and trace.failures == []
     assert len(trace.workers) == 2 and all(w.akcuda_calls > 0 for w in trace.workers.values())
@@ -74,7 +75,8 @@ def test_the_analysis_on_the_cluster_is_identical_to_stock_awkward(akcuda_worker
 def test_differences_names_what_is_not_identical(expected):
     changed = dict(expected, ht=expected["ht"] * (1 + 1e-15), n_jets=expected["n_jets"][:-1])
     assert analysis.differences(expected, changed) == ["n_jets", "ht"]
-    assert analysis.differences(expected, dict(expected, ht=expected["ht"] + 1000)) == ["ht", "histogram ht"]
+    assert analysis.differences(expected, {k: v for k, v in expected.items() if k != "ht"}) == ["ht"]
+    assert analysis.differences(expected, dict(expected)) == []
 
 
 def test_a_kernel_failure_reaches_the_client_as_awkwards_own_error(akcuda_workers, files):

@@ -189,6 +189,8 @@ def markdown(result: dict) -> str:
         str(error["client"]),
         "```",
         "",
+        *(f"- {f['worker']}: {f['kernel']} via {f['via']} failed: {f['error']}" for f in error["kernel_failures"]),
+        "",
     ]
     return "\n".join(lines)
 

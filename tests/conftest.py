@@ -2,6 +2,7 @@
 
 - `upstream_cpp`: the upstream sdist (fetched by `make test` through `akcuda import`);
 - `spec_counts`: the kernel, specialization, translated and pending counts, read from the specs;
+- `small_store`: a kernel store of one family, as `akcuda pack -k` writes it;
 - `demo` and `demo_generated`: the small kernels of tests/kernels/, written for the translator tests;
 - `translate_upstream`: one real upstream kernel translated into a folder (optionally mutated);
 - the `gpu` marker's skip: a test marked `gpu` skips, with the reason, only where no GPU is usable.
@@ -64,6 +65,18 @@ def spec_counts() -> SpecCounts:
     assert counts.kernels > 100 and counts.translated > 400, counts
     assert counts.translated + counts.pending == counts.specializations, counts
     return counts
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory, upstream_cpp) -> Path:
+    """A kernel store of one family, awkward_ListArray_compact_offsets, as `akcuda pack -k` writes
+    it (its .cu and plan, cubins for sm_80 and sm_90, the sm_90 PTX, its spec's facts)."""
+    from akcuda.toolchain import cli
+    from akcuda.toolchain.pack import pack
+
+    kernel = "awkward_ListArray_compact_offsets"
+    assert cli.main(["generate", "-k", kernel]) == 0 and cli.main(["compile", "-k", kernel]) == 0
+    return pack(tmp_path_factory.mktemp("store") / "store", kernel).folder
 
 
 # ------------------------------------------------------------------ the demo kernels (tests/kernels/)

@@ -1,12 +1,16 @@
 """The package layout: the project's module graph has no import cycle, every project import names
-a module that exists, and the translator installs as `akcuda.generator` only (no top-level
-`generator` package leaks into site-packages).
+a module that exists, the translator's layers import only downward (nothing below emission
+imports it), the lowest layer imports alone, and the translator installs as `akcuda.generator`
+only (no top-level `generator` package leaks into site-packages), every folder of it listed.
 
 The graph is read from the source with `ast`, so it sees every import: module-level ones and
 the function-local ones that would otherwise dodge a cycle at import time, absolute and relative.
 An import `from akcuda.toolchain import specs` is an edge to akcuda.toolchain.specs (a module),
 `from akcuda.plan.expr import Int` an edge to akcuda.plan.expr, and importing a package an edge
-to its __init__.
+to its __init__. Since Python runs every enclosing package's __init__ before a module, an import
+of akcuda.plan.expr is an edge to akcuda and akcuda.plan (their __init__ files) too, except to
+the importing module's own package (a package's __init__ showing its own modules' names, as
+akcuda.plan does, is how a package is made).
 """
 
 from __future__ import annotations
@@ -57,6 +61,12 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
     return None
 
 
+def _enclosing(module: str, modules: dict[str, Path]) -> list[str]:
+    """The packages enclosing `module`, outermost first: `akcuda.plan.expr` -> akcuda, akcuda.plan."""
+    parts = module.split(".")
+    return [p for p in (".".join(parts[:k]) for k in range(1, len(parts))) if p in modules]
+
+
 def _package(module: str, modules: dict[str, Path]) -> str:
     """The package relative imports in `module` start from."""
     return module if modules[module].name == "__init__.py" else module.rpartition(".")[0]
@@ -72,7 +82,12 @@ def _imports(modules: dict[str, Path]) -> tuple[list[Import], list[Import]]:
             return
         if name not in modules:  # a stale name; the package that would hold it still runs
             unresolved.append(Import(source, name, where))
-        edges.append(Import(source, _resolve(name, modules) or PROJECT, where))
+        target = _resolve(name, modules) or PROJECT
+        own = source if modules[source].name == "__init__.py" else source.rpartition(".")[0]
+        for package in _enclosing(target, modules):  # their __init__ runs first
+            if package != own:  # a package's __init__ may show its own modules' names
+                edges.append(Import(source, package, where))
+        edges.append(Import(source, target, where))
 
     for module, path in modules.items():
         tree = ast.parse(path.read_text(), filename=str(path))
@@ -199,10 +214,15 @@ def test_the_import_reader_sees_local_relative_and_from_imports(tmp_path):
     edges, unresolved = _imports(modules)
     assert sorted({(e.source, e.target) for e in edges}) == [
         ("akcuda.gen.stage", "akcuda"),
+        ("akcuda.gen.stage", "akcuda.low"),  # the enclosing packages' __init__ run first
         ("akcuda.gen.stage", "akcuda.low.base"),
+        ("akcuda.high.top", "akcuda"),
         ("akcuda.high.top", "akcuda.low"),
         ("akcuda.high.top", "akcuda.low.base"),
+        ("akcuda.low", "akcuda"),  # not to itself: its own modules
         ("akcuda.low", "akcuda.low.base"),
+        ("akcuda.low.base", "akcuda"),
+        ("akcuda.low.base", "akcuda.high"),
         ("akcuda.low.base", "akcuda.high.top"),
     ]
     assert [(u.source, u.target) for u in unresolved] == [("akcuda.gen.stage", "akcuda.nothing")]
@@ -214,6 +234,24 @@ def test_the_import_reader_sees_local_relative_and_from_imports(tmp_path):
         "akcuda.low.base",
         "akcuda.high.top",
     ]
+
+
+def test_a_package_face_that_imports_what_imports_from_the_package_is_a_cycle(tmp_path):
+    """`import akcuda.plan.expr` runs akcuda/__init__ first: where that imports the runtime, and
+    the runtime (however far down) imports akcuda.plan.expr, the package's face is in a cycle."""
+    files = {
+        "akcuda/__init__.py": "from akcuda.run.plug import install\n",
+        "akcuda/run/__init__.py": "",
+        "akcuda/run/plug.py": "from akcuda.plan.expr import Int\n\ndef install(): ...\n",
+        "akcuda/plan/__init__.py": "from akcuda.plan.expr import Int\n",  # its own module: no cycle
+        "akcuda/plan/expr.py": "Int = int\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    modules = _modules({"akcuda": tmp_path / "akcuda"})
+    edges, _ = _imports(modules)
+    assert _components(_graph(edges, modules)) == [["akcuda", "akcuda.plan", "akcuda.run.plug"]]
 
 
 def test_the_module_graph_is_read_as_documented():
@@ -284,3 +322,81 @@ def test_the_translator_is_installed_as_akcuda_generator_only(tmp_path):
     assert missing.returncode != 0 and "ModuleNotFoundError" in missing.stderr, missing.stdout + missing.stderr
     found = _python("import akcuda.generator, akcuda.generator.translate", tmp_path)
     assert found.returncode == 0, found.stderr
+
+
+# generator/'s layers, lowest first: the subpackages of akcuda.generator each may import (its own
+# and those below it). Nothing but emission/ and the drivers above it (planner, translate,
+# explain) imports emission/: the analysis decides, the emitter prints.
+LAYERS = {
+    "frontend": {"frontend"},
+    "analysis": {"frontend", "analysis"},
+    "rewrites": {"frontend", "analysis", "rewrites"},
+    "rules": {"frontend", "analysis", "rewrites", "rules"},
+    "sorting": {"frontend", "analysis", "sorting"},
+    "emission": {"frontend", "analysis", "rewrites", "rules", "emission"},
+}
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["akcuda", "generator"] else None
+
+
+def test_the_translator_layers_import_only_downward():
+    """No arrow from the analysis (core, rules, rewrites, sorting, front end) to emission."""
+    modules = _modules()
+    edges, _ = _imports(modules)
+    assert {_layer(m) for m in modules} - {None} >= set(LAYERS) | {"planner", "translate", "explain"}
+    upward = [
+        f"{e.where}: {e.source} imports {e.target}"
+        for e in edges
+        if _layer(e.source) in LAYERS
+        and _layer(e.target) is not None
+        and _layer(e.target) not in LAYERS[_layer(e.source)]
+    ]
+    assert upward == []
+    below_emission = [m for m in modules if _layer(m) in LAYERS and _layer(m) != "emission"]
+    graph = _graph(edges, modules)
+    for module in below_emission:  # not through a package face or a driver either
+        seen, todo = {module}, [module]
+        while todo:
+            for target in graph[todo.pop()] - seen:
+                assert _layer(target) != "emission", f"{module} reaches {target}"
+                seen.add(target)
+                todo.append(target)
+
+
+def test_the_plan_imports_without_the_runtime_or_the_toolchain(tmp_path):
+    """The lowest layer imports alone: akcuda's own __init__ resolves its public names on first use."""
+    code = (
+        "import sys, akcuda.plan, akcuda.plan.expr; "
+        "print(sorted(m for m in sys.modules if m.startswith(('akcuda.', 'awkward', 'cupy', 'pycparser'))))"
+    )
+    found = _python(code, tmp_path)
+    assert found.returncode == 0, found.stderr
+    loaded = eval(found.stdout)  # a list of module names
+    assert loaded and all(m.startswith("akcuda.plan") for m in loaded), loaded
+    used = _python(
+        "import akcuda, sys; akcuda.install; print('akcuda.runtime.awkward_plugin' in sys.modules)", tmp_path
+    )
+    assert used.stdout.strip() == "True", used.stderr  # the public names still resolve
+
+
+def _listed_packages() -> set[str]:
+    """The packages pyproject.toml installs."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+
+
+def test_every_folder_of_the_package_is_installed():
+    """setuptools installs the folders pyproject.toml lists: a folder of generator/ or src/akcuda
+    holding files but missing there would be missing from the wheel."""
+    folders = set()
+    for prefix, root in SOURCES.items():
+        for path in root.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                folders.add(".".join((prefix, *path.parent.relative_to(root).parts)))
+    assert folders - _listed_packages() == set()

@@ -1,3 +1,3 @@
-from akcuda.toolchain.cli import main
+from akcuda.command import main
 
 raise SystemExit(main())

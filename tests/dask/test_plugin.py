@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from akcuda import store
 from akcuda.dask import AkcudaPlugin, AkcudaUnavailable, cluster_trace
 from akcuda.runtime import awkward_plugin
 from akcuda.validation.cluster import local_cluster
@@ -29,10 +30,10 @@ def _worker_state() -> dict:
 
 
 def _runnable() -> tuple[int, int]:
-    """(families, specializations) akcuda can run, as this process's router sees them."""
-    found = {
-        s: spec["name"] for s, (spec, _) in awkward_plugin._specializations().items() if not awkward_plugin._why_not(s)
-    }
+    """(families, specializations) of the store's kernels akcuda runs, as this process's router sees them."""
+    specs = store.current().specs().values()
+    found = {s["symbol"]: spec["name"] for spec in specs for s in spec["specializations"]}
+    found = {symbol: name for symbol, name in found.items() if awkward_plugin._why_not(symbol) is None}
     return len(set(found.values())), len(found)
 
 
@@ -86,14 +87,14 @@ def test_a_worker_that_joins_later_is_set_up_too(host_kernels):
 
 def test_a_worker_that_cannot_run_the_target_fails_setup_with_one_line(host_kernels, tmp_path):
     """No usable GPU for "cuda" (CUDA_VISIBLE_DEVICES empty: true with or without a GPU here) and
-    no kernels for "host" (AKCUDA_ROOT an empty folder): the client gets akcuda's one line, the
-    worker logs it without a traceback, and the cluster trace says so."""
-    env = {"CUDA_VISIBLE_DEVICES": "", "AKCUDA_ROOT": str(tmp_path)}
+    no kernels for "host" (AKCUDA_KERNELS an empty folder): the client gets install's refusal as
+    one line, the worker logs it without a traceback, and the cluster trace says so."""
+    env = {"CUDA_VISIBLE_DEVICES": "", "AKCUDA_KERNELS": str(tmp_path)}
     with local_cluster("host", 1, env=env) as client:
         (address,) = client.scheduler_info()["workers"]
         for target, reason in [
-            ("cuda", "no usable GPU: "),
-            ("host", f"no generated kernels in {tmp_path / 'build' / 'generated'} "),
+            ("cuda", "akcuda target 'cuda' cannot run here: "),
+            ("host", f"AKCUDA_KERNELS={tmp_path}: not a kernel store "),
         ]:
             with pytest.raises(AkcudaUnavailable) as raised:
                 client.register_plugin(AkcudaPlugin(target=target))

@@ -1,4 +1,4 @@
-"""The translator end to end (parse, analyze, emit) on small kernels written for these tests
+"""The translator end to end (front end, planner, emission) on small kernels written for these tests
 (tests/kernels/): the plan steps it chooses, run on the host emulation against NumPy."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def test_branches_on_flags_and_reductions_into_memory_run_in_parallel(tmp_path, 
         (StepKind.PARALLEL, Unary("!", Arg("reverse"))),
     ]
     assert steps[-1].kind == StepKind.SCAN
-    assert sorted(c.op for c in steps[-1].counters) == [CounterOp.MAX, CounterOp.SUM]
+    assert sorted(c.op for c in steps[-1].form.counters) == [CounterOp.MAX, CounterOp.SUM]
     rng = np.random.default_rng(4)
     counts = rng.integers(0, 9, 500)
     offsets = np.concatenate([[0], np.cumsum(counts)])

@@ -40,20 +40,23 @@ def test_helper_rows_are_named_fields(plan_files):
     for path in plan_files:
         for entry in plans.load(path).entries.values():
             for step in entry.steps:
-                rows = [c.row for c in step.counters]
+                if not isinstance(step.form, P.Scans):
+                    continue
+                form = step.form
+                rows = [c.row for c in form.counters]
                 helpers = [
                     r
-                    for c in step.counters
+                    for c in form.counters
                     for r in (c.flag_row, c.key_row, c.actual_row, c.width_row, c.check_row)
                     if r is not None
                 ]
                 assert len(set(rows + helpers)) == len(rows + helpers), path.name
-                assert all(0 <= r < step.scan_rows for r in rows + helpers), path.name
-                if step.compaction is not None:  # its counter's row, and a check row of its own
-                    assert step.compaction.counter_row in rows, path.name
-                    assert step.compaction.check_row not in rows + helpers, path.name
-                    assert 0 <= step.compaction.check_row < step.scan_rows, path.name
-                for c in step.counters:
+                assert all(0 <= r < form.scan_rows for r in rows + helpers), path.name
+                if isinstance(form, P.Compaction):  # its counter's row, and a check row of its own
+                    assert form.counter_row in rows, path.name
+                    assert form.check_row not in rows + helpers, path.name
+                    assert 0 <= form.check_row < form.scan_rows, path.name
+                for c in form.counters:
                     private = c.kind in (P.CounterKind.COLUMNS, P.CounterKind.SCRATCH)
                     assert (c.flag_row is not None) == (c.op == P.CounterOp.LAST and not private)
                     assert (c.width_row is not None) == (c.kind == P.CounterKind.COLUMNS)
@@ -76,8 +79,8 @@ def test_load_keeps_objects(tmp_path, plan_files):
     ("change", "message"),
     [
         (lambda d: d.update(schema_version=P.SCHEMA_VERSION + 1), "schema version"),
-        (lambda d: d.pop("entries"), "malformed"),
-        (lambda d: next(iter(d["entries"].values()))["steps"][0].update(kind="diagonal"), "malformed"),
+        (lambda d: d.update(entries=[]), "malformed"),
+        (lambda d: next(iter(d["entries"].values()))["steps"][0].update(form={"diagonal": {}}), "malformed"),
     ],
 )
 @pytest.mark.gxx  # plan_files translates every kernel (g++ -E)
@@ -106,3 +109,33 @@ def test_a_plan_from_another_translator_is_refused(tmp_path, plan_files):
     stale.write_text(json.dumps(data))
     with pytest.raises(P.PlanError, match=r"another version of the translator: run `akcuda generate`"):
         plans.load(stale)
+
+
+def test_the_json_is_derived_from_the_declarations():
+    """A step's form is written as a one-key object naming its class, a field left out where it
+    holds its default; reading it back fills the defaults in."""
+    from akcuda.plan import codec
+    from akcuda.plan.expr import Arg, Int
+
+    counter = P.Counter(P.CounterKind.LOCAL, P.CounterOp.LAST, "k", 0, flag_row=1)
+    step = P.Step(P.Scan((counter,), 2), line=7, count=Arg("n"), segments=(P.Segment(P.RowRef("offsets")),))
+    data = codec.to_json(step)
+    assert data == {
+        "form": {
+            "scan": {
+                "counters": [{"kind": "local", "op": "last", "name": "k", "row": 0, "flag_row": 1}],
+                "scan_rows": 2,
+            }
+        },
+        "line": 7,
+        "count": ["arg", "n"],
+        "segments": [{"starts": {"array": "offsets"}}],
+    }
+    assert codec.from_json(P.Step, data) == step
+    split = P.Step(P.SplitFold(Int(4)))
+    assert codec.to_json(split) == {"form": {"split_fold": {"partials": ["int", 4]}}}
+    assert codec.from_json(P.Step, codec.to_json(split)) == split and split.kind == P.StepKind.PARALLEL
+    with pytest.raises(ValueError, match="no field 'colour'"):
+        codec.from_json(P.Step, {"form": {"serial": {"colour": 1}}})
+    with pytest.raises(ValueError, match="expected one of"):
+        codec.from_json(P.Step, {"form": {"serial": {}, "parallel": {}}})

@@ -138,6 +138,43 @@ def test_cuda_target_runs_awkward_on_the_gpu():
     array = ak.to_backend(ak.Array([[1, 2, 3], [], [4, 5]]), "cuda")
     with awkward_plugin.installed("cuda"), awkward_plugin.trace() as recorder:
         assert ak.to_list(array[:, 1:]) == [[2, 3], [], [5]]
-        with pytest.raises(IndexError, match="index out of range"):
-            array[:, 2]
+        with pytest.raises(IndexError, match="index out of range"):  # deferred: at the first host read
+            ak.to_list(array[:, 2])
     assert recorder.calls and all(c.target == "cuda" for c in recorder.calls if c.via == "akcuda")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[[3, 1, 3], [2, 2, 1]], [[[1.5, -0.0], [0.0, 1.5]], [[2.0, 2.0], [1.0, 9.0]]]],
+    ids=["2d", "3d"],
+)
+def test_a_multidimensional_argument_is_the_flat_array_the_c_sees(values):
+    """Awkward hands a 2-D (or 3-D) NumpyArray's data to the sort and unique kernels as it is:
+    the C reads one flat pointer, so every array argument is its flat view."""
+    layout = ak.contents.NumpyArray(np.array(values))
+    stock = [ak.to_list(ak._do.unique(layout, axis=axis)) for axis in (-1, None)]
+    stock_sorted = ak.to_list(ak.sort(layout, axis=-1))
+    with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
+        ours = [ak.to_list(ak._do.unique(layout, axis=axis)) for axis in (-1, None)]
+        ours_sorted = ak.to_list(ak.sort(layout, axis=-1))
+    assert ours == stock and ours_sorted == stock_sorted
+    assert recorder.all_akcuda and "awkward_sort" in recorder.kernels
+
+
+def test_a_scalar_out_of_its_c_range_is_converted_as_c_converts():
+    """An int8 reducer's identity of 1000 is -24 to the C (modulo 2^8), on every target."""
+    array = ak.Array(np.array([[5, -100], [], [7]], dtype=object).tolist(), backend="cpu")
+    array = ak.values_astype(array, np.int8)
+    stock = _outcome(lambda: ak.min(array, axis=1, initial=1000))
+    with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
+        ours = _outcome(lambda: ak.min(array, axis=1, initial=1000))
+    assert ours == stock and recorder.all_akcuda
+
+
+def test_datetimes_sort_and_unique_as_stock():
+    """The sort step writes datetime64 keys into the output as the C's assignment does."""
+    layout = ak.contents.NumpyArray(np.array(["2020-07-27T10:41:11", "2019-01-01", "2020-01-01"], "datetime64[s]"))
+    stock = [ak.to_list(ak.sort(layout, highlevel=False)), ak.to_list(ak._do.unique(layout))]
+    with awkward_plugin.installed("host"), awkward_plugin.trace() as recorder:
+        ours = [ak.to_list(ak.sort(layout, highlevel=False)), ak.to_list(ak._do.unique(layout))]
+    assert ours == stock and recorder.all_akcuda

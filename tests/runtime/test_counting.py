@@ -80,3 +80,38 @@ def test_row_ranges_checked_on_the_device_read_nothing_back_and_keep_the_c_resul
     assert deferred.syncs == 0 and immediate.syncs == 1  # the record only, at the end
     assert deferred.launches == 2  # the parallel form and the serial one, one of them leaving at once
     assert executor.synchronize(target) is None
+
+
+def test_the_counting_array_module_counts_every_crossing_itself():
+    """No note() needed: the module and its arrays count copies, read-backs and allocations."""
+    from akcuda.runtime import counting
+
+    xp = counting.CountingArrays()
+    with counting.record() as figures:
+        a = xp.asarray(np.arange(5))  # a copy to the device
+        view = a[1:]  # a view: nothing
+        assert bool(xp.all(a * 2 >= 0))  # one read-back (and two arrays made)
+        assert int(a[3]) == 3  # an element read
+        assert len(a[a > 2]) == 2  # a boolean selection reads its size back
+        assert len(xp.flatnonzero(a)) == 4  # so does nonzero
+        view[:2] = np.array([7, 7])  # host data written: a copy
+        assert a.tolist() == [0, 7, 7, 3, 4]
+    assert figures.h2d_copies == 2 and figures.syncs == 5
+    assert figures.allocations >= 4 and figures.bytes_allocated >= 5 * 8
+
+
+def test_private_rows_read_backs_are_counted(tmp_path, translate_upstream):
+    """ak.combinations' private copies are checked after count: read-backs the bench names."""
+    spec = translate_upstream(tmp_path, "awkward_ListArray_combinations")
+    special = next(s for s in spec["specializations"] if s["symbol"] == "awkward_ListArray64_combinations_64")
+    plan = executor.load_plan(spec["name"], tmp_path)
+    target = CountingTarget(seed=1, generated=tmp_path)
+    starts, stops = np.array([0, 3, 3, 7]), np.array([3, 3, 7, 9])
+    carry = [np.full(12, -1, np.int64) for _ in range(2)]
+    values = [target.pointer_table(carry), np.zeros(2, np.int64), np.zeros(2, np.int64), 2, False, starts, stops, 4]
+    assert executor.run(plan, special, values, target, 32, Mode.DEFERRED) is None
+    assert executor.synchronize(target) is None
+    figures = target.calls[-1]
+    assert figures.syncs > 0 and "private copies checked after count" in figures.reasons
+    assert "private copies checked after count" in executor.needs_read_back(plan.entry_of(special["symbol"]))
+    assert carry[0][:10].tolist() == [0, 0, 1, 3, 3, 3, 4, 4, 5, 7]  # the pairs of each row, as the C

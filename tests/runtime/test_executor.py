@@ -120,3 +120,35 @@ def test_prebuilt_cubins_are_used_only_for_the_same_source_and_arch(upstream_cpp
     assert set(found[1]) == set(plan.name_expressions)
     assert prebuilt_cubin(paths.COMPILED, kernel, "sm_90", source + "// edited\n") is None
     assert prebuilt_cubin(paths.COMPILED, kernel, "sm_75", source) is None
+
+
+@pytest.mark.gxx
+@pytest.mark.nvrtc
+def test_the_cuda_stack_is_sized_from_the_frames_ptxas_reports(upstream_cpp):
+    """ak.combinations' helper recurses once per column: a launch needs its entry frame plus one
+    helper frame per level, as ptxas reports them at compile time; CUDA's default 1 KiB per
+    thread overflows from about n = 7, so the cuda target raises the limit before such a launch."""
+    import json
+
+    from akcuda import paths
+    from akcuda.runtime.cuda import DEFAULT_STACK, recursion_depth_argument, stack_bytes
+    from akcuda.toolchain import pipeline
+    from akcuda.toolchain.compile import compile_all
+
+    kernel, symbol = "awkward_ListArray_combinations", "awkward_ListArray64_combinations_64"
+    assert not any(pipeline.generate(kernel).values())
+    compile_all(paths.GENERATED, paths.COMPILED, kernels=[kernel], progress=False)
+    record = json.loads((paths.COMPILED / "sm_90" / f"{kernel}.lowered.json").read_text())
+    frames, plan = record["frames"], executor.load_plan(kernel)
+    assert frames["calls"] >= 64  # the recursive helper spills to its stack frame at every level
+    fill = next(
+        record["lowered"][launch.expression]
+        for roles in plan.specializations[symbol].launches
+        for role, launch in roles.items()
+        if role.value == "fill"
+    )
+    assert frames["entries"][fill] >= 128
+    assert recursion_depth_argument(kernel, symbol) == 3  # n, as the spec says
+    for n in (1, 7, 16, 64, 1000):
+        assert stack_bytes(frames, fill, n) >= frames["entries"][fill] + (n + 1) * frames["calls"]
+    assert stack_bytes(frames, fill, 7) > DEFAULT_STACK >= stack_bytes(frames, fill, 1)

@@ -116,3 +116,44 @@ def test_strings_by_strncmp_in_runs_of_parents(ascending):
         order = sorted(range(lo, hi), key=key)  # stable ascending
         expected += order if ascending else order[::-1]  # !(a < b): std::stable_sort reverses ties
     assert out.tolist() == expected
+
+
+def test_the_sort_step_builds_no_index_on_the_host():
+    """On the counting target's array module (which counts every crossing itself), a segmented
+    sort copies nothing to the device and reads back one verdict (do ranges overlap?)."""
+    from akcuda.runtime import counting
+
+    arrays = {"values": np.array(VALUES["float64"]), "offsets": np.array([0, 5, 5, 6, 12]), "out": np.zeros(12, int)}
+    scalars = {"length": 12, "offsetslength": 5, "ascending": 1}
+    on_device = {name: counting.adopt(array.copy()) for name, array in arrays.items()}
+    with counting.record() as figures:
+        sorting.run(counting.CountingArrays(), _sort(local=E.Int(1)), on_device, scalars)
+    assert figures.h2d_copies == 0 and figures.syncs == 1
+    sorting.run(np, _sort(local=E.Int(1)), arrays, scalars)  # the same sort on plain NumPy
+    assert on_device["out"].get().tolist() == arrays["out"].tolist()
+
+
+@pytest.mark.parametrize("offsets", [[0, 8, 3, 12], [0, 12, 5, 9], [4, 12, 2, 6], [6, 12, 0, 6]])
+def test_ranges_that_overlap_or_come_out_of_order_sort_as_the_c_does(offsets):
+    """Overlapping ranges are sorted one after another in C order; disjoint ones in any order are
+    each sorted on their own."""
+    values = np.array(VALUES["int64"])
+    out = np.zeros(12, dtype=np.int64)
+    sort = _sort(local=E.Int(0))
+    arrays = {"values": values, "offsets": np.array(offsets), "out": out}
+    sorting.run(np, sort, arrays, {"length": 12, "offsetslength": len(offsets), "ascending": 1})
+    perm = list(range(12))
+    for lo, hi in zip(offsets[:-1], offsets[1:]):  # the C: std::stable_sort of each range in turn
+        lo, hi = max(min(lo, 12), 0), min(hi, 12)
+        perm[lo:hi] = sorted(perm[lo:hi], key=lambda i: values[i])
+    assert out.tolist() == perm
+
+
+def test_positions_no_range_holds_read_no_key():
+    """offsetslength 0 with length 1 (an upstream vector): no range, so the C reads no key at all,
+    not even from an empty array."""
+    out = np.full(1, 7, dtype=np.int64)
+    arrays = {"values": np.zeros(0, dtype=np.int64), "offsets": np.zeros(0, dtype=np.int64), "out": out}
+    for writes in (SortWrites.VALUES, SortWrites.PERMUTATION):
+        sorting.run(np, _sort(writes=writes), arrays, {"length": 1, "offsetslength": 0, "ascending": 1})
+    assert out.tolist() == [0]  # the permutation: std::iota, no range sorted

@@ -114,3 +114,33 @@ def test_case_reruns_one_case_and_an_unknown_case_is_a_usage_error(upstream_cpp,
     assert "cases: 2/2 passed" in said  # the one case, in both error modes (immediate, deferred)
     assert cli.main([*argv, "--case", "generated:generate:n=3"]) == Exit.USAGE
     assert "--case generated:generate:n=3: no case of that name" in capsys.readouterr().out
+
+
+@pytest.mark.gxx  # translating preprocesses with g++ -E
+def test_explain_shows_each_loop_the_rules_tried_and_the_steps(upstream_cpp, capsys):
+    assert cli.main(["explain", "awkward_ListOffsetArray_reduce_nonlocal_nextshifts_64"]) == Exit.PASSED
+    printed = capsys.readouterr().out
+    assert "rule per_iteration: refused: write 'nummissing[k]' is neither per-iteration nor at a counter" in printed
+    assert "rule columns: took it" in printed
+    assert printed.rstrip().endswith("explain: 2 loop(s), 2 taken by a rule, 0 in C order; 2 step(s)")
+    assert cli.main(["explain", "awkward_no_such_kernel"]) == Exit.USAGE
+    assert capsys.readouterr().out.strip().splitlines() == [
+        f"akcuda explain: awkward_no_such_kernel: no such kernel in {cli.paths.SPECS}"
+    ]
+
+
+def test_outside_a_checkout_a_toolchain_command_says_so_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """An installed akcuda run from a folder in no checkout (was: `akcuda plans` reported 0
+    specializations and wrote build/report/ beside site-packages)."""
+    from akcuda import paths, store
+
+    monkeypatch.setattr(paths, "package_checkout", lambda: None)  # the package is in no checkout
+    monkeypatch.setattr(store, "_current", None)  # the store is found again
+    monkeypatch.chdir(tmp_path)
+    for argv in (["plans"], ["generate"], ["record"], ["report"]):
+        assert cli.main(argv) == Exit.USAGE
+        said = capsys.readouterr().out.strip()
+        assert len(said.splitlines()) == 1 and "needs a checkout of akcuda's sources" in said, said
+    assert list(tmp_path.iterdir()) == []
+    assert cli.main(["info"]) == 1  # works anywhere: here it finds no kernels, and says so
+    assert "carries no kernels and is not a checkout" in capsys.readouterr().out

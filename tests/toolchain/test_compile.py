@@ -91,7 +91,7 @@ def generated(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_compile_source_template(arch: str) -> None:
-    cubin, ptx, lowered, log = compile_source(TEMPLATE, "t", TEMPLATE_NAMES, arch)
+    cubin, ptx, lowered, log, _ = compile_source(TEMPLATE, "t", TEMPLATE_NAMES, arch)
     assert log == ""
     assert cubin[:4] == b"\x7fELF"
     assert f".target {arch}".encode() in ptx
@@ -104,7 +104,7 @@ def test_compile_source_template(arch: str) -> None:
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("src,needle", [(SYNTAX_ERROR, "error"), (UNUSED, "#177"), (DIRECTIVE, "#1105")])
 def test_compile_source_diagnostics(arch: str, src: str, needle: str) -> None:
-    _, _, _, log = compile_source(src, "bad", [], arch)
+    _, _, _, log, _ = compile_source(src, "bad", [], arch)
     assert needle in log
 
 

@@ -133,3 +133,12 @@ def test_a_scaffold_recipe_follows_the_argument_types(demo):
         "fromstops": "randint(0, 10, n)",
         "length": "n",
     }
+
+
+def test_a_recursion_depth_must_name_an_integer_argument(tmp_path):
+    text = (paths.SPECS / "awkward_ListArray_combinations.yml").read_text()
+    assert "recursion: {depth: n}" in text
+    bad = tmp_path / "awkward_ListArray_combinations.yml"
+    bad.write_text(text.replace("recursion: {depth: n}", "recursion: {depth: starts}"))
+    with pytest.raises(specs.SpecError, match=r"awkward_ListArray_combinations.yml:\d+: field 'recursion'"):
+        specs.load_spec(bad)

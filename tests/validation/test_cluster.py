@@ -135,6 +135,18 @@ def test_cluster_check_passes_on_the_host_target(host_kernels, tmp_path, capsys)
     assert "0 result(s) different from stock Awkward" in capsys.readouterr().out
 
 
+def test_the_device_checks_cluster_tier_runs_on_the_host_and_writes_its_page(host_kernels, tmp_path):
+    from akcuda.validation import gpucheck
+
+    (tier,) = [t for t in gpucheck.TIERS if t.name == "cluster"]
+    assert gpucheck.TIERS[-1] is tier  # last: it takes only what the others leave
+    index = gpucheck.run_tiers((tier,), "host", tmp_path, "a CPU", budget_s=600)
+    assert index["tiers"][0]["ok"] is True
+    summary = json.loads((tmp_path / "01-cluster.json").read_text())["summary"]
+    assert summary["workers"] == 1 and summary["passed"] and summary["trace"]["all_akcuda"]
+    assert "## Cluster trace of the analysis" in (tmp_path / "01-cluster.md").read_text()
+
+
 def test_cluster_check_on_cuda_runs_where_a_gpu_is_and_says_why_not_elsewhere(
     host_kernels, gpu_present, tmp_path, capsys
 ):
@@ -145,7 +157,9 @@ def test_cluster_check_on_cuda_runs_where_a_gpu_is_and_says_why_not_elsewhere(
         return
     assert code == Exit.USAGE and not result["passed"]
     (line,) = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
-    assert line.startswith("akcuda cluster-check: akcuda on tcp://") and ": no usable GPU: " in line
+    assert (
+        line.startswith("akcuda cluster-check: akcuda on tcp://") and ": akcuda target 'cuda' cannot run here: " in line
+    )
 
 
 def test_the_cluster_commands_need_the_dask_extra(monkeypatch, tmp_path, capsys):

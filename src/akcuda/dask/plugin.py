@@ -4,11 +4,12 @@
     ...                                                     # dask-awkward runs on akcuda's kernels
     client.unregister_worker_plugin("akcuda")               # every worker back to stock Awkward
 
-At set-up a worker loads every kernel it can run (`akcuda.runtime.preload`: no task pays a
-first-call cost), installs akcuda with the plug-in's target and error mode, and starts counting
-its kernel calls for `cluster_trace`. A worker that cannot run the target (no GPU, no kernels)
-fails its set-up with `AkcudaUnavailable`, whose message is one line naming the worker and the
-reason: `register_plugin` raises it on the client, and the worker logs that line, not a traceback.
+At set-up a worker installs akcuda with the plug-in's target and error mode, loads every kernel
+it runs (`akcuda.runtime.preload`: no task pays a first-call cost) and starts counting its
+kernel calls for `cluster_trace`. A worker that cannot run the target (no GPU, no kernels: what
+`install` refuses) fails its set-up with `AkcudaUnavailable`, whose message is one line naming
+the worker and the reason: `register_plugin` raises it on the client, and the worker logs that
+line, not a traceback.
 """
 
 from __future__ import annotations
@@ -75,17 +76,19 @@ class AkcudaPlugin(WorkerPlugin):
 
     async def setup(self, worker: Any) -> None:
         self._reset_worker_state()
+        already = awkward_plugin.is_installed(self.target)
         try:
+            # install's refusals (no g++ or GPU, a store whose kernels cannot run) are one line each
+            awkward_plugin.install(self.target, self.errors)
+            self._installed_here = not already
             # in a thread: building missing host libraries can take minutes, and the worker's
             # event loop must keep answering the scheduler's heartbeats meanwhile
             self.preloaded = await asyncio.to_thread(preload.preload, self.target)
-            already = awkward_plugin.is_installed(self.target)
-            awkward_plugin.install(self.target, self.errors)
-        except (preload.NotReady, ValueError) as exc:
-            self.setup_error = str(exc)
+        except (RuntimeError, ValueError) as exc:  # StoreError and NotReady are RuntimeErrors
+            self.teardown(worker)
+            self.setup_error = str(exc).splitlines()[0]
             _quiet_setup_failures()
-            raise AkcudaUnavailable(f"akcuda on {worker.address}: {exc}") from None
-        self._installed_here = not already
+            raise AkcudaUnavailable(f"akcuda on {worker.address}: {self.setup_error}") from None
         self._tally = Tally()
         recorder = self._stack.enter_context(awkward_plugin.trace())
         recorder.calls = self._tally  # a Trace appends every call to `calls`: the tally counts them

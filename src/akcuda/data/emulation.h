@@ -25,6 +25,12 @@ inline long long atomicMin(long long* address, long long value) {
   if (value < old) *address = value;
   return old;
 }
+inline unsigned long long atomicCAS(unsigned long long* address, unsigned long long compare,
+                                    unsigned long long value) {
+  unsigned long long old = *address;
+  if (old == compare) *address = value;
+  return old;
+}
 inline long long atomicAdd(long long* address, long long value) {
   long long old = *address;
   *address = old + value;

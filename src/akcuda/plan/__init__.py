@@ -5,12 +5,12 @@ record, `ctype` the argument types."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
 import json
 import threading
 from pathlib import Path
 
+from akcuda.plan.fingerprint import fingerprint
 from akcuda.plan.model import Plan, PlanError, from_json, to_json
 
 _cache: dict[Path, tuple[int, Plan]] = {}
@@ -22,21 +22,13 @@ def translator_fingerprint() -> str:
     """What the generated kernels depend on besides their C: the translator's sources and
     templates and the plan's own modules. A plan written by another translator may launch
     kernels with other arguments, so the runtime refuses it rather than run it."""
-    folders = [
-        Path(__file__).parent,
-        *map(Path, importlib.util.find_spec("akcuda.generator").submodule_search_locations),
-    ]
-    digest = hashlib.sha256()
-    for folder in folders:
-        for source in sorted(folder.rglob("*")):
-            if source.is_file() and "__pycache__" not in source.parts:
-                digest.update(source.relative_to(folder).as_posix().encode() + b"\0" + source.read_bytes())
-    return digest.hexdigest()[:16]
+    generator = importlib.util.find_spec("akcuda.generator").submodule_search_locations
+    return fingerprint([Path(__file__).parent, *map(Path, generator)])
 
 
-def load(path: Path) -> Plan:
+def load(path: Path, fix: str = "run `akcuda generate`") -> Plan:
     """The plan in `path`, read once and kept as objects (read again when the file changes);
-    PlanError when it is malformed or was written by another translator."""
+    PlanError, ending with `fix`, when it is malformed or was written by another translator."""
     stamp = path.stat().st_mtime_ns
     with _lock:
         cached = _cache.get(path)
@@ -44,7 +36,7 @@ def load(path: Path) -> Plan:
             return cached[1]
     plan = from_json(json.loads(path.read_text()))
     if plan.translator != translator_fingerprint():
-        raise PlanError(f"{path} was written by another version of the translator: run `akcuda generate`")
+        raise PlanError(f"{path} was written by another version of the translator: {fix}")
     with _lock:
         _cache[path] = (stamp, plan)
     return plan

@@ -39,3 +39,10 @@ def base_type(ctype: str) -> tuple[str, int]:
     """'const int32_t*' -> ('int32_t', 1): the element type and the pointer depth."""
     bare = ctype.replace("const ", "").strip()
     return bare.rstrip("*").strip(), bare.count("*")
+
+
+def c_value(name: str, value):
+    """A scalar as the C parameter of type `name` receives it: integers modulo 2^bits (1000 ->
+    -24 for int8_t, -1 -> 2^64 - 1 for uint64_t), any nonzero bool true, floats rounded to the
+    type (1e40 -> inf for float). ctypes converts exactly as a C call does."""
+    return CTYPES[name](value).value

@@ -21,6 +21,7 @@ class ErrorSlot(enum.IntEnum):
     LINE = 5  # the C source line of the failure
     FIRST = 6  # a count or check launch's first failing iteration; fill stops there
     FORM = 7  # bit k: step k's row ranges, checked on the device, refuse its parallel form
+    STREAM = 8  # the address of the stream's failure word: a call after a failed one does nothing
 
     @property
     def macro(self) -> str:

@@ -2,21 +2,24 @@
 
 A `Plan` has one `Entry` per C function the specializations share (a template or a plain
 function) and one `Specialization` per exported symbol. An entry's `Step`s are its launches in
-order; a specialization names, per step and `Role`, the kernel to launch. Plans travel as JSON
-(`to_json` / `from_json`, with `SCHEMA_VERSION`) from `build/generated/*.plan.json`.
+order, each with its form (`Serial`, `Parallel`, `SplitFold`, `Scan`, `PrivateRows`,
+`Compaction`, `Sort`); a specialization names, per step and `Role`, the kernel to launch. Plans
+travel as JSON (`to_json` / `from_json`, with `SCHEMA_VERSION`, derived from these declarations
+by `codec`) from `build/generated/*.plan.json`.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import ClassVar
 
+from akcuda.plan import codec
 from akcuda.plan import expr as E
 from akcuda.plan.ctype import INTEGERS
 from akcuda.plan.expr import Expr
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 5: a step's form is a tagged union; the JSON is derived from the declarations
 
 
 class PlanError(ValueError):
@@ -24,8 +27,10 @@ class PlanError(ValueError):
 
 
 class StepKind(str, enum.Enum):
+    """The family of a step's form (reports count steps by it)."""
+
     SERIAL = "serial"  # one thread runs the statements in C order
-    PARALLEL = "parallel"  # one thread per loop iteration
+    PARALLEL = "parallel"  # one thread per loop iteration (or per piece of a bin)
     SCAN = "scan"  # count, scan, fill (and finish)
     SORT = "sort"  # the array library's sort (NumPy on the host, CuPy on cuda); no kernel launch
 
@@ -84,15 +89,24 @@ class Counter:
 
     kind: CounterKind
     op: CounterOp
-    name: str
+    name: str  # the variable the generated body advances (the local itself, or akc_ctr<row>)
     row: int
-    place: str = ""  # the C lvalue a MEMORY/RUNNING/KEYED counter lives at (for reports)
-    array: str | None = None  # the array argument it lives in (MEMORY, RUNNING, KEYED)
+    place: str = ""  # the C lvalue a MEMORY/KEYED counter lives at; RUNNING: its array
+    array: str | None = None  # the array argument it lives in (MEMORY, RUNNING, KEYED, COLUMNS, SCRATCH)
     flag_row: int | None = None
     key_row: int | None = None
     actual_row: int | None = None
     width_row: int | None = None
     check_row: int | None = None
+    # C text each iteration computes it from: a KEYED counter's key and a SPECULATED counter's
+    # nominal share (over the iteration's inputs); a RUNNING sum's local counter k where the sum
+    # is read back as `place[k - 1]` (empty where it is `place[i]`)
+    base: str = ""
+
+    @property
+    def target(self) -> str:
+        """The C text the kernel updates: the local's name or the place in memory."""
+        return self.name if self.kind == CounterKind.LOCAL else self.place
 
 
 @dataclass(frozen=True)
@@ -177,39 +191,106 @@ class Sort:
     ties: SortTies = SortTies.KEPT
     rule: str = "override"  # "rule" (the translator recognised the sort) or "override" (the spec names it)
 
+    kind: ClassVar[StepKind] = StepKind.SORT
+
+
+# ---------------------------------------------------------------- a step's form
+# A step's form says how it runs and carries what only that form needs; the executor, the
+# emitter and the reports dispatch on it (`match step.form`). `kind` is the coarse family the
+# reports count steps by.
+
+
+@dataclass(frozen=True)
+class Serial:
+    """One thread runs the statements in C order."""
+
+    kind: ClassVar[StepKind] = StepKind.SERIAL
+    constant_work: bool = False  # the statements do no input-sized work
+    fold: Fold | None = None  # constant work only: run in a neighbour's launch
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """One thread per loop iteration."""
+
+    kind: ClassVar[StepKind] = StepKind.PARALLEL
+    checked: bool = False  # the loop has failures: a check launch first finds the first failing iteration
+
+
+@dataclass(frozen=True)
+class SplitFold:
+    """One of a split fold's two launches over bins (generator/rewrites/pieces.py): one thread per piece
+    of a bin, each leaving its result in the scan buffer, or one per bin combining its pieces."""
+
+    kind: ClassVar[StepKind] = StepKind.PARALLEL
+    partials: Expr  # scan-buffer words the pieces' results take
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Count, scan, fill (and finish): one thread per iteration of a loop that carries counters."""
+
+    kind: ClassVar[StepKind] = StepKind.SCAN
+    counters: tuple[Counter, ...] = ()
+    scan_rows: int = 0  # rows of the scan buffer (each n + 1 long)
+
+
+@dataclass(frozen=True)
+class PrivateRows:
+    """Count, scan, fill of rows whose helper writes memory only through column counters,
+    scratch and outputs, each thread on private copies of the first two (generator/rules/private_rows.py);
+    its counters are those copies."""
+
+    kind: ClassVar[StepKind] = StepKind.SCAN
+    counters: tuple[Counter, ...] = ()
+    scan_rows: int = 0
+    chain: tuple[str, ...] = ()  # the helper the loop calls, and those it hands its parameters on to
+    roles: tuple[str, ...] = ()  # per parameter of the chain's last helper: columns, scratch, output, input, scalar
+    arrays: dict[str, str] = field(default_factory=dict)  # kernel array -> its role
+    elements: dict[str, str] = field(default_factory=dict)  # kernel array (columns, scratch) -> its element type
+
 
 @dataclass(frozen=True)
 class Compaction:
-    """An array a scan step compacts in place at a local counter (`A[m++] = A[k]`): count,
-    compact and verify read it unchanged; compact writes the compacted values into scratch after
-    the scan rows, verify flags in `check_row` an iteration that read an element an earlier
-    store of the C order had changed, and copy puts the scratch back from the counter's start."""
+    """Count, scan, fill of a loop compacting an array in place at a local counter
+    (`A[m++] = A[k]`): count, compact and verify read it unchanged; compact writes the compacted
+    values into scratch after the scan rows, verify flags in `check_row` an iteration that read
+    an element an earlier store of the C order had changed, and copy puts the scratch back from
+    the counter's start."""
 
+    kind: ClassVar[StepKind] = StepKind.SCAN
+    counters: tuple[Counter, ...]  # local sums
+    scan_rows: int
     array: str
     counter_row: int  # the counter's row: scanned starts, the total last
     check_row: int
 
+    @property
+    def counter(self) -> str:
+        """The local counter the array is written at."""
+        return next(c.name for c in self.counters if c.row == self.counter_row)
+
+
+Form = Serial | Parallel | SplitFold | Scan | PrivateRows | Compaction | Sort
+Scans = Scan | PrivateRows | Compaction  # the forms that count, scan and fill
+
 
 @dataclass(frozen=True)
 class Step:
-    kind: StepKind
+    form: Form
     line: int | None = None
-    reason: str | None = None  # serial: why no rule applied
-    constant_work: bool = False  # serial: the statements do no input-sized work
-    count: Expr | None = None  # iterations of a parallel or scan step
+    reason: str | None = None  # serial: why no rule applied; an overridden sort: why the rule could not read it
+    count: Expr | None = None  # iterations of a loop form
     first: Expr | None = None  # its first iteration (where row checks start)
     guard: Expr | None = None  # the step runs only where this holds
     requires: Expr | None = None  # the parallel form holds only where this holds, else C order
-    checked: bool = False  # a parallel step with failures: a check launch first
     segments: tuple[Segment, ...] = ()
-    counters: tuple[Counter, ...] = ()
-    scan_rows: int = 0  # rows of the scan buffer (each n + 1 long)
-    sort: Sort | None = None  # SORT: the library sort it runs
-    compaction: Compaction | None = None  # SCAN: an array compacted in place
-    fold: Fold | None = None  # SERIAL with constant work: folded into a neighbour's launch
-    row_loop: int | None = None  # PARALLEL/SCAN: line of an input-sized loop each iteration runs
-    partials: Expr | None = None  # PARALLEL: scan-buffer words holding a split fold's piece results
+    row_loop: int | None = None  # a loop form: line of an input-sized loop each iteration runs
     form_on_device: bool = False  # the device checks the row ranges and picks the form: no read-back
+
+    @property
+    def kind(self) -> StepKind:
+        return self.form.kind
 
 
 @dataclass(frozen=True)
@@ -242,6 +323,7 @@ class Plan:
     entries: dict[str, Entry] = field(default_factory=dict)
     specializations: dict[str, Specialization] = field(default_factory=dict)
     translator: str = ""  # fingerprint of the translator that wrote it (akcuda.plan.translator_fingerprint)
+    source_sha256: str = ""  # of the C file it was translated from: the runtime refuses it for another spec's C
 
     @property
     def name_expressions(self) -> list[str]:
@@ -266,196 +348,10 @@ class Plan:
 # ---------------------------------------------------------------- JSON
 
 
-def _segment_json(s: Segment) -> dict:
-    out: dict[str, Any] = {"starts": [s.starts.array, s.starts.shift]}
-    for name in ("stops", "counts"):
-        ref = getattr(s, name)
-        if ref is not None:
-            out[name] = [ref.array, ref.shift]
-    out["disjoint"] = s.disjoint
-    if s.longest is not None:
-        out["longest"] = E.to_json(s.longest)
-    if s.within is not None:
-        out["within"] = _segment_json(s.within)
-        out["within_rows"] = E.to_json(s.within_rows)
-    return out
-
-
-def _counter_json(c: Counter) -> dict:
-    out = {"kind": c.kind.value, "op": c.op.value, "name": c.name, "row": c.row}
-    for name in ("place", "array", "flag_row", "key_row", "actual_row", "width_row", "check_row"):
-        if getattr(c, name) not in (None, ""):
-            out[name] = getattr(c, name)
-    return out
-
-
-def _ref_json(ref: RowRef | None) -> list | None:
-    return None if ref is None else [ref.array, ref.shift]
-
-
-def _sort_json(s: Sort) -> dict:
-    return {
-        "count": E.to_json(s.count),
-        "keys": s.keys,
-        "ranges": s.ranges.value,
-        "out": s.out,
-        "writes": s.writes.value,
-        "ascending": E.to_json(s.ascending),
-        "stable": E.to_json(s.stable),
-        "bounds": s.bounds,
-        "range_count": E.to_json(s.range_count),
-        "string_starts": _ref_json(s.string_starts),
-        "string_stops": _ref_json(s.string_stops),
-        "out_offsets": s.out_offsets,
-        "local": E.to_json(s.local),
-        "extent": s.extent.value,
-        "nan_first": s.nan_first,
-        "stops_at_nul": s.stops_at_nul,
-        "ties": s.ties.value,
-        "rule": s.rule,
-    }
-
-
-def _sort_from_json(d: dict | None) -> Sort | None:
-    if d is None:
-        return None
-    return Sort(
-        E.from_json(d["count"]),
-        d["keys"],
-        SortRanges(d["ranges"]),
-        d["out"],
-        SortWrites(d["writes"]),
-        E.from_json(d["ascending"]),
-        E.from_json(d["stable"]),
-        d["bounds"],
-        E.from_json(d["range_count"]),
-        _ref(d["string_starts"]),
-        _ref(d["string_stops"]),
-        d["out_offsets"],
-        E.from_json(d["local"]),
-        SortExtent(d["extent"]),
-        bool(d["nan_first"]),
-        bool(d["stops_at_nul"]),
-        SortTies(d["ties"]),
-        d["rule"],
-    )
-
-
-def _step_json(s: Step) -> dict:
-    return {
-        "kind": s.kind.value,
-        "line": s.line,
-        "reason": s.reason,
-        "constant_work": s.constant_work,
-        "count": E.to_json(s.count),
-        "first": E.to_json(s.first),
-        "guard": E.to_json(s.guard),
-        "requires": E.to_json(s.requires),
-        "checked": s.checked,
-        "segments": [_segment_json(x) for x in s.segments],
-        "counters": [_counter_json(c) for c in s.counters],
-        "scan_rows": s.scan_rows,
-        "sort": None if s.sort is None else _sort_json(s.sort),
-        "compaction": None if s.compaction is None else vars(s.compaction).copy(),
-        "fold": None if s.fold is None else s.fold.value,
-        "row_loop": s.row_loop,
-        "partials": E.to_json(s.partials),
-        "form_on_device": s.form_on_device,
-    }
-
-
 def to_json(plan: Plan) -> dict:
-    """The plan as JSON data (the schema `from_json` reads)."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kernel": plan.kernel,
-        "translator": plan.translator,
-        "messages": list(plan.messages),
-        "name_expressions": plan.name_expressions,
-        "entries": {
-            name: {
-                "template_params": list(e.template_params),
-                "locals": list(e.locals),
-                "steps": [_step_json(s) for s in e.steps],
-            }
-            for name, e in plan.entries.items()
-        },
-        "specializations": {
-            symbol: {
-                "entry": s.entry,
-                "template_args": list(s.template_args),
-                "launches": [
-                    {
-                        role.value: {"expression": launch.expression, "host": launch.host}
-                        for role, launch in roles.items()
-                    }
-                    for roles in s.launches
-                ],
-            }
-            for symbol, s in plan.specializations.items()
-        },
-    }
-
-
-def _ref(data: list | None) -> RowRef | None:
-    return None if data is None else RowRef(str(data[0]), int(data[1]))
-
-
-def _segment_from(data: dict) -> Segment:
-    return Segment(
-        _ref(data["starts"]),
-        _ref(data.get("stops")),
-        _ref(data.get("counts")),
-        data["disjoint"],
-        E.from_json(data.get("longest")),
-        _segment_from(data["within"]) if "within" in data else None,
-        E.from_json(data.get("within_rows")),
-    )
-
-
-def _counter_from(data: dict) -> Counter:
-    rows = {name: data.get(name) for name in ("flag_row", "key_row", "actual_row", "width_row", "check_row")}
-    return Counter(
-        CounterKind(data["kind"]),
-        CounterOp(data["op"]),
-        data["name"],
-        data["row"],
-        data.get("place", ""),
-        data.get("array"),
-        **rows,
-    )
-
-
-def _step_from(data: dict) -> Step:
-    expressions = {name: E.from_json(data.get(name)) for name in ("count", "first", "guard", "requires", "partials")}
-    return Step(
-        StepKind(data["kind"]),
-        data["line"],
-        data["reason"],
-        data["constant_work"],
-        checked=data["checked"],
-        segments=tuple(map(_segment_from, data["segments"])),
-        counters=tuple(map(_counter_from, data["counters"])),
-        scan_rows=data["scan_rows"],
-        sort=_sort_from_json(data["sort"]),
-        compaction=None if data.get("compaction") is None else Compaction(**data["compaction"]),
-        fold=Fold(data["fold"]) if data.get("fold") else None,
-        row_loop=data.get("row_loop"),
-        form_on_device=bool(data.get("form_on_device")),
-        **expressions,
-    )
-
-
-def _entry_from(data: dict) -> Entry:
-    return Entry(tuple(data["template_params"]), tuple(data["locals"]), tuple(map(_step_from, data["steps"])))
-
-
-def _specialization_from(symbol: str, data: dict) -> Specialization:
-    launches = tuple(
-        {Role(role): Launch(launch["expression"], launch["host"]) for role, launch in roles.items()}
-        for roles in data["launches"]
-    )
-    return Specialization(symbol, data["entry"], tuple(data["template_args"]), launches)
+    """The plan as JSON data (the schema `from_json` reads), derived from its declaration
+    (akcuda.plan.codec)."""
+    return {"schema_version": SCHEMA_VERSION, **codec.to_json(plan)}
 
 
 def from_json(data: dict) -> Plan:
@@ -467,9 +363,7 @@ def from_json(data: dict) -> Plan:
                 f"plan {where}: schema version {data['schema_version']}, "
                 f"this akcuda reads {SCHEMA_VERSION} (run `akcuda generate`)"
             )
-        entries = {name: _entry_from(e) for name, e in data["entries"].items()}
-        specializations = {symbol: _specialization_from(symbol, s) for symbol, s in data["specializations"].items()}
-        return Plan(data["kernel"], tuple(data["messages"]), entries, specializations, data["translator"])
+        return codec.from_json(Plan, {k: v for k, v in data.items() if k != "schema_version"})
     except PlanError:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:

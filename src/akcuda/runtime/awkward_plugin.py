@@ -3,25 +3,28 @@
 ``install(target="host")`` patches the ``cpu`` backend (``NumpyBackend.__getitem__``) so that every
 kernel Awkward asks for is the generated CUDA kernel run on the CPU through the emulated grid;
 ``install(target="cuda")`` does the same for the ``cuda`` backend (``CupyBackend``) with CuPy.
-Kernels akcuda does not have (the pending sort family, or a look-up it cannot map) fall back:
-on the cpu backend to Awkward's own kernel, on the cuda backend to awkward_cpp's CPU kernel on
-copies of the arguments (which always runs, where Awkward's own may need CCCL); both are
-recorded as fallbacks. ``trace()`` shows which kernels ran and how.
+The kernels come from the kernel store (``akcuda.store``); ``install`` refuses kernels that cannot
+run (made from another awkward-cpp, none at all, a stale or missing one) and a target that cannot
+run here. Only a look-up akcuda has no spec for, or a pending kernel, falls back: on the cpu
+backend to Awkward's own kernel, on the cuda backend to awkward_cpp's CPU kernel on copies of the
+arguments (which always runs, where Awkward's own may need CCCL); both are recorded as fallbacks.
+A kernel akcuda should run and cannot is an error, never a fallback. ``trace()`` shows which
+kernels ran and how.
 
 The patch is one class attribute per backend, and ``uninstall()`` puts back the exact original.
 An akcuda kernel reports the C kernel's ``struct Error`` (message, identity, attempt and the
 upstream source URL with the failing line), so Awkward raises the same exception with the same
 text as with its CPU kernels. Errors are *immediate* (the call raises) or *deferred* (the cuda
 default, as Awkward's cuda backend: no synchronization per call; the first failing call is
-raised when Awkward synchronizes, ``awkward._connect.cuda.synchronize_cuda``, or by
-``synchronize()``).
+raised as the CPU raises it no later than the first host read of a CuPy array, when Awkward
+synchronizes (``awkward._connect.cuda.synchronize_cuda``), or by ``synchronize()``: see
+``deferred_errors``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.metadata
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,18 +32,17 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+from akcuda import store
 from akcuda.plan.ctype import base_type
 from akcuda.plan.errors import KernelFailure
-from akcuda.plan.model import Plan, PlanError
-from akcuda.runtime import executor, make_target
+from akcuda.plan.model import Plan
+from akcuda.runtime import deferred_errors, executor, make_target, unavailable
 from akcuda.runtime.executor import Mode
-from akcuda.toolchain import specs
+from akcuda.store import StoreError
 
 TARGETS = ("host", "cuda")
 DEFAULT_MODE = {"host": Mode.IMMEDIATE, "cuda": Mode.DEFERRED}
 MAX_PENDING = 8192  # as Awkward's MAX_PENDING_INVOCATIONS: synchronize after this many deferred calls
-K_SLICE_NONE = 9223372036854775807  # kSliceNone: what a successful C kernel reports as id/attempt
-SOURCE_URL = "https://github.com/scikit-hep/awkward/blob/awkward-cpp-{version}/awkward-cpp/{source}#L{line}"
 
 KernelFactory = Callable[[tuple, Callable[[], Any]], Any]
 
@@ -115,53 +117,31 @@ class _Address:
         self.ctypes = SimpleNamespace(data=address)
 
 
-@functools.cache
-def _error_type() -> type:
-    from awkward_cpp._kernel_signatures import ERROR
-
-    return ERROR
-
-
-@functools.cache
-def _cpp_version() -> str:
-    return importlib.metadata.version("awkward_cpp")
-
-
-def kernel_error(failure: KernelFailure | None, source: str) -> Any:
-    """The ``struct Error`` the C kernel returns: same str, filename, id and attempt, so that
-    Awkward's ``maybe_kernel_error`` raises the same exception with the same text."""
-    if failure is None:
-        return _error_type()(None, None, K_SLICE_NONE, K_SLICE_NONE)
-    filename = None
-    if failure.line and failure.line > 0:
-        url = SOURCE_URL.format(version=_cpp_version(), source=source, line=failure.line)
-        filename = f"\n\n({url})".encode()
-    return _error_type()(failure.message.encode(errors="surrogateescape"), filename, failure.identity, failure.attempt)
-
-
-@dataclass(frozen=True)
-class _Deferred:
-    """What raising a deferred failure needs: the kernel's source and Awkward's error context."""
-
-    source: str
-    error_context: Any
-
-
-def _raise(failure: KernelFailure, deferred: _Deferred) -> None:
-    """Raise a deferred failure as Awkward raises a kernel error (its text, its context)."""
-    from awkward._backends.backend import Backend
-
-    error = ValueError(Backend.format_kernel_error(None, kernel_error(failure, deferred.source)))
-    if deferred.error_context is not None:
-        raise deferred.error_context.decorate_exception(ValueError, error)
-    raise error
+def _settle(target: Any, call: deferred_errors.Call) -> KernelFailure | None:
+    """A deferred call's outcome, now: the stream is synchronized; its own failure is returned (its
+    caller reads it as the C's return value), an earlier call's failure raised."""
+    with deferred_errors.quiet():
+        found = executor.synchronize(target)
+    if found is None:
+        return None
+    failure, context = found
+    if context is call:
+        return failure
+    raise deferred_errors.exception(failure, context)
 
 
 def synchronize(target: str = "cuda") -> None:
-    """Check the deferred calls of this thread's current stream; raise the first failure."""
-    found = executor.synchronize(shared_target(target))
+    """Check the deferred calls of this thread's current stream; raise the first failure as the
+    CPU raises it."""
+    synchronize_target(shared_target(target))
+
+
+def synchronize_target(target: Any) -> None:
+    """`synchronize` for a target instance."""
+    with deferred_errors.quiet():
+        found = executor.synchronize(target)
     if found is not None:
-        _raise(*found)
+        raise deferred_errors.exception(*found)
 
 
 def synchronize_cuda_backend() -> None:
@@ -213,24 +193,25 @@ class AkcudaKernel:
         assert len(args) == len(self._special["args"])
         args = maybe_materialize(*args)
         values = [self._value(x, arg) for x, arg in zip(args, self._special["args"])]
-        context = None
+        call = None
         if self._mode == Mode.DEFERRED:
             import awkward._errors
 
-            context = _Deferred(self._spec["source"], awkward._errors.ErrorContext.primary())
-        failure = executor.run(
-            _plan(self._spec["name"]), self._special, values, self._target, mode=self._mode, context=context
-        )
-        if self._mode == Mode.DEFERRED and executor.pending(self._target) >= MAX_PENDING:
-            found = executor.synchronize(self._target)
-            if found is not None:
-                _raise(*found)
+            call = deferred_errors.Call(self._spec["source"], awkward._errors.ErrorContext.primary())
+        with deferred_errors.quiet():
+            failure = executor.run(
+                _plan(self._spec["name"]), self._special, values, self._target, mode=self._mode, context=call
+            )
         _record(
             KernelCall(
                 self._key[0], self.symbol, self._target.name, "akcuda", error=failure.message if failure else None
             )
         )
-        return kernel_error(failure, self._spec["source"])
+        if call is None:
+            return deferred_errors.kernel_error(failure, self._spec["source"])
+        if executor.pending(self._target) >= MAX_PENDING:
+            synchronize_target(self._target)
+        return deferred_errors.PendingError(call, functools.partial(_settle, self._target))
 
 
 class FallbackKernel:
@@ -314,19 +295,13 @@ class CpuCopyKernel:
 # ---------------------------------------------------------------- routing look-ups
 
 
-@functools.cache
-def _specializations() -> dict[str, tuple[dict, dict]]:
-    """Exported symbol -> (kernel spec, specialization)."""
-    return {special["symbol"]: (spec, special) for spec, special in specs.specializations(specs.load_all())}
-
-
 def specialization(symbol: str) -> tuple[dict, dict] | None:
     """(kernel spec, specialization) of an exported symbol, or None if akcuda has no spec."""
-    return _specializations().get(symbol)
+    return store.current().specialization(symbol)
 
 
 def _plan(kernel: str) -> Plan:
-    return executor.load_plan(kernel)  # kept as objects by akcuda.plan.load, read again when regenerated
+    return store.current().plan(kernel)  # kept as objects by akcuda.plan.load, read again when regenerated
 
 
 def symbol_of(index: tuple) -> str | None:
@@ -338,20 +313,17 @@ def symbol_of(index: tuple) -> str | None:
 
 
 def _why_not(symbol: str | None) -> str | None:
-    """Why akcuda cannot run this symbol (None: it can)."""
-    if symbol is None or symbol not in _specializations():
+    """Why Awkward's own kernel runs for this symbol (None: akcuda's does): akcuda has no spec
+    of it, or its spec is pending. A kernel akcuda should run and cannot (no plan, a stale one)
+    is a StoreError, never a fallback."""
+    found = None if symbol is None else specialization(symbol)
+    if found is None:
         return "no akcuda specialization for this look-up"
-    spec, _ = _specializations()[symbol]
+    spec, _ = found
     if spec["status"] == "pending":
         return spec.get("pending_reason") or "pending"
-    try:
-        plan = _plan(spec["name"])
-    except OSError:
-        return f"no generated plan for {spec['name']} (run `akcuda generate`)"
-    except PlanError as exc:
-        return str(exc)
-    if symbol not in plan.specializations:
-        return f"{symbol} is not in the generated plan"
+    if symbol not in _plan(spec["name"]).specializations:
+        raise StoreError(f"{symbol} is not in the plan of {spec['name']}: {store.current().fix(spec['name'])}")
     return None
 
 
@@ -377,7 +349,7 @@ class _Router:
         symbol = symbol_of(index)
         reason = _why_not(symbol)
         if reason is None:
-            spec, special = _specializations()[symbol]
+            spec, special = specialization(symbol)
             return AkcudaKernel(index, spec, special, self.target, self.mode)
         if self.backend == "cuda" and symbol is not None:
             return CpuCopyKernel(index, symbol, reason)
@@ -429,7 +401,9 @@ def shared_target(name: str) -> Any:
 
 
 class _SyncPatch:
-    """Awkward's ``synchronize_cuda`` checks akcuda's deferred calls first, then its own."""
+    """Awkward's ``synchronize_cuda`` checks akcuda's deferred calls first, then Awkward's own
+    pending invocations only where its own kernels made an entry for the stream (with every
+    kernel akcuda's there is none, and Awkward's original would fail looking it up)."""
 
     def __init__(self):
         import awkward._connect.cuda as ak_cuda
@@ -439,9 +413,13 @@ class _SyncPatch:
         original = self.original
 
         def synchronize_cuda(stream=None):
-            with stream if stream is not None else _nothing():
+            cupy = ak_cuda.import_cupy("Awkward Arrays with CUDA")
+            stream = cupy.cuda.get_current_stream() if stream is None else stream
+            with stream:
                 synchronize("cuda")
-            return original(stream)
+            if stream.ptr in ak_cuda.cuda_streamptr_to_contexts:
+                return original(stream)
+            stream.synchronize()
 
         synchronize_cuda.akcuda_patch = True
         ak_cuda.synchronize_cuda = synchronize_cuda
@@ -450,18 +428,23 @@ class _SyncPatch:
         self.module.synchronize_cuda = self.original
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+def _before_host_read(target: Any) -> None:
+    """A device array's contents are about to reach the host: raise any pending failure first."""
+    if executor.pending(target):
+        synchronize_target(target)
 
 
-_sync_patch: _SyncPatch | None = None
+_extra_patches: dict[str, list] = {}  # backend -> what else its routing patched (deferred errors, allocator)
+
+
+def _check_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ValueError(f"unknown akcuda target {target!r}: expected one of {TARGETS}")
+    return target
 
 
 def _backend_for(target: str) -> str:
-    if target not in TARGETS:
-        raise ValueError(f"unknown akcuda target {target!r}: expected one of {TARGETS}")
-    return "cpu" if target == "host" else "cuda"
+    return "cpu" if _check_target(target) == "host" else "cuda"
 
 
 def intercept(backend: str, factory: KernelFactory) -> None:
@@ -474,30 +457,57 @@ def intercept(backend: str, factory: KernelFactory) -> None:
 
 def release(backend: str) -> None:
     """Undo ``intercept(backend, ...)`` (no-op if not patched)."""
-    global _sync_patch
     patch = _patches.pop(backend, None)
     if patch is not None:
         patch.undo()
-    if backend == "cuda" and _sync_patch is not None:
-        _sync_patch.undo()
-        _sync_patch = None
+    for patch in reversed(_extra_patches.pop(backend, [])):
+        patch.undo()
 
 
 def install(target: str = "host", errors: str | None = None) -> None:
     """Route Awkward's kernel look-ups to akcuda: "host" for the cpu backend (generated kernels
     on the emulated grid), "cuda" for the cuda backend (generated kernels through CuPy).
     `errors`: "immediate" (the call raises; the host default, the only mode Awkward's cpu
-    backend has) or "deferred" (the cuda default: raised when Awkward synchronizes)."""
-    global _sync_patch
-    backend = _backend_for(target)
-    mode = Mode(errors) if errors else DEFAULT_MODE[target]
+    backend has) or "deferred" (the cuda default: raised when Awkward synchronizes).
+
+    StoreError when the kernels cannot run (made from another awkward-cpp than the installed
+    one, none at all, a stale or missing one: `akcuda.store`), RuntimeError when the target
+    cannot run here (no g++ for "host", no CuPy or GPU for "cuda"): nothing is installed then."""
+    mode = Mode(errors) if errors else DEFAULT_MODE[_check_target(target)]
     if mode == Mode.DEFERRED and target != "cuda":
         raise ValueError("deferred errors need Awkward's cuda backend (it has the synchronize points)")
-    if backend in _patches:
+    if _backend_for(target) in _patches:
         return  # already installed: installing twice must not stack patches
-    intercept(backend, _Router(shared_target(target), backend, mode))
+    why = unavailable(target)
+    if why is not None:
+        raise RuntimeError(f"akcuda target {target!r} cannot run here: {why}")
+    store.current().check()
     if mode == Mode.DEFERRED:
-        _sync_patch = _SyncPatch()
+        import cupy
+
+        route(target, mode, cupy.ndarray)
+    else:
+        route(target, mode)
+
+
+def route(target: str, mode: Mode, array_class: type | None = None) -> None:
+    """Route one backend's look-ups to `target` in `mode`; deferred errors are raised as the CPU
+    raises them, at Awkward's synchronize points and the first host read of an `array_class`
+    array (the cuda backend's: CuPy's ndarray)."""
+    backend = _backend_for(target)
+    shared = shared_target(target)
+    intercept(backend, _Router(shared, backend, mode))
+    patches = _extra_patches.setdefault(backend, [])
+    if target == "cuda":
+        from akcuda.runtime.cuda import PaddedAllocations
+
+        patches.append(PaddedAllocations())
+    if mode == Mode.DEFERRED:
+        patches.append(deferred_errors.HandlerPatch())
+        if array_class is not None:
+            patches.append(deferred_errors.HostReadPatch(array_class, functools.partial(_before_host_read, shared)))
+        if target == "cuda":
+            patches.append(_SyncPatch())
 
 
 def uninstall(target: str | None = None) -> None:

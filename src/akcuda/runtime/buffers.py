@@ -5,7 +5,10 @@ so that a kernel call allocates nothing and copies nothing to the device.
   slot), put back from a device-resident template only after a failure;
 - the deferred mode's records: one per call since the last synchronization, each with the
   call's spilled locals beside it, in chunks that grow by doubling;
-- the spilled locals and the scan scratch of the immediate mode, grown when a call needs more.
+- the spilled locals and the scan scratch of the immediate mode, grown when a call needs more;
+- a zeroed pad that every empty array argument points to instead of a null pointer;
+- the stream's failure word, which every record names (`ErrorSlot.STREAM`): the first failing
+  call sets it to its record's address, and a launch of any other call then does nothing.
 
 Every buffer is made on the device by the array library (`empty`, `full`, a broadcast copy);
 none is filled from the host.
@@ -22,30 +25,34 @@ import numpy as np
 from akcuda.plan.errors import NO_ERROR, ErrorSlot
 from akcuda.runtime.counting import Event, note
 
-RECORD = 8  # words per error record (the ErrorSlot slots, padded)
+RECORD = 16  # words per error record (the ErrorSlot slots, padded)
+# An empty array's pointer on CuPy is 0, yet the C may read (and write back) an element of it, or
+# one past its end (awkward_unique_ranges at an empty last row): an empty argument points here.
+PAD_WORDS = 32
 
 
 def _alloc(xp, words: int):
-    note(Event.ALLOC, nbytes=8 * words)
-    return xp.empty(words, dtype=np.int64)
+    return xp.empty(words, dtype=np.int64)  # an allocation, as the array module counts it
 
 
-def _template(xp):
-    """The initial record (no failure anywhere), made on the device: two fills, no copy."""
+def _template(xp, stream_word: int):
+    """The initial record (no failure anywhere, naming the stream's failure word), made on the
+    device: fills, no copy."""
     record = _alloc(xp, RECORD)
     record.fill(0)
     for slot in (ErrorSlot.ITERATION, ErrorSlot.FIRST):
         record[slot] = NO_ERROR
     record[ErrorSlot.STEP : ErrorSlot.MESSAGE + 1] = -1
-    note(Event.LIBRARY, 4)
+    record[ErrorSlot.STREAM] = stream_word
+    note(Event.LIBRARY, 5)
     return record
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pending:
-    """A deferred call: what a report needs once its record shows a failure."""
+    """A deferred call: only what raising its failure needs (never its arguments)."""
 
-    run: Any  # the executor's run state (plan, arguments, counts)
+    messages: tuple[str, ...]  # its plan's failure messages
     chunk: int
     row: int
     context: Any = None  # the caller's (Awkward's error context and kernel source)
@@ -54,6 +61,9 @@ class Pending:
 @dataclass
 class StreamBuffers:
     xp: Any
+    address: Any  # the target's device address of an array
+    failed: Any = None  # the stream's failure word: 0, or the first failing call's record address
+    pad: Any = None  # what an empty array argument points to (CuPy's is a null pointer)
     template: Any = None
     err: Any = None
     spill: Any = None
@@ -63,7 +73,12 @@ class StreamBuffers:
     pending: list[Pending] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.template = _template(self.xp)
+        self.failed = _alloc(self.xp, 1)
+        self.failed.fill(0)
+        self.pad = _alloc(self.xp, PAD_WORDS)
+        self.pad.fill(0)
+        note(Event.LIBRARY, 2)
+        self.template = _template(self.xp, self.address(self.failed))
         self.err = self.fresh_records(1)
         self.spill = _alloc(self.xp, RECORD)
         self.scan = _alloc(self.xp, 1024)
@@ -78,6 +93,11 @@ class StreamBuffers:
     def reset(self, records) -> None:
         """Put records a failed run wrote back to the initial record (a device copy)."""
         records.reshape(-1, RECORD)[:] = self.template
+        note(Event.LIBRARY)
+
+    def clear_failure(self) -> None:
+        """Once a failure is reported: the stream's later calls run again (a device fill)."""
+        self.failed.fill(0)
         note(Event.LIBRARY)
 
     def spill_for(self, words: int):
@@ -119,5 +139,5 @@ def buffers_of(target) -> StreamBuffers:
     by_stream = local.__dict__.setdefault("buffers", {})
     key = target.stream()
     if key not in by_stream:
-        by_stream[key] = StreamBuffers(target.xp)
+        by_stream[key] = StreamBuffers(target.xp, target.address)
     return by_stream[key]

@@ -1,5 +1,5 @@
 """What the executor does for a scan step that compacts an array in place
-(akcuda.generator.compaction): count, scan, compact into scratch after the scan rows, verify the
+(akcuda.generator.rules.compaction): count, scan, compact into scratch after the scan rows, verify the
 reads, then fill, copy back and finish; C order where a read would have seen another value."""
 
 from __future__ import annotations
@@ -8,24 +8,26 @@ import math
 from typing import Any
 
 from akcuda.plan.model import Role, Step
-from akcuda.runtime.counting import Event, note
+from akcuda.runtime.counting import Event, note, reason
 
 
 def run(run: Any, k: int, step: Step, n: int, grid: int) -> None:
     """The step on the executor's run state `run` (launch, serial, buffers, target), n > 0."""
-    xp, compaction = run.target.xp, step.compaction
-    rows = step.scan_rows * (n + 1)
+    xp, compaction = run.target.xp, step.form
+    rows = compaction.scan_rows * (n + 1)
     scan = run.buffers.scan_for(rows)
     run.launch(k, Role.COUNT, grid, run.block, n, -1, scan)
-    view = scan.reshape(step.scan_rows, n + 1)
-    for counter in step.counters:  # local sums only: an inclusive scan in place each
+    view = scan.reshape(compaction.scan_rows, n + 1)
+    for counter in compaction.counters:  # local sums only: an inclusive scan in place each
         xp.cumsum(view[counter.row, :n], out=view[counter.row, :n])
         note(Event.LIBRARY)
-    note(Event.D2H, why="the compacted length, for its scratch")
+    if run.failed_before():
+        return  # count did nothing: no length to size the scratch from
+    reason("the compacted length, for its scratch")
     total = int(run.target.to_host(view[compaction.counter_row, n - 1 : n])[0])
     scratch = -(-total * run.array(compaction.array).itemsize // 8)
     scan = run.buffers.scan_for(rows + scratch, keep=rows)  # the counts and the check row stay
-    view = scan[:rows].reshape(step.scan_rows, n + 1)
+    view = scan[:rows].reshape(compaction.scan_rows, n + 1)
     run.launch(k, Role.COMPACT, grid, run.block, n, -1, scan)
     run.launch(k, Role.VERIFY, grid, run.block, n, -1, scan)
     note(Event.LIBRARY)

@@ -11,6 +11,7 @@ per thread and stream (`akcuda.runtime.buffers`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -18,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from akcuda import paths
 from akcuda import plan as plans
-from akcuda.plan.ctype import DTYPES, base_type
+from akcuda import store
+from akcuda.plan.ctype import DTYPES, base_type, c_value
 from akcuda.plan.model import Plan, Role
 from akcuda.runtime.counting import Event, note
 
@@ -76,13 +77,15 @@ class CudaTarget:
         import cupy  # only a GPU machine has it
 
         self.xp = cupy
-        self.generated = generated or paths.GENERATED
-        self.compiled = compiled or paths.COMPILED
+        self.generated = generated or store.current().generated
+        self.compiled = compiled or store.current().compiled
         self.capability = int(cupy.cuda.Device().compute_capability)
         self.arch = f"sm_{self.capability}"
         self.local = threading.local()
         self.loaded: dict[str, str] = {}  # kernel family -> how its binary came ("cubin sm_80", "ptx", "nvrtc")
         self._modules: dict[str, tuple[Any, dict[str, str] | None]] = {}
+        self._frames: dict[str, dict | None] = {}  # kernel family -> ptxas's stack frames, if known
+        self.stack_limit = DEFAULT_STACK  # the device's stack per thread, raised as launches need
         self._bound: dict[str, tuple] = {}
         self._lock = threading.Lock()
 
@@ -105,6 +108,7 @@ class CudaTarget:
             except Exception:  # noqa: BLE001 - a binary this driver cannot load: try the next one
                 continue
             self.loaded[kernel] = f"{kind} {path.parent.name}"
+            self._frames[kernel] = (_record(self.compiled, kernel, path.parent.name, source) or {}).get("frames")
             return module, lowered
         plan = plans.load(self.generated / f"{kernel}.plan.json")
         module = self.xp.RawModule(code=source, options=OPTIONS, name_expressions=plan.name_expressions)
@@ -120,30 +124,110 @@ class CudaTarget:
         found = self._bound.get(symbol)
         if found is None:
             module, lowered = self.module(plan.kernel)
-            converters = []
-            for ctype in ctypes_:
-                name, stars = base_type(ctype)
-                converters.append(None if stars else DTYPES[name])
+            converters = [None if base_type(ctype)[1] else scalar_converter(base_type(ctype)[0]) for ctype in ctypes_]
             name = (lambda launch: lowered[launch.expression]) if lowered else (lambda launch: launch.expression)
+            frames, depth_at = self._frames.get(plan.kernel), recursion_depth_argument(plan.kernel, symbol)
+
+            def launcher(launch):
+                function = name(launch)
+                needs = functools.partial(stack_bytes, frames, function)
+                return _launcher(module.get_function(function), converters, self, needs, depth_at)
+
             found = tuple(
-                {role: _launcher(module.get_function(name(launch)), converters) for role, launch in roles.items()}
+                {role: launcher(launch) for role, launch in roles.items()}
                 for roles in plan.specializations[symbol].launches
             )
             with self._lock:
                 self._bound.setdefault(symbol, found)
         return found
 
+    def ensure_stack(self, needed: int) -> None:
+        """Raise the device's stack per thread to `needed` bytes (never lowers it)."""
+        if needed > self.stack_limit:
+            with self._lock:
+                runtime = self.xp.cuda.runtime
+                runtime.deviceSetLimit(runtime.cudaLimitStackSize, needed)
+                self.stack_limit = max(self.stack_limit, needed)
+
     def to_host(self, array):
         return self.xp.asnumpy(array)
+
+    def address(self, array) -> int:
+        return array.data.ptr
+
+    @staticmethod
+    def adopt(array):
+        return array
 
     def to_device(self, array):
         note(Event.H2D)
         return self.xp.asarray(array)
 
 
-def _launcher(function, converters: list) -> Callable[[int, int, list], None]:
+PAD_BYTES = 16  # one element of the widest type (complex128)
+
+
+class PaddedAllocations:
+    """While installed, every CuPy allocation holds PAD_BYTES more than it asks for: a C kernel
+    may read one element past an array (awkward_unique_ranges at an empty last row), which on
+    the CPU lands in mapped memory and on a GPU may not. (Arrays made before stay as they were;
+    an empty array's null pointer is the executor's concern: `buffers.PAD_WORDS`.)"""
+
+    def __init__(self):
+        import cupy
+
+        self.cuda = cupy.cuda
+        self.original = original = cupy.cuda.get_allocator()
+        self.cuda.set_allocator(lambda size: original(size + PAD_BYTES))
+
+    def undo(self) -> None:
+        self.cuda.set_allocator(self.original)
+
+
+def scalar_converter(name: str) -> Callable[[Any], Any]:
+    """A scalar launch argument of C type `name`: the value the C parameter receives (modulo
+    2^bits; NumPy 2's `np.int32(2**31)` would raise instead), in the parameter's NumPy type."""
+    dtype = DTYPES[name]
+    return lambda value: dtype(c_value(name, value))
+
+
+DEFAULT_STACK = 1024  # CUDA's stack per thread until a launch needs more
+STACK_MARGIN = 256  # beyond the frames ptxas reports (the driver's own use, a PTX built for an older arch)
+UNKNOWN_FRAME = 1024  # per level, where no compile record reports the frames (NVRTC at run time)
+
+
+def recursion_depth_argument(kernel: str, symbol: str) -> int | None:
+    """The position of the scalar argument that bounds the kernel's recursion depth (the spec's
+    `recursion: {depth: NAME}`), or None for a kernel that does not recurse."""
+    from akcuda.toolchain import specs
+
+    spec = specs.load_all().get(kernel, {})
+    depth = (spec.get("recursion") or {}).get("depth")
+    special = next((s for s in spec.get("specializations", []) if s["symbol"] == symbol), None)
+    if depth is None or special is None:
+        return None
+    return [a["name"] for a in special["args"]].index(depth)
+
+
+def stack_bytes(frames: dict | None, function: str, depth: int) -> int:
+    """Stack per thread a launch of `function` needs: its own frame and `depth` + 1 levels of the
+    largest frame it calls (a recursive helper's, one per level), from ptxas's report, plus a
+    margin. `frames` is the compile record's {"entries": {name: bytes}, "calls": bytes}."""
+    if not frames:
+        return (depth + 2) * UNKNOWN_FRAME
+    entry = frames["entries"].get(function, max(frames["entries"].values(), default=0))
+    return entry + (depth + 1) * frames["calls"] + STACK_MARGIN
+
+
+def _launcher(function, converters: list, target=None, needs=None, depth_at=None) -> Callable[[int, int, list], None]:
+    fixed = needs(0) if needs is not None and depth_at is None else None
+    if fixed is not None and target is not None:
+        target.ensure_stack(fixed)  # once: the launch does not recurse
+
     def run(grid: int, block: int, values: list) -> None:
         note(Event.LAUNCH)
+        if depth_at is not None:
+            target.ensure_stack(needs(max(int(values[depth_at]), 0)))
         function((grid,), (block,), tuple(v if c is None else c(v) for c, v in zip(converters, values)))
 
     return run

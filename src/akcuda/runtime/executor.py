@@ -24,16 +24,34 @@ from typing import Any
 
 import numpy as np
 
-from akcuda import paths
 from akcuda import plan as plans
+from akcuda import store
 from akcuda.plan import expr as E
-from akcuda.plan.ctype import base_type
+from akcuda.plan.ctype import base_type, c_value
 from akcuda.plan.errors import NO_ERROR, ErrorSlot, KernelFailure
 from akcuda.plan.expr import evaluate
-from akcuda.plan.model import Counter, CounterKind, CounterOp, Fold, Plan, Role, Segment, Step, StepKind
+from akcuda.plan.model import (
+    Compaction,
+    Counter,
+    CounterKind,
+    CounterOp,
+    Fold,
+    Parallel,
+    Plan,
+    PrivateRows,
+    Role,
+    Scan,
+    Scans,
+    Segment,
+    Serial,
+    Sort,
+    SortRanges,
+    SplitFold,
+    Step,
+)
 from akcuda.runtime import compaction, private_rows, sorting
 from akcuda.runtime.buffers import RECORD, Pending, StreamBuffers, buffers_of
-from akcuda.runtime.counting import Event, note
+from akcuda.runtime.counting import Event, note, reason
 
 # What every step kernel takes after the C kernel's own arguments: the error record, the
 # spilled locals, the scan buffer, the iteration count and the report index.
@@ -46,8 +64,8 @@ class Mode(str, enum.Enum):
 
 
 def load_plan(kernel: str, generated=None) -> Plan:
-    """The kernel family's plan, read once and kept as objects."""
-    return plans.load((generated or paths.GENERATED) / f"{kernel}.plan.json")
+    """The kernel family's plan (by default the store's), read once and kept as objects."""
+    return plans.load((generated or store.current().generated) / f"{kernel}.plan.json")
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,7 @@ class _Static:
     names: tuple[str, ...]
     ctypes: tuple[str, ...]
     scalar_positions: tuple[tuple[str, int], ...]
+    array_positions: tuple[int, ...]  # arguments that are one pointer (`T*`), not a table (`T**`)
 
 
 # By plan object and symbol: a regenerated or differently translated plan of the same kernel is
@@ -81,6 +100,7 @@ def _static(plan: Plan, special: dict) -> _Static:
         tuple(a["name"] for a in args),
         tuple(a["ctype"] for a in args) + tuple(PLAN_CTYPES),
         tuple((a["name"], k) for k, a in enumerate(args) if base_type(a["ctype"])[1] == 0),
+        tuple(k for k, a in enumerate(args) if base_type(a["ctype"])[1] == 1),
     )
     with _statics_lock:
         _statics[key] = (plan, static)  # holding the plan keeps its id from being reused
@@ -97,12 +117,19 @@ def needs_read_back(entry) -> list[str]:
             why.append("row ranges checked before the parallel form")
         if step.requires is not None and E.reads_memory(step.requires):
             why.append("a bound read from an array before the parallel form")
-        if any(c.op == CounterOp.SPECULATED for c in step.counters):
+        counters = step.form.counters if isinstance(step.form, Scans) else ()
+        if any(c.op == CounterOp.SPECULATED for c in counters):
             why.append("cursors checked against their nominal shares")
-        if any(c.kind == CounterKind.KEYED for c in step.counters):
+        if any(c.kind == CounterKind.KEYED for c in counters):
             why.append("keys checked to lie within their array")
-        if step.compaction is not None:
+        if isinstance(step.form, Compaction):
             why.append("an in-place compaction's length and reads checked")
+        if isinstance(step.form, PrivateRows):
+            why.append("private copies checked after count")
+        if isinstance(step.form, Sort) and step.form.ranges == SortRanges.OFFSETS:
+            why.append("a sort's ranges checked for overlap")
+        if isinstance(step.form, Sort) and step.form.string_starts is not None:
+            why.append("string lengths, for the sort's passes")
     return list(dict.fromkeys(why))
 
 
@@ -113,7 +140,7 @@ class _Reads(Mapping):
         self._arrays = arrays
 
     def __getitem__(self, name: str):
-        note(Event.D2H, why="a bound read from an array")
+        reason("a bound read from an array")
         return self._arrays[name]
 
     def __iter__(self):
@@ -123,40 +150,69 @@ class _Reads(Mapping):
         return len(self._arrays)
 
 
-class _Run:
-    """One call: its plan, arguments, the record and locals it uses, its iteration counts."""
+def as_c_sees(static: _Static, values: list, adopt=lambda array: array) -> list:
+    """The arguments as the C kernel sees them: every array a flat view of its elements (a 2-D
+    NumPy or CuPy array is one pointer to them all), every scalar converted to its parameter's
+    type as a C call converts it (modulo 2^bits for integers)."""
+    values = list(values)
+    for k in static.array_positions:
+        if getattr(values[k], "ndim", 1) != 1:
+            values[k] = values[k].reshape(-1)
+        if hasattr(values[k], "ndim"):
+            values[k] = adopt(values[k])
+    for _, k in static.scalar_positions:
+        values[k] = c_value(base_type(static.ctypes[k])[0], values[k])
+    return values
 
-    def __init__(self, plan: Plan, special: dict, values: list, target, block: int, err, spill, buffers):
+
+class _Run:
+    """One call: its plan, arguments, the record and locals it uses."""
+
+    def __init__(self, plan: Plan, special: dict, values: list, target, block: int, err, spill, buffers, mode: Mode):
         self.plan = plan
+        self.mode = mode
         self.static = _static(plan, special)
         self.entry = self.static.entry
-        self.values = values
+        self.values = as_c_sees(self.static, values, target.adopt)
         self.target = target
         self.block = block
         self.kernels = target.bind(plan, special["symbol"], self.static.ctypes)
-        self.scalars = {name: values[k] for name, k in self.static.scalar_positions}
+        self.scalars = {name: self.values[k] for name, k in self.static.scalar_positions}
         self.err, self.spill, self.buffers = err, spill, buffers
-        self.counts: dict[int, int] = {}
+        # what the kernels get: every pointer valid for the reads the C makes, an empty array's too
+        self.pointers = list(self.values)
+        for k in self.static.array_positions:
+            if getattr(self.values[k], "size", 1) == 0:
+                self.pointers[k] = buffers.pad
         self.finished: int | None = None  # the last scan step whose finish was launched
 
     def launch(self, k: int, role: Role, grid: int, threads: int, n: int, report: int, scan=None) -> None:
         scan = self.spill if scan is None else scan  # a step without counters reads no scan row
-        self.kernels[k][role](grid, threads, [*self.values, self.err, self.spill, scan, n, report])
+        self.kernels[k][role](grid, threads, [*self.pointers, self.err, self.spill, scan, n, report])
 
     def serial(self, k: int) -> None:
         """The step in C order, in one thread."""
-        self.launch(k, Role.SERIAL if self.entry.steps[k].kind != StepKind.SERIAL else Role.MAIN, 1, 1, 1, 0)
+        self.launch(k, Role.MAIN if isinstance(self.entry.steps[k].form, Serial) else Role.SERIAL, 1, 1, 1, 0)
 
     def array(self, name: str):
         return self.values[self.static.names.index(name)]
 
     def error_slot(self, slot: ErrorSlot, why: str) -> int:
-        note(Event.D2H, why=why)
+        reason(why)
         return int(self.target.to_host(self.err[slot : slot + 1])[0])
 
     def read_bool(self, value, why: str) -> bool:
-        note(Event.D2H, why=why)
+        reason(why)
         return bool(value)
+
+    def failed_before(self) -> bool:
+        """Deferred: did an earlier call on this stream fail, so that this call's launches did
+        nothing and its scratch holds no sizes to trust? (One read-back; immediate: never.)"""
+        if self.mode != Mode.DEFERRED:
+            return False
+        reason("the stream's failure word, before sizing from the data")
+        word = int(self.target.to_host(self.buffers.failed)[0])
+        return word not in (0, self.target.address(self.err))
 
 
 def combine(
@@ -207,7 +263,7 @@ def _scan_by_key(xp, advances, keys, n: int):
     last = xp.ones(n, dtype=bool)
     last[:-1] = first[1:]
     note(Event.LIBRARY, 16)
-    note(Event.D2H, 3, why="distinct keys (boolean selections)")
+    reason("distinct keys (boolean selections)")
     return sorted_keys[last], inclusive[last] - before
 
 
@@ -215,9 +271,9 @@ def _as_nominal(run: _Run, step: Step, scan, n: int) -> bool:
     """Did every iteration before the first failing one advance each speculated counter by
     exactly its nominal share (so the positions count and fill started from were the C's)?"""
     first = min(n, run.error_slot(ErrorSlot.FIRST, "cursors checked against their nominal shares"))
-    view = scan.reshape(step.scan_rows, n + 1)
+    view = scan.reshape(step.form.scan_rows, n + 1)
     xp = run.target.xp
-    for c in step.counters:
+    for c in step.form.counters:
         if c.op != CounterOp.SPECULATED or first == 0:
             continue
         ends = view[c.row, :first]  # inclusive scan: where each iteration's share ends
@@ -268,7 +324,7 @@ def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, A
         if test is False:
             return False
         note(Event.LIBRARY, 2)
-        note(Event.D2H, why="row ranges checked before the parallel form")
+        reason("row ranges checked before the parallel form")
         return bool(xp.all(test))
 
     def segment_holds(segment: Segment, first: int, n: int) -> bool:
@@ -285,7 +341,7 @@ def rows_hold(xp, step: Step, arrays: Mapping[str, Any], scalars: Mapping[str, A
         if rows == 0:
             continue
         starts, stops = _ranges(segment.within, arrays, first, rows)
-        note(Event.D2H, why="row ranges checked before the parallel form")
+        reason("row ranges checked before the parallel form")
         lo, hi = int(starts[0]), int(stops[-1])
         if not segment_holds(segment, lo, hi - lo):
             return False
@@ -321,25 +377,26 @@ def _parallel_form_holds(run: _Run, step: Step, n: int) -> bool:
 
 
 def _run_parallel(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
-    if step.checked:  # finds the first failing iteration; main stops there
-        run.launch(k, Role.CHECK, grid, run.block, n, -1)
-    # a split fold's pieces leave their results in the scan buffer for the combine step after
-    # them (the same size: never grown in between)
-    scan = None if step.partials is None else run.buffers.scan_for(evaluate(step.partials, run.scalars))
-    run.launch(k, Role.MAIN, grid, run.block, n, -1, scan)
+    match step.form:
+        case Parallel(checked=True):  # finds the first failing iteration; main stops there
+            run.launch(k, Role.CHECK, grid, run.block, n, -1)
+            run.launch(k, Role.MAIN, grid, run.block, n, -1)
+        case SplitFold(partials):
+            # the pieces leave their results in the scan buffer for the combine step after them
+            # (the same size: never grown in between)
+            run.launch(k, Role.MAIN, grid, run.block, n, -1, run.buffers.scan_for(evaluate(partials, run.scalars)))
+        case _:
+            run.launch(k, Role.MAIN, grid, run.block, n, -1)
 
 
 def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
     """Count, scan (on the array library), fill and finish; C order where the data say so."""
-    if step.compaction is not None:
-        compaction.run(run, k, step, n, grid)
-        return
-    xp = run.target.xp
-    scan = run.buffers.scan_for(step.scan_rows * (n + 1))
-    speculated = any(c.op == CounterOp.SPECULATED for c in step.counters)
+    xp, form = run.target.xp, step.form
+    scan = run.buffers.scan_for(form.scan_rows * (n + 1))
+    speculated = any(c.op == CounterOp.SPECULATED for c in form.counters)
     if speculated:  # starting positions from the nominal shares, before count reads there
         run.launch(k, Role.NOMINAL, grid, run.block, n, -1, scan)
-        combine(xp, scan, step.counters, step.scan_rows, n, only=CounterOp.SPECULATED)
+        combine(xp, scan, form.counters, form.scan_rows, n, only=CounterOp.SPECULATED)
     run.launch(k, Role.COUNT, grid, run.block, n, -1, scan)
     if speculated and not _as_nominal(run, step, scan, n):
         run.buffers.reset(run.err)
@@ -349,10 +406,10 @@ def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
         run.serial(k)  # an iteration broke its private form: C order
         return
     keyed = [
-        (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, step.counters, step.scan_rows, n)
+        (run.array(c.array), keys, totals) for c, keys, totals in combine(xp, scan, form.counters, form.scan_rows, n)
     ]
     if keyed:
-        note(Event.D2H, 2 * len(keyed), why="keys checked to lie within their array")
+        reason("keys checked to lie within their array")
     if any(len(keys) and not (0 <= int(keys.min()) and int(keys.max()) < len(array)) for array, keys, _ in keyed):
         run.serial(k)  # a key outside its array: the C order, as it is
         return
@@ -373,15 +430,15 @@ def _steps(state: _Run) -> None:
     finish (`Fold.PREVIOUS`) runs on its own unless that finish was launched."""
     lead = None  # a folded step waiting for the next step's first launch
     for k, step in enumerate(state.entry.steps):
-        if step.fold == Fold.PREVIOUS:
-            if state.finished != k - 1 and (step.guard is None or evaluate(step.guard, state.scalars)):
-                state.serial(k)
-            continue
-        if step.fold == Fold.NEXT:
-            lead = k
-            continue
-        _launch_step(state, k, step, lead)
-        lead = None
+        match step.form:
+            case Serial(fold=Fold.PREVIOUS):
+                if state.finished != k - 1 and (step.guard is None or evaluate(step.guard, state.scalars)):
+                    state.serial(k)
+            case Serial(fold=Fold.NEXT):
+                lead = k
+            case _:
+                _launch_step(state, k, step, lead)
+                lead = None
 
 
 def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
@@ -396,15 +453,17 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
     if step.guard is not None and not evaluate(step.guard, state.scalars):
         alone()
         return
-    if step.kind == StepKind.SORT:  # on the array library's sort: no launch
+    if isinstance(step.form, Sort):  # on the array library's sort: no launch
         alone()
-        sorting.run(state.target.xp, step.sort, dict(zip(state.static.names, state.values)), state.scalars)
+        if step.form.string_starts is not None and state.failed_before():
+            return  # string sizes come from the data, which a failed call before this one left unset
+        sorting.run(state.target.xp, step.form, dict(zip(state.static.names, state.values)), state.scalars)
         return
-    if step.kind == StepKind.SERIAL:
+    if isinstance(step.form, Serial):
         alone()
         state.serial(k)
         return
-    n = state.counts[k] = evaluate(step.count, state.scalars)
+    n = evaluate(step.count, state.scalars)
     # rows counted apart from the iterations may need the C order even for no iteration
     if n <= 0 and not any(s.within_rows is not None for s in step.segments):
         alone()
@@ -418,23 +477,27 @@ def _launch_step(state: _Run, k: int, step: Step, lead: int | None) -> None:
         alone()
         return
     grid = math.ceil(n / state.block)
-    (_run_parallel if step.kind == StepKind.PARALLEL else _run_scan)(state, k, step, n, grid)
+    match step.form:
+        case Compaction():
+            compaction.run(state, k, step, n, grid)
+        case Scan() | PrivateRows():
+            _run_scan(state, k, step, n, grid)
+        case _:
+            _run_parallel(state, k, step, n, grid)
     if on_device:
         state.serial(k)  # leaves at once unless the device refused the parallel form
 
 
-def _failure(state: _Run, record: np.ndarray) -> KernelFailure | None:
-    """The C kernel's failure from a run's record (None if it succeeded). A parallel step's
-    failing thread only noted its iteration: that iteration runs again to report the rest."""
+def failure_of(messages: tuple[str, ...], record: np.ndarray) -> KernelFailure | None:
+    """The C kernel's failure from a call's record (None if it succeeded). The record is complete
+    at the end of every call: a failing iteration that knows it is the first writes message,
+    identity and attempt itself (fill, a checked step's main, a one-thread serial launch)."""
     if record[ErrorSlot.ITERATION] == NO_ERROR:
         return None
     if record[ErrorSlot.MESSAGE] < 0:
-        failed = int(record[ErrorSlot.STEP])
-        state.launch(failed, Role.MAIN, 1, 1, state.counts[failed], int(record[ErrorSlot.ITERATION]))
-        note(Event.D2H, why="the failing iteration's report")
-        record = state.target.to_host(state.err)
+        raise RuntimeError(f"an incomplete error record (no message): {record.tolist()}")
     return KernelFailure(
-        state.plan.messages[int(record[ErrorSlot.MESSAGE])],
+        messages[int(record[ErrorSlot.MESSAGE])],
         int(record[ErrorSlot.IDENTITY]),
         int(record[ErrorSlot.ATTEMPT]),
         int(record[ErrorSlot.LINE]),
@@ -459,19 +522,20 @@ def run(
         locals_ = len(_static(plan, special).entry.locals)
         if mode == Mode.DEFERRED:
             chunk, row, err, spill = buffers.deferred_slot(locals_)
-            state = _Run(plan, special, values, target, block, err, spill, buffers)
-            _steps(state)
-            buffers.pending.append(Pending(state, chunk, row, context))
+            _steps(_Run(plan, special, values, target, block, err, spill, buffers, mode))
+            buffers.pending.append(Pending(plan.messages, chunk, row, context))
             return None
-        state = _Run(plan, special, values, target, block, buffers.err, buffers.spill_for(locals_), buffers)
+        state = _Run(plan, special, values, target, block, buffers.err, buffers.spill_for(locals_), buffers, mode)
         _steps(state)
-        note(Event.D2H, why="the error record")
+        reason("the error record")
         record = target.to_host(state.err)
         untouched = record[ErrorSlot.ITERATION] == NO_ERROR and record[ErrorSlot.FIRST] == NO_ERROR
         if untouched and not record[ErrorSlot.FORM]:
             return None  # nothing wrote the record: it is still the initial one
-        failure = _failure(state, record)
+        failure = failure_of(plan.messages, record)
         buffers.reset(state.err)
+        if failure is not None:
+            buffers.clear_failure()
         return failure
 
 
@@ -487,16 +551,14 @@ def synchronize(target) -> tuple[KernelFailure, Any] | None:
     buffers: StreamBuffers = buffers_of(target)
     if not buffers.pending:
         return None
-    note(Event.D2H, len(buffers.chunks), why="the deferred error records")
+    reason("the deferred error records")
     records = [target.to_host(chunk).reshape(-1, RECORD) for chunk in buffers.chunks]
     found = None
     for call in buffers.pending:
-        record = records[call.chunk][call.row]
-        if record[ErrorSlot.ITERATION] != NO_ERROR or record[ErrorSlot.FIRST] != NO_ERROR:
-            failure = _failure(call.run, record)
-            if failure is not None:
-                found = (failure, call.context)
-                break
+        failure = failure_of(call.messages, records[call.chunk][call.row])
+        if failure is not None:
+            found = (failure, call.context)
+            break
     dirty = any(
         bool((r[:, [ErrorSlot.ITERATION, ErrorSlot.FIRST]] != NO_ERROR).any() or r[:, ErrorSlot.FORM].any())
         for r in records
@@ -505,4 +567,6 @@ def synchronize(target) -> tuple[KernelFailure, Any] | None:
     if dirty:
         for chunk in buffers.chunks:
             buffers.reset(chunk)
+    if found is not None:
+        buffers.clear_failure()
     return found

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from akcuda import paths
+from akcuda import store
 from akcuda.plan.ctype import CTYPES, base_type
 from akcuda.plan.model import Launch, Plan, Role
-from akcuda.runtime import host_build
+from akcuda.runtime import counting, host_build
 from akcuda.runtime.counting import Event, Figures, note, record
 
 
@@ -40,8 +40,8 @@ def _locate(address: int, values: list) -> str:
 def _converter(ctype: str) -> Callable:
     """How one argument becomes a ctypes value: a pointer for an array, the C type for a scalar."""
     name, stars = base_type(ctype)
-    if stars:
-        return lambda value: ctypes.c_void_p(value.ctypes.data)
+    if stars:  # an empty array is a null pointer, as CuPy passes it
+        return lambda value: ctypes.c_void_p(value.ctypes.data if getattr(value, "size", 1) else None)
     return CTYPES[name]
 
 
@@ -56,9 +56,9 @@ class HostTarget:
 
     def __init__(self, seed: int = 1, generated: Path | None = None, sanitize: bool = False):
         self.seed = seed
-        self.generated = generated or paths.GENERATED
+        self.generated = generated or store.current().generated
         self.extra = host_build.SANITIZE_FLAGS if sanitize else ()
-        self.out_dir = paths.HOSTLIB / ("asan" if sanitize else "plain")
+        self.out_dir = store.current().host_cache / ("asan" if sanitize else "plain")
         self.local = threading.local()  # per-thread state: the stream buffers
         self._libs: dict[str, ctypes.CDLL] = {}
         self._bound: dict[str, Bound] = {}
@@ -118,19 +118,38 @@ class HostTarget:
     def to_host(self, array) -> np.ndarray:
         return array
 
+    def address(self, array) -> int:
+        return array.ctypes.data
+
     def to_device(self, array: np.ndarray):
-        note(Event.H2D)
+        return array
+
+    @staticmethod
+    def adopt(array):
+        """A caller's array as this target's device array (here: as it is)."""
         return array
 
 
 class CountingTarget(HostTarget):
-    """The host target, keeping every kernel call's figures in `calls`, in call order."""
+    """The host target, keeping every kernel call's figures in `calls`, in call order. Its array
+    module (`counting.CountingArrays`) and arrays (`counting.DeviceArray`) count every crossing
+    between host and device, and every allocation, themselves."""
 
     name = "counting"
+    xp = counting.CountingArrays()
+    adopt = staticmethod(counting.adopt)
 
     def __init__(self, seed: int = 1, generated: Path | None = None):
         super().__init__(seed=seed, generated=generated)
         self.calls: list[Figures] = []
+
+    def to_host(self, array) -> np.ndarray:
+        note(Event.D2H)
+        return np.array(array, subok=False)
+
+    def to_device(self, array: np.ndarray):
+        note(Event.H2D)
+        return counting.adopt(array.copy())
 
     @contextmanager
     def call_scope(self) -> Iterator[None]:

@@ -5,8 +5,10 @@ runs its grid on the CPU in a seeded shuffled order.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
+import shutil
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -14,11 +16,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from akcuda import paths
+from akcuda import store
 
 EMULATION_HEADER = Path(str(resources.files("akcuda") / "data" / "emulation.h"))
 FLAGS = ("-std=c++17", "-O2", "-shared", "-fPIC", "-w")
 SANITIZE_FLAGS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer")
+COMPILER = "g++"
+FLAGS_ASKED = ("--version", "-dumpmachine")  # what names the compiler in a library's cache key
+NO_COMPILER = (
+    "no g++ on PATH: the host target builds its emulation libraries with g++ on first use "
+    "(install it, e.g. `apt-get install g++`, or use the cuda target)"
+)
 
 
 @dataclass
@@ -30,16 +38,31 @@ class HostBuild:
     cached: bool = False
 
 
+@functools.cache
+def compiler() -> str | None:
+    """g++'s identity (its version line and target machine); None when there is no g++."""
+    path = shutil.which(COMPILER)
+    if path is None:
+        return None
+    version, machine = (subprocess.run([path, flag], capture_output=True, text=True).stdout for flag in FLAGS_ASKED)
+    return f"{version.splitlines()[0] if version else path} ({machine.strip()})"
+
+
 def _key(source: str, flags: tuple[str, ...]) -> str:
+    """Everything that makes the library what it is: source, emulation header, flags, compiler."""
     digest = hashlib.sha256(source.encode())
     digest.update(EMULATION_HEADER.read_bytes())
     digest.update(" ".join(flags).encode())
+    digest.update(str(compiler()).encode())
     return digest.hexdigest()[:16]
 
 
 def build(cu: Path, out_dir: Path | None = None, extra: tuple[str, ...] = ()) -> HostBuild:
-    """Compile one generated .cu into a shared library (cached by source, header and flags)."""
-    out_dir = out_dir or paths.HOSTLIB
+    """Compile one generated .cu into a shared library (cached by source, header, flags and
+    compiler; by default in the store's host cache)."""
+    if compiler() is None:
+        raise RuntimeError(NO_COMPILER)
+    out_dir = out_dir or store.current().host_cache / "plain"
     out_dir.mkdir(parents=True, exist_ok=True)
     source = cu.read_text()
     flags = FLAGS + extra
@@ -49,7 +72,7 @@ def build(cu: Path, out_dir: Path | None = None, extra: tuple[str, ...] = ()) ->
     for stale in out_dir.glob(f"{cu.stem}.*.so"):
         stale.unlink(missing_ok=True)
     tmp = library.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
-    cmd = ["g++", *flags, "-include", str(EMULATION_HEADER), "-x", "c++", str(cu), "-o", str(tmp)]
+    cmd = [COMPILER, *flags, "-include", str(EMULATION_HEADER), "-x", "c++", str(cu), "-o", str(tmp)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)

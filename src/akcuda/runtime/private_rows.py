@@ -1,11 +1,12 @@
 """What the executor does between count and fill of a step with private copies
-(akcuda.generator.private_rows): check what count recorded, and prepare the rows fill reads."""
+(akcuda.generator.rules.private_rows): check what count recorded, and prepare the rows fill reads."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from akcuda.plan.model import CounterKind, Step
+from akcuda.runtime.counting import reason
 
 
 def prepare(xp, step: Step, scan: Any, n: int) -> bool:
@@ -14,8 +15,10 @@ def prepare(xp, step: Step, scan: Any, n: int) -> bool:
     iterations after it (so each element is written back by its last writer). False, changing
     nothing that matters, when an iteration broke its private form (the step then runs in C
     order) or iterations touched different numbers of columns."""
-    view = scan.reshape(step.scan_rows, n + 1)
-    private = [c for c in step.counters if c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH)]
+    view = scan.reshape(step.form.scan_rows, n + 1)
+    private = [c for c in step.form.counters if c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH)]
+    if private:
+        reason("private copies checked after count")
     if any(bool(xp.any(view[c.check_row, :n])) for c in private):
         return False
     for c in private:

@@ -26,14 +26,15 @@ WORD = 8  # string bytes compared per pass, packed big-endian into one uint64
 
 @dataclass
 class Ranges:
-    """The elements a sort step sorts: `members` (ascending), each one's range number `rid` and
-    the start (element index) of its range; `ordered` is False where C-order ranges overlap."""
+    """Every position [0, n) and its range: `group` is the first position of the range holding it,
+    or the position itself where no range does (a range of one, which stays where it is); so
+    a stable sort by (group, key) sorts each range within its own positions. `inside` says which
+    positions a range holds. `disjoint` (an array-library boolean, never read unless needed) is
+    False where ranges overlap: they are then sorted one by one in C order."""
 
-    members: Any
-    rid: Any
-    start: Any
-    bounds: list[tuple[int, int]]
-    ordered: bool = True
+    group: Any
+    inside: Any
+    disjoint: Any = True
 
 
 def number_key(xp, values, ascending: bool, nan_first: bool):
@@ -63,37 +64,44 @@ def _by_range(xp, order, rid):
 
 
 def _offsets_ranges(xp, sort: Sort, arrays, scalars, n: int) -> Ranges:
-    """[bounds[r], bounds[r + 1]) clamped to n; empty ones are skipped, as the C does."""
+    """[bounds[r], bounds[r + 1]) clamped to n, on the device: empty ones are skipped, as the C
+    does; each position finds the range that may hold it by a search over the ranges' starts."""
     m = max(evaluate(sort.range_count, scalars), 0)
-    bounds = np.asarray(_host(arrays[sort.bounds][: m + 1])).astype(np.int64)
-    lo, hi = np.minimum(bounds[:-1], n), np.minimum(bounds[1:], n)
-    keep = lo < hi
-    lo, hi = lo[keep], hi[keep]
-    ordered = bool(np.all(lo >= 0)) and bool(np.all(lo[1:] >= hi[:-1]))
-    edges = np.zeros(n + 1, dtype=np.int64)
-    if ordered:
-        np.add.at(edges, lo, 1)
-        np.add.at(edges, hi, -1)
-    inside = np.cumsum(edges[:n]) > 0
-    members = np.flatnonzero(inside)
-    rid = np.searchsorted(lo, members, side="right") - 1
-    start = lo[rid] if len(lo) else np.zeros(0, dtype=np.int64)
-    return Ranges(xp.asarray(members), xp.asarray(rid), xp.asarray(start), list(zip(lo, hi)), ordered)
+    positions = xp.arange(n, dtype=np.int64)
+    if m == 0:
+        return Ranges(positions, xp.zeros(n, dtype=bool))
+    bounds = arrays[sort.bounds][: m + 1].astype(np.int64)
+    lo, hi = xp.minimum(bounds[:-1], n), xp.minimum(bounds[1:], n)
+    kept = lo < hi
+    starts = xp.where(kept, lo, n + 1)  # empty ranges after every kept one
+    by_start = xp.argsort(starts, kind="stable")
+    starts, lo, hi, kept = starts[by_start], lo[by_start], hi[by_start], kept[by_start]
+    # ranges ordered by start are disjoint where each kept one starts at or after the end of the one before
+    disjoint = xp.all((lo >= 0) | ~kept) & xp.all((lo[1:] >= hi[:-1]) | ~kept[1:])
+    r = xp.clip(xp.searchsorted(starts, positions, side="right") - 1, 0, m - 1)
+    inside = (starts[r] <= positions) & (positions < hi[r])
+    return Ranges(xp.where(inside, starts[r], positions), inside, disjoint)
 
 
 def _ranges(xp, sort: Sort, arrays, scalars, n: int) -> Ranges:
-    members = xp.arange(n, dtype=np.int64)
     if sort.ranges == SortRanges.WHOLE:
-        zeros = xp.zeros(n, dtype=np.int64)
-        return Ranges(members, zeros, zeros, [(0, n)] if n else [])
+        return Ranges(xp.zeros(n, dtype=np.int64), xp.ones(n, dtype=bool))
     if sort.ranges == SortRanges.RUNS:
         parents = arrays[sort.bounds][:n]
         new = xp.ones(n, dtype=bool)
         new[1:] = parents[1:] != parents[:-1]
-        rid = xp.cumsum(new) - 1
-        starts = xp.flatnonzero(new)
-        return Ranges(members, rid, starts[rid], [])
+        run = xp.cumsum(new) - 1
+        return Ranges(xp.searchsorted(run, run, side="left"), xp.ones(n, dtype=bool))  # each run's first
     return _offsets_ranges(xp, sort, arrays, scalars, n)
+
+
+def _first(xp, array, n: int):
+    """The first n elements of an array, padded with zeros where it is shorter: every position
+    takes part in the sort, but the C reads only those its ranges hold, and the others stay
+    where they are whatever they hold."""
+    if len(array) >= n:
+        return array[:n]
+    return xp.concatenate([array, xp.zeros(n - len(array), dtype=array.dtype)])
 
 
 def _host(array) -> np.ndarray:
@@ -104,8 +112,8 @@ def _string_extents(xp, sort: Sort, arrays, n: int):
     """Each string's first byte, its length (a negative one is empty) and how many of its bytes
     the comparison reads: all of them, or (strncmp) up to and including the first NUL."""
     data = arrays[sort.keys]
-    starts = arrays[sort.string_starts.array][sort.string_starts.shift :][:n].astype(np.int64)
-    stops = arrays[sort.string_stops.array][sort.string_stops.shift :][:n].astype(np.int64)
+    starts = _first(xp, arrays[sort.string_starts.array][sort.string_starts.shift :], n).astype(np.int64)
+    stops = _first(xp, arrays[sort.string_stops.array][sort.string_stops.shift :], n).astype(np.int64)
     lengths = xp.maximum(stops - starts, 0)
     if not sort.stops_at_nul:
         return data, starts, lengths, lengths
@@ -162,19 +170,19 @@ def _string_order(xp, sort: Sort, arrays, n: int, members, rid):
     return order, xp.cumsum(_boundaries(xp, group[final]) | change) - 1
 
 
-def _order(xp, sort: Sort, arrays, scalars, n: int, ranges: Ranges, ascending: bool):
-    """Positions within `ranges.members` in sorted order, range by range."""
+def _order(xp, sort: Sort, arrays, scalars, n: int, members, group, ascending: bool):
+    """Positions within `members` in sorted order, each group (a range) on its own."""
     if sort.string_starts is None:
-        key = number_key(xp, arrays[sort.keys][:n][ranges.members], ascending, sort.nan_first)
-        return _by_range(xp, xp.argsort(key, kind="stable"), ranges.rid)
-    order, rank = _string_order(xp, sort, arrays, n, ranges.members, ranges.rid)
+        key = number_key(xp, _first(xp, arrays[sort.keys], n)[members], ascending, sort.nan_first)
+        return _by_range(xp, xp.argsort(key, kind="stable"), group)
+    order, rank = _string_order(xp, sort, arrays, n, members, group)
     if ascending:
         return order
     if sort.ties == SortTies.REVERSED:  # !(a < b): the ascending order, reversed in each range
-        return _reversed_in_ranges(xp, order, ranges.rid[order])
+        return _reversed_in_ranges(xp, order, group[order])
     of_member = xp.empty_like(rank)
     of_member[order] = rank
-    return _by_range(xp, xp.argsort(-of_member, kind="stable"), ranges.rid)
+    return _by_range(xp, xp.argsort(-of_member, kind="stable"), group)
 
 
 def _reversed_in_ranges(xp, order, rid):
@@ -192,19 +200,21 @@ def _reversed_in_ranges(xp, order, rid):
 
 
 def permutation(xp, sort: Sort, arrays: Mapping[str, Any], scalars: Mapping[str, Any], n: int):
-    """std::iota then each range sorted: the sorted element index at every position."""
+    """std::iota then each range sorted: the sorted element index at every position, and the
+    ranges (None where they overlap and were sorted one by one in C order)."""
     ascending = bool(evaluate(sort.ascending, scalars))
     ranges = _ranges(xp, sort, arrays, scalars, n)
-    perm = xp.arange(n, dtype=np.int64)
-    if ranges.ordered:
-        members = ranges.members
-        perm[members] = members[_order(xp, sort, arrays, scalars, n, ranges, ascending)]
-        return perm, ranges
-    for lo, hi in ranges.bounds:  # ranges that overlap: sorted in turn, in C order
-        lo, hi = int(lo), int(hi)
-        inner = Ranges(perm[lo:hi].copy(), xp.zeros(hi - lo, dtype=np.int64), xp.zeros(hi - lo, dtype=np.int64), [])
-        part = _order(xp, sort, arrays, scalars, n, inner, ascending)
-        perm[lo:hi] = inner.members[part] - (lo if evaluate(sort.local, scalars) else 0)
+    positions = xp.arange(n, dtype=np.int64)
+    if ranges.disjoint is True or bool(ranges.disjoint):  # one read-back, for offsets only
+        return _order(xp, sort, arrays, scalars, n, positions, ranges.group, ascending), ranges
+    perm = positions
+    m = max(evaluate(sort.range_count, scalars), 0)
+    bounds = np.minimum(_host(arrays[sort.bounds][: m + 1]).astype(np.int64), n)
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):  # overlapping: in turn, in C order
+        if lo >= hi:
+            continue
+        part = _order(xp, sort, arrays, scalars, n, perm[lo:hi].copy(), xp.zeros(hi - lo, dtype=np.int64), ascending)
+        perm[lo:hi] = perm[lo:hi][part] - (lo if evaluate(sort.local, scalars) else 0)
     return perm, None
 
 
@@ -215,15 +225,17 @@ def run(xp, sort: Sort, arrays: Mapping[str, Any], scalars: Mapping[str, Any]) -
     out = arrays[sort.out]
     if sort.writes == SortWrites.PERMUTATION:
         if ranges is not None and evaluate(sort.local, scalars):
-            perm[ranges.members] -= ranges.start
+            perm = perm - xp.where(ranges.inside, ranges.group, 0)
         out[:n] = perm
     elif sort.writes == SortWrites.VALUES:
-        extent = n
-        if sort.extent == SortExtent.LAST_BOUND:
-            m = evaluate(sort.range_count, scalars)
-            extent = min(int(_host(arrays[sort.bounds][m : m + 1])[0]), n) if m >= 0 else 0
-        if extent > 0:
-            out[:extent] = arrays[sort.keys][perm[:extent]]
+        if sort.extent != SortExtent.LAST_BOUND:
+            out[:n] = _first(xp, arrays[sort.keys], n)[perm]
+            return
+        m = evaluate(sort.range_count, scalars)  # up to the last bound, read on the device
+        if m >= 0:
+            before = out[:n].copy()
+            out[:n] = _first(xp, arrays[sort.keys], n)[perm]  # converted as the C's assignment converts
+            out[:n] = xp.where(xp.arange(n) < xp.minimum(arrays[sort.bounds][m : m + 1], n), out[:n], before)
     else:
         _write_strings(xp, sort, arrays, n, perm)
 

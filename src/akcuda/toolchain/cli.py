@@ -1,5 +1,7 @@
 """The `akcuda` command: one sub-command per pipeline stage, in pipeline order, plus `pipeline`
-for all of them and `port` for a contributor's kernel files.
+for all of them, `port` for a contributor's kernel files, `pack` for the kernel store a wheel
+carries and `info` for what this akcuda can do here. Every command but `info` works in a checkout
+of akcuda's sources (`akcuda.paths`); outside one it says so in one line (exit 2).
 
 Exit codes: 0 passed; 1 parity failures (or untranslated, uncompiled); 2 a usage or setup error
 (bad option, malformed spec, bad upstream, unknown kernel, untranslatable construct); 3 a
@@ -84,10 +86,26 @@ def _step_counts(results) -> dict[str, int]:
     counts = {"parallel": 0, "scan": 0, "serial": 0, "sort": 0}
     for kernel, failure in results.items():
         if failure is None:
-            for entry in executor.load_plan(kernel).entries.values():
+            for entry in executor.load_plan(kernel, paths.GENERATED).entries.values():
                 for step in entry.steps:
                     counts[step.kind.value] += 1
     return counts
+
+
+def _explain(args) -> int:
+    """Each loop of one kernel: its C, each rewrite, each rule tried and why it refused, the step."""
+    from akcuda.generator.explain import explain
+    from akcuda.toolchain import specs, upstream
+    from akcuda.validation.suite import NoMatch
+
+    spec = specs.load_all().get(args.kernel)
+    if spec is None:
+        raise NoMatch(f"{args.kernel}: no such kernel in {paths.SPECS}")
+    sources = upstream.active()
+    located = {**spec, "source": str(sources.file(spec["source"]))}
+    for line in explain(located, sources.kernel_dir, sources.include):
+        out.print(escape(line), highlight=False)
+    return Exit.PASSED
 
 
 def _compile(args) -> int:
@@ -138,7 +156,7 @@ def _report(args) -> int:
     """Re-render a parity report (Markdown, HTML, JUnit) and compare it with a base report."""
     from akcuda.validation import compare, report
 
-    path = Path(args.path)
+    path = Path(args.path) if args.path else paths.REPORT
     if not (path / "parity.json" if path.is_dir() else path).is_file():
         raise FileNotFoundError(f"{path}: no parity report there (run `akcuda pipeline` first)")
     rep = report.load_report(path)
@@ -217,20 +235,74 @@ def _plans(args) -> int:
 PER_THREAD = {"row": " (a whole row per thread)", "piece": " (a piece of a bin per thread)"}
 
 
+def _pack(args) -> int:
+    from akcuda.toolchain import pack
+
+    try:
+        packed = pack.pack(Path(args.out) if args.out else None, args.k)
+    except pack.PackError as exc:
+        out.print(f"[red]pack failed:[/] {escape(str(exc))}", highlight=False)
+        return Exit.USAGE
+    out.print(f"pack: {_packed(packed)} into {packed.folder}", highlight=False)
+    return Exit.PASSED
+
+
+def _packed(packed) -> str:
+    return (
+        f"{packed.kernels} kernel families, {packed.specializations} specializations, {packed.files} files "
+        f"({packed.bytes / 2**20:.1f} MB)"
+    )
+
+
+def _wheel(args) -> int:
+    from akcuda.toolchain.pack import PackError
+    from akcuda.toolchain.wheel import build_wheel
+
+    try:
+        wheel, packed = build_wheel(Path(args.out) if args.out else None)
+    except PackError as exc:
+        out.print(f"[red]wheel failed:[/] {escape(str(exc))}", highlight=False)
+        return Exit.USAGE
+    out.print(f"wheel: {wheel} ({wheel.stat().st_size / 2**20:.1f} MB) carrying {_packed(packed)}", highlight=False)
+    return Exit.PASSED
+
+
+def _info(args) -> int:
+    from akcuda import info
+
+    return info.main(["--json"] if args.json else [])
+
+
 def _gpu_check(args) -> int:
     from akcuda.validation import gpucheck
 
-    result = gpucheck.run(Path(args.out))
+    result = gpucheck.run(Path(args.out), args.budget)
     if not result["gpu"]:
         out.print(f"[yellow]gpu-check: no GPU here[/] ({result['reason']}); wrote {args.out}/gpu-check.json")
         return 2
-    p, c = result["parity"], result["corpus"]
+    for t in result["tiers"]:
+        verdict = ("ok" if t["ok"] else "[red]FAILED[/]") if t["ran"] else f"not run ({t['why']})"
+        out.print(f"{t['tier']}: {verdict}" + (f" in {t['seconds']}s" if t["ran"] else ""))
+    out.print(f"gpu-check on {result['device']}: results in {args.out}")
+    return 0 if all(t["ok"] is not False for t in result["tiers"]) else 1
+
+
+def _awkward_suite(args) -> int:
+    """Awkward's own tests, stock and through install("host"): non-zero if any outcome differs or
+    any kernel call fell back."""
+    from akcuda.toolchain import upstream
+    from akcuda.validation import awkward_suite
+
+    result = awkward_suite.run(upstream.awkward_dir() / "tests", Path(args.out), args.pytest_args)
+    s = result.summary()
     out.print(
-        f"gpu-check on {result['device']}: parity {p['passed']}/{p['specializations'] - p['pending']} "
-        f"specializations passed ({p['cases']} cases); corpus {c['identical']}/{c['operations']} identical; "
-        f"results in {args.out}"
+        f"awkward suite: {s['tests']} tests; stock {s['stock']}; akcuda {s['akcuda']}; {s['different']} different; "
+        f"{s['kernel_calls']} kernel calls, {s['fallbacks']} fallbacks; results in {args.out}",
+        highlight=False,
     )
-    return 0 if p["failed"] == 0 and c["different"] == 0 else 1
+    for name, stock, ours in result.differences[:50]:
+        out.print(f"[red]✗ {escape(name)}[/]: stock {stock}, akcuda {ours}", highlight=False)
+    return 0 if result.passed else 1
 
 
 def _pipeline(args) -> int:
@@ -296,7 +368,8 @@ def _corpus(args) -> int:
 
     from akcuda.validation import corpus
 
-    result = corpus.run_corpus(args.target, **({"seed": args.data_seed} if args.data_seed is not None else {}))
+    seed = {"seed": args.data_seed} if args.data_seed is not None else {}
+    result = corpus.run_corpus(args.target, names=args.operation or None, **seed)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1, default=str))
@@ -416,15 +489,22 @@ def _counts(text: str) -> tuple[int, ...]:
 
 def _bundle(args) -> int:
     from akcuda.toolchain import bundle
+    from akcuda.toolchain.pack import PackError
+    from akcuda.toolchain.wheel import build_wheel
 
     try:
-        made = bundle.make_bundle(Path(args.out), args.python)
-    except bundle.BundleError as exc:
+        made = bundle.make_bundle(Path(args.out), build_wheel()[0], args.python)
+    except (bundle.BundleError, PackError) as exc:
         out.print(f"[red]bundle failed:[/] {escape(str(exc))}")
         return Exit.USAGE
-    out.print(f"bundle: {made} ({bundle.size_of(made) / 2**20:.1f} MB) for Python {args.python}", highlight=False)
+    wheels = ", ".join(sorted(p.name.split("-")[0] for p in (made / "wheels").glob("*.whl")))
+    out.print(
+        f"bundle: {made} ({bundle.size_of(made) / 2**20:.1f} MB) for Python {args.python}: wheels of {wheels}; "
+        f"the pinned sdists",
+        highlight=False,
+    )
     missing = made / "missing.txt"
-    if missing.exists() and missing.read_text().strip():
+    if missing.read_text().strip():
         out.print(f"not in the bundle: {escape(missing.read_text().strip())}", highlight=False)
     return 0
 
@@ -510,6 +590,8 @@ def _parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="only list every difference between the specs and the C; change nothing"
     )
     command("generate", _generate, "translate kernels to CUDA into build/generated/", pattern)
+    p = command("explain", _explain, "show what each rewrite and rule did with each loop of one kernel")
+    p.add_argument("kernel", metavar="KERNEL", help="a kernel's name, as kernel-specs/ names it")
     command("compile", _compile, "compile the generated CUDA with NVRTC for sm_80 and sm_90", pattern)
     p = sub.add_parser("record", help="record the corpus's kernel calls as parity cases", formatter_class=HELP)
     p.add_argument("--out", metavar="DIR", help="folder for the .npz files (default: build/recorded)")
@@ -534,7 +616,11 @@ def _parser() -> argparse.ArgumentParser:
     command("plans", _plans, "show each specialization's plan steps and widths", pattern)
     p = command("report", _report, "show a parity report, write its JUnit XML, compare it with a base report")
     p.add_argument(
-        "path", nargs="?", default=str(paths.REPORT), metavar="REPORT", help="parity.json, or the folder holding it"
+        "path",
+        nargs="?",
+        default=None,
+        metavar="REPORT",
+        help="parity.json, or the folder holding it (default: build/report)",
     )
     p.add_argument(
         "--compare",
@@ -568,6 +654,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", default=None, help="also write the result as JSON here (default: none)")
     p.add_argument(
         "--data-seed", type=int, default=None, help="seed of the random input arrays (default: the corpus's own)"
+    )
+    p.add_argument(
+        "--operation", action="append", default=[], help="only this operation (repeatable; default: all of them)"
     )
     p = command(
         "bench", _bench, "per-call cost of every specialization (counting target; GPU sweeps on a GPU)", pattern
@@ -610,16 +699,37 @@ def _parser() -> argparse.ArgumentParser:
     p = command("bundle", _bundle, "one folder for `make gpu-check` on a GPU machine without network")
     p.add_argument("--python", default="3.12", help="the GPU machine's Python version")
     p.add_argument("--out", required=True, metavar="DIR", help="the bundle's folder")
-    p = command("gpu-check", _gpu_check, "parity and corpus on the cuda target (needs an NVIDIA GPU)")
+    p = command(
+        "pack", _pack, "write the kernel store a wheel carries, from the generated and compiled kernels", pattern
+    )
+    p.add_argument("--out", metavar="DIR", default=None, help="the store's folder (default: build/store)")
+    p = command("wheel", _wheel, "pack the kernel store into build/store and build akcuda's wheel carrying it")
+    p.add_argument("--out", metavar="DIR", default=None, help="folder for the wheel (default: build/dist)")
+    p = sub.add_parser(
+        "info", help="versions, where the kernels come from, which targets can run here", formatter_class=HELP
+    )
+    p.add_argument("--json", action="store_true", help="print the facts as JSON (default: plain lines)")
+    p.set_defaults(fn=_info)
+    p = command("awkward-suite", _awkward_suite, "Awkward's own tests, stock and through install('host'), compared")
+    p.add_argument("--out", metavar="DIR", default="build/awkward-suite", help="folder for the JUnit files and result")
+    p.add_argument(
+        "pytest_args", nargs="*", metavar="PYTEST_ARG", help="passed on to both pytest runs (e.g. -k validity)"
+    )
+    p = command("gpu-check", _gpu_check, "the device check in tiers: smoke, parity, corpus, sweeps, memcheck")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the JSON and Markdown results")
+    p.add_argument(
+        "--budget", type=float, default=480.0, help="seconds for all tiers; a tier that no longer fits is not run"
+    )
     return parser
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that are a user's mistake: each prints one line, no traceback."""
-    from akcuda.generator.cuda_generator import TranslationError
-    from akcuda.generator.preprocess import PreprocessError
+    from akcuda.generator.frontend.errors import TranslationError
+    from akcuda.generator.frontend.preprocess import PreprocessError
+    from akcuda.paths import NotInCheckout
     from akcuda.plan import PlanError
+    from akcuda.store import StoreError
     from akcuda.toolchain.specs import SpecError
     from akcuda.toolchain.upstream import UpstreamError
     from akcuda.validation.cases.generated import RecipeError
@@ -637,6 +747,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         CompareError,
         ReferenceBuildError,
         NoMatch,
+        NotInCheckout,
+        StoreError,
         FileNotFoundError,
     )
 
@@ -649,6 +761,8 @@ def main(argv: list[str] | None = None) -> int:
 
     errors = _user_errors()
     try:
+        if args.command != "info":
+            paths.repo_root()  # NotInCheckout outside a checkout: one line, before any work
         upstream.use(upstream.select(args.upstream, args.kernels) if hasattr(args, "upstream") else None)
         if getattr(args, "k", None):
             from akcuda.validation.suite import selected

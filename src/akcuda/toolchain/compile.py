@@ -28,8 +28,27 @@ ARCHS = ("sm_80", "sm_90")
 # #2361 narrowing, #1105 #warning, ...) are on by default and land in the program log. Register
 # spills (the recursive combinations helper needs a stack) are a performance fact, not a warning.
 # --fmad=false: a fused multiply-add rounds once where the C rounds twice; parity is bit-exact.
-OPTIONS = ("-std=c++17", "-default-device", "--display-error-number", "--fmad=false")
+# -Xptxas -v: ptxas reports every function's stack frame (the runtime sizes the CUDA stack for
+# recursive helpers from it); those info lines are not warnings.
+OPTIONS = ("-std=c++17", "-default-device", "--display-error-number", "--fmad=false", "-Xptxas", "-v")
 _WARNING_LINE = re.compile(r"^(?:\S.*?: warning|ptxas warning)\b", re.M)
+_PTXAS_INFO = re.compile(r"^ptxas(?: info\s*:|\s+\.).*$\n?", re.M)
+_FRAME = re.compile(r"Function properties for (\S+)\s*\nptxas\s+\.\s+(\d+) bytes stack frame")
+_ENTRY = re.compile(r"Compiling entry function '(\S+)'")
+
+
+def stack_frames(log: str) -> dict:
+    """From ptxas's -v report: each entry function's stack frame ("entries", by lowered name) and
+    the largest frame of a function they call ("calls": a recursive helper's frame per level).
+
+    ptxas info    : Compiling entry function '_Z3k' for 'sm_90'
+    ptxas info    : Function properties for _Z3k
+    ptxas         .     312 bytes stack frame, ...          -> {"entries": {"_Z3k": 312}, ...}
+    """
+    entries = set(_ENTRY.findall(log))
+    frames = {name: int(size) for name, size in _FRAME.findall(log)}
+    called = [size for name, size in frames.items() if name not in entries]
+    return {"entries": {n: b for n, b in frames.items() if n in entries}, "calls": max(called, default=0)}
 
 
 @dataclass
@@ -72,8 +91,9 @@ def _get(prog, what: str) -> bytes:
 
 def compile_source(
     source: str, name: str, name_expressions: list[str], arch: str
-) -> tuple[bytes | None, bytes | None, dict[str, str], str]:
-    """Compile with NVRTC; return (cubin, ptx, lowered names, log). Errors go to the log, never raised."""
+) -> tuple[bytes | None, bytes | None, dict[str, str], str, dict]:
+    """Compile with NVRTC; return (cubin, ptx, lowered names, log, stack frames). Errors go to the
+    log, never raised."""
     prog, log = None, ""
     try:
         prog = _check(nvrtc.nvrtcCreateProgram(source.encode(), f"{name}.cu".encode(), 0, [], []), "create")
@@ -81,16 +101,18 @@ def compile_source(
             _check(nvrtc.nvrtcAddNameExpression(prog, expr.encode()), f"nvrtcAddNameExpression({expr!r})")
         opts = [o.encode() for o in options(arch)]
         (res,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
-        log = _get(prog, "ProgramLog").decode(errors="replace").strip()
+        report = _get(prog, "ProgramLog").decode(errors="replace")
+        log = _PTXAS_INFO.sub("", report).strip()  # what is left: errors and warnings
         if res != nvrtc.nvrtcResult.NVRTC_SUCCESS:
-            return None, None, {}, log or f"nvrtcCompileProgram: {res.name}"
+            return None, None, {}, log or f"nvrtcCompileProgram: {res.name}", {}
         lowered = {
             e: _check(nvrtc.nvrtcGetLoweredName(prog, e.encode()), f"nvrtcGetLoweredName({e!r})").rstrip(b"\0").decode()
             for e in name_expressions
         }
-        return _get(prog, "CUBIN"), _get(prog, "PTX"), lowered, log  # PTX comes free with an sm_XX target
+        # PTX comes free with an sm_XX target
+        return _get(prog, "CUBIN"), _get(prog, "PTX"), lowered, log, stack_frames(report)
     except Exception as exc:  # binding-level failures are reported, not raised
-        return None, None, {}, f"{log}\n{type(exc).__name__}: {exc}".strip()
+        return None, None, {}, f"{log}\n{type(exc).__name__}: {exc}".strip(), {}
     finally:
         if prog is not None:
             nvrtc.nvrtcDestroyProgram(prog)
@@ -109,7 +131,7 @@ def _fingerprint(generated_dir: Path, kernel: str, arch: str) -> dict:
     return {"source_sha256": digest, "name_expressions": names, "nvrtc": nvrtc_version(), "options": options(arch)}
 
 
-def _cached(generated_dir: Path, out_dir: Path, kernel: str, arch: str) -> CompileResult | None:
+def cached(generated_dir: Path, out_dir: Path, kernel: str, arch: str) -> CompileResult | None:
     """A cache hit: all three outputs exist and the recorded fingerprint matches the current one."""
     cubin, ptx, meta = _paths(out_dir, kernel, arch)
     try:
@@ -136,7 +158,7 @@ def _compile_one(generated_dir: Path, out_dir: Path, kernel: str, arch: str) -> 
     try:
         fp = _fingerprint(generated_dir, kernel, arch)
         source = (generated_dir / f"{kernel}.cu").read_text()
-        cubin, ptx, lowered, log = compile_source(source, kernel, fp["name_expressions"], arch)
+        cubin, ptx, lowered, log, frames = compile_source(source, kernel, fp["name_expressions"], arch)
     except Exception:
         return CompileResult(kernel, arch, False, time.perf_counter() - t0, traceback.format_exc())
     seconds = time.perf_counter() - t0
@@ -148,7 +170,8 @@ def _compile_one(generated_dir: Path, out_dir: Path, kernel: str, arch: str) -> 
     _write(
         paths[2],
         json.dumps(
-            {**fp, "kernel": kernel, "arch": arch, "seconds": round(seconds, 4), "lowered": lowered}, indent=1
+            {**fp, "kernel": kernel, "arch": arch, "seconds": round(seconds, 4), "lowered": lowered, "frames": frames},
+            indent=1,
         ).encode(),
     )
     return CompileResult(kernel, arch, True, seconds, "", paths[0], paths[1], lowered)
@@ -173,7 +196,7 @@ def compile_all(
         for arch in archs:
             if not (generated_dir / f"{kernel}.cu").exists():
                 results.append(CompileResult(kernel, arch, False, 0.0, f"missing {generated_dir}/{kernel}.cu"))
-            elif (hit := _cached(generated_dir, out_dir, kernel, arch)) is not None:
+            elif (hit := cached(generated_dir, out_dir, kernel, arch)) is not None:
                 results.append(hit)
             else:
                 todo.append((kernel, arch))

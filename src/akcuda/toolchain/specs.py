@@ -18,14 +18,14 @@ from typing import Any
 import yaml
 
 from akcuda import paths
-from akcuda.generator.preprocess import preprocess
+from akcuda.generator.frontend.preprocess import preprocess
 from akcuda.toolchain import upstream
 
 DIRECTIONS = ("in", "out", "inout")
 STATUSES = ("translate", "pending")
 # The kernels that sort (std::sort and friends over lambdas and std::vector): the sort rule
-# (generator/sorts.py) reads their library sort step from the C++, or, where a kernel's shape
-# defeats it, the spec names it in a `sort` override (generator/override.py); the plans report
+# (generator/sorting/rule.py) reads their library sort step from the C++, or, where a kernel's shape
+# defeats it, the spec names it in a `sort` override (generator/sorting/override.py); the plans report
 # says which.
 SORT_FAMILY = {
     "awkward_sort",
@@ -124,6 +124,12 @@ def load_spec(path: Path) -> dict:
                 _require(path, arg, field, str, at)
             if arg["dir"] not in DIRECTIONS:
                 _fail(path, arg, f"{at}dir", f"expected one of {DIRECTIONS}, got {arg['dir']!r}")
+    if "recursion" in data:  # {depth: NAME}: the integer argument that bounds the recursion depth
+        depth = _require(path, data, "recursion", dict).get("depth")
+        for special in data["specializations"]:
+            ctypes_ = {a["name"]: a["ctype"] for a in special["args"]}
+            if ctypes_.get(depth) not in ("int64_t", "int32_t"):
+                _fail(path, data, "recursion", f"depth must name an integer argument of {special['symbol']}")
     return data
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from akcuda import paths
-from akcuda.generator.preprocess import HELPER_SOURCES
+from akcuda.generator.frontend.preprocess import HELPER_SOURCES
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from akcuda import paths
 from akcuda.plan import PlanError
-from akcuda.plan.model import CounterKind, CounterOp, Role, StepKind
+from akcuda.plan.model import CounterKind, CounterOp, Parallel, Role, Scans, Serial
 from akcuda.progress import progress
 from akcuda.runtime import executor, host_build
 from akcuda.runtime.executor import Mode
@@ -106,9 +106,10 @@ def _why_more(plan, special: dict) -> str:
     launches = plan.specializations[special["symbol"]].launches
     reasons = []
     for step, roles in zip(plan.entry_of(special["symbol"]).steps, launches):
-        if step.kind == StepKind.SERIAL and step.fold is None:
+        form = step.form
+        if isinstance(form, Serial) and form.fold is None:
             reasons.append("a one-thread step of its own (" + (step.reason or "constant work") + ")")
-        if step.checked:
+        if isinstance(form, Parallel) and form.checked:
             reasons.append(
                 "a check launch first finds the first failing iteration, so no thread writes past it "
                 "(the C loop stops there; Awkward's kernel runs every row and only flags the error)"
@@ -124,14 +125,14 @@ def _why_more(plan, special: dict) -> str:
                 "row ranges checked on the array library before the parallel form (two calls per test; "
                 "Awkward's kernel assumes them)"
             )
-        if step.kind == StepKind.SCAN:
+        if isinstance(form, Scans):
             parts = [role.value for role in (Role.NOMINAL, Role.COUNT, Role.FILL, Role.FINISH) if role in roles]
             library = []
-            if any(c.kind == CounterKind.KEYED for c in step.counters):
+            if any(c.kind == CounterKind.KEYED for c in form.counters):
                 library.append("a scan within each key by a stable sort (16 calls)")
-            if any(c.op == CounterOp.LAST for c in step.counters):
+            if any(c.op == CounterOp.LAST for c in form.counters):
                 library.append("a last value picked (3 calls)")
-            if any(c.op in (CounterOp.SUM, CounterOp.SPECULATED) for c in step.counters):
+            if any(c.op in (CounterOp.SUM, CounterOp.SPECULATED) for c in form.counters):
                 library.append("an in-place scan per sum")
             reasons.append(f"{' + '.join(parts)} launches and " + ", ".join(library or ["a reduction"]))
     return "; ".join(dict.fromkeys(reasons)) or "parallel steps, one launch each"
@@ -245,7 +246,7 @@ def run_bench(pattern: str | None = None, out_dir: Path | None = None, timed_on:
     ]
     target = CountingTarget(seed=1)
     kernels = sorted({k["name"] for k, _ in chosen})
-    host_build.build_all([paths.GENERATED / f"{k}.cu" for k in kernels], target.out_dir)
+    host_build.build_all([target.generated / f"{k}.cu" for k in kernels], target.out_dir)
     start = time.perf_counter()
     entries = []
     with progress() as bar:

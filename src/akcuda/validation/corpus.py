@@ -16,9 +16,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from akcuda import paths
-from akcuda.plan import PlanError
-from akcuda.runtime import awkward_plugin, executor, host_build
+from akcuda import store
+from akcuda.runtime import awkward_plugin, host_build
 from akcuda.toolchain import specs
 from akcuda.toolchain.generate import generate
 
@@ -487,27 +486,29 @@ def _difference(stock: tuple, ours: tuple) -> str:
 # ---------------------------------------------------------------- running
 
 
-def _current(kernel: str) -> bool:
-    """Is the kernel's generated plan there and written by this translator?"""
+def _stale(kernels: store.Store) -> bool:
+    """Is any kernel missing, or not what its spec and this translator would make?"""
     try:
-        executor.load_plan(kernel)
-    except (OSError, PlanError):
-        return False
-    return True
+        for kernel in kernels.kernels():
+            kernels.plan(kernel)
+    except store.StoreError:
+        return True
+    return False
 
 
 def prepare(target: str = "host") -> None:
-    """Make sure the generated kernels exist and come from this translator (``akcuda generate``
-    otherwise) and, for the host target, build their libraries in parallel now rather than one
-    by one mid-corpus."""
-    wanted = [k for k, s in specs.load_all().items() if s["status"] == "translate"]
-    if not all(map(_current, wanted)):
+    """Make sure the store's kernels can run (in a checkout, ``akcuda generate`` first when one
+    is missing or stale) and, for the host target, build their libraries in parallel now rather
+    than one by one mid-corpus."""
+    kernels = store.current()
+    if kernels.origin == "checkout" and _stale(kernels):
         failed = {k: v for k, v in generate().items() if v}
         if failed:
             raise RuntimeError(f"akcuda generate failed for {', '.join(sorted(failed))}")
+    kernels.check()
     if target == "host":
         shared = awkward_plugin.shared_target("host")
-        host_build.build_all([paths.GENERATED / f"{k}.cu" for k in wanted], shared.out_dir, shared.extra)
+        host_build.build_all([shared.generated / f"{k}.cu" for k in kernels.kernels()], shared.out_dir, shared.extra)
 
 
 def _to_target(arrays: Arrays, target: str) -> Arrays:

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from akcuda.plan.ctype import DTYPES, base_type
+from akcuda.plan.ctype import DTYPES, base_type, c_value
 from akcuda.plan.errors import KernelFailure
 from akcuda.plan.model import Plan
 from akcuda.runtime import executor
 from akcuda.runtime.executor import Mode
-from akcuda.validation import reference, ties
+from akcuda.validation import math_functions, reference, ties
 from akcuda.validation.cases import Case
 
 SENTINEL_BYTE = 0x7B
@@ -69,7 +69,7 @@ def materialize(special: dict, case: Case) -> list:
         elif stars == 1:
             values.append(_buffer(value, DTYPES[name], is_output))
         else:
-            values.append(DTYPES[name](value).item())
+            values.append(c_value(name, value))
     return values
 
 
@@ -79,9 +79,11 @@ def _copy(values: list) -> list:
     ]
 
 
-def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+def _equal(a: np.ndarray, b: np.ndarray, ulps: int = 0, terms: int = 0) -> bool:
+    """Bit-exact for integers and booleans, NaN-aware equality for floats; within `ulps` per term
+    where the kernel calls a libm function whose device form is not glibc's (`math_functions`)."""
     if a.dtype.kind == "f":
-        return bool(np.array_equal(a, b, equal_nan=True))
+        return math_functions.within(a, b, ulps, terms) if ulps else bool(np.array_equal(a, b, equal_nan=True))
     return a.tobytes() == b.tobytes()
 
 
@@ -164,6 +166,8 @@ def run_case(
     names = [a["name"] for a in special["args"]]
     scalars = {n: v for n, v in zip(names, cpu_values) if not isinstance(v, (list, np.ndarray))}
     unstable = ties.unstable_sort(plan, special["symbol"], scalars)
+    functions = math_functions.of_kernel(plan.kernel) if target.name == "cuda" else ()
+    terms = sum(v.size for v in cpu_values if isinstance(v, np.ndarray) and v.dtype.kind == "f")
     parts = iter(tables)
     for arg, mine, theirs in zip(special["args"], device, cpu_values):
         if arg["dir"] == "in":
@@ -179,7 +183,7 @@ def run_case(
             if unstable is not None and arg["name"] == unstable.out:  # std::sort: equal keys in any order
                 inputs = dict(zip(names, cpu_values))
                 got, want = (ties.settle(unstable, inputs, scalars, x) for x in (got, want))
-            if not _equal(got, want):
+            if not _equal(got, want, math_functions.ulps(functions, got.dtype) if got.dtype.kind == "f" else 0, terms):
                 where = (
                     int(np.flatnonzero(got.view(np.uint8) != want.view(np.uint8))[0] // got.itemsize)
                     if got.dtype.kind != "f"

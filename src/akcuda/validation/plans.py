@@ -9,7 +9,20 @@ from pathlib import Path
 
 from akcuda import paths
 from akcuda.plan.expr import Int, Unary, to_text
-from akcuda.plan.model import CounterKind, Plan, Role, SortRanges, Step, StepKind
+from akcuda.plan.model import (
+    Compaction,
+    CounterKind,
+    Plan,
+    PrivateRows,
+    Role,
+    Scans,
+    Serial,
+    Sort,
+    SortRanges,
+    SplitFold,
+    Step,
+    StepKind,
+)
 from akcuda.runtime import executor
 from akcuda.toolchain import specs
 
@@ -20,7 +33,7 @@ ONE_THREAD = {Role.FINISH, Role.SERIAL}  # roles that do constant work (a finish
 
 def _input_sized(step: Step) -> bool:
     """A one-thread step whose work grows with the input (the translator marks constant work)."""
-    return step.kind == StepKind.SERIAL and not step.constant_work
+    return isinstance(step.form, Serial) and not step.form.constant_work
 
 
 def _whole_rows(step: Step) -> bool:
@@ -30,8 +43,9 @@ def _whole_rows(step: Step) -> bool:
     makes it one thread's loop over the input, so the report names it."""
     return (
         step.row_loop is not None
-        or step.compaction is not None
-        or any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.counters)
+        or isinstance(step.form, Compaction)
+        or isinstance(step.form, PrivateRows)
+        and any(c.kind in (CounterKind.COLUMNS, CounterKind.SCRATCH) for c in step.form.counters)
         or any(s.within is not None for s in step.segments)
     )
 
@@ -39,7 +53,7 @@ def _whole_rows(step: Step) -> bool:
 def _sort_row(step: Step) -> dict:
     """A library sort step: no launch, one pass of the array library's stable argsort (two when
     segmented); "rule" or "override" says whether the translator or the spec named it."""
-    sort = step.sort
+    sort = step.form
     segmented = sort.ranges != SortRanges.WHOLE
     return {
         "kind": step.kind.value,
@@ -70,28 +84,34 @@ def describe(plan: Plan, symbol: str) -> dict:
         if step.guard == Int(0):
             continue  # never runs for this specialization's types
         guards.append(step.guard)
-        launched = [role for role in roles if not (role == FALLBACK and step.kind != StepKind.SERIAL)]
-        if step.fold is not None:  # its work runs in a neighbour's launch (on its own only as a fallback)
+        serial = isinstance(step.form, Serial)
+        launched = [role for role in roles if not (role == FALLBACK and not serial)]
+        fold = step.form.fold if serial else None
+        if fold is not None:  # its work runs in a neighbour's launch (on its own only as a fallback)
             launched = []
         input_sized = _input_sized(step)
-        if step.kind == StepKind.SORT:
+        if isinstance(step.form, Sort):
             steps.append(_sort_row(step))
             continue
         steps.append(
             {
                 "kind": step.kind.value,
                 "line": step.line,
-                "width": "1" if step.kind == StepKind.SERIAL else to_text(step.count),
+                "width": "1" if serial else to_text(step.count),
                 "launches": len(launched),
-                "counters": [c.name for c in step.counters],
+                "counters": [c.name for c in step.form.counters] if isinstance(step.form, Scans) else [],
                 "reason": step.reason,
                 "width1_input_sized": input_sized,
-                "per_thread": "piece" if step.partials is not None else "row" if _whole_rows(step) else "iteration",
+                "per_thread": "piece"
+                if isinstance(step.form, SplitFold)
+                else "row"
+                if _whole_rows(step)
+                else "iteration",
                 "row_loop": step.row_loop,
                 "guard": None if step.guard is None else to_text(step.guard),
-                "folded": None if step.fold is None else step.fold.value,
+                "folded": None if fold is None else fold.value,
                 "passes": 0
-                if step.kind == StepKind.SERIAL and not input_sized
+                if serial and not input_sized
                 else sum(r not in ONE_THREAD or input_sized for r in launched),
             }
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 
 from akcuda import paths
-from akcuda.generator.preprocess import HELPER_SOURCES
+from akcuda.generator.frontend.preprocess import HELPER_SOURCES
 from akcuda.toolchain.upstream import Sources
 
 RELEASE = ("-O3", "-DNDEBUG")  # CMake's Release flags for GCC (scikit-build-core's default build type)

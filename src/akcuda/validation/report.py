@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from akcuda import paths
+from akcuda.validation import math_functions
 
 # parity.json's layout; a report of another version cannot be compared (`akcuda report --compare`).
 # 2: schema_version and meta (akcuda version, commit, upstream source and hashes, target, seeds,
@@ -183,6 +184,8 @@ def _context(report: dict) -> dict:
         "groups": groups,
         # each sorting kernel's library sort step, and whether the sort rule or a spec override named it
         "sorts": {s["kernel"]: p for s in specs for p in s.get("plan") or [] if p["kind"] == "sort"},
+        # every kernel whose C calls a libm function, and how each target's results are compared
+        "math": math_functions.table([k["name"] for k in report["kernels"]]),
     }
 
 

@@ -38,9 +38,9 @@ def parity_results(
     targets = [(made.setdefault(seed, make_target(target_name, seed)), mode) for seed, mode in runs(seeds, modes)]
     if target_name != "cuda":  # build the emulation libraries in parallel up front
         kernels = sorted({k["name"] for k, _ in chosen if k["status"] == "translate"})
+        generated = targets[0][0].generated
         host_build.build_all(
-            [paths.GENERATED / f"{k}.cu" for k in kernels if (paths.GENERATED / f"{k}.cu").exists()],
-            targets[0][0].out_dir,
+            [generated / f"{k}.cu" for k in kernels if (generated / f"{k}.cu").exists()], targets[0][0].out_dir
         )
     results, references = [], {}
     kernel_c = upstream.active()  # once: each specialization names its C file and generated .cu
@@ -119,7 +119,7 @@ def _check_recipe(case, outcome: parity.CaseOutcome) -> None:
 
 def _one(spec, special, targets, sources, block, translated, compiled, ref=None, only_case=None) -> SpecResult:
     result = SpecResult(special["symbol"], spec["name"], "failed")
-    result.generated = str(paths.GENERATED / f"{spec['name']}.cu")
+    result.generated = str(targets[0][0].generated / f"{spec['name']}.cu")
     if isinstance(ref, str):
         result.reason = f"no CPU reference: {ref}"
         return result

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from akcuda.plan.ctype import DTYPES, base_type
+from akcuda.plan.ctype import DTYPES, base_type, c_value
 from akcuda.runtime import executor, make_target
 from akcuda.runtime.cuda import CudaTarget
 from akcuda.runtime.executor import Mode
@@ -66,7 +66,7 @@ def inputs(symbol: str, n: int) -> tuple[dict, list]:
             length = value["out"] if isinstance(value, dict) else None
             values.append(np.zeros(length, DTYPES[name]) if length is not None else np.asarray(value, DTYPES[name]))
         else:
-            values.append(DTYPES[name](value).item())
+            values.append(c_value(name, value))
     return special, values
 
 

@@ -10,15 +10,15 @@ from typing import Any
 import numpy as np
 
 from akcuda.plan.expr import evaluate
-from akcuda.plan.model import Plan, Sort, SortWrites, StepKind
+from akcuda.plan.model import Plan, Sort, SortWrites
 from akcuda.runtime import sorting
 
 
 def unstable_sort(plan: Plan, symbol: str, scalars: dict[str, Any]) -> Sort | None:
     """The plan's sort step if it runs unstable for these scalars."""
     for step in plan.entry_of(symbol).steps:
-        if step.kind == StepKind.SORT and not evaluate(step.sort.stable, scalars):
-            return step.sort
+        if isinstance(step.form, Sort) and not evaluate(step.form.stable, scalars):
+            return step.form
     return None
 
 
@@ -35,12 +35,10 @@ def settle(sort: Sort, arrays: dict[str, np.ndarray], scalars: dict[str, Any], o
     if sort.writes == SortWrites.STRINGS or n == 0:
         return out  # equal std::strings are equal bytes: nothing to settle
     ranges = sorting._ranges(np, sort, arrays, scalars, n)
-    rid = np.full(n, -1, dtype=np.int64)
-    rid[ranges.members] = np.arange(len(ranges.members)) if not ranges.ordered else ranges.rid
-    start = np.zeros(n, dtype=np.int64)
-    local = sort.writes == SortWrites.PERMUTATION and evaluate(sort.local, scalars) and ranges.ordered
-    if local:
-        start[ranges.members] = ranges.start
+    disjoint = bool(ranges.disjoint)  # overlapping ranges, sorted one by one: nothing to settle
+    rid = np.where(ranges.inside & disjoint, ranges.group, -1)
+    local = sort.writes == SortWrites.PERMUTATION and evaluate(sort.local, scalars) and disjoint
+    start = np.where(ranges.inside, ranges.group, 0) if local else np.zeros(n, dtype=np.int64)
     head = out[:n].copy()
     if sort.writes == SortWrites.VALUES:
         same = sorting.number_key(np, head, True, sort.nan_first)

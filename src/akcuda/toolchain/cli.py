@@ -440,7 +440,7 @@ def _cluster_check(args) -> int:
         f"cluster-check ({args.target}, {result['workers']} worker processes, {args.events} events in "
         f"{args.partitions} partitions): {len(result['different'])} result(s) different from stock Awkward; "
         f"kernel calls {calls}; every worker on akcuda: {yes[result['trace']['all_akcuda']]}; a failing kernel's "
-        f"error as expected: {yes[result['error']['as_expected']]} -> {folder}/cluster-check.{{json,md}}",
+        f"error is Awkward's own: {yes[result['error']['same_as_stock']]} -> {folder}/cluster-check.{{json,md}}",
         highlight=False,
     )
     return Exit.PASSED if result["passed"] else Exit.FAILED

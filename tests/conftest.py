@@ -242,3 +242,32 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     run (g++ and NVRTC are required), the markers only let `-m` select or leave them out."""
     if item.get_closest_marker("gpu") is not None and (why := _no_gpu()) is not None:
         pytest.skip(why)
+
+
+# ------------------------------------------------------------------ a dask cluster on localhost
+
+
+@pytest.fixture(scope="session")
+def gpu_present() -> bool:
+    """Whether a CUDA GPU is usable here (for tests whose expectation depends on it)."""
+    return _no_gpu() is None
+
+
+@pytest.fixture(scope="session")
+def host_kernels(upstream_cpp) -> None:
+    """Generated kernels and their host libraries, built once before any worker process needs them."""
+    from akcuda.validation import corpus
+
+    corpus.prepare("host")
+
+
+@pytest.fixture(scope="module")
+def dask_client(host_kernels):
+    """A client on a LocalCluster of 2 worker processes (one thread each) on localhost, shut down
+    after the test module (idle workers would otherwise sit through the rest of the suite). The
+    workers find the kernels as this process does (they inherit its folder and environment). A
+    test that registers the akcuda plug-in removes it."""
+    from akcuda.validation.cluster import local_cluster
+
+    with local_cluster("host", 2) as client:
+        yield client

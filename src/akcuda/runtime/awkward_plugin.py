@@ -144,6 +144,19 @@ def synchronize_target(target: Any) -> None:
         raise deferred_errors.exception(*found)
 
 
+def synchronize_cuda_backend() -> None:
+    """Raise the first failure kernels on Awkward's cuda backend deferred on this thread's current
+    stream: akcuda's calls first, in call order, then Awkward's own kernels' (only once one of
+    them ran on this stream: Awkward keeps no record of a stream before)."""
+    import awkward._connect.cuda as ak_cuda
+    import cupy
+
+    stream = cupy.cuda.get_current_stream()
+    synchronize("cuda")
+    if stream.ptr in ak_cuda.cuda_streamptr_to_contexts:
+        ak_cuda.synchronize_cuda(stream)
+
+
 class AkcudaKernel:
     """Called like Awkward's NumpyKernel / CupyKernel, runs the generated kernel instead."""
 

@@ -425,6 +425,68 @@ def _bench(args) -> int:
     return 0
 
 
+def _cluster_check(args) -> int:
+    """The cluster analysis with akcuda on every worker against stock Awkward in one process."""
+    from akcuda.validation import cluster
+
+    folder = Path(args.out) if args.out else paths.BUILD / "cluster"
+    result = cluster.run(folder, args.target, args.workers, args.events, args.partitions, args.errors)
+    if "setup_error" in result:
+        out.print(f"[red]akcuda cluster-check:[/] {escape(result['setup_error'])}", highlight=False)
+        return Exit.USAGE
+    calls = ", ".join(f"{via} {n}" for via, n in result["trace"]["calls"].items())
+    yes = {True: "yes", False: "no"}
+    out.print(
+        f"cluster-check ({args.target}, {result['workers']} worker processes, {args.events} events in "
+        f"{args.partitions} partitions): {len(result['different'])} result(s) different from stock Awkward; "
+        f"kernel calls {calls}; every worker on akcuda: {yes[result['trace']['all_akcuda']]}; a failing kernel's "
+        f"error is Awkward's own: {yes[result['error']['same_as_stock']]} -> {folder}/cluster-check.{{json,md}}",
+        highlight=False,
+    )
+    return Exit.PASSED if result["passed"] else Exit.FAILED
+
+
+def _cluster_bench(args) -> int:
+    """Scaling figures of the cluster analysis: sizes by worker counts, with stock beside them."""
+    from akcuda.validation import cluster, cluster_bench
+
+    missing = cluster.missing_extra()
+    if missing:
+        out.print(f"[red]akcuda cluster-bench:[/] {escape(missing)}", highlight=False)
+        return Exit.USAGE
+    from akcuda.dask import AkcudaUnavailable
+
+    try:
+        chosen = {k: v for k, v in (("sizes", args.sizes), ("workers", args.workers)) if v is not None}
+        result = cluster_bench.run(
+            target=args.target, partitions=args.partitions, repeats=args.repeats, log=out.print, **chosen
+        )
+    except AkcudaUnavailable as exc:
+        out.print(f"[red]akcuda cluster-bench:[/] {escape(str(exc))}", highlight=False)
+        return Exit.USAGE
+    folder = Path(args.out) if args.out else paths.BUILD / "bench"
+    cluster_bench.write(result, folder)
+    out.print(cluster_bench.markdown(result), highlight=False, markup=False)
+    unequal = sum(not r["identical"] or r.get("all_akcuda") is False for r in result["rows"])
+    out.print(
+        f"cluster-bench: {len(result['rows'])} runs, {unequal} not identical to stock or not all on akcuda "
+        f"-> {folder}/cluster-bench.{{json,md,png}}",
+        highlight=False,
+    )
+    return Exit.PASSED if unequal == 0 else Exit.FAILED
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """--sizes, --workers: comma-separated positive integers."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return values
+
+
 def _bundle(args) -> int:
     from akcuda.toolchain import bundle
     from akcuda.toolchain.pack import PackError
@@ -610,6 +672,29 @@ def _parser() -> argparse.ArgumentParser:
         choices=("host", "cuda"),
         default=None,
         help="target of the timed sections: cuda at GPU sizes, host at small ones (default: cuda where a GPU exists)",
+    )
+    p = command("cluster-check", _cluster_check, "the cluster analysis with akcuda on every worker against stock")
+    p.add_argument("--target", choices=("host", "cuda"), default="host", help="akcuda's target on the workers")
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: 2 for host, 1 for cuda: one GPU)"
+    )
+    p.add_argument(
+        "--errors",
+        choices=("immediate", "deferred"),
+        default=None,
+        help="akcuda's error mode on the workers (default: immediate on host, deferred on cuda)",
+    )
+    p.add_argument("--events", type=int, default=20_000, help="synthetic collision events")
+    p.add_argument("--partitions", type=int, default=4, help="Parquet files, one partition each")
+    p.add_argument("--out", metavar="DIR", default=None, help="folder for the results (default: build/cluster)")
+    p = command("cluster-bench", _cluster_bench, "the cluster analysis's wall time and events/s by worker count")
+    p.add_argument("--sizes", type=_counts, default=None, help="events, comma-separated (default: 200000,1000000)")
+    p.add_argument("--workers", type=_counts, default=None, help="worker counts, comma-separated (default: 1,2)")
+    p.add_argument("--target", choices=("host", "cuda"), default="host", help="akcuda's target on the workers")
+    p.add_argument("--partitions", type=int, default=8, help="Parquet files, one partition each")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs after a warm-up (the median is reported)")
+    p.add_argument(
+        "--out", metavar="DIR", default=None, help="folder for cluster-bench.{json,md,png} (default: build/bench)"
     )
     p = command("bundle", _bundle, "one folder for `make gpu-check` on a GPU machine without network")
     p.add_argument("--python", default="3.12", help="the GPU machine's Python version")

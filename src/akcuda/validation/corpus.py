@@ -511,17 +511,6 @@ def prepare(target: str = "host") -> None:
         host_build.build_all([shared.generated / f"{k}.cu" for k in kernels.kernels()], shared.out_dir, shared.extra)
 
 
-def _synchronize_cuda() -> None:
-    """Raise any error Awkward's own (asynchronous) CUDA kernels reported, as Awkward would."""
-    import awkward._connect.cuda as ak_cuda
-    import cupy
-
-    stream = cupy.cuda.get_current_stream()
-    awkward_plugin.synchronize("cuda")  # akcuda's deferred calls first, in call order
-    if stream.ptr in ak_cuda.cuda_streamptr_to_contexts:  # only after a stock CUDA kernel ran
-        ak_cuda.synchronize_cuda(stream)
-
-
 def _to_target(arrays: Arrays, target: str) -> Arrays:
     if target == "host":
         return arrays
@@ -538,7 +527,7 @@ def run_operation(op: Operation, arrays: Arrays, target: str = "host", pending: 
     stock = evaluate(op, arrays)
     device = _to_target(arrays, target)
     with awkward_plugin.installed(target), awkward_plugin.trace() as recorder:
-        ours = evaluate(op, device, _synchronize_cuda if target == "cuda" else None)
+        ours = evaluate(op, device, awkward_plugin.synchronize_cuda_backend if target == "cuda" else None)
     identical = stock[0] == ours[0] and same(stock, ours)
     return {
         "name": op.name,

@@ -10,7 +10,9 @@ tier whose estimate no longer fits the time left is recorded as not run, with wh
 3. corpus: the Awkward corpus with install("cuda"), and the physics workloads against the CPU
    and Awkward's own cuda backend;
 4. sweeps: the kernel sweeps, per-call overhead and first call;
-5. memcheck: compute-sanitizer's memcheck over a slice of the corpus, last.
+5. memcheck: compute-sanitizer's memcheck over a slice of the corpus;
+6. cluster: the dask-awkward analysis on one GPU worker against the CPU (`akcuda cluster-check`),
+   in the time the estimates above leave unused.
 
 Estimates (seconds on one H100 or H200) are in `TIERS`; docs/gpu-check.md says how they were
 made from the host run.
@@ -144,12 +146,27 @@ def memcheck(target: str) -> dict:
     }
 
 
+def cluster(target: str) -> dict:
+    """The dask-awkward analysis on one worker with `AkcudaPlugin(target)`, partitions on the
+    target's backend, against stock Awkward on the CPU (`akcuda cluster-check`); not run where
+    the `dask` extra is not installed."""
+    from akcuda.validation import cluster as on_cluster
+
+    missing = on_cluster.missing_extra()
+    if missing:
+        return {"ok": True, "summary": {"run": False, "why": missing}, "lines": [f"not run: {missing}"]}
+    result = on_cluster.check(target, workers=1)
+    summary = {k: v for k, v in result.items() if k != "trace_markdown"}
+    return {"ok": result["passed"], "summary": summary, "lines": on_cluster.markdown(result).splitlines()[2:]}
+
+
 TIERS = (
     Tier("smoke", 60, smoke),
     Tier("parity", 150, parity),
     Tier("corpus", 120, corpus_and_workloads),
     Tier("sweeps", 60, sweeps),
     Tier("memcheck", 90, memcheck),
+    Tier("cluster", 45, cluster),  # last: it runs in what the estimates above leave unused
 )
 
 

@@ -116,3 +116,20 @@ def by_signature(cuda_kernel_templates):
     return out
 """
     assert upstream_launches.parse(text) == {("awkward_a", "int64"): None, ("awkward_b", "int64", "int32"): 4}
+
+
+@pytest.mark.parametrize(
+    "kernel", ["awkward_ListOffsetArray_argsort_strings", "awkward_NumpyArray_sort_asstrings_uint8"]
+)
+def test_a_string_sort_copies_nothing_to_the_device(upstream_cpp, kernel):
+    """The counting target's array module counts every crossing itself: a string sort's passes
+    (descending and reversed ties among the bench's cases) stay on the device (a one-element
+    array built from a host list was one copy per call)."""
+    from akcuda.runtime.host import CountingTarget
+    from akcuda.toolchain import specs
+    from akcuda.validation import bench
+
+    spec = specs.load_all()[kernel]
+    (special,) = spec["specializations"]  # each has one exported symbol
+    entry = bench.count_specialization(spec, special, CountingTarget(seed=1))
+    assert entry["immediate"]["h2d_copies"] == entry["deferred"]["h2d_copies"] == 0

@@ -193,7 +193,7 @@ def _reversed_in_ranges(xp, order, rid):
     new = xp.ones(m, dtype=bool)
     new[1:] = rid[1:] != rid[:-1]
     first = xp.flatnonzero(new)
-    last = xp.concatenate([first[1:], xp.asarray([m])]) - 1
+    last = xp.concatenate([first[1:], xp.full(1, m, dtype=first.dtype)]) - 1  # a fill on the device: no copy
     which = xp.cumsum(new) - 1
     position = xp.arange(m)
     return order[first[which] + last[which] - position]

@@ -10,7 +10,7 @@ import pytest
 
 from akcuda.toolchain import cli
 from akcuda.toolchain.exitcodes import Exit
-from akcuda.validation import cluster_bench
+from akcuda.validation import cluster_bench, timing
 
 pytestmark = pytest.mark.gxx  # the workers run the host build of the generated kernels
 
@@ -41,3 +41,10 @@ def test_sizes_and_worker_counts_are_positive_integers(value, capsys):
         cli.main(["cluster-bench", "--workers", value])
     assert raised.value.code == Exit.USAGE
     assert "expected comma-separated positive integers" in capsys.readouterr().err
+
+
+def test_a_rows_rate_is_the_one_its_written_time_gives():
+    """The rate comes from the seconds the row holds (rounded), not the unrounded median: a short
+    run made the two disagree by more than the rounding of the rate."""
+    row = cluster_bench._row(cluster_bench.STOCK, 0, 30, timing.Spread(0.000345, 0.0003, 0.0004, 3), True)
+    assert row["seconds"] == 0.0003 and row["events_per_s"] == 100_000

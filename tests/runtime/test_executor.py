@@ -148,7 +148,7 @@ def test_the_cuda_stack_is_sized_from_the_frames_ptxas_reports(upstream_cpp):
         if role.value == "fill"
     )
     assert frames["entries"][fill] >= 128
-    assert recursion_depth_argument(kernel, symbol) == 3  # n, as the spec says
+    assert recursion_depth_argument(symbol) == 3  # n, as the spec says
     for n in (1, 7, 16, 64, 1000):
         assert stack_bytes(frames, fill, n) >= frames["entries"][fill] + (n + 1) * frames["calls"]
     assert stack_bytes(frames, fill, 7) > DEFAULT_STACK >= stack_bytes(frames, fill, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def test_the_store_holds_what_the_runtime_reads_and_no_place_or_time(small_store
     assert manifest["awkward_cpp"] == upstream.PINS[0].version and manifest["akcuda"] == __version__
     assert manifest["binaries"] == {"sm_80": ["cubin"], "sm_90": ["cubin", "ptx"]}
     facts = json.loads((small_store / store.SPECS).read_text())["kernels"][KERNEL]
-    assert set(facts) <= set(specs.FACTS) and facts["sha256"] == specs.load_all()[KERNEL]["sha256"]
+    assert set(facts) <= set(specs.RUNTIME_FACTS) and facts["sha256"] == specs.load_all()[KERNEL]["sha256"]
     for name, data in _files(small_store).items():
         if not name.endswith((".cubin", ".ptx")):
             assert str(ROOT).encode() not in data, name  # nothing names the folder it was made in
@@ -129,3 +130,23 @@ def test_the_hook_fails_the_build_without_a_whole_current_store(hook, built, sma
     (built / "generator" / "stray.txt").write_text("a file the plans' translator did not have")
     with pytest.raises(FileError, match="another translator than the one this wheel ships"):
         hook.copy_store(built, __version__, small_store)
+
+
+@pytest.mark.gxx
+@pytest.mark.nvrtc
+def test_an_installed_store_says_how_deep_a_kernel_recurses_without_the_toolchain(upstream_cpp, tmp_path, monkeypatch):
+    """The cuda target sizes its stack from the spec's `recursion: {depth: n}`: the store carries
+    it, so a base install (no YAML, no checkout's kernel-specs/) finds it too."""
+    import akcuda.toolchain
+    from akcuda.runtime.cuda import recursion_depth_argument
+
+    kernel, symbol = "awkward_ListArray_combinations", "awkward_ListArray64_combinations_64"
+    assert cli.main(["generate", "-k", kernel]) == 0 and cli.main(["compile", "-k", kernel]) == 0
+    folder = pack(tmp_path / "store", kernel).folder
+    depth = specs.load_all()[kernel]["recursion"]["depth"]
+    expected = [a["name"] for a in specs.load_all()[kernel]["specializations"][0]["args"]].index(depth)
+    monkeypatch.setenv("AKCUDA_KERNELS", str(folder))
+    monkeypatch.delattr(akcuda.toolchain, "specs")  # as a base install: no toolchain to read specs with
+    monkeypatch.setitem(sys.modules, "akcuda.toolchain.specs", None)
+    assert recursion_depth_argument(symbol) == expected
+    assert recursion_depth_argument("awkward_ListArray_compact_offsets_64") is None  # not in this store

@@ -126,7 +126,7 @@ class CudaTarget:
             module, lowered = self.module(plan.kernel)
             converters = [None if base_type(ctype)[1] else scalar_converter(base_type(ctype)[0]) for ctype in ctypes_]
             name = (lambda launch: lowered[launch.expression]) if lowered else (lambda launch: launch.expression)
-            frames, depth_at = self._frames.get(plan.kernel), recursion_depth_argument(plan.kernel, symbol)
+            frames, depth_at = self._frames.get(plan.kernel), recursion_depth_argument(symbol)
 
             def launcher(launch):
                 function = name(launch)
@@ -196,17 +196,13 @@ STACK_MARGIN = 256  # beyond the frames ptxas reports (the driver's own use, a P
 UNKNOWN_FRAME = 1024  # per level, where no compile record reports the frames (NVRTC at run time)
 
 
-def recursion_depth_argument(kernel: str, symbol: str) -> int | None:
+def recursion_depth_argument(symbol: str) -> int | None:
     """The position of the scalar argument that bounds the kernel's recursion depth (the spec's
-    `recursion: {depth: NAME}`), or None for a kernel that does not recurse."""
-    from akcuda.toolchain import specs
-
-    spec = specs.load_all().get(kernel, {})
-    depth = (spec.get("recursion") or {}).get("depth")
-    special = next((s for s in spec.get("specializations", []) if s["symbol"] == symbol), None)
-    if depth is None or special is None:
-        return None
-    return [a["name"] for a in special["args"]].index(depth)
+    `recursion: {depth: NAME}`, as the store has it: an installed akcuda reads no YAML), or None
+    for a kernel that does not recurse."""
+    found = store.current().specialization(symbol)
+    depth = None if found is None else (found[0].get("recursion") or {}).get("depth")
+    return None if depth is None else [a["name"] for a in found[1]["args"]].index(depth)
 
 
 def stack_bytes(frames: dict | None, function: str, depth: int) -> int:

@@ -82,7 +82,7 @@ def _contents(wanted: list[dict], loaded: dict[str, dict]) -> dict[str, bytes]:
                 out[f"compiled/{arch}/{kernel}.{kind}"] = (folder / f"{kernel}.{kind}").read_bytes()
             record = json.loads((folder / f"{kernel}.lowered.json").read_text())
             out[f"compiled/{arch}/{kernel}.lowered.json"] = _json({k: v for k, v in record.items() if k not in DROPPED})
-    facts = {name: {k: spec[k] for k in specs.FACTS if k in spec} for name, spec in loaded.items()}
+    facts = {name: {k: spec[k] for k in specs.RUNTIME_FACTS if k in spec} for name, spec in loaded.items()}
     out[store.SPECS] = _json({"schema": store.SCHEMA, "kernels": facts})
     out[store.LICENSE] = (upstream.pinned_cpp_dir() / "LICENSE").read_bytes()
     return out

@@ -34,7 +34,10 @@ SORT_FAMILY = {
     "awkward_ListOffsetArray_argsort_strings",
     "awkward_NumpyArray_sort_asstrings_uint8",
 }
+# What the C says of a kernel (derived again by `akcuda specs`, every other key an annotation) and,
+# with RUNTIME_FACTS, what a kernel store carries of each spec for the runtime.
 FACTS = ("name", "source", "sha256", "status", "pending_reason", "template_params", "specializations")
+RUNTIME_FACTS = (*FACTS, "recursion")  # the argument bounding a recursive helper's depth: the cuda stack
 
 _CTYPE_NAMES = {
     "c_bool": "bool",

@@ -33,7 +33,7 @@ def _runnable() -> tuple[int, int]:
     """(families, specializations) of the store's kernels akcuda runs, as this process's router sees them."""
     specs = store.current().specs().values()
     found = {s["symbol"]: spec["name"] for spec in specs for s in spec["specializations"]}
-    found = {symbol: name for symbol, name in found.items() if awkward_plugin._why_not(symbol) is None}
+    found = {symbol: name for symbol, name in found.items() if awkward_plugin.fallback_reason(symbol) is None}
     return len(set(found.values())), len(found)
 
 

@@ -22,10 +22,10 @@ FALLS_BACK = "awkward_reduce_sum"  # made to fall back in the test, as a kernel 
 def calls(host_kernels, monkeypatch):
     """Kernel calls made with akcuda installed, `FALLS_BACK` falling back and one failing call:
     the ordinary trace's calls and a tally recording the same calls alongside."""
-    why_not = awkward_plugin._why_not
+    why_not = awkward_plugin.fallback_reason
     monkeypatch.setattr(
         awkward_plugin,
-        "_why_not",
+        "fallback_reason",
         lambda symbol: "made to fall back" if symbol and FALLS_BACK in symbol else why_not(symbol),
     )
     lists = ak.Array([[1.0, 2.0, 3.0], [], [4.0, 5.0]] * 50)

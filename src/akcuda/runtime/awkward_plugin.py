@@ -38,6 +38,7 @@ from akcuda.plan.errors import KernelFailure
 from akcuda.plan.model import Plan
 from akcuda.runtime import deferred_errors, executor, make_target, unavailable
 from akcuda.runtime.executor import Mode
+from akcuda.runtime.patching import AttributePatch
 from akcuda.store import StoreError
 
 TARGETS = ("host", "cuda")
@@ -117,17 +118,21 @@ class _Address:
         self.ctypes = SimpleNamespace(data=address)
 
 
+def _first_failure(target: Any) -> tuple[KernelFailure, deferred_errors.Call] | None:
+    """The first failing deferred call on the target's current stream (synchronizing it)."""
+    with deferred_errors.quiet():  # akcuda's own read-back, not a result reaching the host
+        return executor.synchronize(target)
+
+
 def _settle(target: Any, call: deferred_errors.Call) -> KernelFailure | None:
     """A deferred call's outcome, now: the stream is synchronized; its own failure is returned (its
     caller reads it as the C's return value), an earlier call's failure raised."""
-    with deferred_errors.quiet():
-        found = executor.synchronize(target)
+    found = _first_failure(target)
     if found is None:
         return None
-    failure, context = found
-    if context is call:
-        return failure
-    raise deferred_errors.exception(failure, context)
+    if found[1] is call:
+        return found[0]
+    raise deferred_errors.exception(*found)
 
 
 def synchronize(target: str = "cuda") -> None:
@@ -138,23 +143,26 @@ def synchronize(target: str = "cuda") -> None:
 
 def synchronize_target(target: Any) -> None:
     """`synchronize` for a target instance."""
-    with deferred_errors.quiet():
-        found = executor.synchronize(target)
+    found = _first_failure(target)
     if found is not None:
         raise deferred_errors.exception(*found)
 
 
-def synchronize_cuda_backend() -> None:
-    """Raise the first failure kernels on Awkward's cuda backend deferred on this thread's current
-    stream: akcuda's calls first, in call order, then Awkward's own kernels' (only once one of
-    them ran on this stream: Awkward keeps no record of a stream before)."""
+def synchronize_cuda_backend(stream: Any = None, awkwards: Callable | None = None) -> None:
+    """Raise the first failure kernels on Awkward's cuda backend deferred on `stream` (this
+    thread's current one by default): akcuda's calls first, in call order, then Awkward's own
+    kernels' through `awkwards` (its `synchronize_cuda`), only where one of them ran on the stream:
+    Awkward keeps no record of a stream before, and its own look-up would fail."""
     import awkward._connect.cuda as ak_cuda
-    import cupy
 
-    stream = cupy.cuda.get_current_stream()
-    synchronize("cuda")
+    cupy = ak_cuda.import_cupy("Awkward Arrays with CUDA")
+    stream = cupy.cuda.get_current_stream() if stream is None else stream
+    with stream:
+        synchronize("cuda")
     if stream.ptr in ak_cuda.cuda_streamptr_to_contexts:
-        ak_cuda.synchronize_cuda(stream)
+        (awkwards or ak_cuda.synchronize_cuda)(stream)
+    else:
+        stream.synchronize()
 
 
 class AkcudaKernel:
@@ -312,7 +320,7 @@ def symbol_of(index: tuple) -> str | None:
     return None if func is None else func.__name__
 
 
-def _why_not(symbol: str | None) -> str | None:
+def fallback_reason(symbol: str | None) -> str | None:
     """Why Awkward's own kernel runs for this symbol (None: akcuda's does): akcuda has no spec
     of it, or its spec is pending. A kernel akcuda should run and cannot (no plan, a stale one)
     is a StoreError, never a fallback."""
@@ -347,7 +355,7 @@ class _Router:
 
     def _kernel(self, index: tuple, original: Callable[[], Any]) -> Any:
         symbol = symbol_of(index)
-        reason = _why_not(symbol)
+        reason = fallback_reason(symbol)
         if reason is None:
             spec, special = specialization(symbol)
             return AkcudaKernel(index, spec, special, self.target, self.mode)
@@ -370,25 +378,18 @@ def _backend_class(backend: str) -> type:
     return CupyBackend
 
 
-class _Patch:
-    """Replaces one backend class's ``__getitem__`` and puts back the exact original."""
+def _lookup_patch(backend: str, factory: KernelFactory) -> AttributePatch:
+    """One backend class's ``__getitem__`` answers ``factory(index, original_lookup)``."""
+    cls = _backend_class(backend)
+    original = cls.__dict__["__getitem__"]
 
-    def __init__(self, backend: str, factory: KernelFactory):
-        self.cls = _backend_class(backend)
-        self.original = self.cls.__dict__["__getitem__"]
-        original = self.original
+    def __getitem__(backend_self, index):
+        return factory(index, lambda: original(backend_self, index))
 
-        def __getitem__(backend_self, index):
-            return factory(index, lambda: original(backend_self, index))
-
-        __getitem__.akcuda_patch = True  # so a test can tell the patched attribute apart
-        self.cls.__getitem__ = __getitem__
-
-    def undo(self) -> None:
-        self.cls.__getitem__ = self.original
+    return AttributePatch({(cls, "__getitem__"): __getitem__})
 
 
-_patches: dict[str, _Patch] = {}  # backend name ("cpu" or "cuda") -> its patch
+_patches: dict[str, AttributePatch] = {}  # backend name ("cpu" or "cuda") -> its patch
 _targets: dict[str, Any] = {}  # target name -> the one shared target instance
 
 
@@ -400,32 +401,17 @@ def shared_target(name: str) -> Any:
         return _targets[name]
 
 
-class _SyncPatch:
-    """Awkward's ``synchronize_cuda`` checks akcuda's deferred calls first, then Awkward's own
-    pending invocations only where its own kernels made an entry for the stream (with every
-    kernel akcuda's there is none, and Awkward's original would fail looking it up)."""
+def _sync_patch() -> AttributePatch:
+    """Awkward's ``synchronize_cuda`` checks akcuda's deferred calls first
+    (`synchronize_cuda_backend`), then runs as it did."""
+    import awkward._connect.cuda as ak_cuda
 
-    def __init__(self):
-        import awkward._connect.cuda as ak_cuda
+    original = ak_cuda.synchronize_cuda
 
-        self.module = ak_cuda
-        self.original = ak_cuda.synchronize_cuda
-        original = self.original
+    def synchronize_cuda(stream=None):
+        synchronize_cuda_backend(stream, original)
 
-        def synchronize_cuda(stream=None):
-            cupy = ak_cuda.import_cupy("Awkward Arrays with CUDA")
-            stream = cupy.cuda.get_current_stream() if stream is None else stream
-            with stream:
-                synchronize("cuda")
-            if stream.ptr in ak_cuda.cuda_streamptr_to_contexts:
-                return original(stream)
-            stream.synchronize()
-
-        synchronize_cuda.akcuda_patch = True
-        ak_cuda.synchronize_cuda = synchronize_cuda
-
-    def undo(self) -> None:
-        self.module.synchronize_cuda = self.original
+    return AttributePatch({(ak_cuda, "synchronize_cuda"): synchronize_cuda})
 
 
 def _before_host_read(target: Any) -> None:
@@ -452,7 +438,7 @@ def intercept(backend: str, factory: KernelFactory) -> None:
     ``factory(index, original_lookup)``. Undone by ``release(backend)`` or ``uninstall()``."""
     if backend in _patches:
         raise RuntimeError(f"Awkward's {backend} backend is already routed by akcuda")
-    _patches[backend] = _Patch(backend, factory)
+    _patches[backend] = _lookup_patch(backend, factory)
 
 
 def release(backend: str) -> None:
@@ -507,7 +493,7 @@ def route(target: str, mode: Mode, array_class: type | None = None) -> None:
         if array_class is not None:
             patches.append(deferred_errors.HostReadPatch(array_class, functools.partial(_before_host_read, shared)))
         if target == "cuda":
-            patches.append(_SyncPatch())
+            patches.append(_sync_patch())
 
 
 def uninstall(target: str | None = None) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from akcuda.plan.errors import KernelFailure
+from akcuda.runtime.patching import AttributePatch
 
 K_SLICE_NONE = 9223372036854775807  # kSliceNone: what a successful C kernel reports as id/attempt
 SOURCE_URL = "https://github.com/scikit-hep/awkward/blob/awkward-cpp-{version}/awkward-cpp/{source}#L{line}"
@@ -142,24 +143,7 @@ class PendingError:
 # ---------------------------------------------------------------- patches
 
 
-class _Patch:
-    """Class attributes replaced, and the exact originals put back."""
-
-    def __init__(self, replacements: dict[tuple[type, str], Callable]):
-        self.originals = {key: key[0].__dict__.get(key[1]) for key in replacements}
-        for (cls, name), function in replacements.items():
-            function.akcuda_patch = True
-            setattr(cls, name, function)
-
-    def undo(self) -> None:
-        for (cls, name), original in self.originals.items():
-            if original is None:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, original)
-
-
-class HandlerPatch(_Patch):
+class HandlerPatch(AttributePatch):
     """Awkward's two raising handlers note, for a pending error, which exception it becomes."""
 
     def __init__(self):
@@ -182,7 +166,7 @@ class HandlerPatch(_Patch):
         )
 
 
-class HostReadPatch(_Patch):
+class HostReadPatch(AttributePatch):
     """Every way an array of `cls` reaches the host first calls `before` (outside akcuda's own reads)."""
 
     def __init__(self, cls: type, before: Callable[[], None]):

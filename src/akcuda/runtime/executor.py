@@ -150,6 +150,11 @@ class _Reads(Mapping):
         return len(self._arrays)
 
 
+def bind(plan: Plan, special: dict, target) -> tuple:
+    """One specialization's launchers on `target`, resolved now (a call resolves them on first use)."""
+    return target.bind(plan, special["symbol"], _static(plan, special).ctypes)
+
+
 def as_c_sees(static: _Static, values: list, adopt=lambda array: array) -> list:
     """The arguments as the C kernel sees them: every array a flat view of its elements (a 2-D
     NumPy or CuPy array is one pointer to them all), every scalar converted to its parameter's
@@ -377,16 +382,14 @@ def _parallel_form_holds(run: _Run, step: Step, n: int) -> bool:
 
 
 def _run_parallel(run: _Run, k: int, step: Step, n: int, grid: int) -> None:
-    match step.form:
-        case Parallel(checked=True):  # finds the first failing iteration; main stops there
-            run.launch(k, Role.CHECK, grid, run.block, n, -1)
-            run.launch(k, Role.MAIN, grid, run.block, n, -1)
-        case SplitFold(partials):
-            # the pieces leave their results in the scan buffer for the combine step after them
-            # (the same size: never grown in between)
-            run.launch(k, Role.MAIN, grid, run.block, n, -1, run.buffers.scan_for(evaluate(partials, run.scalars)))
-        case _:
-            run.launch(k, Role.MAIN, grid, run.block, n, -1)
+    form, scan = step.form, None
+    if isinstance(form, Parallel) and form.checked:  # finds the first failing iteration; main stops there
+        run.launch(k, Role.CHECK, grid, run.block, n, -1)
+    if isinstance(form, SplitFold):
+        # the pieces leave their results in the scan buffer for the combine step after them (the
+        # same size: never grown in between)
+        scan = run.buffers.scan_for(evaluate(form.partials, run.scalars))
+    run.launch(k, Role.MAIN, grid, run.block, n, -1, scan)
 
 
 def _run_scan(run: _Run, k: int, step: Step, n: int, grid: int) -> None:

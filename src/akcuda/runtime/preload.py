@@ -41,7 +41,7 @@ def preload(target_name: str) -> Preloaded:
     runnable, skipped = {}, {}
     for spec in kernels.specs().values():
         for special in spec["specializations"]:
-            why = awkward_plugin._why_not(special["symbol"])  # the router's own rule
+            why = awkward_plugin.fallback_reason(special["symbol"])  # the router's own rule
             if why is None:
                 runnable[special["symbol"]] = (spec, special)
             else:
@@ -52,7 +52,6 @@ def preload(target_name: str) -> Preloaded:
         failed = next((b for b in built if not b.ok), None)
         if failed is not None:
             raise NotReady(f"host build of {failed.kernel} failed: {(failed.log.splitlines() or ['?'])[0]}")
-    for symbol, (spec, special) in runnable.items():
-        plan = kernels.plan(spec["name"])
-        target.bind(plan, symbol, executor._static(plan, special).ctypes)  # what a call's _Run resolves
+    for spec, special in runnable.values():
+        executor.bind(kernels.plan(spec["name"]), special, target)
     return Preloaded(target_name, len(families), len(runnable), round(time.perf_counter() - start, 3), skipped)

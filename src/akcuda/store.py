@@ -65,6 +65,7 @@ class Store(abc.ABC):
     """Kernels of one origin: "AKCUDA_KERNELS", "installed" or "checkout" (see the subclasses)."""
 
     origin: str
+    _index: tuple | None = None  # (the specs it was built from, symbol -> (spec, specialization))
 
     @property
     @abc.abstractmethod
@@ -103,7 +104,7 @@ class Store(abc.ABC):
     def specialization(self, symbol: str) -> tuple[dict, dict] | None:
         """(kernel spec, specialization) of an exported symbol; None when no spec has it."""
         specs = self.specs()
-        index = getattr(self, "_index", None)
+        index = self._index
         if index is None or index[0] is not specs:  # built again for other specs (a checkout's folder changed)
             pairs = {s["symbol"]: (spec, s) for spec in specs.values() for s in spec["specializations"]}
             index = self._index = (specs, pairs)
